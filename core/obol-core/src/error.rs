@@ -1,0 +1,282 @@
+//! The engine's one error type, each variant with a stable machine code.
+
+use serde::{Deserialize, Serialize};
+
+/// Result alias used across the engine.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Every failure the engine reports. Variants carry plain data only, so an error can be stored
+/// (a failed transaction id replays its first error) and sent across any edge unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Error {
+    /// An amount is zero, negative where not allowed, or otherwise unusable.
+    #[error("invalid amount: {reason}")]
+    InvalidAmount {
+        /// Why the amount was refused.
+        reason: String,
+    },
+    /// Arithmetic on amounts or balances left the representable range.
+    #[error("amount overflow")]
+    Overflow,
+    /// A decimal string could not be read as money.
+    #[error("invalid money string {input:?}: {reason}")]
+    InvalidMoney {
+        /// The text that was given.
+        input: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A decimal amount has more fractional digits than its asset's scale.
+    #[error("too many decimals for {asset}: scale is {scale}")]
+    TooManyDecimals {
+        /// The asset code.
+        asset: String,
+        /// The asset's scale.
+        scale: u8,
+    },
+    /// The asset code is not known to the engine.
+    #[error("unknown asset {asset}")]
+    UnknownAsset {
+        /// The asset code.
+        asset: String,
+    },
+    /// An asset definition is malformed or conflicts with an existing one.
+    #[error("invalid asset: {reason}")]
+    InvalidAsset {
+        /// Why the asset was refused.
+        reason: String,
+    },
+    /// An id could not be parsed (wrong prefix, length or alphabet).
+    #[error("invalid id {input:?}: {reason}")]
+    InvalidId {
+        /// The text that was given.
+        input: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Metadata exceeds the limits (keys, key length, value length).
+    #[error("invalid metadata: {reason}")]
+    InvalidMetadata {
+        /// Which limit was broken.
+        reason: String,
+    },
+    /// An account definition is malformed (bad limit, contradictory flags).
+    #[error("invalid account: {reason}")]
+    InvalidAccount {
+        /// Why the account was refused.
+        reason: String,
+    },
+    /// A transaction has no entries or too many.
+    #[error("invalid transaction: {reason}")]
+    InvalidTransaction {
+        /// Why the transaction was refused.
+        reason: String,
+    },
+    /// Debits and credits of a transaction differ for one asset.
+    #[error("unbalanced transaction: {asset} debits {debits} != credits {credits}")]
+    Unbalanced {
+        /// The asset that does not balance.
+        asset: String,
+        /// Total debits of that asset, in minor units.
+        debits: String,
+        /// Total credits of that asset, in minor units.
+        credits: String,
+    },
+    /// An entry's asset differs from its account's asset.
+    #[error("asset mismatch on {account}: account holds {account_asset}, entry is {entry_asset}")]
+    AssetMismatch {
+        /// The account id.
+        account: String,
+        /// The account's asset.
+        account_asset: String,
+        /// The entry's asset.
+        entry_asset: String,
+    },
+    /// The account does not exist.
+    #[error("account {account} not found")]
+    AccountNotFound {
+        /// The account id.
+        account: String,
+    },
+    /// The account is closed to new movements.
+    #[error("account {account} is closed")]
+    AccountClosed {
+        /// The account id.
+        account: String,
+    },
+    /// The movement would take a flagged account past its limit (pending holds counted).
+    #[error("insufficient funds on {account}")]
+    InsufficientFunds {
+        /// The account id.
+        account: String,
+    },
+    /// The same id was used before with a different body.
+    #[error("idempotency conflict on {id}: the id was used with a different request")]
+    IdempotencyConflict {
+        /// The reused id.
+        id: String,
+    },
+    /// The transaction does not exist.
+    #[error("transaction {id} not found")]
+    TransactionNotFound {
+        /// The transaction id.
+        id: String,
+    },
+    /// The hold does not exist.
+    #[error("hold {id} not found")]
+    HoldNotFound {
+        /// The hold's transaction id.
+        id: String,
+    },
+    /// The hold was already fully posted, voided or expired.
+    #[error("hold {id} is {status}, not pending")]
+    HoldNotPending {
+        /// The hold's transaction id.
+        id: String,
+        /// Its current status.
+        status: String,
+    },
+    /// The hold passed its timeout.
+    #[error("hold {id} has expired")]
+    HoldExpired {
+        /// The hold's transaction id.
+        id: String,
+    },
+    /// A post asks for more than remains held.
+    #[error("post exceeds the amount held on {id}")]
+    ExceedsHold {
+        /// The hold's transaction id.
+        id: String,
+    },
+    /// The transaction was already reversed.
+    #[error("transaction {id} was already reversed")]
+    AlreadyReversed {
+        /// The transaction id.
+        id: String,
+    },
+    /// The transaction kind cannot be reversed (holds are voided instead).
+    #[error("transaction {id} cannot be reversed: {reason}")]
+    NotReversible {
+        /// The transaction id.
+        id: String,
+        /// Why.
+        reason: String,
+    },
+    /// A pagination cursor could not be read.
+    #[error("invalid cursor")]
+    InvalidCursor,
+    /// Concurrent writers collided; retrying the same request is safe.
+    #[error("contention: {reason}; retry")]
+    Contention {
+        /// What collided.
+        reason: String,
+    },
+    /// The store could not be reached or failed; retrying the same request is safe.
+    #[error("storage unavailable: {reason}")]
+    Unavailable {
+        /// A description without secrets.
+        reason: String,
+    },
+    /// The store holds data the engine cannot read (a bug or tampering).
+    #[error("corrupt data: {reason}")]
+    Corrupt {
+        /// What could not be read.
+        reason: String,
+    },
+    /// The store URL or configuration is not usable.
+    #[error("invalid configuration: {reason}")]
+    Config {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The engine is shutting down and takes no more writes.
+    #[error("the ledger is shut down")]
+    ShutDown,
+}
+
+impl Error {
+    /// The stable machine code of this error, as used in APIs and bindings.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidAmount { .. } => "invalid_amount",
+            Error::Overflow => "overflow",
+            Error::InvalidMoney { .. } => "invalid_money",
+            Error::TooManyDecimals { .. } => "too_many_decimals",
+            Error::UnknownAsset { .. } => "unknown_asset",
+            Error::InvalidAsset { .. } => "invalid_asset",
+            Error::InvalidId { .. } => "invalid_id",
+            Error::InvalidMetadata { .. } => "invalid_metadata",
+            Error::InvalidAccount { .. } => "invalid_account",
+            Error::InvalidTransaction { .. } => "invalid_transaction",
+            Error::Unbalanced { .. } => "unbalanced",
+            Error::AssetMismatch { .. } => "asset_mismatch",
+            Error::AccountNotFound { .. } => "account_not_found",
+            Error::AccountClosed { .. } => "account_closed",
+            Error::InsufficientFunds { .. } => "insufficient_funds",
+            Error::IdempotencyConflict { .. } => "idempotency_conflict",
+            Error::TransactionNotFound { .. } => "transaction_not_found",
+            Error::HoldNotFound { .. } => "hold_not_found",
+            Error::HoldNotPending { .. } => "hold_not_pending",
+            Error::HoldExpired { .. } => "hold_expired",
+            Error::ExceedsHold { .. } => "exceeds_hold",
+            Error::AlreadyReversed { .. } => "already_reversed",
+            Error::NotReversible { .. } => "not_reversible",
+            Error::InvalidCursor => "invalid_cursor",
+            Error::Contention { .. } => "contention",
+            Error::Unavailable { .. } => "unavailable",
+            Error::Corrupt { .. } => "corrupt",
+            Error::Config { .. } => "config",
+            Error::ShutDown => "shut_down",
+        }
+    }
+
+    /// True when the same request may succeed if sent again unchanged.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Error::Contention { .. } | Error::Unavailable { .. } | Error::ShutDown
+        )
+    }
+
+    /// Shorthand for a storage failure with a message that carries no secrets.
+    pub fn unavailable(reason: impl std::fmt::Display) -> Self {
+        Error::Unavailable {
+            reason: reason.to_string(),
+        }
+    }
+
+    /// Shorthand for unreadable stored data.
+    pub fn corrupt(reason: impl std::fmt::Display) -> Self {
+        Error::Corrupt {
+            reason: reason.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_round_trip_through_json_with_their_code() {
+        let err = Error::InsufficientFunds {
+            account: "acct_x".into(),
+        };
+        let json = serde_json::to_string(&err).unwrap();
+        assert!(json.contains("\"code\":\"insufficient_funds\""));
+        let back: Error = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, err);
+        assert_eq!(back.code(), "insufficient_funds");
+    }
+
+    #[test]
+    fn contention_is_retryable_and_never_insufficient_funds() {
+        let err = Error::Contention {
+            reason: "lock".into(),
+        };
+        assert!(err.is_retryable());
+        assert_ne!(err.code(), "insufficient_funds");
+    }
+}

@@ -1,0 +1,197 @@
+//! Typed ids: a readable prefix and a time-ordered 128-bit body (48-bit milliseconds, then 80
+//! random bits) in Crockford base32, e.g. `acct_01JD3Q4V5X6Y7Z8A9B0C1D2E3F`.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::Mutex;
+
+use rand::{RngExt, SeedableRng, rngs::StdRng};
+
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+
+const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+const BODY_LEN: usize = 26;
+
+/// Makes id bodies. Inject a seeded one for deterministic runs.
+pub trait IdGen: Send + Sync + fmt::Debug {
+    /// A new 128-bit body: milliseconds in the top 48 bits, randomness below.
+    fn next_body(&self) -> u128;
+}
+
+/// Time-ordered bodies from a clock and a random number generator.
+#[derive(Debug)]
+pub struct RandomIdGen {
+    clock: Arc<dyn Clock>,
+    rng: Mutex<StdRng>,
+}
+
+impl RandomIdGen {
+    /// Bodies seeded from the operating system's randomness.
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        let seed: u64 = rand::rng().random();
+        Self::seeded(clock, seed)
+    }
+
+    /// Bodies from a fixed seed: the same seed and clock give the same ids.
+    pub fn seeded(clock: Arc<dyn Clock>, seed: u64) -> Self {
+        RandomIdGen {
+            clock,
+            rng: Mutex::new(StdRng::seed_from_u64(seed)),
+        }
+    }
+}
+
+impl IdGen for RandomIdGen {
+    fn next_body(&self) -> u128 {
+        let millis = u128::from(self.clock.now().as_millis().max(0).unsigned_abs());
+        let random: u128 = match self.rng.lock() {
+            Ok(mut rng) => rng.random(),
+            Err(poisoned) => poisoned.into_inner().random(),
+        };
+        ((millis & 0xFFFF_FFFF_FFFF) << 80) | (random & ((1u128 << 80) - 1))
+    }
+}
+
+fn encode_body(body: u128) -> String {
+    (0..BODY_LEN)
+        .rev()
+        .map(|i| {
+            let index = usize::try_from((body >> (i * 5)) & 31).unwrap_or(0);
+            char::from(ALPHABET[index])
+        })
+        .collect()
+}
+
+fn decode_body(text: &str) -> Option<u128> {
+    if text.len() != BODY_LEN {
+        return None;
+    }
+    // The first character carries only 3 bits (26 × 5 = 130 > 128).
+    let mut body: u128 = 0;
+    for (i, c) in text.bytes().enumerate() {
+        let value = ALPHABET.iter().position(|a| *a == c)?;
+        if i == 0 && value > 7 {
+            return None;
+        }
+        body = (body << 5) | u128::try_from(value).ok()?;
+    }
+    Some(body)
+}
+
+/// Declares a typed id with a prefix.
+macro_rules! typed_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// The prefix every id of this type starts with.
+            pub const PREFIX: &'static str = $prefix;
+
+            /// A new time-ordered id.
+            pub fn generate(ids: &dyn IdGen) -> Self {
+                $name(format!("{}_{}", $prefix, encode_body(ids.next_body())))
+            }
+
+            /// Reads an id, checking its prefix and body.
+            pub fn parse(text: &str) -> Result<Self> {
+                let body = text
+                    .strip_prefix($prefix)
+                    .and_then(|rest| rest.strip_prefix('_'))
+                    .ok_or_else(|| Error::InvalidId {
+                        input: text.to_string(),
+                        reason: format!("expected the prefix {}_", $prefix),
+                    })?;
+                decode_body(body).ok_or_else(|| Error::InvalidId {
+                    input: text.to_string(),
+                    reason: "the body must be 26 Crockford base32 characters".to_string(),
+                })?;
+                Ok($name(text.to_string()))
+            }
+
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self> {
+                $name::parse(s)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = Error;
+            fn try_from(value: String) -> Result<Self> {
+                $name::parse(&value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+    };
+}
+
+typed_id!(
+    /// A ledger account id (`acct_…`).
+    AccountId,
+    "acct"
+);
+typed_id!(
+    /// A ledger transaction id (`txn_…`); also the idempotency key of the request that made it.
+    TransactionId,
+    "txn"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{ManualClock, Timestamp};
+
+    #[test]
+    fn ids_round_trip_and_check_prefixes() {
+        let clock = Arc::new(ManualClock::new(Timestamp::from_micros(1_700_000_000_000_000)));
+        let ids = RandomIdGen::seeded(clock, 7);
+        let id = AccountId::generate(&ids);
+        assert!(id.as_str().starts_with("acct_"));
+        assert_eq!(id.as_str().len(), 5 + BODY_LEN);
+        assert_eq!(AccountId::parse(id.as_str()).unwrap(), id);
+        assert_eq!(TransactionId::parse(id.as_str()).unwrap_err().code(), "invalid_id");
+        assert!(AccountId::parse("acct_").is_err());
+        assert!(AccountId::parse("acct_ZZZZZZZZZZZZZZZZZZZZZZZZZZ").is_err());
+        assert!(AccountId::parse("acct_0000000000000000000000000I").is_err());
+    }
+
+    #[test]
+    fn ids_are_time_ordered_and_seeded_ids_repeat() {
+        let clock = Arc::new(ManualClock::new(Timestamp::from_micros(1_000_000)));
+        let a = RandomIdGen::seeded(clock.clone(), 1);
+        let first = TransactionId::generate(&a);
+        clock.advance(std::time::Duration::from_millis(1));
+        let second = TransactionId::generate(&a);
+        assert!(first < second);
+        clock.set(Timestamp::from_micros(1_000_000));
+        let b = RandomIdGen::seeded(clock, 1);
+        assert_eq!(TransactionId::generate(&b), first);
+    }
+}

@@ -1,0 +1,544 @@
+//! Ledger data: accounts, balances, entries, transactions, holds and the write commands.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
+use crate::error::{Error, Result};
+use crate::id::{AccountId, TransactionId};
+use crate::money::AssetCode;
+
+/// Free-form string metadata (Stripe's limits: see [`crate::ledger::validate`]).
+pub type Metadata = BTreeMap<String, String>;
+
+/// The side of an entry, and an account's normal balance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Debit side.
+    Debit,
+    /// Credit side.
+    Credit,
+}
+
+impl Direction {
+    /// The other side.
+    pub fn opposite(self) -> Self {
+        match self {
+            Direction::Debit => Direction::Credit,
+            Direction::Credit => Direction::Debit,
+        }
+    }
+
+    /// The stored form: `"debit"` or `"credit"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Debit => "debit",
+            Direction::Credit => "credit",
+        }
+    }
+
+    /// Reads the stored form.
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "debit" => Ok(Direction::Debit),
+            "credit" => Ok(Direction::Credit),
+            other => Err(Error::corrupt(format!("direction {other:?}"))),
+        }
+    }
+}
+
+/// Balance constraints of an account (TigerBeetle's flags).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AccountFlags {
+    /// Posted plus pending debits may not exceed posted credits plus the limit
+    /// (a customer wallet that may not go negative).
+    pub debits_must_not_exceed_credits: bool,
+    /// Posted plus pending credits may not exceed posted debits plus the limit.
+    pub credits_must_not_exceed_debits: bool,
+}
+
+/// What a caller asks for when opening an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewAccount {
+    /// The id to use; reusing it with the same body returns the existing account.
+    pub id: AccountId,
+    /// The asset the account holds.
+    pub asset: AssetCode,
+    /// Whether the account normally carries a debit or a credit balance.
+    pub normal_balance: Direction,
+    /// Balance constraints.
+    pub flags: AccountFlags,
+    /// How far past zero a flagged side may go, in minor units (an overdraft); `0` by default.
+    pub limit: i128,
+    /// Free-form metadata.
+    pub metadata: Metadata,
+}
+
+impl NewAccount {
+    /// An unconstrained account with a normal balance.
+    pub fn new(id: AccountId, asset: AssetCode, normal_balance: Direction) -> Self {
+        NewAccount {
+            id,
+            asset,
+            normal_balance,
+            flags: AccountFlags::default(),
+            limit: 0,
+            metadata: Metadata::new(),
+        }
+    }
+
+    /// Adds the debits-must-not-exceed-credits constraint (no overdraft).
+    pub fn no_overdraft(mut self) -> Self {
+        self.flags.debits_must_not_exceed_credits = true;
+        self
+    }
+
+    /// Sets the limit past zero for a flagged side.
+    pub fn with_limit(mut self, limit: i128) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Adds one metadata pair.
+    pub fn with_metadata(mut self, key: &str, value: &str) -> Self {
+        self.metadata.insert(key.to_string(), value.to_string());
+        self
+    }
+}
+
+/// A ledger account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// Its id.
+    pub id: AccountId,
+    /// The asset it holds.
+    pub asset: AssetCode,
+    /// Its normal balance side.
+    pub normal_balance: Direction,
+    /// Balance constraints.
+    pub flags: AccountFlags,
+    /// How far past zero a flagged side may go.
+    pub limit: i128,
+    /// Free-form metadata.
+    pub metadata: Metadata,
+    /// A closed account takes no new movements.
+    pub closed: bool,
+    /// When it was created.
+    pub created_at: Timestamp,
+}
+
+impl Account {
+    /// True when `new` describes this account (for idempotent creation).
+    pub fn matches(&self, new: &NewAccount) -> bool {
+        self.id == new.id
+            && self.asset == new.asset
+            && self.normal_balance == new.normal_balance
+            && self.flags == new.flags
+            && self.limit == new.limit
+            && self.metadata == new.metadata
+    }
+}
+
+/// Posted and pending totals of an account, in minor units.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Balance {
+    /// Sum of posted debits.
+    pub debits_posted: i128,
+    /// Sum of posted credits.
+    pub credits_posted: i128,
+    /// Sum of debits held by pending holds.
+    pub debits_pending: i128,
+    /// Sum of credits held by pending holds.
+    pub credits_pending: i128,
+}
+
+impl Balance {
+    /// The posted balance on the account's normal side.
+    pub fn posted(&self, normal: Direction) -> i128 {
+        match normal {
+            Direction::Credit => self.credits_posted.saturating_sub(self.debits_posted),
+            Direction::Debit => self.debits_posted.saturating_sub(self.credits_posted),
+        }
+    }
+
+    /// What can be spent: the posted balance less pending movements away from the normal side.
+    pub fn available(&self, normal: Direction) -> i128 {
+        match normal {
+            Direction::Credit => self.posted(normal).saturating_sub(self.debits_pending),
+            Direction::Debit => self.posted(normal).saturating_sub(self.credits_pending),
+        }
+    }
+
+    /// Adds `amount` to one side, posted or pending.
+    pub(crate) fn add(&mut self, side: Direction, pending: bool, amount: i128) -> Result<()> {
+        let field = self.field(side, pending);
+        *field = field.checked_add(amount).ok_or(Error::Overflow)?;
+        Ok(())
+    }
+
+    /// Takes `amount` off one side, posted or pending.
+    pub(crate) fn sub(&mut self, side: Direction, pending: bool, amount: i128) -> Result<()> {
+        let field = self.field(side, pending);
+        *field = field.checked_sub(amount).ok_or(Error::Overflow)?;
+        Ok(())
+    }
+
+    fn field(&mut self, side: Direction, pending: bool) -> &mut i128 {
+        match (side, pending) {
+            (Direction::Debit, false) => &mut self.debits_posted,
+            (Direction::Debit, true) => &mut self.debits_pending,
+            (Direction::Credit, false) => &mut self.credits_posted,
+            (Direction::Credit, true) => &mut self.credits_pending,
+        }
+    }
+}
+
+/// One leg of a transaction: an amount debited or credited to an account.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Entry {
+    /// The account.
+    pub account: AccountId,
+    /// Debit or credit.
+    pub direction: Direction,
+    /// Minor units, greater than zero.
+    pub amount: i128,
+    /// The asset; must be the account's asset.
+    pub asset: AssetCode,
+}
+
+impl Entry {
+    /// A debit entry.
+    pub fn debit(account: &AccountId, amount: i128, asset: &AssetCode) -> Self {
+        Entry {
+            account: account.clone(),
+            direction: Direction::Debit,
+            amount,
+            asset: asset.clone(),
+        }
+    }
+
+    /// A credit entry.
+    pub fn credit(account: &AccountId, amount: i128, asset: &AssetCode) -> Self {
+        Entry {
+            account: account.clone(),
+            direction: Direction::Credit,
+            amount,
+            asset: asset.clone(),
+        }
+    }
+
+    /// The two entries of a simple transfer: debit `from`, credit `to`.
+    pub fn transfer(from: &AccountId, to: &AccountId, amount: i128, asset: &AssetCode) -> [Self; 2] {
+        [Entry::debit(from, amount, asset), Entry::credit(to, amount, asset)]
+    }
+}
+
+/// Post entries to balances at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewTransaction {
+    /// Id and idempotency key.
+    pub id: TransactionId,
+    /// Entries that balance per asset.
+    pub entries: Vec<Entry>,
+    /// When the movement counts for point-in-time balances; defaults to now.
+    pub effective_at: Option<Timestamp>,
+    /// Free-form metadata.
+    pub metadata: Metadata,
+}
+
+impl NewTransaction {
+    /// A transaction from entries with no metadata.
+    pub fn new(id: TransactionId, entries: Vec<Entry>) -> Self {
+        NewTransaction {
+            id,
+            entries,
+            effective_at: None,
+            metadata: Metadata::new(),
+        }
+    }
+}
+
+/// Reserve entries as pending (two-phase), optionally until a timeout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewHold {
+    /// Id of the hold and idempotency key.
+    pub id: TransactionId,
+    /// Entries that balance per asset.
+    pub entries: Vec<Entry>,
+    /// After this time the hold expires and its pending amounts are released.
+    pub expires_at: Option<Timestamp>,
+    /// Free-form metadata.
+    pub metadata: Metadata,
+}
+
+/// How much of a hold to post.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PostAmount {
+    /// Everything still held.
+    Remaining,
+    /// This amount, for a hold of one debit and one credit of the same amount.
+    Amount(i128),
+    /// One amount per hold entry (zero allowed), balancing per asset.
+    PerEntry(Vec<i128>),
+}
+
+/// Post all or part of a pending hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostHold {
+    /// Id of this post and idempotency key.
+    pub id: TransactionId,
+    /// The hold.
+    pub hold_id: TransactionId,
+    /// How much.
+    pub amount: PostAmount,
+    /// Release what stays held after this post and close the hold.
+    pub release_remainder: bool,
+    /// When the movement counts; defaults to now.
+    pub effective_at: Option<Timestamp>,
+    /// Free-form metadata.
+    pub metadata: Metadata,
+}
+
+/// Release everything still held by a hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoidHold {
+    /// Id of this void and idempotency key.
+    pub id: TransactionId,
+    /// The hold.
+    pub hold_id: TransactionId,
+    /// Free-form metadata.
+    pub metadata: Metadata,
+}
+
+/// Release a hold past its timeout (issued by the expiry sweep).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpireHold {
+    /// Id of the expiry record.
+    pub id: TransactionId,
+    /// The hold.
+    pub hold_id: TransactionId,
+}
+
+/// Undo a posted transaction with a new one that swaps every entry's side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reverse {
+    /// Id of the reversal and idempotency key.
+    pub id: TransactionId,
+    /// The transaction to reverse.
+    pub transaction_id: TransactionId,
+    /// When the reversal counts; defaults to now.
+    pub effective_at: Option<Timestamp>,
+    /// Free-form metadata.
+    pub metadata: Metadata,
+}
+
+/// A write request to the ledger; each one is applied once or not at all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LedgerCommand {
+    /// Post entries.
+    Transfer(NewTransaction),
+    /// Reserve entries.
+    Hold(NewHold),
+    /// Post a hold.
+    PostHold(PostHold),
+    /// Void a hold.
+    VoidHold(VoidHold),
+    /// Expire a hold.
+    ExpireHold(ExpireHold),
+    /// Reverse a transaction.
+    Reverse(Reverse),
+}
+
+impl LedgerCommand {
+    /// The id of the transaction this command makes (its idempotency key).
+    pub fn id(&self) -> &TransactionId {
+        match self {
+            LedgerCommand::Transfer(c) => &c.id,
+            LedgerCommand::Hold(c) => &c.id,
+            LedgerCommand::PostHold(c) => &c.id,
+            LedgerCommand::VoidHold(c) => &c.id,
+            LedgerCommand::ExpireHold(c) => &c.id,
+            LedgerCommand::Reverse(c) => &c.id,
+        }
+    }
+}
+
+/// What a transaction did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransactionKind {
+    /// Entries posted directly.
+    Posted,
+    /// Entries reserved as pending.
+    Hold,
+    /// Part or all of a hold posted.
+    PostHold,
+    /// A hold released by request.
+    VoidHold,
+    /// A hold released by its timeout.
+    Expiry,
+    /// A posted transaction undone.
+    Reversal,
+}
+
+impl TransactionKind {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransactionKind::Posted => "posted",
+            TransactionKind::Hold => "hold",
+            TransactionKind::PostHold => "post_hold",
+            TransactionKind::VoidHold => "void_hold",
+            TransactionKind::Expiry => "expiry",
+            TransactionKind::Reversal => "reversal",
+        }
+    }
+
+    /// Reads the stored form.
+    pub fn parse(text: &str) -> Result<Self> {
+        Ok(match text {
+            "posted" => TransactionKind::Posted,
+            "hold" => TransactionKind::Hold,
+            "post_hold" => TransactionKind::PostHold,
+            "void_hold" => TransactionKind::VoidHold,
+            "expiry" => TransactionKind::Expiry,
+            "reversal" => TransactionKind::Reversal,
+            other => return Err(Error::corrupt(format!("transaction kind {other:?}"))),
+        })
+    }
+
+    /// True when the entries moved posted balances (and so appear in account history).
+    pub fn posts(self) -> bool {
+        matches!(
+            self,
+            TransactionKind::Posted | TransactionKind::PostHold | TransactionKind::Reversal
+        )
+    }
+}
+
+/// A committed, immutable ledger transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transaction {
+    /// Its id.
+    pub id: TransactionId,
+    /// What it did.
+    pub kind: TransactionKind,
+    /// Its entries: posted, held, or (for void and expiry) released.
+    pub entries: Vec<Entry>,
+    /// The hold it posted, voided or expired, or the transaction it reversed.
+    pub related: Option<TransactionId>,
+    /// The reversal that undid it, if any.
+    pub reversed_by: Option<TransactionId>,
+    /// When it counts for point-in-time balances.
+    pub effective_at: Timestamp,
+    /// When it was committed.
+    pub created_at: Timestamp,
+    /// Free-form metadata.
+    pub metadata: Metadata,
+}
+
+/// Where a hold stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldStatus {
+    /// Some amount still held.
+    Pending,
+    /// Closed by posts.
+    Posted,
+    /// Released by a void.
+    Voided,
+    /// Released by its timeout.
+    Expired,
+}
+
+impl HoldStatus {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldStatus::Pending => "pending",
+            HoldStatus::Posted => "posted",
+            HoldStatus::Voided => "voided",
+            HoldStatus::Expired => "expired",
+        }
+    }
+
+    /// Reads the stored form.
+    pub fn parse(text: &str) -> Result<Self> {
+        Ok(match text {
+            "pending" => HoldStatus::Pending,
+            "posted" => HoldStatus::Posted,
+            "voided" => HoldStatus::Voided,
+            "expired" => HoldStatus::Expired,
+            other => return Err(Error::corrupt(format!("hold status {other:?}"))),
+        })
+    }
+}
+
+/// A two-phase reservation and how much of each entry has been posted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    /// The hold's transaction id.
+    pub id: TransactionId,
+    /// The entries as held.
+    pub entries: Vec<Entry>,
+    /// Posted so far, per entry.
+    pub posted: Vec<i128>,
+    /// Where it stands.
+    pub status: HoldStatus,
+    /// Its timeout.
+    pub expires_at: Option<Timestamp>,
+    /// When it was made.
+    pub created_at: Timestamp,
+}
+
+impl Hold {
+    /// What is still held of entry `index` (zero once the hold is closed).
+    pub fn remaining(&self, index: usize) -> i128 {
+        if self.status != HoldStatus::Pending {
+            return 0;
+        }
+        let held = self.entries.get(index).map_or(0, |e| e.amount);
+        held - self.posted.get(index).copied().unwrap_or(0)
+    }
+}
+
+/// One posted entry in an account's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// Position in the ledger's entry log (the pagination key).
+    pub sequence: i64,
+    /// The transaction that posted it.
+    pub transaction_id: TransactionId,
+    /// Debit or credit.
+    pub direction: Direction,
+    /// Minor units.
+    pub amount: i128,
+    /// The asset.
+    pub asset: AssetCode,
+    /// When it counts.
+    pub effective_at: Timestamp,
+    /// When it was committed.
+    pub created_at: Timestamp,
+}
+
+/// One page of a list and the cursor for the next one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Pass this to get the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Totals over all accounts of one asset: used to check that debits equal credits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetTotals {
+    /// The asset.
+    pub asset: AssetCode,
+    /// The summed balance fields of every account of that asset.
+    pub totals: Balance,
+}

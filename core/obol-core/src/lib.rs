@@ -1,0 +1,28 @@
+//! Obol's engine: money, ids, clock, the double-entry ledger, and the storage seam.
+//!
+//! Nothing here knows about HTTP, FFI or a particular database: stores, providers, servers and
+//! bindings depend on this crate, never the other way round.
+
+pub mod clock;
+pub mod error;
+pub mod id;
+pub mod ledger;
+pub mod memory;
+pub mod money;
+pub mod store;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use error::{Error, Result};
+pub use id::{AccountId, IdGen, RandomIdGen, TransactionId};
+pub use ledger::model::{
+    Account, AccountFlags, Balance, Direction, Entry, HistoryEntry, Hold, HoldStatus,
+    LedgerCommand, Metadata, NewAccount, NewHold, NewTransaction, Page, PostAmount, PostHold,
+    Reverse, Transaction, TransactionKind, VoidHold,
+};
+pub use ledger::{Ledger, LedgerConfig};
+pub use memory::MemoryStore;
+pub use money::{Asset, AssetCode, AssetRegistry, Money};
+pub use store::{LedgerStore, Store};

@@ -1,0 +1,69 @@
+//! The storage seam. Each backend (memory, SQLite, PostgreSQL) implements these traits and
+//! passes the shared conformance suite (`obol_core::testing`, feature `testing`).
+
+use async_trait::async_trait;
+
+use crate::clock::Timestamp;
+use crate::error::Result;
+use crate::id::{AccountId, TransactionId};
+use crate::ledger::batch::Submission;
+use crate::ledger::model::{
+    Account, AssetTotals, Balance, HistoryEntry, Hold, Transaction,
+};
+use crate::money::Asset;
+
+/// Ledger persistence. Writes arrive in batches from the ledger's single writer task; a store
+/// applies a batch with [`crate::ledger::batch::apply`] inside one database transaction.
+#[async_trait]
+pub trait LedgerStore: Send + Sync + std::fmt::Debug {
+    /// Saves a custom asset definition (the caller has checked it against the registry).
+    async fn save_asset(&self, asset: &Asset) -> Result<()>;
+
+    /// All custom assets saved so far.
+    async fn custom_assets(&self) -> Result<Vec<Asset>>;
+
+    /// Inserts the account unless its id exists; returns the stored account either way.
+    async fn insert_account(&self, account: &Account) -> Result<Account>;
+
+    /// An account and its balance.
+    async fn account(&self, id: &AccountId) -> Result<Option<(Account, Balance)>>;
+
+    /// Marks an account closed; returns it, or `None` if unknown.
+    async fn close_account(&self, id: &AccountId) -> Result<Option<Account>>;
+
+    /// Applies a batch atomically and durably: one result per submission, in order. An `Err`
+    /// of the whole call means nothing of the batch was kept.
+    async fn write_batch(
+        &self,
+        batch: &[Submission],
+        now: Timestamp,
+    ) -> Result<Vec<Result<Transaction>>>;
+
+    /// A committed transaction (failed ids are not transactions).
+    async fn transaction(&self, id: &TransactionId) -> Result<Option<Transaction>>;
+
+    /// A hold.
+    async fn hold(&self, id: &TransactionId) -> Result<Option<Hold>>;
+
+    /// Posted entries of an account after `after_sequence`, oldest first, at most `limit`.
+    async fn history(
+        &self,
+        account: &AccountId,
+        after_sequence: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<HistoryEntry>>;
+
+    /// Posted debits and credits of an account whose `effective_at` is at or before `at`.
+    async fn posted_at(&self, account: &AccountId, at: Timestamp) -> Result<(i128, i128)>;
+
+    /// Pending holds whose timeout is at or before `now`, at most `limit`.
+    async fn due_holds(&self, now: Timestamp, limit: u32) -> Result<Vec<TransactionId>>;
+
+    /// Balance fields summed over all accounts, per asset.
+    async fn asset_totals(&self) -> Result<Vec<AssetTotals>>;
+}
+
+/// Everything the engine stores. New areas (payments, auth) join as further supertraits.
+pub trait Store: LedgerStore {}
+
+impl<T: LedgerStore> Store for T {}
