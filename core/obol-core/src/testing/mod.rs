@@ -1,1 +1,67 @@
-//! placeholder
+//! The Store conformance suite and the model-based property test: every backend runs both
+//! through [`crate::ledger_store_conformance!`].
+
+pub mod conformance;
+pub mod model;
+
+use std::sync::Arc;
+
+use crate::clock::{ManualClock, Timestamp};
+use crate::id::RandomIdGen;
+use crate::ledger::{Ledger, LedgerConfig};
+use crate::store::Store;
+
+/// The time test ledgers start at (2026-01-01T00:00:00Z).
+pub const START: Timestamp = Timestamp::from_micros(1_767_225_600_000_000);
+
+/// A ledger over `store` with a manual clock and seeded ids, for deterministic tests.
+pub async fn test_ledger(store: Arc<dyn Store>, seed: u64) -> (Ledger, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(START));
+    let config = LedgerConfig {
+        clock: clock.clone(),
+        ids: Arc::new(RandomIdGen::seeded(clock.clone(), seed)),
+        writer: Default::default(),
+    };
+    match Ledger::open(store, config).await {
+        Ok(ledger) => (ledger, clock),
+        Err(error) => panic!("opening the test ledger failed: {error}"),
+    }
+}
+
+/// Expands to one `#[tokio::test]` per conformance case and the model-based property test,
+/// each calling `$factory().await` for a fresh, empty store (`Arc<dyn Store>`).
+#[macro_export]
+macro_rules! ledger_store_conformance {
+    ($factory:ident) => {
+        $crate::ledger_store_conformance!(@cases $factory;
+            accounts_are_idempotent,
+            transfers_move_balances_and_history,
+            history_pages_with_a_cursor,
+            insufficient_funds_changes_nothing_and_stays_failed,
+            same_id_replays_and_different_body_conflicts,
+            holds_post_in_parts_void_and_expire,
+            reversals_undo_once,
+            bad_input_is_refused_and_changes_nothing,
+            failures_in_a_batch_fail_alone,
+            concurrent_transfers_keep_totals,
+            balance_at_a_point_in_time,
+            huge_amounts_are_stored_exactly,
+            metadata_round_trips,
+        );
+    };
+    (@cases $factory:ident; $($name:ident),* $(,)?) => {
+        mod ledger_store_conformance {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $crate::testing::conformance::$name(super::$factory().await).await;
+                }
+            )*
+
+            #[test]
+            fn matches_the_reference_model() {
+                $crate::testing::model::check(|| Box::pin(async { super::$factory().await }));
+            }
+        }
+    };
+}

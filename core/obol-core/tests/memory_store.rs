@@ -1,0 +1,11 @@
+//! The in-memory Store runs the shared conformance suite and the model-based property test.
+
+use std::sync::Arc;
+
+use obol_core::{MemoryStore, Store};
+
+async fn new_store() -> Arc<dyn Store> {
+    Arc::new(MemoryStore::new())
+}
+
+obol_core::ledger_store_conformance!(new_store);
