@@ -201,22 +201,12 @@ impl LedgerStore for MemoryStore {
         let state = self.lock()?;
         let mut totals: BTreeMap<AssetCode, Balance> = BTreeMap::new();
         for (account, balance) in state.accounts.values() {
-            let t = totals.entry(account.asset.clone()).or_default();
-            sum_into(t, balance)?;
+            let sum = totals.entry(account.asset.clone()).or_default();
+            *sum = sum.plus(balance)?;
         }
         Ok(totals
             .into_iter()
             .map(|(asset, totals)| AssetTotals { asset, totals })
             .collect())
     }
-}
-
-/// Adds every field of `b` into `into`.
-pub(crate) fn sum_into(into: &mut Balance, b: &Balance) -> Result<()> {
-    let add = |x: i128, y: i128| x.checked_add(y).ok_or(Error::Overflow);
-    into.debits_posted = add(into.debits_posted, b.debits_posted)?;
-    into.credits_posted = add(into.credits_posted, b.credits_posted)?;
-    into.debits_pending = add(into.debits_pending, b.debits_pending)?;
-    into.credits_pending = add(into.credits_pending, b.credits_pending)?;
-    Ok(())
 }

@@ -1,1 +1,91 @@
-//! Store on sqlite.
+//! Obol's Store on SQLite, the embedded default.
+//!
+//! One write connection (SQLite has one writer) in WAL mode with `synchronous=FULL`, so a
+//! transaction the ledger acknowledged survives a crash or power loss; a small pool of read
+//! connections beside it. Migrations in `migrations/` run on open.
+
+mod ledger;
+mod rows;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use obol_core::{Error, Result};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+/// A Store on one SQLite database file (or `sqlite::memory:`).
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    write: SqlitePool,
+    read: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url` (`sqlite://path/to/file.db`,
+    /// `sqlite:file.db` or `sqlite::memory:`) and applies pending migrations.
+    pub async fn open(url: &str) -> Result<Self> {
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| Error::Config {
+                reason: format!("bad SQLite URL: {e}"),
+            })?
+            .create_if_missing(true)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let options = if in_memory {
+            options
+        } else {
+            options
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+        };
+        // An in-memory database lives in one connection, so reads share the writer's.
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options.clone())
+            .await
+            .map_err(db_error)?;
+        sqlx::migrate!("./migrations")
+            .run(&write)
+            .await
+            .map_err(|e| Error::unavailable(format!("SQLite migration failed: {e}")))?;
+        let read = if in_memory {
+            write.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(options.read_only(true))
+                .await
+                .map_err(db_error)?
+        };
+        tracing::debug!(in_memory, "SQLite store open");
+        Ok(SqliteStore { write, read })
+    }
+
+    /// Closes every connection, waiting for them to finish.
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+}
+
+/// Maps a driver error to the engine's error: busy/locked is contention (retryable), anything
+/// else is the store being unavailable. Details go to the log, not to callers.
+pub(crate) fn db_error(error: sqlx::Error) -> Error {
+    if let sqlx::Error::Database(db) = &error {
+        let code = db.code().unwrap_or_default();
+        // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
+        if code == "5" || code == "6" || code.ends_with("05") && code.len() > 2 {
+            return Error::Contention {
+                reason: "database is busy".into(),
+            };
+        }
+    }
+    tracing::warn!(%error, "SQLite error");
+    Error::unavailable(format!("SQLite: {error}"))
+}

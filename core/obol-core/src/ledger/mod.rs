@@ -1,6 +1,7 @@
 //! The double-entry ledger: accounts, transactions, holds, reversals, balances and history.
 
 pub mod batch;
+pub mod codec;
 pub mod model;
 pub mod validate;
 pub mod writer;

@@ -171,6 +171,17 @@ impl Balance {
         }
     }
 
+    /// Field-by-field sum of two balances (for totals over many accounts).
+    pub fn plus(&self, other: &Balance) -> Result<Balance> {
+        let add = |x: i128, y: i128| x.checked_add(y).ok_or(Error::Overflow);
+        Ok(Balance {
+            debits_posted: add(self.debits_posted, other.debits_posted)?,
+            credits_posted: add(self.credits_posted, other.credits_posted)?,
+            debits_pending: add(self.debits_pending, other.debits_pending)?,
+            credits_pending: add(self.credits_pending, other.credits_pending)?,
+        })
+    }
+
     /// Adds `amount` to one side, posted or pending.
     pub(crate) fn add(&mut self, side: Direction, pending: bool, amount: i128) -> Result<()> {
         let field = self.field(side, pending);
