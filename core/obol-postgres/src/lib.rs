@@ -1,1 +1,89 @@
-//! Store on postgres.
+//! Obol's Store on PostgreSQL.
+//!
+//! Several engine instances may write to one database at once: a batch locks the rows it reads
+//! (`SELECT … FOR UPDATE`, always transactions, then holds, then accounts, each sorted by id,
+//! so two writers never deadlock), and a collision on a new id (unique violation) or a
+//! serialization failure is reported as contention, which the ledger's writer retries.
+
+mod ledger;
+mod rows;
+
+use std::str::FromStr;
+
+use obol_core::{Error, Result};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+/// A Store on a PostgreSQL database (optionally inside one schema).
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user@host:5432/db`) and applies pending migrations.
+    pub async fn open(url: &str) -> Result<Self> {
+        Self::open_in_schema(url, None).await
+    }
+
+    /// Like [`PostgresStore::open`], with every table inside `schema` (created if missing):
+    /// lets tests and tenants share one database.
+    pub async fn open_in_schema(url: &str, schema: Option<&str>) -> Result<Self> {
+        let mut options = PgConnectOptions::from_str(url).map_err(|e| Error::Config {
+            reason: format!("bad PostgreSQL URL: {e}"),
+        })?;
+        if let Some(schema) = schema {
+            if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(Error::Config {
+                    reason: "schema names are letters, digits and underscores".into(),
+                });
+            }
+            let admin = PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(options.clone())
+                .await
+                .map_err(db_error)?;
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}")))
+                .execute(&admin)
+                .await
+                .map_err(db_error)?;
+            admin.close().await;
+            options = options.options([("search_path", schema)]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect_with(options)
+            .await
+            .map_err(db_error)?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|e| Error::unavailable(format!("PostgreSQL migration failed: {e}")))?;
+        tracing::debug!(?schema, "PostgreSQL store open");
+        Ok(PostgresStore { pool })
+    }
+
+    /// The connection pool (for admin tasks and benchmarks).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Maps a driver error to the engine's error: collisions between writers are contention
+/// (retryable); anything else is the store being unavailable. Details go to the log.
+pub(crate) fn db_error(error: sqlx::Error) -> Error {
+    if let sqlx::Error::Database(db) = &error {
+        // serialization_failure, deadlock_detected, unique_violation, lock_not_available
+        if let Some("40001" | "40P01" | "23505" | "55P03") = db.code().as_deref() {
+            return Error::Contention {
+                reason: format!("PostgreSQL {}", db.code().unwrap_or_default()),
+            };
+        }
+    }
+    tracing::warn!(%error, "PostgreSQL error");
+    Error::unavailable(format!("PostgreSQL: {error}"))
+}

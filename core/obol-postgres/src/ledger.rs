@@ -1,0 +1,405 @@
+//! The ledger half of the PostgreSQL Store.
+
+use async_trait::async_trait;
+use obol_core::ledger::batch::{self, BatchKeys, BatchState, BatchWrites, Outcome, Submission};
+use obol_core::ledger::codec::{amount_text, entries_json, metadata_json, parse_amount, to_json};
+use obol_core::{
+    Account, AccountId, Asset, AssetCode, Balance, HistoryEntry, Hold, LedgerStore, Result,
+    Timestamp, Transaction, TransactionId,
+};
+use obol_core::ledger::model::AssetTotals;
+use sqlx::{AssertSqlSafe, PgConnection, Postgres, QueryBuilder, Row};
+
+use crate::{PostgresStore, db_error, rows};
+
+/// Rows per multi-row statement (PostgreSQL allows 65,535 bound parameters).
+const CHUNK: usize = 500;
+
+/// Selects rows by id and locks them, in id order (the fixed lock order).
+fn select_in(columns: &str, table: &str, ids: &[&str]) -> QueryBuilder<Postgres> {
+    let mut query = QueryBuilder::new(format!("SELECT {columns} FROM {table} WHERE id IN ("));
+    let mut list = query.separated(", ");
+    for id in ids {
+        list.push_bind(id.to_string());
+    }
+    list.push_unseparated(") ORDER BY id FOR UPDATE");
+    query
+}
+
+async fn load_state(conn: &mut PgConnection, batch: &[Submission]) -> Result<BatchState> {
+    let keys = BatchKeys::of(batch);
+    let mut state = BatchState::default();
+    let record_ids: Vec<&str> = keys.records.iter().map(|id| id.as_str()).collect();
+    for chunk in record_ids.chunks(CHUNK) {
+        let rows = select_in(rows::RECORD_COLUMNS, "transactions", chunk)
+            .build()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_error)?;
+        for row in &rows {
+            let (id, record) = rows::record(row)?;
+            state.records.insert(id, record);
+        }
+    }
+    let hold_ids: Vec<&str> = keys.holds.iter().map(|id| id.as_str()).collect();
+    for chunk in hold_ids.chunks(CHUNK) {
+        let rows = select_in(rows::HOLD_COLUMNS, "holds", chunk)
+            .build()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_error)?;
+        for row in &rows {
+            let hold = rows::hold(row)?;
+            state.holds.insert(hold.id.clone(), hold);
+        }
+    }
+    let accounts = BatchKeys::accounts(batch, &state.records, &state.holds);
+    let account_ids: Vec<&str> = accounts.iter().map(|id| id.as_str()).collect();
+    for chunk in account_ids.chunks(CHUNK) {
+        let rows = select_in(rows::ACCOUNT_COLUMNS, "accounts", chunk)
+            .build()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_error)?;
+        for row in &rows {
+            let (account, balance) = rows::account(row)?;
+            state.accounts.insert(account.id.clone(), (account, balance));
+        }
+    }
+    Ok(state)
+}
+
+/// One `transactions` row, as bound values.
+struct RecordRow {
+    id: String,
+    body_hash: String,
+    kind: String,
+    error: Option<String>,
+    entries: Option<String>,
+    related: Option<String>,
+    effective_at: Option<i64>,
+    created_at: Option<i64>,
+    metadata: Option<String>,
+}
+
+fn record_row(id: &TransactionId, body_hash: &str, outcome: &Outcome) -> Result<RecordRow> {
+    Ok(match outcome {
+        Outcome::Committed(t) => RecordRow {
+            id: id.to_string(),
+            body_hash: body_hash.to_string(),
+            kind: t.kind.as_str().to_string(),
+            error: None,
+            entries: Some(entries_json(&t.entries)?),
+            related: t.related.as_ref().map(|r| r.to_string()),
+            effective_at: Some(t.effective_at.as_micros()),
+            created_at: Some(t.created_at.as_micros()),
+            metadata: Some(metadata_json(&t.metadata)?),
+        },
+        Outcome::Failed(error) => RecordRow {
+            id: id.to_string(),
+            body_hash: body_hash.to_string(),
+            kind: "failed".to_string(),
+            error: Some(to_json(error)?),
+            entries: None,
+            related: None,
+            effective_at: None,
+            created_at: None,
+            metadata: None,
+        },
+    })
+}
+
+async fn persist(conn: &mut PgConnection, writes: &BatchWrites) -> Result<()> {
+    let records = writes
+        .records
+        .iter()
+        .map(|(id, r)| record_row(id, &r.body_hash, &r.outcome))
+        .collect::<Result<Vec<_>>>()?;
+    for chunk in records.chunks(CHUNK) {
+        let mut query = QueryBuilder::<Postgres>::new(
+            "INSERT INTO transactions (id, body_hash, kind, error, entries, related, \
+             effective_at, created_at, metadata) ",
+        );
+        query.push_values(chunk, |mut row, r| {
+            row.push_bind(r.id.clone())
+                .push_bind(r.body_hash.clone())
+                .push_bind(r.kind.clone())
+                .push_bind(r.error.clone())
+                .push_bind(r.entries.clone())
+                .push_bind(r.related.clone())
+                .push_bind(r.effective_at)
+                .push_bind(r.created_at)
+                .push_bind(r.metadata.clone());
+        });
+        query.build().execute(&mut *conn).await.map_err(db_error)?;
+    }
+    for chunk in writes.entries.chunks(CHUNK) {
+        let mut query = QueryBuilder::<Postgres>::new(
+            "INSERT INTO entries (transaction_id, account_id, direction, amount, asset, \
+             effective_at, created_at) ",
+        );
+        query.push_values(chunk, |mut row, e| {
+            row.push_bind(e.transaction_id.to_string())
+                .push_bind(e.entry.account.to_string())
+                .push_bind(e.entry.direction.as_str())
+                .push_bind(amount_text(e.entry.amount))
+                .push_unseparated("::numeric")
+                .push_bind(e.entry.asset.to_string())
+                .push_bind(e.effective_at.as_micros())
+                .push_bind(e.created_at.as_micros());
+        });
+        query.build().execute(&mut *conn).await.map_err(db_error)?;
+    }
+    for hold in writes.new_holds.iter().chain(&writes.updated_holds) {
+        sqlx::query(
+            "INSERT INTO holds (id, entries, posted, status, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (id) DO UPDATE SET posted = excluded.posted, status = excluded.status",
+        )
+        .bind(hold.id.to_string())
+        .bind(entries_json(&hold.entries)?)
+        .bind(to_json(&hold.posted)?)
+        .bind(hold.status.as_str())
+        .bind(hold.expires_at.map(Timestamp::as_micros))
+        .bind(hold.created_at.as_micros())
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    }
+    for (target, reversal) in &writes.reversals {
+        sqlx::query("UPDATE transactions SET reversed_by = $1 WHERE id = $2")
+            .bind(reversal.to_string())
+            .bind(target.to_string())
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error)?;
+    }
+    for chunk in writes.balances.chunks(CHUNK) {
+        let mut query = QueryBuilder::<Postgres>::new(
+            "UPDATE accounts SET debits_posted = v.dp, credits_posted = v.cp, \
+             debits_pending = v.dq, credits_pending = v.cq FROM (",
+        );
+        query.push_values(chunk, |mut row, (id, b)| {
+            row.push_bind(id.to_string())
+                .push_bind(amount_text(b.debits_posted))
+                .push_unseparated("::numeric")
+                .push_bind(amount_text(b.credits_posted))
+                .push_unseparated("::numeric")
+                .push_bind(amount_text(b.debits_pending))
+                .push_unseparated("::numeric")
+                .push_bind(amount_text(b.credits_pending))
+                .push_unseparated("::numeric");
+        });
+        query.push(") AS v(id, dp, cp, dq, cq) WHERE accounts.id = v.id");
+        query.build().execute(&mut *conn).await.map_err(db_error)?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl LedgerStore for PostgresStore {
+    async fn save_asset(&self, asset: &Asset) -> Result<()> {
+        sqlx::query("INSERT INTO assets (code, scale) VALUES ($1, $2) ON CONFLICT (code) DO NOTHING")
+            .bind(asset.code.to_string())
+            .bind(i16::from(asset.scale))
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn custom_assets(&self) -> Result<Vec<Asset>> {
+        let rows = sqlx::query("SELECT code, scale FROM assets ORDER BY code")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                let code: String = row.try_get("code").map_err(db_error)?;
+                let scale: i16 = row.try_get("scale").map_err(db_error)?;
+                let scale = u8::try_from(scale).map_err(obol_core::Error::corrupt)?;
+                Asset::new(&code, scale)
+            })
+            .collect()
+    }
+
+    async fn insert_account(&self, account: &Account) -> Result<Account> {
+        sqlx::query(
+            "INSERT INTO accounts (id, asset, normal_balance, debits_must_not_exceed_credits, \
+             credits_must_not_exceed_debits, balance_limit, metadata, closed, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6::numeric, $7::jsonb, FALSE, $8) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(account.id.to_string())
+        .bind(account.asset.to_string())
+        .bind(account.normal_balance.as_str())
+        .bind(account.flags.debits_must_not_exceed_credits)
+        .bind(account.flags.credits_must_not_exceed_debits)
+        .bind(amount_text(account.limit))
+        .bind(metadata_json(&account.metadata)?)
+        .bind(account.created_at.as_micros())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {} FROM accounts WHERE id = $1",
+            rows::ACCOUNT_COLUMNS
+        )))
+        .bind(account.id.to_string())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(rows::account(&row)?.0)
+    }
+
+    async fn account(&self, id: &AccountId) -> Result<Option<(Account, Balance)>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {} FROM accounts WHERE id = $1",
+            rows::ACCOUNT_COLUMNS
+        )))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        row.as_ref().map(rows::account).transpose()
+    }
+
+    async fn close_account(&self, id: &AccountId) -> Result<Option<Account>> {
+        sqlx::query("UPDATE accounts SET closed = TRUE WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {} FROM accounts WHERE id = $1",
+            rows::ACCOUNT_COLUMNS
+        )))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(row.as_ref().map(rows::account).transpose()?.map(|(a, _)| a))
+    }
+
+    async fn write_batch(
+        &self,
+        batch: &[Submission],
+        now: Timestamp,
+    ) -> Result<Vec<Result<Transaction>>> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut state = load_state(&mut tx, batch).await?;
+        let (results, writes) = batch::apply(&mut state, batch, now);
+        persist(&mut tx, &writes).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(results)
+    }
+
+    async fn transaction(&self, id: &TransactionId) -> Result<Option<Transaction>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {} FROM transactions WHERE id = $1 AND kind <> 'failed'",
+            rows::RECORD_COLUMNS
+        )))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(match row.as_ref().map(rows::record).transpose()? {
+            Some((_, record)) => match record.outcome {
+                Outcome::Committed(t) => Some(t),
+                Outcome::Failed(_) => None,
+            },
+            None => None,
+        })
+    }
+
+    async fn hold(&self, id: &TransactionId) -> Result<Option<Hold>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {} FROM holds WHERE id = $1",
+            rows::HOLD_COLUMNS
+        )))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        row.as_ref().map(rows::hold).transpose()
+    }
+
+    async fn history(
+        &self,
+        account: &AccountId,
+        after_sequence: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<HistoryEntry>> {
+        let rows = sqlx::query(
+            "SELECT seq, transaction_id, direction, amount::text AS amount, asset, effective_at, \
+             created_at FROM entries WHERE account_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(account.to_string())
+        .bind(after_sequence.unwrap_or(0))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter().map(rows::history_entry).collect()
+    }
+
+    async fn posted_at(&self, account: &AccountId, at: Timestamp) -> Result<(i128, i128)> {
+        // NUMERIC sums are exact, so PostgreSQL adds them up.
+        let row = sqlx::query(
+            "SELECT \
+             COALESCE(SUM(amount) FILTER (WHERE direction = 'debit'), 0)::text AS debits, \
+             COALESCE(SUM(amount) FILTER (WHERE direction = 'credit'), 0)::text AS credits \
+             FROM entries WHERE account_id = $1 AND effective_at <= $2",
+        )
+        .bind(account.to_string())
+        .bind(at.as_micros())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let debits: String = row.try_get("debits").map_err(db_error)?;
+        let credits: String = row.try_get("credits").map_err(db_error)?;
+        Ok((parse_amount(&debits)?, parse_amount(&credits)?))
+    }
+
+    async fn due_holds(&self, now: Timestamp, limit: u32) -> Result<Vec<TransactionId>> {
+        let rows = sqlx::query(
+            "SELECT id FROM holds WHERE status = 'pending' AND expires_at IS NOT NULL \
+             AND expires_at <= $1 ORDER BY expires_at LIMIT $2",
+        )
+        .bind(now.as_micros())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter()
+            .map(|row| TransactionId::parse(&row.try_get::<String, _>("id").map_err(db_error)?))
+            .collect()
+    }
+
+    async fn asset_totals(&self) -> Result<Vec<AssetTotals>> {
+        let rows = sqlx::query(
+            "SELECT asset, SUM(debits_posted)::text AS dp, SUM(credits_posted)::text AS cp, \
+             SUM(debits_pending)::text AS dq, SUM(credits_pending)::text AS cq \
+             FROM accounts GROUP BY asset ORDER BY asset",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                let field = |name: &str| -> Result<i128> {
+                    parse_amount(&row.try_get::<String, _>(name).map_err(db_error)?)
+                };
+                Ok(AssetTotals {
+                    asset: AssetCode::new(row.try_get::<String, _>("asset").map_err(db_error)?)?,
+                    totals: Balance {
+                        debits_posted: field("dp")?,
+                        credits_posted: field("cp")?,
+                        debits_pending: field("dq")?,
+                        credits_pending: field("cq")?,
+                    },
+                })
+            })
+            .collect()
+    }
+}
