@@ -170,13 +170,18 @@ mod tests {
 
     #[test]
     fn ids_round_trip_and_check_prefixes() {
-        let clock = Arc::new(ManualClock::new(Timestamp::from_micros(1_700_000_000_000_000)));
+        let clock = Arc::new(ManualClock::new(Timestamp::from_micros(
+            1_700_000_000_000_000,
+        )));
         let ids = RandomIdGen::seeded(clock, 7);
         let id = AccountId::generate(&ids);
         assert!(id.as_str().starts_with("acct_"));
         assert_eq!(id.as_str().len(), 5 + BODY_LEN);
         assert_eq!(AccountId::parse(id.as_str()).unwrap(), id);
-        assert_eq!(TransactionId::parse(id.as_str()).unwrap_err().code(), "invalid_id");
+        assert_eq!(
+            TransactionId::parse(id.as_str()).unwrap_err().code(),
+            "invalid_id"
+        );
         assert!(AccountId::parse("acct_").is_err());
         assert!(AccountId::parse("acct_ZZZZZZZZZZZZZZZZZZZZZZZZZZ").is_err());
         assert!(AccountId::parse("acct_0000000000000000000000000I").is_err());

@@ -7,9 +7,7 @@ use crate::clock::Timestamp;
 use crate::error::Result;
 use crate::id::{AccountId, TransactionId};
 use crate::ledger::batch::Submission;
-use crate::ledger::model::{
-    Account, AssetTotals, Balance, HistoryEntry, Hold, Transaction,
-};
+use crate::ledger::model::{Account, AssetTotals, Balance, HistoryEntry, Hold, Transaction};
 use crate::money::Asset;
 
 /// Ledger persistence. Writes arrive in batches from the ledger's single writer task; a store

@@ -1,5 +1,7 @@
 //! The in-memory Store runs the shared conformance suite and the model-based property test.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 
 use obol_core::{MemoryStore, Store};

@@ -3,11 +3,11 @@
 use async_trait::async_trait;
 use obol_core::ledger::batch::{self, BatchKeys, BatchState, BatchWrites, Outcome, Submission};
 use obol_core::ledger::codec::{amount_text, entries_json, metadata_json, parse_amount, to_json};
+use obol_core::ledger::model::AssetTotals;
 use obol_core::{
     Account, AccountId, Asset, AssetCode, Balance, HistoryEntry, Hold, LedgerStore, Result,
     Timestamp, Transaction, TransactionId,
 };
-use obol_core::ledger::model::AssetTotals;
 use sqlx::{AssertSqlSafe, PgConnection, Postgres, QueryBuilder, Row};
 
 use crate::{PostgresStore, db_error, rows};
@@ -63,7 +63,9 @@ async fn load_state(conn: &mut PgConnection, batch: &[Submission]) -> Result<Bat
             .map_err(db_error)?;
         for row in &rows {
             let (account, balance) = rows::account(row)?;
-            state.accounts.insert(account.id.clone(), (account, balance));
+            state
+                .accounts
+                .insert(account.id.clone(), (account, balance));
         }
     }
     Ok(state)
@@ -199,12 +201,14 @@ async fn persist(conn: &mut PgConnection, writes: &BatchWrites) -> Result<()> {
 #[async_trait]
 impl LedgerStore for PostgresStore {
     async fn save_asset(&self, asset: &Asset) -> Result<()> {
-        sqlx::query("INSERT INTO assets (code, scale) VALUES ($1, $2) ON CONFLICT (code) DO NOTHING")
-            .bind(asset.code.to_string())
-            .bind(i16::from(asset.scale))
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
+        sqlx::query(
+            "INSERT INTO assets (code, scale) VALUES ($1, $2) ON CONFLICT (code) DO NOTHING",
+        )
+        .bind(asset.code.to_string())
+        .bind(i16::from(asset.scale))
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
         Ok(())
     }
 

@@ -32,7 +32,10 @@ impl PostgresStore {
             reason: format!("bad PostgreSQL URL: {e}"),
         })?;
         if let Some(schema) = schema {
-            if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            if !schema
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
                 return Err(Error::Config {
                     reason: "schema names are letters, digits and underscores".into(),
                 });
@@ -42,10 +45,12 @@ impl PostgresStore {
                 .connect_with(options.clone())
                 .await
                 .map_err(db_error)?;
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}")))
-                .execute(&admin)
-                .await
-                .map_err(db_error)?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "CREATE SCHEMA IF NOT EXISTS {schema}"
+            )))
+            .execute(&admin)
+            .await
+            .map_err(db_error)?;
             admin.close().await;
             options = options.options([("search_path", schema)]);
         }

@@ -1,6 +1,8 @@
 //! The PostgreSQL Store runs the shared conformance suite and the model-based property test
 //! against the local server, each store in a fresh schema.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::sync::Arc;

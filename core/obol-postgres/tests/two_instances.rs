@@ -1,13 +1,15 @@
 //! Two engine instances write to the same PostgreSQL schema at once: no money is created or
 //! lost, no flagged account goes negative, and a transaction sent to both is applied once.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::sync::Arc;
 
 use obol_core::testing::conformance::assert_balanced;
 use obol_core::testing::test_ledger;
-use obol_core::{Direction, Entry, Ledger, NewAccount, NewTransaction, AssetCode, Store};
+use obol_core::{AssetCode, Direction, Entry, Ledger, NewAccount, NewTransaction, Store};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_engines_on_one_database_stay_consistent() {
@@ -20,14 +22,25 @@ async fn two_engines_on_one_database_stay_consistent() {
     let usd = AssetCode::new("USD").unwrap();
 
     let world = a.new_account_id();
-    a.create_account(NewAccount::new(world.clone(), usd.clone(), Direction::Debit)).await.unwrap();
+    a.create_account(NewAccount::new(
+        world.clone(),
+        usd.clone(),
+        Direction::Debit,
+    ))
+    .await
+    .unwrap();
     let mut wallets = Vec::new();
     for _ in 0..6 {
         let id = a.new_account_id();
-        a.create_account(NewAccount::new(id.clone(), usd.clone(), Direction::Credit).no_overdraft())
-            .await
-            .unwrap();
-        let fund = NewTransaction::new(a.new_transaction_id(), Entry::transfer(&world, &id, 500, &usd).to_vec());
+        a.create_account(
+            NewAccount::new(id.clone(), usd.clone(), Direction::Credit).no_overdraft(),
+        )
+        .await
+        .unwrap();
+        let fund = NewTransaction::new(
+            a.new_transaction_id(),
+            Entry::transfer(&world, &id, 500, &usd).to_vec(),
+        );
         a.transfer(fund).await.unwrap();
         wallets.push(id);
     }
@@ -45,10 +58,14 @@ async fn two_engines_on_one_database_stay_consistent() {
                 if from == to {
                     continue;
                 }
-                let txn = NewTransaction::new(a.new_transaction_id(), Entry::transfer(from, to, 37, &usd).to_vec());
+                let txn = NewTransaction::new(
+                    a.new_transaction_id(),
+                    Entry::transfer(from, to, 37, &usd).to_vec(),
+                );
                 let engine: &Ledger = if i % 2 == 0 { &a } else { &b };
                 let other: &Ledger = if i % 2 == 0 { &b } else { &a };
-                let (first, second) = tokio::join!(engine.transfer(txn.clone()), other.transfer(txn.clone()));
+                let (first, second) =
+                    tokio::join!(engine.transfer(txn.clone()), other.transfer(txn.clone()));
                 match (&first, &second) {
                     (Ok(x), Ok(y)) => {
                         assert_eq!(x, y);
@@ -81,7 +98,11 @@ async fn two_engines_on_one_database_stay_consistent() {
     let mut debits = 0;
     for id in wallets.iter() {
         let page = a.history(id, None, 1000).await.unwrap();
-        debits += page.items.iter().filter(|e| e.direction == Direction::Debit).count();
+        debits += page
+            .items
+            .iter()
+            .filter(|e| e.direction == Direction::Debit)
+            .count();
     }
     assert_eq!(i128::try_from(debits).unwrap(), applied);
     assert_balanced(store_a.as_ref()).await;

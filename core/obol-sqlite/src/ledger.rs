@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use obol_core::ledger::batch::{self, BatchKeys, BatchState, BatchWrites, Outcome, Submission};
 use obol_core::ledger::codec::{amount_text, entries_json, metadata_json, parse_amount, to_json};
+use obol_core::ledger::model::AssetTotals;
 use obol_core::{
     Account, AccountId, Asset, AssetCode, Balance, HistoryEntry, Hold, LedgerStore, Result,
     Timestamp, Transaction, TransactionId,
 };
-use obol_core::ledger::model::AssetTotals;
 use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use crate::{SqliteStore, db_error, rows};
@@ -64,7 +64,9 @@ async fn load_state(conn: &mut SqliteConnection, batch: &[Submission]) -> Result
             .map_err(db_error)?;
         for row in &rows {
             let (account, balance) = rows::account(row)?;
-            state.accounts.insert(account.id.clone(), (account, balance));
+            state
+                .accounts
+                .insert(account.id.clone(), (account, balance));
         }
     }
     Ok(state)
@@ -175,9 +177,7 @@ async fn persist(conn: &mut SqliteConnection, writes: &BatchWrites) -> Result<()
             .map_err(db_error)?;
     }
     for chunk in writes.balances.chunks(CHUNK) {
-        let mut query = QueryBuilder::<Sqlite>::new(
-            "WITH v(id, dp, cp, dq, cq) AS (",
-        );
+        let mut query = QueryBuilder::<Sqlite>::new("WITH v(id, dp, cp, dq, cq) AS (");
         query.push_values(chunk, |mut row, (id, b)| {
             row.push_bind(id.to_string())
                 .push_bind(amount_text(b.debits_posted))
@@ -285,7 +285,11 @@ impl LedgerStore for SqliteStore {
     ) -> Result<Vec<Result<Transaction>>> {
         // BEGIN IMMEDIATE takes the write lock up front, so what we read cannot change
         // under us even if another process opens the same file.
-        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await.map_err(db_error)?;
+        let mut tx = self
+            .write
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_error)?;
         let mut state = load_state(&mut tx, batch).await?;
         let (results, writes) = batch::apply(&mut state, batch, now);
         persist(&mut tx, &writes).await?;

@@ -67,7 +67,8 @@ pub(crate) fn record(row: &SqliteRow) -> Result<(TransactionId, Record)> {
     let body_hash = text(row, "body_hash")?;
     let kind = text(row, "kind")?;
     let outcome = if kind == "failed" {
-        let error = optional_text(row, "error")?.ok_or_else(|| Error::corrupt("failed record without error"))?;
+        let error = optional_text(row, "error")?
+            .ok_or_else(|| Error::corrupt("failed record without error"))?;
         Outcome::Failed(from_json(&error)?)
     } else {
         Outcome::Committed(transaction(row, &id, &kind)?)
@@ -89,7 +90,9 @@ fn transaction(row: &SqliteRow, id: &TransactionId, kind: &str) -> Result<Transa
         id: id.clone(),
         kind: TransactionKind::parse(kind)?,
         entries: from_json(&required("entries")?)?,
-        related: optional_text(row, "related")?.map(|t| TransactionId::parse(&t)).transpose()?,
+        related: optional_text(row, "related")?
+            .map(|t| TransactionId::parse(&t))
+            .transpose()?,
         reversed_by: optional_text(row, "reversed_by")?
             .map(|t| TransactionId::parse(&t))
             .transpose()?,

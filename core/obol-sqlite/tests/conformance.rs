@@ -1,6 +1,8 @@
 //! The SQLite Store runs the shared conformance suite and the model-based property test, on a
 //! fresh database file each time (WAL and synchronous=FULL, as in production).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 
 use obol_core::Store;

@@ -208,12 +208,14 @@ pub fn apply(
                     changed_accounts.insert(account);
                 }
                 if txn.kind.posts() {
-                    writes.entries.extend(txn.entries.iter().map(|entry| EntryRow {
-                        transaction_id: txn.id.clone(),
-                        entry: entry.clone(),
-                        effective_at: txn.effective_at,
-                        created_at: txn.created_at,
-                    }));
+                    writes
+                        .entries
+                        .extend(txn.entries.iter().map(|entry| EntryRow {
+                            transaction_id: txn.id.clone(),
+                            entry: entry.clone(),
+                            effective_at: txn.effective_at,
+                            created_at: txn.created_at,
+                        }));
                 }
                 if let Some(hold) = effects.hold {
                     if txn.kind == TransactionKind::Hold {
@@ -311,14 +313,20 @@ impl<'a> Draft<'a> {
 
     fn balance(&mut self, id: &AccountId) -> Result<&mut Balance> {
         if !self.balances.contains_key(id) {
-            let (_, stored) = self.state.accounts.get(id).ok_or_else(|| Error::AccountNotFound {
-                account: id.to_string(),
-            })?;
+            let (_, stored) =
+                self.state
+                    .accounts
+                    .get(id)
+                    .ok_or_else(|| Error::AccountNotFound {
+                        account: id.to_string(),
+                    })?;
             self.balances.insert(id.clone(), *stored);
         }
-        self.balances.get_mut(id).ok_or_else(|| Error::AccountNotFound {
-            account: id.to_string(),
-        })
+        self.balances
+            .get_mut(id)
+            .ok_or_else(|| Error::AccountNotFound {
+                account: id.to_string(),
+            })
     }
 
     /// Refuses the draft if a flagged account went further past its limit.
@@ -330,13 +338,25 @@ impl<'a> Draft<'a> {
             let exceeds = |b: &Balance| -> Result<(bool, i128)> {
                 let flags = account.flags;
                 if flags.debits_must_not_exceed_credits {
-                    let used = b.debits_posted.checked_add(b.debits_pending).ok_or(Error::Overflow)?;
-                    let allowed = b.credits_posted.checked_add(account.limit).ok_or(Error::Overflow)?;
+                    let used = b
+                        .debits_posted
+                        .checked_add(b.debits_pending)
+                        .ok_or(Error::Overflow)?;
+                    let allowed = b
+                        .credits_posted
+                        .checked_add(account.limit)
+                        .ok_or(Error::Overflow)?;
                     return Ok((used > allowed, used));
                 }
                 if flags.credits_must_not_exceed_debits {
-                    let used = b.credits_posted.checked_add(b.credits_pending).ok_or(Error::Overflow)?;
-                    let allowed = b.debits_posted.checked_add(account.limit).ok_or(Error::Overflow)?;
+                    let used = b
+                        .credits_posted
+                        .checked_add(b.credits_pending)
+                        .ok_or(Error::Overflow)?;
+                    let allowed = b
+                        .debits_posted
+                        .checked_add(account.limit)
+                        .ok_or(Error::Overflow)?;
                     return Ok((used > allowed, used));
                 }
                 Ok((false, 0))
@@ -359,9 +379,14 @@ fn execute(state: &BatchState, command: &LedgerCommand, now: Timestamp) -> Resul
         LedgerCommand::Transfer(c) => transfer(state, c, now),
         LedgerCommand::Hold(c) => hold(state, c, now),
         LedgerCommand::PostHold(c) => post_hold(state, c, now),
-        LedgerCommand::VoidHold(c) => {
-            release(state, &c.id, &c.hold_id, &c.metadata, now, ReleaseKind::Void)
-        }
+        LedgerCommand::VoidHold(c) => release(
+            state,
+            &c.id,
+            &c.hold_id,
+            &c.metadata,
+            now,
+            ReleaseKind::Void,
+        ),
         LedgerCommand::ExpireHold(c) => release(
             state,
             &c.id,
@@ -378,7 +403,9 @@ fn transfer(state: &BatchState, c: &NewTransaction, now: Timestamp) -> Result<Ef
     let mut draft = Draft::new(state);
     for entry in &c.entries {
         draft.usable(entry)?;
-        draft.balance(&entry.account)?.add(entry.direction, false, entry.amount)?;
+        draft
+            .balance(&entry.account)?
+            .add(entry.direction, false, entry.amount)?;
     }
     Ok(Effects {
         balances: draft.check_limits()?,
@@ -401,7 +428,9 @@ fn hold(state: &BatchState, c: &NewHold, now: Timestamp) -> Result<Effects> {
     let mut draft = Draft::new(state);
     for entry in &c.entries {
         draft.usable(entry)?;
-        draft.balance(&entry.account)?.add(entry.direction, true, entry.amount)?;
+        draft
+            .balance(&entry.account)?
+            .add(entry.direction, true, entry.amount)?;
     }
     Ok(Effects {
         balances: draft.check_limits()?,
@@ -428,7 +457,10 @@ fn hold(state: &BatchState, c: &NewHold, now: Timestamp) -> Result<Effects> {
 }
 
 fn pending_hold<'a>(state: &'a BatchState, id: &TransactionId) -> Result<&'a Hold> {
-    let hold = state.holds.get(id).ok_or_else(|| Error::HoldNotFound { id: id.to_string() })?;
+    let hold = state
+        .holds
+        .get(id)
+        .ok_or_else(|| Error::HoldNotFound { id: id.to_string() })?;
     if hold.status != HoldStatus::Pending {
         return Err(Error::HoldNotPending {
             id: id.to_string(),
@@ -486,7 +518,11 @@ fn post_hold(state: &BatchState, c: &PostHold, now: Timestamp) -> Result<Effects
                 id: hold.id.to_string(),
             });
         }
-        let released = if c.release_remainder { remaining - amount } else { 0 };
+        let released = if c.release_remainder {
+            remaining - amount
+        } else {
+            0
+        };
         if *amount > 0 {
             draft.usable(entry)?;
             posted_entries.push(Entry {
@@ -540,7 +576,7 @@ fn release(
     kind: ReleaseKind,
 ) -> Result<Effects> {
     let hold = pending_hold(state, hold_id)?;
-    if kind == ReleaseKind::Expire && !hold.expires_at.is_some_and(|at| at <= now) {
+    if kind == ReleaseKind::Expire && hold.expires_at.is_none_or(|at| at > now) {
         return Err(Error::InvalidTransaction {
             reason: format!("hold {hold_id} is not due to expire"),
         });
@@ -550,7 +586,9 @@ fn release(
     for (index, entry) in hold.entries.iter().enumerate() {
         let remaining = hold.remaining(index);
         if remaining > 0 {
-            draft.balance(&entry.account)?.sub(entry.direction, true, remaining)?;
+            draft
+                .balance(&entry.account)?
+                .sub(entry.direction, true, remaining)?;
             released_entries.push(Entry {
                 amount: remaining,
                 ..entry.clone()
@@ -616,7 +654,9 @@ fn reverse(state: &BatchState, c: &Reverse, now: Timestamp) -> Result<Effects> {
     let mut draft = Draft::new(state);
     for entry in &entries {
         draft.usable(entry)?;
-        draft.balance(&entry.account)?.add(entry.direction, false, entry.amount)?;
+        draft
+            .balance(&entry.account)?
+            .add(entry.direction, false, entry.amount)?;
     }
     Ok(Effects {
         balances: draft.check_limits()?,
@@ -636,7 +676,12 @@ fn reverse(state: &BatchState, c: &Reverse, now: Timestamp) -> Result<Effects> {
 }
 
 /// The posted side totals of a direction, used by stores summing entries.
-pub fn add_to_side(debits: &mut i128, credits: &mut i128, side: Direction, amount: i128) -> Result<()> {
+pub fn add_to_side(
+    debits: &mut i128,
+    credits: &mut i128,
+    side: Direction,
+    amount: i128,
+) -> Result<()> {
     let field = match side {
         Direction::Debit => debits,
         Direction::Credit => credits,

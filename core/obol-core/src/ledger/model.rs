@@ -241,8 +241,16 @@ impl Entry {
     }
 
     /// The two entries of a simple transfer: debit `from`, credit `to`.
-    pub fn transfer(from: &AccountId, to: &AccountId, amount: i128, asset: &AssetCode) -> [Self; 2] {
-        [Entry::debit(from, amount, asset), Entry::credit(to, amount, asset)]
+    pub fn transfer(
+        from: &AccountId,
+        to: &AccountId,
+        amount: i128,
+        asset: &AssetCode,
+    ) -> [Self; 2] {
+        [
+            Entry::debit(from, amount, asset),
+            Entry::credit(to, amount, asset),
+        ]
     }
 }
 

@@ -3,9 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::model::{
-    Direction, Entry, LedgerCommand, Metadata, NewAccount, PostAmount,
-};
+use super::model::{Direction, Entry, LedgerCommand, Metadata, NewAccount, PostAmount};
 use crate::error::{Error, Result};
 use crate::money::AssetCode;
 
@@ -26,7 +24,9 @@ pub fn metadata(metadata: &Metadata) -> Result<()> {
     }
     for (key, value) in metadata {
         if key.is_empty() || key.chars().count() > MAX_METADATA_KEY_LEN {
-            return invalid(format!("keys must be 1 to {MAX_METADATA_KEY_LEN} characters"));
+            return invalid(format!(
+                "keys must be 1 to {MAX_METADATA_KEY_LEN} characters"
+            ));
         }
         if value.chars().count() > MAX_METADATA_VALUE_LEN {
             return invalid(format!(
@@ -157,10 +157,16 @@ mod tests {
     #[test]
     fn refuses_unbalanced_zero_negative_and_single_entries() {
         let (a, b) = (acct(1), acct(2));
-        let unbalanced = transfer(vec![Entry::debit(&a, 5, &usd()), Entry::credit(&b, 4, &usd())]);
+        let unbalanced = transfer(vec![
+            Entry::debit(&a, 5, &usd()),
+            Entry::credit(&b, 4, &usd()),
+        ]);
         assert_eq!(command(&unbalanced).unwrap_err().code(), "unbalanced");
         let eur = AssetCode::new("EUR").unwrap();
-        let mixed = transfer(vec![Entry::debit(&a, 5, &usd()), Entry::credit(&b, 5, &eur)]);
+        let mixed = transfer(vec![
+            Entry::debit(&a, 5, &usd()),
+            Entry::credit(&b, 5, &eur),
+        ]);
         assert_eq!(command(&mixed).unwrap_err().code(), "unbalanced");
         let zero = transfer(Entry::transfer(&a, &b, 0, &usd()).to_vec());
         assert_eq!(command(&zero).unwrap_err().code(), "invalid_amount");

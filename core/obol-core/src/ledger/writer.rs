@@ -85,7 +85,8 @@ async fn run(
         }
         let (submissions, replies): (Vec<_>, Vec<_>) = jobs.drain(..).unzip();
         let started = Instant::now();
-        let outcome = write_with_retries(store.as_ref(), clock.as_ref(), &config, &submissions).await;
+        let outcome =
+            write_with_retries(store.as_ref(), clock.as_ref(), &config, &submissions).await;
         tracing::debug!(
             batch = submissions.len(),
             micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),

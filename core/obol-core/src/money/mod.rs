@@ -189,7 +189,12 @@ impl Money {
 
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.asset.format_amount(self.minor), self.asset.code)
+        write!(
+            f,
+            "{} {}",
+            self.asset.format_amount(self.minor),
+            self.asset.code
+        )
     }
 }
 
@@ -221,7 +226,11 @@ fn parse_minor_units(text: &str, asset: &Asset) -> Result<i128> {
     if digits.ends_with('.') || digits.starts_with('.') {
         return Err(invalid("a decimal point needs digits on both sides"));
     }
-    if !whole.chars().chain(fraction.chars()).all(|c| c.is_ascii_digit()) {
+    if !whole
+        .chars()
+        .chain(fraction.chars())
+        .all(|c| c.is_ascii_digit())
+    {
         return Err(invalid("only digits and one decimal point are allowed"));
     }
     let scale = usize::from(asset.scale);
@@ -268,7 +277,10 @@ mod tests {
     fn iso_scales_are_right() {
         let reg = registry();
         for (code, scale) in [("JPY", 0), ("USD", 2), ("BHD", 3), ("CLF", 4), ("BTC", 8)] {
-            assert_eq!(reg.get(&AssetCode::new(code).unwrap()).unwrap().scale, scale);
+            assert_eq!(
+                reg.get(&AssetCode::new(code).unwrap()).unwrap().scale,
+                scale
+            );
         }
         assert_eq!(reg.get(&AssetCode::new("ETH").unwrap()).unwrap().scale, 18);
         assert!(ISO_4217.len() > 150);
@@ -281,9 +293,18 @@ mod tests {
         assert_eq!(m.minor, 1234);
         assert_eq!(m.to_string(), "12.34 USD");
         assert_eq!(Money::parse("12 USD", &reg).unwrap().minor, 1200);
-        assert_eq!(Money::parse("0.5 USD", &reg).unwrap().to_string(), "0.50 USD");
-        assert_eq!(Money::parse("-0.01 USD", &reg).unwrap().to_string(), "-0.01 USD");
-        assert_eq!(Money::parse("500 JPY", &reg).unwrap().to_string(), "500 JPY");
+        assert_eq!(
+            Money::parse("0.5 USD", &reg).unwrap().to_string(),
+            "0.50 USD"
+        );
+        assert_eq!(
+            Money::parse("-0.01 USD", &reg).unwrap().to_string(),
+            "-0.01 USD"
+        );
+        assert_eq!(
+            Money::parse("500 JPY", &reg).unwrap().to_string(),
+            "500 JPY"
+        );
         assert_eq!(Money::parse("1.234 BHD", &reg).unwrap().minor, 1234);
         let wei = Money::parse("1.000000000000000001 ETH", &reg).unwrap();
         assert_eq!(wei.minor, 1_000_000_000_000_000_001);
@@ -301,7 +322,10 @@ mod tests {
         assert_eq!(code(". USD"), "invalid_money");
         assert_eq!(code("1. USD"), "invalid_money");
         assert_eq!(code("1e5 USD"), "invalid_money");
-        assert_eq!(code("999999999999999999999999999999999999999999 USD"), "overflow");
+        assert_eq!(
+            code("999999999999999999999999999999999999999999 USD"),
+            "overflow"
+        );
         let neg = Money::parse_positive("-1.00 USD", &reg).unwrap_err();
         assert_eq!(neg.code(), "invalid_amount");
         let zero = Money::parse_positive("0 USD", &reg).unwrap_err();
@@ -323,7 +347,8 @@ mod tests {
     fn decimal_conversion_rounds_by_the_given_rule() {
         let usd = Asset::new("USD", 2).unwrap();
         let value: Decimal = "10.005".parse().unwrap();
-        let bankers = Money::from_decimal(value, usd.clone(), RoundingStrategy::MidpointNearestEven);
+        let bankers =
+            Money::from_decimal(value, usd.clone(), RoundingStrategy::MidpointNearestEven);
         assert_eq!(bankers.unwrap().minor, 1000);
         let up = Money::from_decimal(value, usd.clone(), RoundingStrategy::MidpointAwayFromZero);
         assert_eq!(up.unwrap().minor, 1001);
@@ -336,7 +361,9 @@ mod tests {
         let mut reg = registry();
         reg.register(Asset::new("USDC.ETH", 6).unwrap()).unwrap();
         reg.register(Asset::new("USDC.ETH", 6).unwrap()).unwrap();
-        let clash = reg.register(Asset::new("USDC.ETH", 2).unwrap()).unwrap_err();
+        let clash = reg
+            .register(Asset::new("USDC.ETH", 2).unwrap())
+            .unwrap_err();
         assert_eq!(clash.code(), "invalid_asset");
         assert_eq!(Money::parse("1.5 USDC.ETH", &reg).unwrap().minor, 1_500_000);
         assert_eq!(AssetCode::new("usd").unwrap_err().code(), "invalid_asset");

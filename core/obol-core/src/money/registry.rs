@@ -20,7 +20,13 @@ impl AssetRegistry {
             .chain(CRYPTO)
             .map(|(code, scale)| {
                 let code = AssetCode(code.to_string());
-                (code.clone(), Asset { code, scale: *scale })
+                (
+                    code.clone(),
+                    Asset {
+                        code,
+                        scale: *scale,
+                    },
+                )
             })
             .collect();
         AssetRegistry { assets }
@@ -28,9 +34,12 @@ impl AssetRegistry {
 
     /// Looks an asset up by code.
     pub fn get(&self, code: &AssetCode) -> Result<Asset> {
-        self.assets.get(code).cloned().ok_or_else(|| Error::UnknownAsset {
-            asset: code.to_string(),
-        })
+        self.assets
+            .get(code)
+            .cloned()
+            .ok_or_else(|| Error::UnknownAsset {
+                asset: code.to_string(),
+            })
     }
 
     /// Adds an asset; registering the same definition again is a no-op, a different scale for

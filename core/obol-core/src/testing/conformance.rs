@@ -18,7 +18,12 @@ fn usd() -> AssetCode {
     AssetCode::new("USD").unwrap()
 }
 
-async fn open(ledger: &Ledger, asset: &AssetCode, normal: Direction, no_overdraft: bool) -> AccountId {
+async fn open(
+    ledger: &Ledger,
+    asset: &AssetCode,
+    normal: Direction,
+    no_overdraft: bool,
+) -> AccountId {
     let mut new = NewAccount::new(ledger.new_account_id(), asset.clone(), normal);
     if no_overdraft {
         new = new.no_overdraft();
@@ -26,7 +31,12 @@ async fn open(ledger: &Ledger, asset: &AssetCode, normal: Direction, no_overdraf
     ledger.create_account(new).await.unwrap().id
 }
 
-async fn pay(ledger: &Ledger, from: &AccountId, to: &AccountId, amount: i128) -> Result<Transaction, Error> {
+async fn pay(
+    ledger: &Ledger,
+    from: &AccountId,
+    to: &AccountId,
+    amount: i128,
+) -> Result<Transaction, Error> {
     let entries = Entry::transfer(from, to, amount, &usd()).to_vec();
     ledger
         .transfer(NewTransaction::new(ledger.new_transaction_id(), entries))
@@ -36,8 +46,16 @@ async fn pay(ledger: &Ledger, from: &AccountId, to: &AccountId, amount: i128) ->
 /// Checks that per asset, total debits equal total credits, posted and pending.
 pub async fn assert_balanced(store: &dyn Store) {
     for t in store.asset_totals().await.unwrap() {
-        assert_eq!(t.totals.debits_posted, t.totals.credits_posted, "{} posted", t.asset);
-        assert_eq!(t.totals.debits_pending, t.totals.credits_pending, "{} pending", t.asset);
+        assert_eq!(
+            t.totals.debits_posted, t.totals.credits_posted,
+            "{} posted",
+            t.asset
+        );
+        assert_eq!(
+            t.totals.debits_pending, t.totals.credits_pending,
+            "{} pending",
+            t.asset
+        );
     }
 }
 
@@ -57,8 +75,15 @@ pub async fn accounts_are_idempotent(store: Arc<dyn Store>) {
     };
     let err = ledger.create_account(other).await.unwrap_err();
     assert_eq!(err.code(), "idempotency_conflict");
-    let unknown = NewAccount::new(ledger.new_account_id(), AssetCode::new("NOPE").unwrap(), Direction::Debit);
-    assert_eq!(ledger.create_account(unknown).await.unwrap_err().code(), "unknown_asset");
+    let unknown = NewAccount::new(
+        ledger.new_account_id(),
+        AssetCode::new("NOPE").unwrap(),
+        Direction::Debit,
+    );
+    assert_eq!(
+        ledger.create_account(unknown).await.unwrap_err().code(),
+        "unknown_asset"
+    );
     let missing = ledger.account(&ledger.new_account_id()).await.unwrap_err();
     assert_eq!(missing.code(), "account_not_found");
     let closed = ledger.close_account(&new.id).await.unwrap();
@@ -79,8 +104,22 @@ pub async fn transfers_move_balances_and_history(store: Arc<dyn Store>) {
     assert_eq!((a.credits_posted, a.debits_posted), (10_000, 2_550));
     assert_eq!(a.posted(Direction::Credit), 7_450);
     assert_eq!(a.available(Direction::Credit), 7_450);
-    assert_eq!(ledger.balance(&bob).await.unwrap().posted(Direction::Credit), 2_550);
-    assert_eq!(ledger.balance(&world).await.unwrap().posted(Direction::Debit), 10_000);
+    assert_eq!(
+        ledger
+            .balance(&bob)
+            .await
+            .unwrap()
+            .posted(Direction::Credit),
+        2_550
+    );
+    assert_eq!(
+        ledger
+            .balance(&world)
+            .await
+            .unwrap()
+            .posted(Direction::Debit),
+        10_000
+    );
 
     let history = ledger.history(&alice, None, 10).await.unwrap();
     assert_eq!(history.items.len(), 2);
@@ -111,7 +150,10 @@ pub async fn history_pages_with_a_cursor(store: Arc<dyn Store>) {
         }
     }
     assert_eq!(seen, ids);
-    let bad = ledger.history(&alice, Some("garbage"), 3).await.unwrap_err();
+    let bad = ledger
+        .history(&alice, Some("garbage"), 3)
+        .await
+        .unwrap_err();
     assert_eq!(bad.code(), "invalid_cursor");
 }
 
@@ -123,12 +165,25 @@ pub async fn insufficient_funds_changes_nothing_and_stays_failed(store: Arc<dyn 
     pay(&ledger, &world, &alice, 500).await.unwrap();
 
     let id = ledger.new_transaction_id();
-    let request = NewTransaction::new(id.clone(), Entry::transfer(&alice, &bob, 501, &usd()).to_vec());
+    let request = NewTransaction::new(
+        id.clone(),
+        Entry::transfer(&alice, &bob, 501, &usd()).to_vec(),
+    );
     let err = ledger.transfer(request.clone()).await.unwrap_err();
     assert_eq!(err.code(), "insufficient_funds");
-    assert_eq!(ledger.balance(&alice).await.unwrap().posted(Direction::Credit), 500);
+    assert_eq!(
+        ledger
+            .balance(&alice)
+            .await
+            .unwrap()
+            .posted(Direction::Credit),
+        500
+    );
     assert_eq!(ledger.balance(&bob).await.unwrap(), Balance::default());
-    assert_eq!(ledger.transaction(&id).await.unwrap_err().code(), "transaction_not_found");
+    assert_eq!(
+        ledger.transaction(&id).await.unwrap_err().code(),
+        "transaction_not_found"
+    );
 
     // Funding the account later does not revive a failed id: it stays failed.
     pay(&ledger, &world, &alice, 1_000).await.unwrap();
@@ -142,7 +197,10 @@ pub async fn insufficient_funds_changes_nothing_and_stays_failed(store: Arc<dyn 
         .with_limit(300);
     let limited = ledger.create_account(limited).await.unwrap().id;
     pay(&ledger, &limited, &bob, 300).await.unwrap();
-    assert_eq!(pay(&ledger, &limited, &bob, 1).await.unwrap_err().code(), "insufficient_funds");
+    assert_eq!(
+        pay(&ledger, &limited, &bob, 1).await.unwrap_err().code(),
+        "insufficient_funds"
+    );
     assert_balanced(store.as_ref()).await;
 }
 
@@ -151,13 +209,19 @@ pub async fn same_id_replays_and_different_body_conflicts(store: Arc<dyn Store>)
     let world = open(&ledger, &usd(), Direction::Debit, false).await;
     let alice = open(&ledger, &usd(), Direction::Credit, false).await;
     let id = ledger.new_transaction_id();
-    let request = NewTransaction::new(id.clone(), Entry::transfer(&world, &alice, 700, &usd()).to_vec());
+    let request = NewTransaction::new(
+        id.clone(),
+        Entry::transfer(&world, &alice, 700, &usd()).to_vec(),
+    );
     let first = ledger.transfer(request.clone()).await.unwrap();
     let replay = ledger.transfer(request.clone()).await.unwrap();
     assert_eq!(first, replay);
     assert_eq!(ledger.balance(&alice).await.unwrap().credits_posted, 700);
 
-    let different = NewTransaction::new(id.clone(), Entry::transfer(&world, &alice, 701, &usd()).to_vec());
+    let different = NewTransaction::new(
+        id.clone(),
+        Entry::transfer(&world, &alice, 701, &usd()).to_vec(),
+    );
     let err = ledger.transfer(different).await.unwrap_err();
     assert_eq!(err.code(), "idempotency_conflict");
     let as_hold = NewHold {
@@ -166,7 +230,10 @@ pub async fn same_id_replays_and_different_body_conflicts(store: Arc<dyn Store>)
         expires_at: None,
         metadata: Metadata::new(),
     };
-    assert_eq!(ledger.hold(as_hold).await.unwrap_err().code(), "idempotency_conflict");
+    assert_eq!(
+        ledger.hold(as_hold).await.unwrap_err().code(),
+        "idempotency_conflict"
+    );
     assert_eq!(ledger.balance(&alice).await.unwrap().credits_posted, 700);
 
     // Duplicates submitted at once are applied once.
@@ -196,10 +263,16 @@ pub async fn holds_post_in_parts_void_and_expire(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(hold.kind, TransactionKind::Hold);
     let a = ledger.balance(&alice).await.unwrap();
-    assert_eq!((a.debits_pending, a.available(Direction::Credit)), (600, 400));
+    assert_eq!(
+        (a.debits_pending, a.available(Direction::Credit)),
+        (600, 400)
+    );
     assert_eq!(ledger.balance(&shop).await.unwrap().credits_pending, 600);
     // The hold counts against the limit.
-    assert_eq!(pay(&ledger, &alice, &shop, 401).await.unwrap_err().code(), "insufficient_funds");
+    assert_eq!(
+        pay(&ledger, &alice, &shop, 401).await.unwrap_err().code(),
+        "insufficient_funds"
+    );
 
     let post = |amount: PostAmount, release: bool| PostHold {
         id: ledger.new_transaction_id(),
@@ -209,19 +282,40 @@ pub async fn holds_post_in_parts_void_and_expire(store: Arc<dyn Store>) {
         effective_at: None,
         metadata: Metadata::new(),
     };
-    let p1 = ledger.post_hold(post(PostAmount::Amount(200), false)).await.unwrap();
+    let p1 = ledger
+        .post_hold(post(PostAmount::Amount(200), false))
+        .await
+        .unwrap();
     assert_eq!(p1.kind, TransactionKind::PostHold);
     assert_eq!(p1.related.as_ref(), Some(&hold_id));
-    ledger.post_hold(post(PostAmount::Amount(150), false)).await.unwrap();
-    let over = ledger.post_hold(post(PostAmount::Amount(251), false)).await.unwrap_err();
+    ledger
+        .post_hold(post(PostAmount::Amount(150), false))
+        .await
+        .unwrap();
+    let over = ledger
+        .post_hold(post(PostAmount::Amount(251), false))
+        .await
+        .unwrap_err();
     assert_eq!(over.code(), "exceeds_hold");
     let h = ledger.get_hold(&hold_id).await.unwrap();
-    assert_eq!((h.status, h.posted.clone()), (HoldStatus::Pending, vec![350, 350]));
+    assert_eq!(
+        (h.status, h.posted.clone()),
+        (HoldStatus::Pending, vec![350, 350])
+    );
     let a = ledger.balance(&alice).await.unwrap();
     assert_eq!((a.debits_posted, a.debits_pending), (350, 250));
-    ledger.post_hold(post(PostAmount::Remaining, false)).await.unwrap();
-    assert_eq!(ledger.get_hold(&hold_id).await.unwrap().status, HoldStatus::Posted);
-    let closed = ledger.post_hold(post(PostAmount::Amount(1), false)).await.unwrap_err();
+    ledger
+        .post_hold(post(PostAmount::Remaining, false))
+        .await
+        .unwrap();
+    assert_eq!(
+        ledger.get_hold(&hold_id).await.unwrap().status,
+        HoldStatus::Posted
+    );
+    let closed = ledger
+        .post_hold(post(PostAmount::Amount(1), false))
+        .await
+        .unwrap_err();
     assert_eq!(closed.code(), "hold_not_pending");
     let s = ledger.balance(&shop).await.unwrap();
     assert_eq!((s.credits_posted, s.credits_pending), (600, 0));
@@ -263,7 +357,10 @@ pub async fn holds_post_in_parts_void_and_expire(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(void.entries[0].amount, 50);
-    assert_eq!(ledger.get_hold(&h3).await.unwrap().status, HoldStatus::Voided);
+    assert_eq!(
+        ledger.get_hold(&h3).await.unwrap().status,
+        HoldStatus::Voided
+    );
     assert_eq!(ledger.balance(&alice).await.unwrap().debits_pending, 0);
 
     // Expiry releases a hold past its timeout; posting it after that fails.
@@ -281,16 +378,25 @@ pub async fn holds_post_in_parts_void_and_expire(store: Arc<dyn Store>) {
     clock.advance(Duration::from_secs(61));
     let mut late = post(PostAmount::Remaining, false);
     late.hold_id = h4.clone();
-    assert_eq!(ledger.post_hold(late).await.unwrap_err().code(), "hold_expired");
+    assert_eq!(
+        ledger.post_hold(late).await.unwrap_err().code(),
+        "hold_expired"
+    );
     assert_eq!(ledger.expire_due_holds().await.unwrap(), 1);
-    assert_eq!(ledger.get_hold(&h4).await.unwrap().status, HoldStatus::Expired);
+    assert_eq!(
+        ledger.get_hold(&h4).await.unwrap().status,
+        HoldStatus::Expired
+    );
     assert_eq!(ledger.balance(&alice).await.unwrap().debits_pending, 0);
     assert_eq!(ledger.balance(&shop).await.unwrap().credits_pending, 0);
     let unknown = PostHold {
         hold_id: ledger.new_transaction_id(),
         ..post(PostAmount::Remaining, false)
     };
-    assert_eq!(ledger.post_hold(unknown).await.unwrap_err().code(), "hold_not_found");
+    assert_eq!(
+        ledger.post_hold(unknown).await.unwrap_err().code(),
+        "hold_not_found"
+    );
     assert_balanced(store.as_ref()).await;
 }
 
@@ -310,19 +416,49 @@ pub async fn reversals_undo_once(store: Arc<dyn Store>) {
     let reversal = ledger.reverse(reverse(&txn.id)).await.unwrap();
     assert_eq!(reversal.kind, TransactionKind::Reversal);
     assert_eq!(reversal.entries[0].direction, Direction::Credit);
-    assert_eq!(ledger.balance(&alice).await.unwrap().posted(Direction::Credit), 900);
-    assert_eq!(ledger.balance(&bob).await.unwrap().posted(Direction::Credit), 0);
+    assert_eq!(
+        ledger
+            .balance(&alice)
+            .await
+            .unwrap()
+            .posted(Direction::Credit),
+        900
+    );
+    assert_eq!(
+        ledger
+            .balance(&bob)
+            .await
+            .unwrap()
+            .posted(Direction::Credit),
+        0
+    );
     let original = ledger.transaction(&txn.id).await.unwrap();
     assert_eq!(original.reversed_by, Some(reversal.id.clone()));
-    assert_eq!(ledger.reverse(reverse(&txn.id)).await.unwrap_err().code(), "already_reversed");
-    assert_eq!(ledger.reverse(reverse(&reversal.id)).await.unwrap_err().code(), "not_reversible");
-    let missing = ledger.reverse(reverse(&ledger.new_transaction_id())).await.unwrap_err();
+    assert_eq!(
+        ledger.reverse(reverse(&txn.id)).await.unwrap_err().code(),
+        "already_reversed"
+    );
+    assert_eq!(
+        ledger
+            .reverse(reverse(&reversal.id))
+            .await
+            .unwrap_err()
+            .code(),
+        "not_reversible"
+    );
+    let missing = ledger
+        .reverse(reverse(&ledger.new_transaction_id()))
+        .await
+        .unwrap_err();
     assert_eq!(missing.code(), "transaction_not_found");
 
     // A reversal that would overdraw a flagged account is refused.
     let t2 = pay(&ledger, &alice, &bob, 500).await.unwrap();
     pay(&ledger, &bob, &world, 500).await.unwrap();
-    assert_eq!(ledger.reverse(reverse(&t2.id)).await.unwrap_err().code(), "insufficient_funds");
+    assert_eq!(
+        ledger.reverse(reverse(&t2.id)).await.unwrap_err().code(),
+        "insufficient_funds"
+    );
     assert_balanced(store.as_ref()).await;
 }
 
@@ -338,33 +474,76 @@ pub async fn bad_input_is_refused_and_changes_nothing(store: Arc<dyn Store>) {
     let before = store.asset_totals().await.unwrap();
 
     let cases: Vec<(Vec<Entry>, &str)> = vec![
-        (vec![Entry::debit(&world, 5, &usd()), Entry::credit(&alice, 4, &usd())], "unbalanced"),
-        (Entry::transfer(&world, &euro, 5, &usd()).to_vec(), "asset_mismatch"),
         (
-            vec![Entry::debit(&world, 5, &usd()), Entry::credit(&euro, 5, &eur)],
+            vec![
+                Entry::debit(&world, 5, &usd()),
+                Entry::credit(&alice, 4, &usd()),
+            ],
             "unbalanced",
         ),
-        (Entry::transfer(&world, &ledger.new_account_id(), 5, &usd()).to_vec(), "account_not_found"),
-        (Entry::transfer(&world, &closed, 5, &usd()).to_vec(), "account_closed"),
-        (Entry::transfer(&world, &alice, 0, &usd()).to_vec(), "invalid_amount"),
-        (Entry::transfer(&world, &alice, -5, &usd()).to_vec(), "invalid_amount"),
-        (Entry::transfer(&world, &alice, i128::MAX, &usd()).to_vec(), "overflow"),
+        (
+            Entry::transfer(&world, &euro, 5, &usd()).to_vec(),
+            "asset_mismatch",
+        ),
+        (
+            vec![
+                Entry::debit(&world, 5, &usd()),
+                Entry::credit(&euro, 5, &eur),
+            ],
+            "unbalanced",
+        ),
+        (
+            Entry::transfer(&world, &ledger.new_account_id(), 5, &usd()).to_vec(),
+            "account_not_found",
+        ),
+        (
+            Entry::transfer(&world, &closed, 5, &usd()).to_vec(),
+            "account_closed",
+        ),
+        (
+            Entry::transfer(&world, &alice, 0, &usd()).to_vec(),
+            "invalid_amount",
+        ),
+        (
+            Entry::transfer(&world, &alice, -5, &usd()).to_vec(),
+            "invalid_amount",
+        ),
+        (
+            Entry::transfer(&world, &alice, i128::MAX, &usd()).to_vec(),
+            "overflow",
+        ),
         (vec![], "invalid_transaction"),
     ];
     for (entries, code) in cases {
         let id = ledger.new_transaction_id();
-        let err = ledger.transfer(NewTransaction::new(id.clone(), entries)).await.unwrap_err();
+        let err = ledger
+            .transfer(NewTransaction::new(id.clone(), entries))
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), code, "{err}");
         assert!(ledger.transaction(&id).await.is_err());
     }
-    let mut long = NewTransaction::new(ledger.new_transaction_id(), Entry::transfer(&world, &alice, 1, &usd()).to_vec());
+    let mut long = NewTransaction::new(
+        ledger.new_transaction_id(),
+        Entry::transfer(&world, &alice, 1, &usd()).to_vec(),
+    );
     long.metadata.insert("note".into(), "x".repeat(501));
-    assert_eq!(ledger.transfer(long).await.unwrap_err().code(), "invalid_metadata");
-    let bad_account = NewAccount::new(ledger.new_account_id(), usd(), Direction::Credit).with_limit(-1);
-    assert_eq!(ledger.create_account(bad_account).await.unwrap_err().code(), "invalid_account");
+    assert_eq!(
+        ledger.transfer(long).await.unwrap_err().code(),
+        "invalid_metadata"
+    );
+    let bad_account =
+        NewAccount::new(ledger.new_account_id(), usd(), Direction::Credit).with_limit(-1);
+    assert_eq!(
+        ledger.create_account(bad_account).await.unwrap_err().code(),
+        "invalid_account"
+    );
 
     assert_eq!(store.asset_totals().await.unwrap(), before);
-    assert_eq!(ledger.history(&alice, None, 100).await.unwrap().items.len(), 1);
+    assert_eq!(
+        ledger.history(&alice, None, 100).await.unwrap().items.len(),
+        1
+    );
     assert_balanced(store.as_ref()).await;
 }
 
@@ -391,8 +570,22 @@ pub async fn failures_in_a_batch_fail_alone(store: Arc<dyn Store>) {
         }
     }
     assert_eq!(ok, 10);
-    assert_eq!(ledger.balance(&alice).await.unwrap().posted(Direction::Credit), 0);
-    assert_eq!(ledger.balance(&bob).await.unwrap().posted(Direction::Credit), 100);
+    assert_eq!(
+        ledger
+            .balance(&alice)
+            .await
+            .unwrap()
+            .posted(Direction::Credit),
+        0
+    );
+    assert_eq!(
+        ledger
+            .balance(&bob)
+            .await
+            .unwrap()
+            .posted(Direction::Credit),
+        100
+    );
     assert_balanced(store.as_ref()).await;
 }
 
@@ -445,17 +638,30 @@ pub async fn balance_at_a_point_in_time(store: Arc<dyn Store>) {
     pay(&ledger, &world, &alice, 20).await.unwrap();
     clock.advance(Duration::from_secs(10));
     // Backdated: effective before t1 though committed after.
-    let mut backdated = NewTransaction::new(ledger.new_transaction_id(), Entry::transfer(&world, &alice, 3, &usd()).to_vec());
+    let mut backdated = NewTransaction::new(
+        ledger.new_transaction_id(),
+        Entry::transfer(&world, &alice, 3, &usd()).to_vec(),
+    );
     backdated.effective_at = Some(START.plus(Duration::from_secs(5)));
     ledger.transfer(backdated).await.unwrap();
 
     let at_start = ledger.balance_at(&alice, START).await.unwrap();
     assert_eq!(at_start.posted(Direction::Credit), 100);
-    let at_t1 = ledger.balance_at(&alice, Timestamp::from_micros(t1.as_micros() - 1)).await.unwrap();
+    let at_t1 = ledger
+        .balance_at(&alice, Timestamp::from_micros(t1.as_micros() - 1))
+        .await
+        .unwrap();
     assert_eq!(at_t1.posted(Direction::Credit), 103);
     let now = ledger.balance_at(&alice, ledger.now()).await.unwrap();
     assert_eq!(now.posted(Direction::Credit), 123);
-    assert_eq!(ledger.balance(&alice).await.unwrap().posted(Direction::Credit), 123);
+    assert_eq!(
+        ledger
+            .balance(&alice)
+            .await
+            .unwrap()
+            .posted(Direction::Credit),
+        123
+    );
 }
 
 pub async fn huge_amounts_are_stored_exactly(store: Arc<dyn Store>) {
@@ -466,15 +672,34 @@ pub async fn huge_amounts_are_stored_exactly(store: Arc<dyn Store>) {
     // 10^38 - 1 wei is far past 2^96 and 2^64: it must survive the store unchanged.
     let huge: i128 = 99_999_999_999_999_999_999_999_999_999_999_999_999;
     let txn = ledger
-        .transfer(NewTransaction::new(ledger.new_transaction_id(), Entry::transfer(&world, &wallet, huge, &eth).to_vec()))
+        .transfer(NewTransaction::new(
+            ledger.new_transaction_id(),
+            Entry::transfer(&world, &wallet, huge, &eth).to_vec(),
+        ))
         .await
         .unwrap();
-    assert_eq!(ledger.transaction(&txn.id).await.unwrap().entries[0].amount, huge);
+    assert_eq!(
+        ledger.transaction(&txn.id).await.unwrap().entries[0].amount,
+        huge
+    );
     assert_eq!(ledger.balance(&wallet).await.unwrap().credits_posted, huge);
-    assert_eq!(ledger.history(&wallet, None, 1).await.unwrap().items[0].amount, huge);
-    assert_eq!(ledger.balance_at(&wallet, ledger.now()).await.unwrap().credits_posted, huge);
+    assert_eq!(
+        ledger.history(&wallet, None, 1).await.unwrap().items[0].amount,
+        huge
+    );
+    assert_eq!(
+        ledger
+            .balance_at(&wallet, ledger.now())
+            .await
+            .unwrap()
+            .credits_posted,
+        huge
+    );
     let err = ledger
-        .transfer(NewTransaction::new(ledger.new_transaction_id(), Entry::transfer(&world, &wallet, huge, &eth).to_vec()))
+        .transfer(NewTransaction::new(
+            ledger.new_transaction_id(),
+            Entry::transfer(&world, &wallet, huge, &eth).to_vec(),
+        ))
         .await
         .unwrap_err();
     assert_eq!(err.code(), "overflow");
@@ -489,8 +714,13 @@ pub async fn metadata_round_trips(store: Arc<dyn Store>) {
     let (ledger, _) = test_ledger(store, 13).await;
     let world = open(&ledger, &usd(), Direction::Debit, false).await;
     let alice = open(&ledger, &usd(), Direction::Credit, false).await;
-    let mut request = NewTransaction::new(ledger.new_transaction_id(), Entry::transfer(&world, &alice, 1, &usd()).to_vec());
-    request.metadata.insert("order".into(), "ord_123 ✓ \"quoted\"".into());
+    let mut request = NewTransaction::new(
+        ledger.new_transaction_id(),
+        Entry::transfer(&world, &alice, 1, &usd()).to_vec(),
+    );
+    request
+        .metadata
+        .insert("order".into(), "ord_123 ✓ \"quoted\"".into());
     request.metadata.insert("empty".into(), String::new());
     let txn = ledger.transfer(request.clone()).await.unwrap();
     let stored = ledger.transaction(&txn.id).await.unwrap();

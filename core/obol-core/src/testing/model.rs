@@ -26,16 +26,43 @@ pub type Factory = dyn Fn() -> Pin<Box<dyn Future<Output = Arc<dyn Store>> + Sen
 /// One generated step; indices are taken modulo what exists when the step runs.
 #[derive(Debug, Clone)]
 pub enum Op {
-    CreateAccount { asset: usize, no_overdraft: bool, limit: i128 },
-    Transfer { from: usize, to: usize, amount: i128 },
-    Hold { from: usize, to: usize, amount: i128, expires_in: Option<u64> },
-    Post { hold: usize, amount: Option<i128>, release: bool },
-    Void { hold: usize },
-    Reverse { txn: usize },
-    Advance { seconds: u64 },
+    CreateAccount {
+        asset: usize,
+        no_overdraft: bool,
+        limit: i128,
+    },
+    Transfer {
+        from: usize,
+        to: usize,
+        amount: i128,
+    },
+    Hold {
+        from: usize,
+        to: usize,
+        amount: i128,
+        expires_in: Option<u64>,
+    },
+    Post {
+        hold: usize,
+        amount: Option<i128>,
+        release: bool,
+    },
+    Void {
+        hold: usize,
+    },
+    Reverse {
+        txn: usize,
+    },
+    Advance {
+        seconds: u64,
+    },
     Expire,
-    Duplicate { submission: usize },
-    Conflict { submission: usize },
+    Duplicate {
+        submission: usize,
+    },
+    Conflict {
+        submission: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -97,6 +124,9 @@ struct Model {
 }
 
 type Expect = std::result::Result<(), &'static str>;
+
+/// What the model does once the ledger confirms a command.
+type OnOk = Box<dyn FnOnce(&mut Model, &Transaction) + Send>;
 
 impl Model {
     fn used_ok(&self, index: usize, after: &Balance) -> bool {
@@ -198,17 +228,31 @@ async fn run_case(store: Arc<dyn Store>, ops: Vec<Op>) -> std::result::Result<()
     Ok(())
 }
 
-async fn apply_op(ledger: &Ledger, clock: &ManualClock, model: &mut Model, op: Op) -> Result<(), String> {
+async fn apply_op(
+    ledger: &Ledger,
+    clock: &ManualClock,
+    model: &mut Model,
+    op: Op,
+) -> Result<(), String> {
     let n = model.accounts.len();
     let now = clock.now();
-    let (command, expected, on_ok): (LedgerCommand, Expect, Box<dyn FnOnce(&mut Model, &Transaction) + Send>) = match op {
-        Op::CreateAccount { asset, no_overdraft, limit } => {
+    let (command, expected, on_ok): (LedgerCommand, Expect, OnOk) = match op {
+        Op::CreateAccount {
+            asset,
+            no_overdraft,
+            limit,
+        } => {
             let asset = model.accounts[asset % 2].asset.clone();
-            let mut new = NewAccount::new(ledger.new_account_id(), asset.clone(), Direction::Credit).with_limit(limit);
+            let mut new =
+                NewAccount::new(ledger.new_account_id(), asset.clone(), Direction::Credit)
+                    .with_limit(limit);
             if no_overdraft {
                 new = new.no_overdraft();
             }
-            ledger.create_account(new.clone()).await.map_err(|e| e.to_string())?;
+            ledger
+                .create_account(new.clone())
+                .await
+                .map_err(|e| e.to_string())?;
             model.accounts.push(ModelAccount {
                 id: new.id,
                 asset,
@@ -222,30 +266,71 @@ async fn apply_op(ledger: &Ledger, clock: &ManualClock, model: &mut Model, op: O
             let (from, to) = (from % n, to % n);
             let asset = model.accounts[from].asset.clone();
             let id = ledger.new_transaction_id();
-            let entries = Entry::transfer(&model.accounts[from].id, &model.accounts[to].id, amount, &asset).to_vec();
+            let entries = Entry::transfer(
+                &model.accounts[from].id,
+                &model.accounts[to].id,
+                amount,
+                &asset,
+            )
+            .to_vec();
             let expected = model.movement(from, to, amount, false);
-            let txn = ModelTxn { id: id.clone(), from, to, amount, reversible: true, reversed: false };
+            let txn = ModelTxn {
+                id: id.clone(),
+                from,
+                to,
+                amount,
+                reversible: true,
+                reversed: false,
+            };
             (
                 LedgerCommand::Transfer(NewTransaction::new(id, entries)),
                 expected,
                 Box::new(move |m: &mut Model, _: &Transaction| m.txns.push(txn)),
             )
         }
-        Op::Hold { from, to, amount, expires_in } => {
+        Op::Hold {
+            from,
+            to,
+            amount,
+            expires_in,
+        } => {
             let (from, to) = (from % n, to % n);
             let asset = model.accounts[from].asset.clone();
             let id = ledger.new_transaction_id();
             let expires_at = expires_in.map(|s| now.plus(Duration::from_secs(s)));
-            let entries = Entry::transfer(&model.accounts[from].id, &model.accounts[to].id, amount, &asset).to_vec();
+            let entries = Entry::transfer(
+                &model.accounts[from].id,
+                &model.accounts[to].id,
+                amount,
+                &asset,
+            )
+            .to_vec();
             let expected = model.movement(from, to, amount, true);
-            let hold = ModelHold { id: id.clone(), from, to, amount, posted: 0, pending: true, expires_at };
+            let hold = ModelHold {
+                id: id.clone(),
+                from,
+                to,
+                amount,
+                posted: 0,
+                pending: true,
+                expires_at,
+            };
             (
-                LedgerCommand::Hold(NewHold { id, entries, expires_at, metadata: Metadata::new() }),
+                LedgerCommand::Hold(NewHold {
+                    id,
+                    entries,
+                    expires_at,
+                    metadata: Metadata::new(),
+                }),
                 expected,
                 Box::new(move |m: &mut Model, _: &Transaction| m.holds.push(hold)),
             )
         }
-        Op::Post { hold, amount, release } => {
+        Op::Post {
+            hold,
+            amount,
+            release,
+        } => {
             if model.holds.is_empty() {
                 return Ok(());
             }
@@ -270,7 +355,14 @@ async fn apply_op(ledger: &Ledger, clock: &ManualClock, model: &mut Model, op: O
                     model.holds[index].pending = false;
                 }
             }
-            let txn = ModelTxn { id: id.clone(), from: h.from, to: h.to, amount: post, reversible: true, reversed: false };
+            let txn = ModelTxn {
+                id: id.clone(),
+                from: h.from,
+                to: h.to,
+                amount: post,
+                reversible: true,
+                reversed: false,
+            };
             let command = PostHold {
                 id,
                 hold_id: h.id.clone(),
@@ -291,13 +383,25 @@ async fn apply_op(ledger: &Ledger, clock: &ManualClock, model: &mut Model, op: O
             }
             let index = hold % model.holds.len();
             let h = model.holds[index].clone();
-            let expected = if h.pending { Ok(()) } else { Err("hold_not_pending") };
+            let expected = if h.pending {
+                Ok(())
+            } else {
+                Err("hold_not_pending")
+            };
             if expected.is_ok() {
                 model.settle(index, 0, h.amount - h.posted);
                 model.holds[index].pending = false;
             }
-            let command = VoidHold { id: ledger.new_transaction_id(), hold_id: h.id, metadata: Metadata::new() };
-            (LedgerCommand::VoidHold(command), expected, Box::new(|_: &mut Model, _: &Transaction| {}))
+            let command = VoidHold {
+                id: ledger.new_transaction_id(),
+                hold_id: h.id,
+                metadata: Metadata::new(),
+            };
+            (
+                LedgerCommand::VoidHold(command),
+                expected,
+                Box::new(|_: &mut Model, _: &Transaction| {}),
+            )
         }
         Op::Reverse { txn } => {
             if model.txns.is_empty() {
@@ -316,8 +420,20 @@ async fn apply_op(ledger: &Ledger, clock: &ManualClock, model: &mut Model, op: O
                 model.txns[index].reversed = true;
             }
             let id = ledger.new_transaction_id();
-            let reversal = ModelTxn { id: id.clone(), from: t.to, to: t.from, amount: t.amount, reversible: false, reversed: false };
-            let command = Reverse { id, transaction_id: t.id, effective_at: None, metadata: Metadata::new() };
+            let reversal = ModelTxn {
+                id: id.clone(),
+                from: t.to,
+                to: t.from,
+                amount: t.amount,
+                reversible: false,
+                reversed: false,
+            };
+            let command = Reverse {
+                id,
+                transaction_id: t.id,
+                effective_at: None,
+                metadata: Metadata::new(),
+            };
             (
                 LedgerCommand::Reverse(command),
                 expected,
@@ -393,16 +509,23 @@ async fn apply_op(ledger: &Ledger, clock: &ManualClock, model: &mut Model, op: O
 
 async fn check_invariants(ledger: &Ledger, store: &dyn Store, model: &Model) -> Result<(), String> {
     for t in store.asset_totals().await.map_err(|e| e.to_string())? {
-        if t.totals.debits_posted != t.totals.credits_posted || t.totals.debits_pending != t.totals.credits_pending {
+        if t.totals.debits_posted != t.totals.credits_posted
+            || t.totals.debits_pending != t.totals.credits_pending
+        {
             return Err(format!("{} does not balance: {:?}", t.asset, t.totals));
         }
     }
     for a in &model.accounts {
         let balance = ledger.balance(&a.id).await.map_err(|e| e.to_string())?;
         if balance != a.balance {
-            return Err(format!("{} has {:?}, the model {:?}", a.id, balance, a.balance));
+            return Err(format!(
+                "{} has {:?}, the model {:?}",
+                a.id, balance, a.balance
+            ));
         }
-        if a.no_overdraft && balance.debits_posted + balance.debits_pending > balance.credits_posted + a.limit {
+        if a.no_overdraft
+            && balance.debits_posted + balance.debits_pending > balance.credits_posted + a.limit
+        {
             return Err(format!("{} is past its limit: {balance:?}", a.id));
         }
     }
@@ -411,7 +534,9 @@ async fn check_invariants(ledger: &Ledger, store: &dyn Store, model: &Model) -> 
 
 /// Runs the property test against stores from `factory`: `OBOL_MODEL_CASES` cases (default
 /// 24), up to 60 steps each.
-pub fn check(factory: impl Fn() -> Pin<Box<dyn Future<Output = Arc<dyn Store>> + Send>> + Send + Sync) {
+pub fn check(
+    factory: impl Fn() -> Pin<Box<dyn Future<Output = Arc<dyn Store>> + Send>> + Send + Sync,
+) {
     let cases = std::env::var("OBOL_MODEL_CASES")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -1,5 +1,7 @@
 //! A fresh schema on the local PostgreSQL server for each store a test opens.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -14,12 +16,22 @@ pub fn database_url() -> String {
 /// A schema name no other test run uses.
 pub fn fresh_schema() -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    format!("obol_test_{}_{}_{}", std::process::id(), n, nanos % 1_000_000_000)
+    format!(
+        "obol_test_{}_{}_{}",
+        std::process::id(),
+        n,
+        nanos % 1_000_000_000
+    )
 }
 
 /// A store in its own new schema.
 pub async fn store_in(schema: &str) -> PostgresStore {
-    PostgresStore::open_in_schema(&database_url(), Some(schema)).await.unwrap()
+    PostgresStore::open_in_schema(&database_url(), Some(schema))
+        .await
+        .unwrap()
 }
