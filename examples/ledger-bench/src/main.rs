@@ -16,6 +16,7 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -230,7 +231,6 @@ async fn run_raw(
     let mut rng = StdRng::seed_from_u64(7);
     let started = Instant::now();
     let mut written = 0usize;
-    let mut serial = 0u64;
     let run_id = std::process::id();
     match target.backend {
         Backend::Sqlite => {
@@ -239,7 +239,7 @@ async fn run_raw(
                 .synchronous(sqlx::sqlite::SqliteSynchronous::Full);
             let mut conn = sqlx::SqliteConnection::connect_with(&options).await?;
             while started.elapsed() < run_for {
-                let rows = raw_rows(&mut rng, accounts, batch, &mut serial, run_id);
+                let rows = raw_rows(&mut rng, accounts, batch, run_id);
                 let mut tx = conn.begin().await?;
                 for mut query in raw_insert::<sqlx::Sqlite>(
                     &rows,
@@ -260,7 +260,7 @@ async fn run_raw(
             }
             let mut conn = sqlx::PgConnection::connect_with(&options).await?;
             while started.elapsed() < run_for {
-                let rows = raw_rows(&mut rng, accounts, batch, &mut serial, run_id);
+                let rows = raw_rows(&mut rng, accounts, batch, run_id);
                 let mut tx = conn.begin().await?;
                 for mut query in raw_insert::<sqlx::Postgres>(
                     &rows,
@@ -289,12 +289,12 @@ fn raw_rows(
     rng: &mut impl Rng,
     accounts: &[AccountId],
     batch: usize,
-    serial: &mut u64,
     run_id: u32,
 ) -> Vec<RawTransfer> {
+    static SERIAL: AtomicU64 = AtomicU64::new(0);
     (0..batch)
         .map(|_| {
-            *serial += 1;
+            let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
             let (from, to) = pick_pair(rng, accounts.len());
             RawTransfer {
                 id: format!("txn_raw_{run_id}_{serial}"),
