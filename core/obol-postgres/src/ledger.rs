@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use obol_core::ledger::batch::{self, BatchKeys, BatchState, BatchWrites, Outcome, Submission};
-use obol_core::ledger::codec::{amount_text, entries_json, metadata_json, parse_amount, to_json};
+use obol_core::ledger::codec::{
+    RecordColumns, amount_text, entries_json, metadata_json, parse_amount, to_json,
+};
 use obol_core::ledger::model::AssetTotals;
 use obol_core::{
     Account, AccountId, Asset, AssetCode, Balance, HistoryEntry, Hold, LedgerStore, Result,
@@ -71,51 +73,11 @@ async fn load_state(conn: &mut PgConnection, batch: &[Submission]) -> Result<Bat
     Ok(state)
 }
 
-/// One `transactions` row, as bound values.
-struct RecordRow {
-    id: String,
-    body_hash: String,
-    kind: String,
-    error: Option<String>,
-    entries: Option<String>,
-    related: Option<String>,
-    effective_at: Option<i64>,
-    created_at: Option<i64>,
-    metadata: Option<String>,
-}
-
-fn record_row(id: &TransactionId, body_hash: &str, outcome: &Outcome) -> Result<RecordRow> {
-    Ok(match outcome {
-        Outcome::Committed(t) => RecordRow {
-            id: id.to_string(),
-            body_hash: body_hash.to_string(),
-            kind: t.kind.as_str().to_string(),
-            error: None,
-            entries: Some(entries_json(&t.entries)?),
-            related: t.related.as_ref().map(|r| r.to_string()),
-            effective_at: Some(t.effective_at.as_micros()),
-            created_at: Some(t.created_at.as_micros()),
-            metadata: Some(metadata_json(&t.metadata)?),
-        },
-        Outcome::Failed(error) => RecordRow {
-            id: id.to_string(),
-            body_hash: body_hash.to_string(),
-            kind: "failed".to_string(),
-            error: Some(to_json(error)?),
-            entries: None,
-            related: None,
-            effective_at: None,
-            created_at: None,
-            metadata: None,
-        },
-    })
-}
-
 async fn persist(conn: &mut PgConnection, writes: &BatchWrites) -> Result<()> {
     let records = writes
         .records
         .iter()
-        .map(|(id, r)| record_row(id, &r.body_hash, &r.outcome))
+        .map(|(id, record)| RecordColumns::from_record(id, record))
         .collect::<Result<Vec<_>>>()?;
     for chunk in records.chunks(CHUNK) {
         let mut query = QueryBuilder::<Postgres>::new(

@@ -1,10 +1,10 @@
 //! Reading ledger rows back into engine types.
 
-use obol_core::ledger::batch::{Outcome, Record};
-use obol_core::ledger::codec::{from_json, parse_amount};
+use obol_core::ledger::batch::Record;
+use obol_core::ledger::codec::{RecordColumns, from_json, parse_amount};
 use obol_core::{
-    Account, AccountFlags, AccountId, AssetCode, Balance, Direction, Error, HistoryEntry, Hold,
-    HoldStatus, Result, Timestamp, Transaction, TransactionId, TransactionKind,
+    Account, AccountFlags, AccountId, AssetCode, Balance, Direction, HistoryEntry, Hold,
+    HoldStatus, Result, Timestamp, TransactionId,
 };
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -63,43 +63,20 @@ pub(crate) fn account(row: &SqliteRow) -> Result<(Account, Balance)> {
 }
 
 pub(crate) fn record(row: &SqliteRow) -> Result<(TransactionId, Record)> {
-    let id = TransactionId::parse(&text(row, "id")?)?;
-    let body_hash = text(row, "body_hash")?;
-    let kind = text(row, "kind")?;
-    let outcome = if kind == "failed" {
-        let error = optional_text(row, "error")?
-            .ok_or_else(|| Error::corrupt("failed record without error"))?;
-        Outcome::Failed(from_json(&error)?)
-    } else {
-        Outcome::Committed(transaction(row, &id, &kind)?)
-    };
-    Ok((id, Record { body_hash, outcome }))
-}
-
-fn transaction(row: &SqliteRow, id: &TransactionId, kind: &str) -> Result<Transaction> {
-    let required = |column: &str| -> Result<String> {
-        optional_text(row, column)?.ok_or_else(|| Error::corrupt(format!("{id} has no {column}")))
-    };
-    let time = |column: &str| -> Result<Timestamp> {
-        let micros: Option<i64> = row.try_get(column).map_err(db_error)?;
-        micros
-            .map(Timestamp::from_micros)
-            .ok_or_else(|| Error::corrupt(format!("{id} has no {column}")))
-    };
-    Ok(Transaction {
-        id: id.clone(),
-        kind: TransactionKind::parse(kind)?,
-        entries: from_json(&required("entries")?)?,
-        related: optional_text(row, "related")?
-            .map(|t| TransactionId::parse(&t))
-            .transpose()?,
-        reversed_by: optional_text(row, "reversed_by")?
-            .map(|t| TransactionId::parse(&t))
-            .transpose()?,
+    let time = |column: &str| row.try_get::<Option<i64>, _>(column).map_err(db_error);
+    RecordColumns {
+        id: text(row, "id")?,
+        body_hash: text(row, "body_hash")?,
+        kind: text(row, "kind")?,
+        error: optional_text(row, "error")?,
+        entries: optional_text(row, "entries")?,
+        related: optional_text(row, "related")?,
+        reversed_by: optional_text(row, "reversed_by")?,
         effective_at: time("effective_at")?,
         created_at: time("created_at")?,
-        metadata: from_json(&required("metadata")?)?,
-    })
+        metadata: optional_text(row, "metadata")?,
+    }
+    .into_record()
 }
 
 pub(crate) fn hold(row: &SqliteRow) -> Result<Hold> {
