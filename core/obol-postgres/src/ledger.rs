@@ -160,6 +160,19 @@ async fn persist(conn: &mut PgConnection, writes: &BatchWrites) -> Result<()> {
     Ok(())
 }
 
+/// An account row and its balance, by id.
+async fn account_by_id(pool: &sqlx::PgPool, id: &AccountId) -> Result<Option<(Account, Balance)>> {
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {} FROM accounts WHERE id = $1",
+        rows::ACCOUNT_COLUMNS
+    )))
+    .bind(id.to_string())
+    .fetch_optional(pool)
+    .await
+    .map_err(db_error)?;
+    row.as_ref().map(rows::account).transpose()
+}
+
 #[async_trait]
 impl LedgerStore for PostgresStore {
     async fn save_asset(&self, asset: &Asset) -> Result<()> {
@@ -207,27 +220,14 @@ impl LedgerStore for PostgresStore {
         .execute(&self.pool)
         .await
         .map_err(db_error)?;
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {} FROM accounts WHERE id = $1",
-            rows::ACCOUNT_COLUMNS
-        )))
-        .bind(account.id.to_string())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_error)?;
-        Ok(rows::account(&row)?.0)
+        let (stored, _) = account_by_id(&self.pool, &account.id)
+            .await?
+            .ok_or_else(|| obol_core::Error::corrupt("an inserted account is missing"))?;
+        Ok(stored)
     }
 
     async fn account(&self, id: &AccountId) -> Result<Option<(Account, Balance)>> {
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {} FROM accounts WHERE id = $1",
-            rows::ACCOUNT_COLUMNS
-        )))
-        .bind(id.to_string())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error)?;
-        row.as_ref().map(rows::account).transpose()
+        account_by_id(&self.pool, id).await
     }
 
     async fn close_account(&self, id: &AccountId) -> Result<Option<Account>> {
@@ -236,15 +236,9 @@ impl LedgerStore for PostgresStore {
             .execute(&self.pool)
             .await
             .map_err(db_error)?;
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {} FROM accounts WHERE id = $1",
-            rows::ACCOUNT_COLUMNS
-        )))
-        .bind(id.to_string())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error)?;
-        Ok(row.as_ref().map(rows::account).transpose()?.map(|(a, _)| a))
+        Ok(account_by_id(&self.pool, id)
+            .await?
+            .map(|(account, _)| account))
     }
 
     async fn write_batch(
