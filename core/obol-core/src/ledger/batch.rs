@@ -338,26 +338,20 @@ impl<'a> Draft<'a> {
             let exceeds = |b: &Balance| -> Result<(bool, i128)> {
                 let flags = account.flags;
                 if flags.debits_must_not_exceed_credits {
-                    let used = b
-                        .debits_posted
-                        .checked_add(b.debits_pending)
-                        .ok_or(Error::Overflow)?;
-                    let allowed = b
-                        .credits_posted
-                        .checked_add(account.limit)
-                        .ok_or(Error::Overflow)?;
-                    return Ok((used > allowed, used));
+                    return side_usage(
+                        b.debits_posted,
+                        b.debits_pending,
+                        b.credits_posted,
+                        account.limit,
+                    );
                 }
                 if flags.credits_must_not_exceed_debits {
-                    let used = b
-                        .credits_posted
-                        .checked_add(b.credits_pending)
-                        .ok_or(Error::Overflow)?;
-                    let allowed = b
-                        .debits_posted
-                        .checked_add(account.limit)
-                        .ok_or(Error::Overflow)?;
-                    return Ok((used > allowed, used));
+                    return side_usage(
+                        b.credits_posted,
+                        b.credits_pending,
+                        b.debits_posted,
+                        account.limit,
+                    );
                 }
                 Ok((false, 0))
             };
@@ -372,6 +366,19 @@ impl<'a> Draft<'a> {
         }
         Ok(self.balances.into_iter().collect())
     }
+}
+
+/// For a constrained side: whether posted plus pending exceeds the other side's posted amount
+/// plus the limit, and how much of the side is used.
+fn side_usage(
+    posted: i128,
+    pending: i128,
+    other_posted: i128,
+    limit: i128,
+) -> Result<(bool, i128)> {
+    let used = posted.checked_add(pending).ok_or(Error::Overflow)?;
+    let allowed = other_posted.checked_add(limit).ok_or(Error::Overflow)?;
+    Ok((used > allowed, used))
 }
 
 fn execute(state: &BatchState, command: &LedgerCommand, now: Timestamp) -> Result<Effects> {
