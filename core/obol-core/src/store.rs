@@ -14,6 +14,12 @@ use crate::money::Asset;
 /// applies a batch with [`crate::ledger::batch::apply`] inside one database transaction.
 #[async_trait]
 pub trait LedgerStore: Send + Sync + std::fmt::Debug {
+    /// How many write batches may run at once. One unless the database serialises
+    /// conflicting batches itself (row locks), as PostgreSQL does.
+    fn concurrent_batches(&self) -> usize {
+        1
+    }
+
     /// Saves a custom asset definition (the caller has checked it against the registry).
     async fn save_asset(&self, asset: &Asset) -> Result<()>;
 

@@ -10,43 +10,42 @@ use obol_core::{
     Account, AccountId, Asset, AssetCode, Balance, HistoryEntry, Hold, LedgerStore, Result,
     Timestamp, Transaction, TransactionId,
 };
-use sqlx::{AssertSqlSafe, PgConnection, Postgres, QueryBuilder, Row};
+use sqlx::{AssertSqlSafe, PgConnection, Row};
 
 use crate::{PostgresStore, db_error, rows};
 
-/// Rows per multi-row statement (PostgreSQL allows 65,535 bound parameters).
-const CHUNK: usize = 500;
+// Every batch statement has one fixed text (arrays bound with `ANY`/`UNNEST`), so each is
+// parsed and planned once per connection whatever the batch size.
 
-/// Selects rows by id and locks them, in id order (the fixed lock order).
-fn select_in(columns: &str, table: &str, ids: &[&str]) -> QueryBuilder<Postgres> {
-    let mut query = QueryBuilder::new(format!("SELECT {columns} FROM {table} WHERE id IN ("));
-    let mut list = query.separated(", ");
-    for id in ids {
-        list.push_bind(id.to_string());
-    }
-    list.push_unseparated(") ORDER BY id FOR UPDATE");
-    query
+/// Rows of `table` whose id is in `$1`, locked in id order (the fixed lock order).
+fn select_locked(columns: &str, table: &str) -> String {
+    format!("SELECT {columns} FROM {table} WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+}
+
+fn id_strings<'a>(ids: impl IntoIterator<Item = &'a (impl ToString + 'a)>) -> Vec<String> {
+    ids.into_iter().map(ToString::to_string).collect()
 }
 
 async fn load_state(conn: &mut PgConnection, batch: &[Submission]) -> Result<BatchState> {
     let keys = BatchKeys::of(batch);
     let mut state = BatchState::default();
-    let record_ids: Vec<&str> = keys.records.iter().map(|id| id.as_str()).collect();
-    for chunk in record_ids.chunks(CHUNK) {
-        let rows = select_in(rows::RECORD_COLUMNS, "transactions", chunk)
-            .build()
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db_error)?;
+    if !keys.records.is_empty() {
+        let rows = sqlx::query(AssertSqlSafe(select_locked(
+            rows::RECORD_COLUMNS,
+            "transactions",
+        )))
+        .bind(id_strings(&keys.records))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?;
         for row in &rows {
             let (id, record) = rows::record(row)?;
             state.records.insert(id, record);
         }
     }
-    let hold_ids: Vec<&str> = keys.holds.iter().map(|id| id.as_str()).collect();
-    for chunk in hold_ids.chunks(CHUNK) {
-        let rows = select_in(rows::HOLD_COLUMNS, "holds", chunk)
-            .build()
+    if !keys.holds.is_empty() {
+        let rows = sqlx::query(AssertSqlSafe(select_locked(rows::HOLD_COLUMNS, "holds")))
+            .bind(id_strings(&keys.holds))
             .fetch_all(&mut *conn)
             .await
             .map_err(db_error)?;
@@ -56,13 +55,15 @@ async fn load_state(conn: &mut PgConnection, batch: &[Submission]) -> Result<Bat
         }
     }
     let accounts = BatchKeys::accounts(batch, &state.records, &state.holds);
-    let account_ids: Vec<&str> = accounts.iter().map(|id| id.as_str()).collect();
-    for chunk in account_ids.chunks(CHUNK) {
-        let rows = select_in(rows::ACCOUNT_COLUMNS, "accounts", chunk)
-            .build()
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db_error)?;
+    if !accounts.is_empty() {
+        let rows = sqlx::query(AssertSqlSafe(select_locked(
+            rows::ACCOUNT_COLUMNS,
+            "accounts",
+        )))
+        .bind(id_strings(&accounts))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?;
         for row in &rows {
             let (account, balance) = rows::account(row)?;
             state
@@ -73,47 +74,114 @@ async fn load_state(conn: &mut PgConnection, batch: &[Submission]) -> Result<Bat
     Ok(state)
 }
 
-async fn persist(conn: &mut PgConnection, writes: &BatchWrites) -> Result<()> {
+async fn insert_records(conn: &mut PgConnection, writes: &BatchWrites) -> Result<()> {
+    if writes.records.is_empty() {
+        return Ok(());
+    }
     let records = writes
         .records
         .iter()
         .map(|(id, record)| RecordColumns::from_record(id, record))
         .collect::<Result<Vec<_>>>()?;
-    for chunk in records.chunks(CHUNK) {
-        let mut query = QueryBuilder::<Postgres>::new(
-            "INSERT INTO transactions (id, body_hash, kind, error, entries, related, \
-             effective_at, created_at, metadata) ",
-        );
-        query.push_values(chunk, |mut row, r| {
-            row.push_bind(r.id.clone())
-                .push_bind(r.body_hash.clone())
-                .push_bind(r.kind.clone())
-                .push_bind(r.error.clone())
-                .push_bind(r.entries.clone())
-                .push_bind(r.related.clone())
-                .push_bind(r.effective_at)
-                .push_bind(r.created_at)
-                .push_bind(r.metadata.clone());
-        });
-        query.build().execute(&mut *conn).await.map_err(db_error)?;
+    let column =
+        |f: fn(&RecordColumns) -> Option<String>| records.iter().map(f).collect::<Vec<_>>();
+    let time = |f: fn(&RecordColumns) -> Option<i64>| records.iter().map(f).collect::<Vec<_>>();
+    sqlx::query(
+        "INSERT INTO transactions (id, body_hash, kind, error, entries, related, \
+         effective_at, created_at, metadata) \
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+         $6::text[], $7::int8[], $8::int8[], $9::text[])",
+    )
+    .bind(column(|r| Some(r.id.clone())))
+    .bind(column(|r| Some(r.body_hash.clone())))
+    .bind(column(|r| Some(r.kind.clone())))
+    .bind(column(|r| r.error.clone()))
+    .bind(column(|r| r.entries.clone()))
+    .bind(column(|r| r.related.clone()))
+    .bind(time(|r| r.effective_at))
+    .bind(time(|r| r.created_at))
+    .bind(column(|r| r.metadata.clone()))
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+async fn insert_entries(conn: &mut PgConnection, writes: &BatchWrites) -> Result<()> {
+    if writes.entries.is_empty() {
+        return Ok(());
     }
-    for chunk in writes.entries.chunks(CHUNK) {
-        let mut query = QueryBuilder::<Postgres>::new(
-            "INSERT INTO entries (transaction_id, account_id, direction, amount, asset, \
-             effective_at, created_at) ",
-        );
-        query.push_values(chunk, |mut row, e| {
-            row.push_bind(e.transaction_id.to_string())
-                .push_bind(e.entry.account.to_string())
-                .push_bind(e.entry.direction.as_str())
-                .push_bind(amount_text(e.entry.amount))
-                .push_unseparated("::numeric")
-                .push_bind(e.entry.asset.to_string())
-                .push_bind(e.effective_at.as_micros())
-                .push_bind(e.created_at.as_micros());
-        });
-        query.build().execute(&mut *conn).await.map_err(db_error)?;
+    let entries = &writes.entries;
+    sqlx::query(
+        "INSERT INTO entries (transaction_id, account_id, direction, amount, asset, \
+         effective_at, created_at) \
+         SELECT t, a, d, m::numeric, s, e, c FROM UNNEST($1::text[], $2::text[], $3::text[], \
+         $4::text[], $5::text[], $6::int8[], $7::int8[]) AS v(t, a, d, m, s, e, c)",
+    )
+    .bind(id_strings(entries.iter().map(|e| &e.transaction_id)))
+    .bind(id_strings(entries.iter().map(|e| &e.entry.account)))
+    .bind(
+        entries
+            .iter()
+            .map(|e| e.entry.direction.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        entries
+            .iter()
+            .map(|e| amount_text(e.entry.amount))
+            .collect::<Vec<_>>(),
+    )
+    .bind(id_strings(entries.iter().map(|e| &e.entry.asset)))
+    .bind(
+        entries
+            .iter()
+            .map(|e| e.effective_at.as_micros())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        entries
+            .iter()
+            .map(|e| e.created_at.as_micros())
+            .collect::<Vec<_>>(),
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+async fn update_balances(conn: &mut PgConnection, writes: &BatchWrites) -> Result<()> {
+    if writes.balances.is_empty() {
+        return Ok(());
     }
+    let balances = &writes.balances;
+    let side = |f: fn(&Balance) -> i128| {
+        balances
+            .iter()
+            .map(|(_, b)| amount_text(f(b)))
+            .collect::<Vec<_>>()
+    };
+    sqlx::query(
+        "UPDATE accounts SET debits_posted = v.dp::numeric, credits_posted = v.cp::numeric, \
+         debits_pending = v.dq::numeric, credits_pending = v.cq::numeric \
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) \
+         AS v(id, dp, cp, dq, cq) WHERE accounts.id = v.id",
+    )
+    .bind(id_strings(balances.iter().map(|(id, _)| id)))
+    .bind(side(|b| b.debits_posted))
+    .bind(side(|b| b.credits_posted))
+    .bind(side(|b| b.debits_pending))
+    .bind(side(|b| b.credits_pending))
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+async fn persist(conn: &mut PgConnection, writes: &BatchWrites) -> Result<()> {
+    insert_records(conn, writes).await?;
+    insert_entries(conn, writes).await?;
     for hold in writes.new_holds.iter().chain(&writes.updated_holds) {
         sqlx::query(
             "INSERT INTO holds (id, entries, posted, status, expires_at, created_at) \
@@ -138,26 +206,7 @@ async fn persist(conn: &mut PgConnection, writes: &BatchWrites) -> Result<()> {
             .await
             .map_err(db_error)?;
     }
-    for chunk in writes.balances.chunks(CHUNK) {
-        let mut query = QueryBuilder::<Postgres>::new(
-            "UPDATE accounts SET debits_posted = v.dp, credits_posted = v.cp, \
-             debits_pending = v.dq, credits_pending = v.cq FROM (",
-        );
-        query.push_values(chunk, |mut row, (id, b)| {
-            row.push_bind(id.to_string())
-                .push_bind(amount_text(b.debits_posted))
-                .push_unseparated("::numeric")
-                .push_bind(amount_text(b.credits_posted))
-                .push_unseparated("::numeric")
-                .push_bind(amount_text(b.debits_pending))
-                .push_unseparated("::numeric")
-                .push_bind(amount_text(b.credits_pending))
-                .push_unseparated("::numeric");
-        });
-        query.push(") AS v(id, dp, cp, dq, cq) WHERE accounts.id = v.id");
-        query.build().execute(&mut *conn).await.map_err(db_error)?;
-    }
-    Ok(())
+    update_balances(conn, writes).await
 }
 
 /// An account row and its balance, by id.
@@ -175,6 +224,12 @@ async fn account_by_id(pool: &sqlx::PgPool, id: &AccountId) -> Result<Option<(Ac
 
 #[async_trait]
 impl LedgerStore for PostgresStore {
+    fn concurrent_batches(&self) -> usize {
+        // Batches lock what they touch in one global order, so they may overlap; while one
+        // waits on its commit's fsync the next is already loading.
+        2
+    }
+
     async fn save_asset(&self, asset: &Asset) -> Result<()> {
         sqlx::query(
             "INSERT INTO assets (code, scale) VALUES ($1, $2) ON CONFLICT (code) DO NOTHING",

@@ -54,6 +54,9 @@ impl PostgresStore {
             admin.close().await;
             options = options.options([("search_path", schema)]);
         }
+        // Plan batch statements for the arrays actually bound: a cached generic plan cannot
+        // know a batch's size and may test every row against the whole id array.
+        options = options.options([("plan_cache_mode", "force_custom_plan")]);
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .connect_with(options)

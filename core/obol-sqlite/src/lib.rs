@@ -33,7 +33,11 @@ impl SqliteStore {
             })?
             .create_if_missing(true)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Statement journals of multi-row statements stay in memory, and a batch's pages
+            // stay cached between batches (64 MiB per connection).
+            .pragma("temp_store", "memory")
+            .pragma("cache_size", "-65536");
         let options = if in_memory {
             options
         } else {

@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use obol::{
-    AccountId, AssetCode, Direction, Entry, Ledger, LedgerConfig, NewAccount, NewTransaction, Store,
+    AccountId, AssetCode, Direction, Entry, Ledger, LedgerCommand, LedgerConfig, NewAccount,
+    NewTransaction, Store,
 };
 use rand::{Rng, RngExt, SeedableRng, rngs::StdRng};
 use sqlx::{Connection, QueryBuilder};
@@ -29,6 +30,10 @@ use sqlx::{Connection, QueryBuilder};
 const ACCOUNTS: usize = 10_000;
 const HOT_ACCOUNTS: usize = 10;
 const SUBMITTERS: [usize; 3] = [1, 16, 64];
+/// Transfers per request: one at a time, and vectors of transfers (`Ledger::submit_many`).
+const PER_REQUEST: [usize; 2] = [1, 128];
+/// Rows per multi-row statement in the raw baseline (bound-parameter limits).
+const RAW_CHUNK: usize = 500;
 
 #[derive(Clone, Copy)]
 enum Backend {
@@ -55,11 +60,13 @@ struct Target {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let seconds: u64 = std::env::args()
-        .skip_while(|a| a != "--seconds")
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
+    let seconds: u64 = arg("--seconds").and_then(|s| s.parse().ok()).unwrap_or(3);
+    // Optional filters, for profiling one case: --only sqlite|postgres, --case uniform|hot10,
+    // --submitters N, --per-request N.
+    let only = arg("--only");
+    let only_case = arg("--case");
+    let only_submitters: Option<usize> = arg("--submitters").and_then(|s| s.parse().ok());
+    let only_per_request: Option<usize> = arg("--per-request").and_then(|s| s.parse().ok());
     let run_for = Duration::from_secs(seconds);
     let dir = tempfile::tempdir()?;
 
@@ -75,7 +82,9 @@ async fn main() -> Result<()> {
     let pg_url = std::env::var("OBOL_BENCH_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let schema = format!("obol_bench_{}", std::process::id());
+    let want_pg = only.as_deref().is_none_or(|o| o == "postgres");
     match obol_postgres::PostgresStore::open_in_schema(&pg_url, Some(&schema)).await {
+        _ if !want_pg => {}
         Ok(store) => targets.push(Target {
             backend: Backend::Postgres,
             url: pg_url.clone(),
@@ -88,21 +97,39 @@ async fn main() -> Result<()> {
     println!(
         "# {seconds} s per case; a transfer is one transaction of 2 postings (a debit and a credit)"
     );
+    targets.retain(|t| only.as_deref().is_none_or(|o| o == t.backend.name()));
     for target in &targets {
         let ledger = Arc::new(Ledger::open(target.store.clone(), LedgerConfig::default()).await?);
         let usd = AssetCode::new("USD")?;
         let accounts = Arc::new(create_accounts(&ledger, &usd, ACCOUNTS).await?);
         for hot in [false, true] {
-            for submitters in SUBMITTERS {
+            let case = if hot { "hot10" } else { "uniform" };
+            if only_case.as_deref().is_some_and(|c| c != case) {
+                continue;
+            }
+            for (per_request, submitters) in PER_REQUEST
+                .into_iter()
+                .flat_map(|p| SUBMITTERS.map(|s| (p, s)))
+            {
+                if only_submitters.is_some_and(|n| n != submitters)
+                    || only_per_request.is_some_and(|n| n != per_request)
+                {
+                    continue;
+                }
                 let pool = if hot { HOT_ACCOUNTS } else { ACCOUNTS };
-                let engine =
-                    run_engine(&ledger, &accounts[..pool], &usd, submitters, run_for).await?;
-                let raw = run_raw(target, &accounts[..pool], submitters, run_for).await?;
-                println!(
-                    "{:<8} {:<7} submitters={:<3} engine {:>9.0} transfers/s  p50 {:>7.2} ms  p99 {:>7.2} ms | raw {:>9.0} transfers/s | engine/raw {:.2}",
-                    target.backend.name(),
-                    if hot { "hot10" } else { "uniform" },
+                let load = Load {
                     submitters,
+                    per_request,
+                };
+                let engine = run_engine(&ledger, &accounts[..pool], &usd, load, run_for).await?;
+                let raw =
+                    run_raw(target, &accounts[..pool], submitters * per_request, run_for).await?;
+                println!(
+                    "{:<8} {:<7} submitters={:<3} per_request={:<4} engine {:>9.0} transfers/s  p50 {:>7.2} ms  p99 {:>7.2} ms | raw {:>9.0} transfers/s | engine/raw {:.2}",
+                    target.backend.name(),
+                    case,
+                    submitters,
+                    per_request,
                     engine.per_second,
                     engine.p50_ms,
                     engine.p99_ms,
@@ -127,6 +154,11 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
+/// The value after a command-line flag.
+fn arg(flag: &str) -> Option<String> {
+    std::env::args().skip_while(|a| a != flag).nth(1)
+}
+
 async fn create_accounts(
     ledger: &Arc<Ledger>,
     usd: &AssetCode,
@@ -148,6 +180,14 @@ async fn create_accounts(
     Ok(ids)
 }
 
+#[derive(Clone, Copy)]
+struct Load {
+    /// Concurrent closed-loop submitters.
+    submitters: usize,
+    /// Transfers in each request.
+    per_request: usize,
+}
+
 struct EngineResult {
     per_second: f64,
     p50_ms: f64,
@@ -158,42 +198,58 @@ async fn run_engine(
     ledger: &Arc<Ledger>,
     accounts: &[AccountId],
     usd: &AssetCode,
-    submitters: usize,
+    load: Load,
     run_for: Duration,
 ) -> Result<EngineResult> {
     let accounts = Arc::new(accounts.to_vec());
     let started = Instant::now();
     let deadline = started + run_for;
-    let tasks: Vec<_> = (0..submitters)
+    let tasks: Vec<_> = (0..load.submitters)
         .map(|worker| {
             let (ledger, accounts, usd) = (ledger.clone(), accounts.clone(), usd.clone());
             tokio::spawn(async move {
                 let mut rng = StdRng::seed_from_u64(worker as u64);
                 let mut latencies = Vec::new();
+                let mut transfers = 0usize;
                 while Instant::now() < deadline {
-                    let (from, to) = pick_pair(&mut rng, accounts.len());
-                    let entries = Entry::transfer(
-                        &accounts[from],
-                        &accounts[to],
-                        1 + rng.random_range(0..1000),
-                        &usd,
-                    );
+                    let commands: Vec<LedgerCommand> = (0..load.per_request)
+                        .map(|_| {
+                            let (from, to) = pick_pair(&mut rng, accounts.len());
+                            let entries = Entry::transfer(
+                                &accounts[from],
+                                &accounts[to],
+                                1 + rng.random_range(0..1000),
+                                &usd,
+                            );
+                            LedgerCommand::Transfer(NewTransaction::new(
+                                ledger.new_transaction_id(),
+                                entries.to_vec(),
+                            ))
+                        })
+                        .collect();
                     let sent = Instant::now();
-                    ledger
-                        .transfer(NewTransaction::new(
-                            ledger.new_transaction_id(),
-                            entries.to_vec(),
-                        ))
-                        .await?;
+                    if load.per_request == 1 {
+                        let command = commands.into_iter().next().context("no command")?;
+                        ledger.submit(command).await?;
+                    } else {
+                        for result in ledger.submit_many(commands).await? {
+                            result?;
+                        }
+                    }
+                    // Every transfer of a request waits the same time.
                     latencies.push(sent.elapsed());
+                    transfers += load.per_request;
                 }
-                anyhow::Ok(latencies)
+                anyhow::Ok((transfers, latencies))
             })
         })
         .collect();
     let mut latencies = Vec::new();
+    let mut transfers = 0usize;
     for task in tasks {
-        latencies.extend(task.await??);
+        let (done, times) = task.await??;
+        transfers += done;
+        latencies.extend(times);
     }
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort();
@@ -204,7 +260,7 @@ async fn run_engine(
             .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
     };
     Ok(EngineResult {
-        per_second: latencies.len() as f64 / elapsed,
+        per_second: transfers as f64 / elapsed,
         p50_ms: at(0.50),
         p99_ms: at(0.99),
     })
@@ -241,13 +297,15 @@ async fn run_raw(
             while started.elapsed() < run_for {
                 let rows = raw_rows(&mut rng, accounts, batch, run_id);
                 let mut tx = conn.begin().await?;
-                for mut query in raw_insert::<sqlx::Sqlite>(
-                    &rows,
-                    "",
-                    "WITH v(id, amount) AS (",
-                    ") UPDATE accounts SET credits_posted = v.amount FROM v WHERE accounts.id = v.id",
-                ) {
-                    query.build().execute(&mut *tx).await?;
+                for chunk in rows.chunks(RAW_CHUNK) {
+                    for mut query in raw_insert::<sqlx::Sqlite>(
+                        chunk,
+                        "",
+                        "WITH v(id, amount) AS (",
+                        ") UPDATE accounts SET credits_posted = v.amount FROM v WHERE accounts.id = v.id",
+                    ) {
+                        query.build().execute(&mut *tx).await?;
+                    }
                 }
                 tx.commit().await?;
                 written += batch;
@@ -262,13 +320,15 @@ async fn run_raw(
             while started.elapsed() < run_for {
                 let rows = raw_rows(&mut rng, accounts, batch, run_id);
                 let mut tx = conn.begin().await?;
-                for mut query in raw_insert::<sqlx::Postgres>(
-                    &rows,
-                    "::numeric",
-                    "UPDATE accounts SET credits_posted = v.amount FROM (",
-                    ") AS v(id, amount) WHERE accounts.id = v.id",
-                ) {
-                    query.build().execute(&mut *tx).await?;
+                for chunk in rows.chunks(RAW_CHUNK) {
+                    for mut query in raw_insert::<sqlx::Postgres>(
+                        chunk,
+                        "::numeric",
+                        "UPDATE accounts SET credits_posted = v.amount FROM (",
+                        ") AS v(id, amount) WHERE accounts.id = v.id",
+                    ) {
+                        query.build().execute(&mut *tx).await?;
+                    }
                 }
                 tx.commit().await.context("raw commit")?;
                 written += batch;

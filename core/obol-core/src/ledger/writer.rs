@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::batch::Submission;
@@ -14,25 +14,32 @@ use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::store::Store;
 
-type Reply = oneshot::Sender<Result<Transaction>>;
+type Reply = oneshot::Sender<Vec<Result<Transaction>>>;
+type Job = (Vec<Submission>, Reply);
 
 /// Tuning for the writer.
 #[derive(Debug, Clone, Copy)]
 pub struct WriterConfig {
-    /// The most submissions applied in one database transaction.
+    /// The most submissions applied in one database transaction (a single request larger
+    /// than this still goes in one transaction, alone).
     pub max_batch: usize,
-    /// How many submissions may wait in the queue before callers wait to enqueue.
+    /// How many requests may wait in the queue before callers wait to enqueue.
     pub queue_depth: usize,
     /// How many times a batch is retried after a retryable store error (contention).
     pub retries: u32,
+    /// The most batches in flight at once, capped by what the store allows
+    /// ([`crate::store::LedgerStore::concurrent_batches`]): while one batch waits for its
+    /// commit, the next forms and starts.
+    pub concurrent_batches: usize,
 }
 
 impl Default for WriterConfig {
     fn default() -> Self {
         WriterConfig {
-            max_batch: 1024,
+            max_batch: 8192,
             queue_depth: 8192,
             retries: 8,
+            concurrent_batches: 4,
         }
     }
 }
@@ -40,7 +47,7 @@ impl Default for WriterConfig {
 /// Handle to the writer task. Dropping every handle lets the task finish what is queued.
 #[derive(Debug)]
 pub struct BatchWriter {
-    queue: mpsc::Sender<(Submission, Reply)>,
+    queue: mpsc::Sender<Job>,
     task: JoinHandle<()>,
 }
 
@@ -54,12 +61,27 @@ impl BatchWriter {
 
     /// Queues a submission and waits until its batch is durable.
     pub async fn submit(&self, submission: Submission) -> Result<Transaction> {
+        self.submit_many(vec![submission])
+            .await?
+            .pop()
+            .ok_or_else(|| Error::corrupt("the writer answered no result"))?
+    }
+
+    /// Queues several submissions as one request (they are committed in the same database
+    /// transaction) and waits until it is durable; one result per submission, in order.
+    pub async fn submit_many(
+        &self,
+        submissions: Vec<Submission>,
+    ) -> Result<Vec<Result<Transaction>>> {
+        if submissions.is_empty() {
+            return Ok(Vec::new());
+        }
         let (reply, answer) = oneshot::channel();
         self.queue
-            .send((submission, reply))
+            .send((submissions, reply))
             .await
             .map_err(|_| Error::ShutDown)?;
-        answer.await.map_err(|_| Error::ShutDown)?
+        answer.await.map_err(|_| Error::ShutDown)
     }
 
     /// Stops taking submissions and waits until everything queued is written.
@@ -75,34 +97,78 @@ async fn run(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     config: WriterConfig,
-    mut receiver: mpsc::Receiver<(Submission, Reply)>,
+    mut receiver: mpsc::Receiver<Job>,
 ) {
     let max_batch = config.max_batch.max(1);
-    let mut jobs: Vec<(Submission, Reply)> = Vec::with_capacity(max_batch);
+    let in_flight = config
+        .concurrent_batches
+        .min(store.concurrent_batches())
+        .max(1);
+    let slots = Arc::new(Semaphore::new(in_flight));
     loop {
-        if receiver.recv_many(&mut jobs, max_batch).await == 0 {
+        // Wait for a free slot first, so requests keep gathering into the next batch while
+        // every slot is busy committing.
+        let Ok(slot) = slots.clone().acquire_owned().await else {
             break;
+        };
+        let Some(first) = receiver.recv().await else {
+            break;
+        };
+        let mut batch = Batch::default();
+        batch.take(first);
+        while batch.submissions.len() < max_batch {
+            match receiver.try_recv() {
+                Ok(job) => batch.take(job),
+                Err(_) => break,
+            }
         }
-        let (submissions, replies): (Vec<_>, Vec<_>) = jobs.drain(..).unzip();
+        let (store, clock) = (store.clone(), clock.clone());
+        tokio::spawn(async move {
+            batch.write(store.as_ref(), clock.as_ref(), &config).await;
+            drop(slot);
+        });
+    }
+    // Shutting down: wait until every batch in flight has been answered.
+    let _ = slots
+        .acquire_many(u32::try_from(in_flight).unwrap_or(u32::MAX))
+        .await;
+}
+
+/// Requests gathered for one database transaction.
+#[derive(Default)]
+struct Batch {
+    submissions: Vec<Submission>,
+    /// Each request's reply and how many submissions it brought.
+    replies: Vec<(Reply, usize)>,
+}
+
+impl Batch {
+    fn take(&mut self, (submissions, reply): Job) {
+        self.replies.push((reply, submissions.len()));
+        self.submissions.extend(submissions);
+    }
+
+    /// Writes the batch and answers every request.
+    async fn write(self, store: &dyn Store, clock: &dyn Clock, config: &WriterConfig) {
         let started = Instant::now();
-        let outcome =
-            write_with_retries(store.as_ref(), clock.as_ref(), &config, &submissions).await;
+        let outcome = write_with_retries(store, clock, config, &self.submissions).await;
         tracing::debug!(
-            batch = submissions.len(),
+            batch = self.submissions.len(),
             micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
             "ledger batch committed"
         );
         match outcome {
             Ok(results) => {
-                for (reply, result) in replies.into_iter().zip(results) {
+                let mut results = results.into_iter();
+                for (reply, count) in self.replies {
                     // A caller that gave up waiting still had its request applied.
-                    let _ = reply.send(result);
+                    let _ = reply.send(results.by_ref().take(count).collect());
                 }
             }
             Err(error) => {
                 tracing::warn!(code = error.code(), %error, "ledger batch failed; nothing kept");
-                for reply in replies {
-                    let _ = reply.send(Err(error.clone()));
+                for (reply, count) in self.replies {
+                    let _ = reply.send(vec![Err(error.clone()); count]);
                 }
             }
         }

@@ -589,6 +589,57 @@ pub async fn failures_in_a_batch_fail_alone(store: Arc<dyn Store>) {
     assert_balanced(store.as_ref()).await;
 }
 
+pub async fn many_commands_in_one_request_answer_in_order(store: Arc<dyn Store>) {
+    let (ledger, _) = test_ledger(store.clone(), 14).await;
+    let world = open(&ledger, &usd(), Direction::Debit, false).await;
+    let alice = open(&ledger, &usd(), Direction::Credit, true).await;
+    let bob = open(&ledger, &usd(), Direction::Credit, true).await;
+    let transfer = |from: &AccountId, to: &AccountId, amount: i128| {
+        NewTransaction::new(
+            ledger.new_transaction_id(),
+            Entry::transfer(from, to, amount, &usd()).to_vec(),
+        )
+    };
+    let fund = transfer(&world, &alice, 100);
+    let spend = transfer(&alice, &bob, 70);
+    let overspend = transfer(&alice, &bob, 70);
+    let mut unbalanced = transfer(&alice, &bob, 5);
+    unbalanced.entries[1].amount = 6;
+    let commands = vec![
+        LedgerCommand::Transfer(fund.clone()),
+        LedgerCommand::Transfer(spend.clone()),
+        LedgerCommand::Transfer(overspend.clone()),
+        LedgerCommand::Transfer(unbalanced.clone()),
+        // The same id and body twice in one request: applied once, answered twice.
+        LedgerCommand::Transfer(spend.clone()),
+    ];
+    let results = ledger.submit_many(commands).await.unwrap();
+    assert_eq!(results.len(), 5);
+    assert_eq!(results[0].as_ref().unwrap().id, fund.id);
+    assert_eq!(results[1].as_ref().unwrap().id, spend.id);
+    assert_eq!(
+        results[2].as_ref().unwrap_err().code(),
+        "insufficient_funds"
+    );
+    assert_eq!(results[3].as_ref().unwrap_err().code(), "unbalanced");
+    assert_eq!(results[4], results[1]);
+    assert!(ledger.submit_many(Vec::new()).await.unwrap().is_empty());
+    let balance = |id: AccountId| {
+        let ledger = &ledger;
+        async move { ledger.balance(&id).await.unwrap().posted(Direction::Credit) }
+    };
+    assert_eq!(balance(alice.clone()).await, 30);
+    assert_eq!(balance(bob.clone()).await, 70);
+    // The refused command wrote nothing: its id is free; the failed one stays failed.
+    assert_eq!(
+        ledger.transaction(&unbalanced.id).await.unwrap_err().code(),
+        "transaction_not_found"
+    );
+    let again = ledger.transfer(overspend).await.unwrap_err();
+    assert_eq!(again.code(), "insufficient_funds");
+    assert_balanced(store.as_ref()).await;
+}
+
 pub async fn concurrent_transfers_keep_totals(store: Arc<dyn Store>) {
     let (ledger, _) = test_ledger(store.clone(), 10).await;
     let ledger = Arc::new(ledger);

@@ -43,6 +43,7 @@ macro_rules! ledger_store_conformance {
             reversals_undo_once,
             bad_input_is_refused_and_changes_nothing,
             failures_in_a_batch_fail_alone,
+            many_commands_in_one_request_answer_in_order,
             concurrent_transfers_keep_totals,
             balance_at_a_point_in_time,
             huge_amounts_are_stored_exactly,
