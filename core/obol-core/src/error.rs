@@ -191,6 +191,26 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// The action is not allowed in the payment's current status.
+    #[error("cannot {action} a payment that is {status}")]
+    InvalidTransition {
+        /// The payment's status.
+        status: String,
+        /// The refused action.
+        action: String,
+    },
+    /// A capture asks for more than remains authorized.
+    #[error("capture exceeds the authorized amount ({remaining} minor units remain)")]
+    ExceedsAuthorized {
+        /// Minor units still capturable.
+        remaining: String,
+    },
+    /// A refund asks for more than remains captured and unrefunded.
+    #[error("refund exceeds the refundable amount ({remaining} minor units remain)")]
+    ExceedsRefundable {
+        /// Minor units still refundable.
+        remaining: String,
+    },
     /// The engine is shutting down and takes no more writes.
     #[error("the ledger is shut down")]
     ShutDown,
@@ -228,6 +248,9 @@ impl Error {
             Error::Unavailable { .. } => "unavailable",
             Error::Corrupt { .. } => "corrupt",
             Error::Config { .. } => "config",
+            Error::InvalidTransition { .. } => "invalid_transition",
+            Error::ExceedsAuthorized { .. } => "exceeds_authorized",
+            Error::ExceedsRefundable { .. } => "exceeds_refundable",
             Error::ShutDown => "shut_down",
         }
     }

@@ -1,4 +1,4 @@
-//! Obol's engine: money, ids, clock, the double-entry ledger, and the storage seam.
+//! Obol's engine: money, ids, clock, the double-entry ledger, payments, and the storage seam.
 //!
 //! Nothing here knows about HTTP, FFI or a particular database: stores, providers, servers and
 //! bindings depend on this crate, never the other way round.
@@ -9,6 +9,7 @@ pub mod id;
 pub mod ledger;
 pub mod memory;
 pub mod money;
+pub mod payments;
 pub mod store;
 
 #[cfg(feature = "testing")]
