@@ -29,6 +29,25 @@ impl Timestamp {
         self.0.div_euclid(1000)
     }
 
+    /// The UTC calendar year and month (1–12) of this instant.
+    pub fn year_month(self) -> (i64, u8) {
+        // Days to civil date (H. Hinnant's algorithm), proleptic Gregorian, UTC.
+        let days = self.0.div_euclid(86_400_000_000) + 719_468;
+        let era = days.div_euclid(146_097);
+        let day_of_era = days - era * 146_097;
+        let year_of_era =
+            (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+        let month_index = (5 * day_of_year + 2) / 153;
+        let month = if month_index < 10 {
+            month_index + 3
+        } else {
+            month_index - 9
+        };
+        let year = year_of_era + era * 400 + i64::from(month <= 2);
+        (year, u8::try_from(month).unwrap_or(1))
+    }
+
     /// This time plus a duration (saturating).
     pub fn plus(self, duration: std::time::Duration) -> Self {
         let micros = i64::try_from(duration.as_micros()).unwrap_or(i64::MAX);

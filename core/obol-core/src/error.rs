@@ -211,6 +211,48 @@ pub enum Error {
         /// Minor units still refundable.
         remaining: String,
     },
+    /// Card details failed validation (number, expiry or CVC).
+    #[error("invalid card: {reason}")]
+    InvalidCard {
+        /// What is wrong (never the card data itself).
+        reason: String,
+    },
+    /// The provider declined the payment.
+    #[error("card declined ({decline_code})")]
+    CardDeclined {
+        /// The provider's reason, e.g. `generic_decline`, `insufficient_funds`.
+        decline_code: String,
+    },
+    /// The provider could not be reached or failed; the call did not happen.
+    #[error("provider {provider} unavailable: {reason}")]
+    ProviderUnavailable {
+        /// The provider.
+        provider: String,
+        /// What happened.
+        reason: String,
+    },
+    /// The provider did not answer in time: the outcome is unknown until a status sync.
+    #[error("provider {provider} timed out; the outcome is unknown")]
+    ProviderTimeout {
+        /// The provider.
+        provider: String,
+    },
+    /// The provider cannot do what was asked (see its capabilities).
+    #[error("provider {provider} does not support {capability}")]
+    Unsupported {
+        /// The provider.
+        provider: String,
+        /// The missing capability.
+        capability: String,
+    },
+    /// No registered provider handles this asset and payment method type.
+    #[error("no provider for {method} payments in {asset}")]
+    NoProvider {
+        /// The asset.
+        asset: String,
+        /// The payment method type.
+        method: String,
+    },
     /// The engine is shutting down and takes no more writes.
     #[error("the ledger is shut down")]
     ShutDown,
@@ -251,6 +293,12 @@ impl Error {
             Error::InvalidTransition { .. } => "invalid_transition",
             Error::ExceedsAuthorized { .. } => "exceeds_authorized",
             Error::ExceedsRefundable { .. } => "exceeds_refundable",
+            Error::InvalidCard { .. } => "invalid_card",
+            Error::CardDeclined { .. } => "card_declined",
+            Error::ProviderUnavailable { .. } => "provider_unavailable",
+            Error::ProviderTimeout { .. } => "provider_timeout",
+            Error::Unsupported { .. } => "unsupported",
+            Error::NoProvider { .. } => "no_provider",
             Error::ShutDown => "shut_down",
         }
     }
@@ -259,7 +307,11 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Error::Contention { .. } | Error::Unavailable { .. } | Error::ShutDown
+            Error::Contention { .. }
+                | Error::Unavailable { .. }
+                | Error::ShutDown
+                | Error::ProviderUnavailable { .. }
+                | Error::ProviderTimeout { .. }
         )
     }
 

@@ -162,6 +162,31 @@ typed_id!(
     TransactionId,
     "txn"
 );
+typed_id!(
+    /// A payment (intent) id (`pay_…`).
+    PaymentId,
+    "pay"
+);
+typed_id!(
+    /// A refund id (`rfd_…`).
+    RefundId,
+    "rfd"
+);
+typed_id!(
+    /// A customer id (`cus_…`).
+    CustomerId,
+    "cus"
+);
+typed_id!(
+    /// A saved payment method id (`pm_…`).
+    PaymentMethodId,
+    "pm"
+);
+typed_id!(
+    /// A domain event id (`evt_…`); stable across webhook delivery retries.
+    EventId,
+    "evt"
+);
 
 #[cfg(test)]
 mod tests {

@@ -17,7 +17,10 @@ pub mod testing;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use error::{Error, Result};
-pub use id::{AccountId, IdGen, RandomIdGen, TransactionId};
+pub use id::{
+    AccountId, CustomerId, EventId, IdGen, PaymentId, PaymentMethodId, RandomIdGen, RefundId,
+    TransactionId,
+};
 pub use ledger::model::{
     Account, AccountFlags, Balance, Direction, Entry, HistoryEntry, Hold, HoldStatus,
     LedgerCommand, Metadata, NewAccount, NewHold, NewTransaction, Page, PostAmount, PostHold,

@@ -1,13 +1,26 @@
 //! Payments (ARCHITECTURE §4): intents that move through Stripe's statuses, the ledger
 //! movements each change implies, refunds, disputes, idempotency and providers.
 //!
-//! Built so far: the state machine ([`state`]) and the chart of accounts with the ledger
-//! commands each state change implies ([`postings`]); both pure and shared by every store.
+//! Built so far: the state machine ([`state`]); the chart of accounts with the ledger commands
+//! each state change implies ([`postings`]); card data at the edge ([`card`]); the provider
+//! traits ([`provider`]), routing with safe fallback ([`routing`]) and the sandbox provider
+//! ([`sandbox`]).
 
+pub mod card;
 pub mod postings;
+pub mod provider;
+pub mod routing;
+pub mod sandbox;
 pub mod state;
 
+pub use card::{CardBrand, CardDetails, CardSummary};
 pub use postings::{PaymentAccounts, ledger_commands};
+pub use provider::{
+    AuthorizeRequest, Capabilities, ChargeOutcome, ChargeStatus, MethodKind, MethodToken, Provider,
+    ProviderEvent, ProviderEventKind, RefundOutcome,
+};
+pub use routing::ProviderRegistry;
+pub use sandbox::Sandbox;
 pub use state::{
     CancellationReason, CaptureMethod, LedgerEffect, PaymentAction, PaymentState, PaymentStatus,
     Transition, transition,
