@@ -191,6 +191,12 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// No payment has this id.
+    #[error("payment {id} not found")]
+    PaymentNotFound {
+        /// The payment id.
+        id: String,
+    },
     /// The action is not allowed in the payment's current status.
     #[error("cannot {action} a payment that is {status}")]
     InvalidTransition {
@@ -290,6 +296,7 @@ impl Error {
             Error::Unavailable { .. } => "unavailable",
             Error::Corrupt { .. } => "corrupt",
             Error::Config { .. } => "config",
+            Error::PaymentNotFound { .. } => "payment_not_found",
             Error::InvalidTransition { .. } => "invalid_transition",
             Error::ExceedsAuthorized { .. } => "exceeds_authorized",
             Error::ExceedsRefundable { .. } => "exceeds_refundable",

@@ -96,6 +96,16 @@ macro_rules! typed_id {
                 $name(format!("{}_{}", $prefix, encode_body(ids.next_body())))
             }
 
+            /// The id named by `seed`: the same seed always gives the same id (for records
+            /// that must be found again after a crash, such as a retried refund).
+            pub fn derived(seed: &str) -> Self {
+                use sha2::Digest;
+                let digest = sha2::Sha256::digest(seed.as_bytes());
+                let mut body = [0u8; 16];
+                body.copy_from_slice(&digest[..16]);
+                $name(format!("{}_{}", $prefix, encode_body(u128::from_be_bytes(body))))
+            }
+
             /// Reads an id, checking its prefix and body.
             pub fn parse(text: &str) -> Result<Self> {
                 let body = text

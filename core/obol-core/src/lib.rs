@@ -29,4 +29,4 @@ pub use ledger::model::{
 pub use ledger::{Ledger, LedgerConfig};
 pub use memory::MemoryStore;
 pub use money::{Asset, AssetCode, AssetRegistry, Money};
-pub use store::{LedgerStore, Store};
+pub use store::{LedgerStore, PaymentStore, Store};

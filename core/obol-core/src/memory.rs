@@ -7,13 +7,16 @@ use async_trait::async_trait;
 
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
+use crate::id::PaymentId;
 use crate::id::{AccountId, TransactionId};
-use crate::ledger::batch::{self, BatchKeys, BatchState, Outcome, Record, Submission};
+use crate::ledger::batch::{self, BatchKeys, BatchState, BatchWrites, Outcome, Record, Submission};
 use crate::ledger::model::{
     Account, AssetTotals, Balance, HistoryEntry, Hold, HoldStatus, Transaction,
 };
 use crate::money::{Asset, AssetCode};
-use crate::store::LedgerStore;
+use crate::payments::model::{Event, Payment, PaymentWrite, StoredEvent};
+use crate::payments::state::PaymentStatus;
+use crate::store::{LedgerStore, PaymentStore};
 
 #[derive(Debug, Default)]
 struct State {
@@ -22,6 +25,73 @@ struct State {
     records: HashMap<TransactionId, Record>,
     holds: HashMap<TransactionId, Hold>,
     entries: Vec<(AccountId, HistoryEntry)>,
+    payments: HashMap<PaymentId, Payment>,
+    events: Vec<Event>,
+}
+
+impl State {
+    /// Runs the ledger rules over what the batch touches, without changing anything yet.
+    fn plan(
+        &self,
+        batch: &[Submission],
+        now: Timestamp,
+    ) -> (Vec<Result<Transaction>>, BatchWrites) {
+        let keys = BatchKeys::of(batch);
+        let mut loaded = BatchState::default();
+        for id in &keys.records {
+            if let Some(record) = self.records.get(id) {
+                loaded.records.insert(id.clone(), record.clone());
+            }
+        }
+        for id in &keys.holds {
+            if let Some(hold) = self.holds.get(id) {
+                loaded.holds.insert(id.clone(), hold.clone());
+            }
+        }
+        for id in BatchKeys::accounts(batch, &loaded.records, &loaded.holds) {
+            if let Some(account) = self.accounts.get(&id) {
+                loaded.accounts.insert(id, account.clone());
+            }
+        }
+        batch::apply(&mut loaded, batch, now)
+    }
+
+    /// Keeps what a planned batch wrote.
+    fn persist(&mut self, writes: BatchWrites) {
+        for (id, record) in writes.records {
+            self.records.insert(id, record);
+        }
+        for row in writes.entries {
+            let sequence = i64::try_from(self.entries.len()).unwrap_or(i64::MAX) + 1;
+            let entry = HistoryEntry {
+                sequence,
+                transaction_id: row.transaction_id,
+                direction: row.entry.direction,
+                amount: row.entry.amount,
+                asset: row.entry.asset,
+                effective_at: row.effective_at,
+                created_at: row.created_at,
+            };
+            self.entries.push((row.entry.account, entry));
+        }
+        for hold in writes.new_holds.into_iter().chain(writes.updated_holds) {
+            self.holds.insert(hold.id.clone(), hold);
+        }
+        for (target, reversal) in writes.reversals {
+            if let Some(Record {
+                outcome: Outcome::Committed(t),
+                ..
+            }) = self.records.get_mut(&target)
+            {
+                t.reversed_by = Some(reversal);
+            }
+        }
+        for (id, balance) in writes.balances {
+            if let Some(slot) = self.accounts.get_mut(&id) {
+                slot.1 = balance;
+            }
+        }
+    }
 }
 
 /// A Store that lives in the process's memory.
@@ -84,59 +154,8 @@ impl LedgerStore for MemoryStore {
         now: Timestamp,
     ) -> Result<Vec<Result<Transaction>>> {
         let mut state = self.lock()?;
-        let keys = BatchKeys::of(batch);
-        let mut loaded = BatchState::default();
-        for id in &keys.records {
-            if let Some(record) = state.records.get(id) {
-                loaded.records.insert(id.clone(), record.clone());
-            }
-        }
-        for id in &keys.holds {
-            if let Some(hold) = state.holds.get(id) {
-                loaded.holds.insert(id.clone(), hold.clone());
-            }
-        }
-        for id in BatchKeys::accounts(batch, &loaded.records, &loaded.holds) {
-            if let Some(account) = state.accounts.get(&id) {
-                loaded.accounts.insert(id, account.clone());
-            }
-        }
-
-        let (results, writes) = batch::apply(&mut loaded, batch, now);
-
-        for (id, record) in writes.records {
-            state.records.insert(id, record);
-        }
-        for row in writes.entries {
-            let sequence = i64::try_from(state.entries.len()).unwrap_or(i64::MAX) + 1;
-            let entry = HistoryEntry {
-                sequence,
-                transaction_id: row.transaction_id,
-                direction: row.entry.direction,
-                amount: row.entry.amount,
-                asset: row.entry.asset,
-                effective_at: row.effective_at,
-                created_at: row.created_at,
-            };
-            state.entries.push((row.entry.account, entry));
-        }
-        for hold in writes.new_holds.into_iter().chain(writes.updated_holds) {
-            state.holds.insert(hold.id.clone(), hold);
-        }
-        for (target, reversal) in writes.reversals {
-            if let Some(Record {
-                outcome: Outcome::Committed(t),
-                ..
-            }) = state.records.get_mut(&target)
-            {
-                t.reversed_by = Some(reversal);
-            }
-        }
-        for (id, balance) in writes.balances {
-            if let Some(slot) = state.accounts.get_mut(&id) {
-                slot.1 = balance;
-            }
-        }
+        let (results, writes) = state.plan(batch, now);
+        state.persist(writes);
         Ok(results)
     }
 
@@ -207,6 +226,64 @@ impl LedgerStore for MemoryStore {
         Ok(totals
             .into_iter()
             .map(|(asset, totals)| AssetTotals { asset, totals })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl PaymentStore for MemoryStore {
+    async fn write_payment(&self, write: &PaymentWrite, now: Timestamp) -> Result<()> {
+        let mut state = self.lock()?;
+        let stored = state.payments.get(&write.payment.id).map(|p| p.version);
+        if stored != write.expected_version {
+            return Err(Error::Contention {
+                reason: "the payment changed concurrently".into(),
+            });
+        }
+        let (results, writes) = state.plan(&write.ledger, now);
+        batch::all_committed(results)?;
+        state.persist(writes);
+        state
+            .payments
+            .insert(write.payment.id.clone(), write.payment.clone());
+        state.events.extend(write.events.iter().cloned());
+        Ok(())
+    }
+
+    async fn payment(&self, id: &PaymentId) -> Result<Option<Payment>> {
+        Ok(self.lock()?.payments.get(id).cloned())
+    }
+
+    async fn payments_with_status(
+        &self,
+        status: PaymentStatus,
+        limit: u32,
+    ) -> Result<Vec<Payment>> {
+        let state = self.lock()?;
+        let mut found: Vec<Payment> = state
+            .payments
+            .values()
+            .filter(|p| p.state.status == status)
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| (a.updated_at, &a.id).cmp(&(b.updated_at, &b.id)));
+        found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(found)
+    }
+
+    async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<StoredEvent>> {
+        let state = self.lock()?;
+        let skip = usize::try_from(after.max(0)).unwrap_or(usize::MAX);
+        Ok(state
+            .events
+            .iter()
+            .enumerate()
+            .skip(skip)
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .map(|(index, event)| StoredEvent {
+                sequence: i64::try_from(index).unwrap_or(i64::MAX) + 1,
+                event: event.clone(),
+            })
             .collect())
     }
 }

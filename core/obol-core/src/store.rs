@@ -5,10 +5,13 @@ use async_trait::async_trait;
 
 use crate::clock::Timestamp;
 use crate::error::Result;
+use crate::id::PaymentId;
 use crate::id::{AccountId, TransactionId};
 use crate::ledger::batch::Submission;
 use crate::ledger::model::{Account, AssetTotals, Balance, HistoryEntry, Hold, Transaction};
 use crate::money::Asset;
+use crate::payments::model::{Payment, PaymentWrite, StoredEvent};
+use crate::payments::state::PaymentStatus;
 
 /// Ledger persistence. Writes arrive in batches from the ledger's single writer task; a store
 /// applies a batch with [`crate::ledger::batch::apply`] inside one database transaction.
@@ -67,7 +70,28 @@ pub trait LedgerStore: Send + Sync + std::fmt::Debug {
     async fn asset_totals(&self) -> Result<Vec<AssetTotals>>;
 }
 
-/// Everything the engine stores. New areas (payments, auth) join as further supertraits.
-pub trait Store: LedgerStore {}
+/// Payment persistence. Each change is one [`PaymentWrite`]: the payment row, its ledger
+/// commands and its outbox events, applied in one database transaction.
+#[async_trait]
+pub trait PaymentStore: Send + Sync + std::fmt::Debug {
+    /// Applies a payment change atomically. The stored version must equal
+    /// `write.expected_version` (a new payment's id must be free), else
+    /// [`crate::Error::Contention`] and nothing is written. Every ledger command must succeed;
+    /// if one fails, its error is returned and nothing is written.
+    async fn write_payment(&self, write: &PaymentWrite, now: Timestamp) -> Result<()>;
 
-impl<T: LedgerStore> Store for T {}
+    /// A payment.
+    async fn payment(&self, id: &PaymentId) -> Result<Option<Payment>>;
+
+    /// Payments in a status, oldest change first, at most `limit` (for recovery and sync).
+    async fn payments_with_status(&self, status: PaymentStatus, limit: u32)
+    -> Result<Vec<Payment>>;
+
+    /// Outbox events after position `after`, in order, at most `limit`.
+    async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<StoredEvent>>;
+}
+
+/// Everything the engine stores. New areas (auth) join as further supertraits.
+pub trait Store: LedgerStore + PaymentStore {}
+
+impl<T: LedgerStore + PaymentStore> Store for T {}

@@ -26,7 +26,10 @@ fn id_strings<'a>(ids: impl IntoIterator<Item = &'a (impl ToString + 'a)>) -> Ve
     ids.into_iter().map(ToString::to_string).collect()
 }
 
-async fn load_state(conn: &mut PgConnection, batch: &[Submission]) -> Result<BatchState> {
+pub(crate) async fn load_state(
+    conn: &mut PgConnection,
+    batch: &[Submission],
+) -> Result<BatchState> {
     let keys = BatchKeys::of(batch);
     let mut state = BatchState::default();
     if !keys.records.is_empty() {
@@ -179,7 +182,7 @@ async fn update_balances(conn: &mut PgConnection, writes: &BatchWrites) -> Resul
     Ok(())
 }
 
-async fn persist(conn: &mut PgConnection, writes: &BatchWrites) -> Result<()> {
+pub(crate) async fn persist(conn: &mut PgConnection, writes: &BatchWrites) -> Result<()> {
     insert_records(conn, writes).await?;
     insert_entries(conn, writes).await?;
     for hold in writes.new_holds.iter().chain(&writes.updated_holds) {

@@ -6,6 +6,7 @@
 //! serialization failure is reported as contention, which the ledger's writer retries.
 
 mod ledger;
+mod payments;
 mod rows;
 
 use std::str::FromStr;

@@ -29,7 +29,10 @@ fn select_in(columns: &str, table: &str, ids: &[&str]) -> QueryBuilder<Sqlite> {
     query
 }
 
-async fn load_state(conn: &mut SqliteConnection, batch: &[Submission]) -> Result<BatchState> {
+pub(crate) async fn load_state(
+    conn: &mut SqliteConnection,
+    batch: &[Submission],
+) -> Result<BatchState> {
     let keys = BatchKeys::of(batch);
     let mut state = BatchState::default();
     let record_ids: Vec<&str> = keys.records.iter().map(|id| id.as_str()).collect();
@@ -74,7 +77,7 @@ async fn load_state(conn: &mut SqliteConnection, batch: &[Submission]) -> Result
     Ok(state)
 }
 
-async fn persist(conn: &mut SqliteConnection, writes: &BatchWrites) -> Result<()> {
+pub(crate) async fn persist(conn: &mut SqliteConnection, writes: &BatchWrites) -> Result<()> {
     let records = writes
         .records
         .iter()

@@ -5,6 +5,7 @@
 //! connections beside it. Migrations in `migrations/` run on open.
 
 mod ledger;
+mod payments;
 mod rows;
 
 use std::str::FromStr;

@@ -171,6 +171,15 @@ pub struct BatchWrites {
     pub balances: Vec<(AccountId, Balance)>,
 }
 
+/// For writes whose commands must all succeed together (a payment's postings): the first
+/// failure, if any.
+pub fn all_committed(results: Vec<Result<Transaction>>) -> Result<()> {
+    match results.into_iter().find(Result::is_err) {
+        Some(Err(error)) => Err(error),
+        _ => Ok(()),
+    }
+}
+
 /// Applies a batch in order; each command succeeds or fails alone. Returns one result per
 /// command and what to persist.
 pub fn apply(

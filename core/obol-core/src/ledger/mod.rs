@@ -78,6 +78,16 @@ impl Ledger {
         &self.store
     }
 
+    /// The clock every engine part reads time from.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The id source every engine part takes ids from.
+    pub fn ids(&self) -> &Arc<dyn IdGen> {
+        &self.ids
+    }
+
     /// The current time by the ledger's clock.
     pub fn now(&self) -> Timestamp {
         self.clock.now()

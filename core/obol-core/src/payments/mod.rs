@@ -4,9 +4,11 @@
 //! Built so far: the state machine ([`state`]); the chart of accounts with the ledger commands
 //! each state change implies ([`postings`]); card data at the edge ([`card`]); the provider
 //! traits ([`provider`]), routing with safe fallback ([`routing`]) and the sandbox provider
-//! ([`sandbox`]).
+//! ([`sandbox`]); the engine ([`engine`]) writing each change with its postings and events.
 
 pub mod card;
+pub mod engine;
+pub mod model;
 pub mod postings;
 pub mod provider;
 pub mod routing;
@@ -14,6 +16,8 @@ pub mod sandbox;
 pub mod state;
 
 pub use card::{CardBrand, CardDetails, CardSummary};
+pub use engine::Payments;
+pub use model::{Event, NewPayment, Payment, PaymentWrite, StoredEvent};
 pub use postings::{PaymentAccounts, ledger_commands};
 pub use provider::{
     AuthorizeRequest, Capabilities, ChargeOutcome, ChargeStatus, MethodKind, MethodToken, Provider,

@@ -98,7 +98,7 @@ mod tests {
     use crate::testing::test_ledger;
 
     fn action(kind: u8, amount: i128, flag: bool) -> PaymentAction {
-        match kind % 9 {
+        match kind % 10 {
             0 => PaymentAction::AttachPaymentMethod,
             1 => PaymentAction::Confirm,
             2 => PaymentAction::RequireAction,
@@ -112,6 +112,7 @@ mod tests {
                 reason: CancellationReason::RequestedByCustomer,
             },
             7 => PaymentAction::Expire,
+            8 => PaymentAction::Abort,
             _ => PaymentAction::Refund { amount },
         }
     }
@@ -126,7 +127,7 @@ mod tests {
         fn ledger_agrees_with_payments(
             payments in proptest::collection::vec(
                 (1i128..1000, any::<bool>(),
-                 proptest::collection::vec((0u8..9, 1i128..600, any::<bool>()), 0..25)),
+                 proptest::collection::vec((0u8..10, 1i128..600, any::<bool>()), 0..25)),
                 1..5,
             ),
         ) {

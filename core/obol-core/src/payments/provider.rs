@@ -202,8 +202,15 @@ pub trait Authorizer: Send + Sync {
 /// Captures authorized funds.
 #[async_trait]
 pub trait Capturer: Send + Sync {
-    /// Captures `amount`; `final_capture` releases the rest.
-    async fn capture(&self, reference: &str, amount: i128, final_capture: bool) -> Result<()>;
+    /// Captures `amount`; `final_capture` releases the rest. A retry with the same
+    /// `idempotency_key` captures nothing more.
+    async fn capture(
+        &self,
+        reference: &str,
+        idempotency_key: &str,
+        amount: i128,
+        final_capture: bool,
+    ) -> Result<()>;
 }
 
 /// Cancels an authorization.

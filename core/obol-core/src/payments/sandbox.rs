@@ -109,6 +109,8 @@ struct Charge {
     canceled: bool,
     /// Refund ids already applied (a retried refund is not paid twice).
     refunds: Vec<RefundId>,
+    /// Capture idempotency keys already applied.
+    captures: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -235,6 +237,7 @@ impl Authorizer for Sandbox {
             refunded: 0,
             canceled: false,
             refunds: Vec::new(),
+            captures: Vec::new(),
         };
         let declined = |code: &str| ChargeOutcome::Declined {
             reference: Some(reference.clone()),
@@ -281,9 +284,18 @@ impl Authorizer for Sandbox {
 
 #[async_trait]
 impl Capturer for Sandbox {
-    async fn capture(&self, reference: &str, amount: i128, final_capture: bool) -> Result<()> {
+    async fn capture(
+        &self,
+        reference: &str,
+        idempotency_key: &str,
+        amount: i128,
+        final_capture: bool,
+    ) -> Result<()> {
         let mut books = self.books()?;
         let charge = books.charge_mut(reference)?;
+        if charge.captures.iter().any(|k| k == idempotency_key) {
+            return Ok(());
+        }
         if charge.canceled || !matches!(charge.outcome, ChargeOutcome::Authorized { .. }) {
             return Err(refused("only an authorized charge can be captured"));
         }
@@ -291,6 +303,7 @@ impl Capturer for Sandbox {
             return Err(refused("capture exceeds the authorization"));
         }
         charge.captured += amount;
+        charge.captures.push(idempotency_key.to_owned());
         if final_capture {
             charge.authorized = charge.captured;
         }
@@ -464,9 +477,10 @@ mod tests {
             .unwrap();
         assert_eq!(again, outcome);
         let r = reference(&outcome);
-        sandbox.capture(&r, 300, false).await.unwrap();
-        sandbox.capture(&r, 200, true).await.unwrap();
-        assert!(sandbox.capture(&r, 1, false).await.is_err());
+        sandbox.capture(&r, "c1", 300, false).await.unwrap();
+        sandbox.capture(&r, "c1", 300, false).await.unwrap();
+        sandbox.capture(&r, "c2", 200, true).await.unwrap();
+        assert!(sandbox.capture(&r, "c3", 1, false).await.is_err());
         let refund = RefundId::parse("rfd_01JD3Q4V5X6Y7Z8A9B0C1D2E3F").unwrap();
         assert_eq!(
             sandbox.refund(&r, &refund, 100).await.unwrap(),

@@ -5,6 +5,7 @@
 //! requires_payment_method ──attach──▶ requires_confirmation ──confirm──▶ processing
 //!        ▲                                                       │  ▲        │
 //!        └───────────── decline (from processing/requires_action)┘  │        │
+//! requires_confirmation ◀──abort (the provider call did not happen)── processing
 //!                       requires_action ◀──require_action───────────┘        │
 //!                       requires_action ──complete_action──▶ processing      │
 //! processing ──authorize──▶ requires_capture (manual) | succeeded (automatic)─┘
@@ -182,6 +183,8 @@ pub enum PaymentAction {
     },
     /// The provider declined; another payment method may be tried.
     Decline,
+    /// The provider call certainly did not take effect (provider unavailable): confirm again.
+    Abort,
     /// Capture part or all of what is authorized. `final_capture` releases the rest.
     Capture {
         /// Minor units to capture.
@@ -213,6 +216,7 @@ impl PaymentAction {
             PaymentAction::CompleteAction => "complete_action",
             PaymentAction::Authorize { .. } => "authorize",
             PaymentAction::Decline => "decline",
+            PaymentAction::Abort => "abort",
             PaymentAction::Capture { .. } => "capture",
             PaymentAction::Cancel { .. } => "cancel",
             PaymentAction::Expire => "expire",
@@ -286,6 +290,7 @@ pub fn transition(state: &PaymentState, action: PaymentAction) -> Result<Transit
         (S::Processing | S::RequiresAction, A::Decline) => {
             next.status = S::RequiresPaymentMethod;
         }
+        (S::Processing, A::Abort) => next.status = S::RequiresConfirmation,
         (S::Processing, A::Authorize { amount }) => {
             positive(amount)?;
             if amount > state.amount {
@@ -581,6 +586,7 @@ mod tests {
                 .clone()
                 .prop_map(|amount| PaymentAction::Authorize { amount }),
             Just(PaymentAction::Decline),
+            Just(PaymentAction::Abort),
             (amount.clone(), any::<bool>()).prop_map(|(amount, final_capture)| {
                 PaymentAction::Capture {
                     amount,

@@ -1,8 +1,9 @@
-//! The Store conformance suite and the model-based property test: every backend runs both
-//! through [`crate::ledger_store_conformance!`].
+//! The Store conformance suites (ledger and payments) and the model-based property test: every
+//! backend runs them all through [`crate::ledger_store_conformance!`].
 
 pub mod conformance;
 pub mod model;
+pub mod payments;
 
 use std::sync::Arc;
 
@@ -49,6 +50,27 @@ macro_rules! ledger_store_conformance {
             huge_amounts_are_stored_exactly,
             metadata_round_trips,
         );
+        $crate::ledger_store_conformance!(@payments $factory;
+            manual_capture_in_parts_and_refund,
+            declines_then_another_card_succeeds,
+            three_d_secure_then_success,
+            refusals_change_nothing,
+            create_is_idempotent,
+            expiry_releases_the_authorization,
+            timeouts_settle_by_status_sync,
+            a_crash_around_the_provider_call_never_charges_twice,
+            concurrent_captures_never_overcapture,
+        );
+    };
+    (@payments $factory:ident; $($name:ident),* $(,)?) => {
+        mod payment_store_conformance {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $crate::testing::payments::$name(super::$factory().await).await;
+                }
+            )*
+        }
     };
     (@cases $factory:ident; $($name:ident),* $(,)?) => {
         mod ledger_store_conformance {

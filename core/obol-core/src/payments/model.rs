@@ -1,0 +1,129 @@
+//! Payment records as stored, the domain events they emit, and the atomic write a store
+//! applies for each change.
+
+use serde::{Deserialize, Serialize};
+
+use super::provider::MethodToken;
+use super::state::{CaptureMethod, PaymentState};
+use crate::clock::Timestamp;
+use crate::id::{CustomerId, EventId, PaymentId, TransactionId};
+use crate::ledger::batch::Submission;
+use crate::ledger::model::Metadata;
+use crate::money::AssetCode;
+
+/// What a caller asks for when creating a payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPayment {
+    /// The payment's id (callers may supply it, so a retry reuses it).
+    pub id: PaymentId,
+    /// Minor units.
+    pub amount: i128,
+    /// The asset.
+    pub asset: AssetCode,
+    /// Automatic or manual capture.
+    pub capture_method: CaptureMethod,
+    /// The paying customer, if known.
+    pub customer: Option<CustomerId>,
+    /// Free-form metadata.
+    pub metadata: Metadata,
+}
+
+impl NewPayment {
+    /// A payment for `amount` minor units of `asset`, captured automatically.
+    pub fn new(id: PaymentId, amount: i128, asset: AssetCode) -> Self {
+        NewPayment {
+            id,
+            amount,
+            asset,
+            capture_method: CaptureMethod::Automatic,
+            customer: None,
+            metadata: Metadata::new(),
+        }
+    }
+
+    /// Authorize now, capture later.
+    pub fn manual_capture(mut self) -> Self {
+        self.capture_method = CaptureMethod::Manual;
+        self
+    }
+}
+
+/// A payment (intent) as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payment {
+    /// The id.
+    pub id: PaymentId,
+    /// The asset.
+    pub asset: AssetCode,
+    /// Status and amounts.
+    pub state: PaymentState,
+    /// The paying customer.
+    pub customer: Option<CustomerId>,
+    /// The payment method (a provider token; never card data).
+    pub method: Option<MethodToken>,
+    /// The provider that took the current attempt.
+    pub provider: Option<String>,
+    /// The provider's charge reference.
+    pub provider_reference: Option<String>,
+    /// Confirmation attempts so far; the provider idempotency key is `{id}:{attempt}`.
+    pub attempt: u32,
+    /// Where to send the customer when the status is `requires_action`.
+    pub next_action_url: Option<String>,
+    /// The last decline code, after a decline.
+    pub last_decline: Option<String>,
+    /// The ledger hold of this payment's authorization.
+    pub hold_id: TransactionId,
+    /// Free-form metadata.
+    pub metadata: Metadata,
+    /// When created.
+    pub created_at: Timestamp,
+    /// When last changed.
+    pub updated_at: Timestamp,
+    /// Bumped by every write; a write must name the version it read.
+    pub version: i64,
+}
+
+impl Payment {
+    /// The key sent to the provider for the current confirmation attempt.
+    pub fn attempt_key(&self) -> String {
+        format!("{}:{}", self.id, self.attempt)
+    }
+}
+
+/// A domain event: written to the outbox in the same transaction as the change it reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// Stable id (the `webhook-id` of every delivery attempt).
+    pub id: EventId,
+    /// `payment.created`, `payment.succeeded`, …
+    pub kind: String,
+    /// The payment it is about.
+    pub payment_id: PaymentId,
+    /// The payment as it was after the change.
+    pub payment: Payment,
+    /// When it happened.
+    pub created_at: Timestamp,
+}
+
+/// An event read back from the outbox, with its position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// Position in the outbox (increasing).
+    pub sequence: i64,
+    /// The event.
+    pub event: Event,
+}
+
+/// One atomic payment change: the new payment row, the ledger commands it implies and the
+/// events it emits. A store applies all of it in one database transaction or none of it.
+#[derive(Debug, Clone)]
+pub struct PaymentWrite {
+    /// The payment after the change (its `version` is the new version).
+    pub payment: Payment,
+    /// The version the change was computed from; `None` for a new payment.
+    pub expected_version: Option<i64>,
+    /// Ledger commands; every one must succeed or nothing is written.
+    pub ledger: Vec<Submission>,
+    /// Events for the outbox.
+    pub events: Vec<Event>,
+}

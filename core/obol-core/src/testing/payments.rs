@@ -1,0 +1,391 @@
+//! Payment conformance cases every Store must pass: flows through the sandbox provider, the
+//! ledger agreeing with the payments, refusals changing nothing, and recovery after a process
+//! dies around a provider call. Each takes a fresh, empty store.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::test_ledger;
+use crate::clock::ManualClock;
+use crate::error::Error;
+use crate::id::PaymentId;
+use crate::ledger::model::Direction;
+use crate::money::AssetCode;
+use crate::payments::provider::{
+    AuthorizeRequest, Authorizer, Canceler, Capabilities, Capturer, ChargeOutcome, Provider,
+    Refunder, StatusSync, Tokenizer,
+};
+use crate::payments::{
+    CancellationReason, CardDetails, NewPayment, Payment, PaymentStatus, Payments,
+    ProviderRegistry, Sandbox,
+};
+use crate::store::Store;
+
+fn usd() -> AssetCode {
+    AssetCode::new("USD").unwrap()
+}
+
+async fn engine(
+    store: Arc<dyn Store>,
+    provider: Arc<dyn Provider>,
+    seed: u64,
+) -> (Payments, Arc<ManualClock>) {
+    let (ledger, clock) = test_ledger(store, seed).await;
+    let mut providers = ProviderRegistry::new();
+    providers.register(provider);
+    (Payments::new(Arc::new(ledger), providers), clock)
+}
+
+/// Creates a payment and attaches a sandbox card.
+async fn with_card(payments: &Payments, number: &str, amount: i128, manual: bool) -> Payment {
+    let id = PaymentId::generate(payments.ledger().ids().as_ref());
+    let mut new = NewPayment::new(id.clone(), amount, usd());
+    if manual {
+        new = new.manual_capture();
+    }
+    payments.create(new).await.unwrap();
+    let card = CardDetails::new(number, 12, 2030, "123", payments.ledger().now()).unwrap();
+    let token = payments.tokenize_card("sandbox", &card).await.unwrap();
+    payments.attach_method(&id, token).await.unwrap()
+}
+
+/// The merchant's (posted, pending) balance in USD.
+async fn merchant(payments: &Payments) -> (i128, i128) {
+    let accounts = payments.accounts(&usd()).await.unwrap();
+    let balance = payments.ledger().balance(&accounts.merchant).await.unwrap();
+    (
+        balance.posted(Direction::Credit),
+        balance.credits_pending - balance.debits_pending,
+    )
+}
+
+async fn event_kinds(payments: &Payments, id: &PaymentId) -> Vec<String> {
+    payments
+        .events_after(0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| &e.event.payment_id == id)
+        .map(|e| e.event.kind)
+        .collect()
+}
+
+pub async fn manual_capture_in_parts_and_refund(store: Arc<dyn Store>) {
+    let sandbox = Arc::new(Sandbox::new());
+    let (payments, _) = engine(store.clone(), sandbox.clone(), 31).await;
+    let payment = with_card(&payments, "4242424242424242", 1000, true).await;
+    let id = payment.id.clone();
+    let method = payment.method.clone().unwrap();
+    assert_eq!(method.card.unwrap().last4, "4242");
+    let held = payments.confirm(&id).await.unwrap();
+    assert_eq!(held.state.status, PaymentStatus::RequiresCapture);
+    assert_eq!(merchant(&payments).await, (0, 1000));
+    let part = payments.capture(&id, Some(300), false).await.unwrap();
+    assert_eq!(part.state.status, PaymentStatus::RequiresCapture);
+    assert_eq!(merchant(&payments).await, (300, 700));
+    let over = payments.capture(&id, Some(701), false).await.unwrap_err();
+    assert_eq!(over.code(), "exceeds_authorized");
+    let done = payments.capture(&id, None, false).await.unwrap();
+    assert_eq!(done.state.status, PaymentStatus::Succeeded);
+    assert_eq!(merchant(&payments).await, (1000, 0));
+    payments.refund(&id, 250).await.unwrap();
+    let refunded = payments.refund(&id, 150).await.unwrap();
+    assert_eq!(refunded.state.refunded, 400);
+    let too_much = payments.refund(&id, 601).await.unwrap_err();
+    assert_eq!(too_much.code(), "exceeds_refundable");
+    assert_eq!(merchant(&payments).await, (600, 0));
+    assert_eq!(sandbox.net_captured().unwrap(), 600);
+    assert_eq!(
+        event_kinds(&payments, &id).await,
+        [
+            "payment.created",
+            "payment.requires_confirmation",
+            "payment.processing",
+            "payment.amount_capturable_updated",
+            "payment.captured",
+            "payment.succeeded",
+            "payment.refunded",
+            "payment.refunded",
+        ]
+    );
+    super::conformance::assert_balanced(store.as_ref()).await;
+}
+
+pub async fn declines_then_another_card_succeeds(store: Arc<dyn Store>) {
+    let sandbox = Arc::new(Sandbox::new());
+    let (payments, _) = engine(store.clone(), sandbox.clone(), 32).await;
+    let payment = with_card(&payments, "4000000000009995", 500, false).await;
+    let declined = payments.confirm(&payment.id).await.unwrap();
+    assert_eq!(declined.state.status, PaymentStatus::RequiresPaymentMethod);
+    assert_eq!(declined.last_decline.as_deref(), Some("insufficient_funds"));
+    assert_eq!(merchant(&payments).await, (0, 0));
+    let card =
+        CardDetails::new("4242424242424242", 1, 2031, "999", payments.ledger().now()).unwrap();
+    let token = payments.tokenize_card("sandbox", &card).await.unwrap();
+    payments.attach_method(&payment.id, token).await.unwrap();
+    let paid = payments.confirm(&payment.id).await.unwrap();
+    assert_eq!(paid.state.status, PaymentStatus::Succeeded);
+    assert_eq!(paid.attempt, 2);
+    assert_eq!(paid.state.captured, 500);
+    assert_eq!(merchant(&payments).await, (500, 0));
+    super::conformance::assert_balanced(store.as_ref()).await;
+}
+
+pub async fn three_d_secure_then_success(store: Arc<dyn Store>) {
+    let (payments, _) = engine(store, Arc::new(Sandbox::new()), 33).await;
+    let payment = with_card(&payments, "4000002500003155", 700, false).await;
+    let waiting = payments.confirm(&payment.id).await.unwrap();
+    assert_eq!(waiting.state.status, PaymentStatus::RequiresAction);
+    assert!(waiting.next_action_url.unwrap().contains("3ds"));
+    let paid = payments.complete_action(&payment.id).await.unwrap();
+    assert_eq!(paid.state.status, PaymentStatus::Succeeded);
+    assert_eq!(merchant(&payments).await, (700, 0));
+}
+
+pub async fn refusals_change_nothing(store: Arc<dyn Store>) {
+    let (payments, _) = engine(store, Arc::new(Sandbox::new()), 34).await;
+    let payment = with_card(&payments, "4242424242424242", 100, true).await;
+    payments.confirm(&payment.id).await.unwrap();
+    let canceled = payments
+        .cancel(&payment.id, CancellationReason::RequestedByCustomer)
+        .await
+        .unwrap();
+    assert_eq!(canceled.state.status, PaymentStatus::Canceled);
+    assert_eq!(merchant(&payments).await, (0, 0));
+    for error in [
+        payments
+            .capture(&payment.id, Some(10), false)
+            .await
+            .unwrap_err(),
+        payments.confirm(&payment.id).await.unwrap_err(),
+        payments.refund(&payment.id, 10).await.unwrap_err(),
+        payments
+            .cancel(&payment.id, CancellationReason::Duplicate)
+            .await
+            .unwrap_err(),
+    ] {
+        assert_eq!(error.code(), "invalid_transition", "{error}");
+    }
+    assert_eq!(payments.payment(&payment.id).await.unwrap(), canceled);
+    let unknown = PaymentId::generate(payments.ledger().ids().as_ref());
+    assert_eq!(
+        payments.confirm(&unknown).await.unwrap_err().code(),
+        "payment_not_found"
+    );
+    let zero = NewPayment::new(unknown.clone(), 0, usd());
+    assert_eq!(
+        payments.create(zero).await.unwrap_err().code(),
+        "invalid_amount"
+    );
+    let bad_asset = NewPayment::new(unknown.clone(), 5, AssetCode::new("NOPE").unwrap());
+    assert_eq!(
+        payments.create(bad_asset).await.unwrap_err().code(),
+        "unknown_asset"
+    );
+    assert_eq!(
+        payments.payment(&unknown).await.unwrap_err().code(),
+        "payment_not_found"
+    );
+}
+
+pub async fn create_is_idempotent(store: Arc<dyn Store>) {
+    let (payments, _) = engine(store, Arc::new(Sandbox::new()), 35).await;
+    let id = PaymentId::generate(payments.ledger().ids().as_ref());
+    let new = NewPayment::new(id.clone(), 42, usd());
+    let first = payments.create(new.clone()).await.unwrap();
+    assert_eq!(payments.create(new.clone()).await.unwrap(), first);
+    let other = NewPayment { amount: 43, ..new };
+    assert_eq!(
+        payments.create(other).await.unwrap_err().code(),
+        "idempotency_conflict"
+    );
+}
+
+pub async fn expiry_releases_the_authorization(store: Arc<dyn Store>) {
+    let (payments, _) = engine(store, Arc::new(Sandbox::new()), 36).await;
+    let untouched = with_card(&payments, "4242424242424242", 100, true).await;
+    payments.confirm(&untouched.id).await.unwrap();
+    let partly = with_card(&payments, "4242424242424242", 100, true).await;
+    payments.confirm(&partly.id).await.unwrap();
+    payments.capture(&partly.id, Some(40), false).await.unwrap();
+    assert_eq!(merchant(&payments).await, (40, 160));
+    let expired = payments.expire(&untouched.id).await.unwrap();
+    assert_eq!(expired.state.status, PaymentStatus::Canceled);
+    assert_eq!(
+        expired.state.cancellation,
+        Some(CancellationReason::Expired)
+    );
+    let kept = payments.expire(&partly.id).await.unwrap();
+    assert_eq!(kept.state.status, PaymentStatus::Succeeded);
+    assert_eq!(merchant(&payments).await, (40, 0));
+}
+
+pub async fn timeouts_settle_by_status_sync(store: Arc<dyn Store>) {
+    let sandbox = Arc::new(Sandbox::new());
+    let (payments, clock) = engine(store, sandbox.clone(), 37).await;
+    let lost = with_card(&payments, "4000000000000085", 900, false).await;
+    let slow = with_card(&payments, "4000000000000044", 100, false).await;
+    for id in [&lost.id, &slow.id] {
+        let left = payments.confirm(id).await.unwrap();
+        assert_eq!(left.state.status, PaymentStatus::Processing);
+    }
+    // Too recent to sync: a call may still be in flight.
+    assert_eq!(
+        payments
+            .sync_processing(Duration::from_secs(60))
+            .await
+            .unwrap(),
+        0
+    );
+    clock.advance(Duration::from_secs(61));
+    assert_eq!(
+        payments
+            .sync_processing(Duration::from_secs(60))
+            .await
+            .unwrap(),
+        2
+    );
+    for id in [&lost.id, &slow.id] {
+        let settled = payments.payment(id).await.unwrap();
+        assert_eq!(settled.state.status, PaymentStatus::Succeeded);
+    }
+    assert_eq!(sandbox.charge_count().unwrap(), 2);
+    assert_eq!(merchant(&payments).await, (1000, 0));
+}
+
+/// Where the fake provider "kills the process": the call's future never finishes, and the
+/// test drops it, as a crash would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Crash {
+    BeforeTheCall,
+    AfterTheCharge,
+}
+
+/// A provider that wraps the sandbox and hangs forever at one point of `authorize`.
+#[derive(Debug)]
+struct Dying {
+    inner: Arc<Sandbox>,
+    crash: Crash,
+}
+
+#[async_trait]
+impl Authorizer for Dying {
+    async fn authorize(&self, request: &AuthorizeRequest) -> crate::Result<ChargeOutcome> {
+        if self.crash == Crash::BeforeTheCall {
+            std::future::pending::<()>().await;
+        }
+        self.inner.authorize(request).await?;
+        std::future::pending::<()>().await;
+        unreachable!()
+    }
+    async fn complete_action(&self, reference: &str) -> crate::Result<ChargeOutcome> {
+        self.inner.complete_action(reference).await
+    }
+}
+
+impl Provider for Dying {
+    fn name(&self) -> &str {
+        "sandbox"
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    fn tokenizer(&self) -> Option<&dyn Tokenizer> {
+        Some(self.inner.as_ref())
+    }
+    fn authorizer(&self) -> Option<&dyn Authorizer> {
+        Some(self)
+    }
+    fn capturer(&self) -> Option<&dyn Capturer> {
+        Some(self.inner.as_ref())
+    }
+    fn canceler(&self) -> Option<&dyn Canceler> {
+        Some(self.inner.as_ref())
+    }
+    fn refunder(&self) -> Option<&dyn Refunder> {
+        Some(self.inner.as_ref())
+    }
+    fn status_sync(&self) -> Option<&dyn StatusSync> {
+        Some(self.inner.as_ref())
+    }
+}
+
+async fn killed<T>(work: Pin<Box<dyn Future<Output = T> + Send + '_>>) {
+    let outcome = tokio::time::timeout(Duration::from_millis(50), work).await;
+    assert!(outcome.is_err(), "the call was meant to hang");
+}
+
+pub async fn a_crash_around_the_provider_call_never_charges_twice(store: Arc<dyn Store>) {
+    for (seed, crash) in [(38, Crash::BeforeTheCall), (39, Crash::AfterTheCharge)] {
+        let sandbox = Arc::new(Sandbox::new());
+        let dying = Arc::new(Dying {
+            inner: sandbox.clone(),
+            crash,
+        });
+        let (payments, _) = engine(store.clone(), dying, seed).await;
+        let payment = with_card(&payments, "4242424242424242", 250, false).await;
+        killed(Box::pin(payments.confirm(&payment.id))).await;
+        assert_eq!(
+            payments.payment(&payment.id).await.unwrap().state.status,
+            PaymentStatus::Processing
+        );
+        // A new engine instance (the restarted process) over the same store and provider.
+        let (restarted, clock) = engine(store.clone(), sandbox.clone(), seed + 100).await;
+        clock.advance(Duration::from_secs(120));
+        let changed = restarted
+            .sync_processing(Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(changed, 1);
+        let after = restarted.payment(&payment.id).await.unwrap();
+        match crash {
+            Crash::BeforeTheCall => {
+                assert_eq!(after.state.status, PaymentStatus::RequiresConfirmation);
+                assert_eq!(sandbox.charge_count().unwrap(), 0);
+                let paid = restarted.confirm(&payment.id).await.unwrap();
+                assert_eq!(paid.state.status, PaymentStatus::Succeeded);
+            }
+            Crash::AfterTheCharge => assert_eq!(after.state.status, PaymentStatus::Succeeded),
+        }
+        assert_eq!(sandbox.charge_count().unwrap(), 1);
+        assert_eq!(sandbox.net_captured().unwrap(), 250);
+    }
+    let (payments, _) = engine(store.clone(), Arc::new(Sandbox::new()), 40).await;
+    assert_eq!(merchant(&payments).await, (500, 0));
+    super::conformance::assert_balanced(store.as_ref()).await;
+}
+
+pub async fn concurrent_captures_never_overcapture(store: Arc<dyn Store>) {
+    let sandbox = Arc::new(Sandbox::new());
+    let (payments, _) = engine(store, sandbox.clone(), 41).await;
+    let payments = Arc::new(payments);
+    let payment = with_card(&payments, "4242424242424242", 1000, true).await;
+    payments.confirm(&payment.id).await.unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (payments, id) = (payments.clone(), payment.id.clone());
+            tokio::spawn(async move { payments.capture(&id, Some(100), false).await })
+        })
+        .collect();
+    let mut ok = 0i128;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(error) => assert!(
+                matches!(error, Error::Contention { .. }),
+                "unexpected {error}"
+            ),
+        }
+    }
+    let after = payments.payment(&payment.id).await.unwrap();
+    assert!(ok >= 1);
+    assert_eq!(after.state.captured, ok * 100);
+    assert_eq!(merchant(&payments).await.0, ok * 100);
+    assert_eq!(sandbox.net_captured().unwrap(), ok * 100);
+}

@@ -1,0 +1,126 @@
+//! The payments half of the PostgreSQL Store.
+
+use async_trait::async_trait;
+use obol_core::ledger::batch;
+use obol_core::ledger::codec::{from_json, to_json};
+use obol_core::payments::{Event, Payment, PaymentStatus, PaymentWrite, StoredEvent};
+use obol_core::{Error, PaymentId, PaymentStore, Result, Timestamp};
+use sqlx::{PgConnection, Row};
+
+use crate::ledger::{load_state, persist};
+use crate::{PostgresStore, db_error};
+
+async fn stored_version(conn: &mut PgConnection, id: &PaymentId) -> Result<Option<i64>> {
+    let row = sqlx::query("SELECT version FROM payments WHERE id = $1 FOR UPDATE")
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    row.map(|r| r.try_get::<i64, _>("version").map_err(db_error))
+        .transpose()
+}
+
+async fn save_payment(conn: &mut PgConnection, payment: &Payment) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO payments (id, status, version, updated_at, body) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (id) DO UPDATE SET status = excluded.status, version = excluded.version, \
+         updated_at = excluded.updated_at, body = excluded.body",
+    )
+    .bind(payment.id.to_string())
+    .bind(payment.state.status.as_str())
+    .bind(payment.version)
+    .bind(payment.updated_at.as_micros())
+    .bind(to_json(payment)?)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+async fn save_event(conn: &mut PgConnection, event: &Event) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO payment_events (id, kind, payment_id, body, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(event.id.to_string())
+    .bind(&event.kind)
+    .bind(event.payment_id.to_string())
+    .bind(to_json(event)?)
+    .bind(event.created_at.as_micros())
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+fn payment_body(row: &sqlx::postgres::PgRow) -> Result<Payment> {
+    from_json(&row.try_get::<String, _>("body").map_err(db_error)?)
+}
+
+#[async_trait]
+impl PaymentStore for PostgresStore {
+    async fn write_payment(&self, write: &PaymentWrite, now: Timestamp) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        // Locks the payment row first, then the ledger rows in their fixed order. A new
+        // payment raced by another writer fails on the primary key (contention) instead.
+        if stored_version(&mut tx, &write.payment.id).await? != write.expected_version {
+            return Err(Error::Contention {
+                reason: "the payment changed concurrently".into(),
+            });
+        }
+        let mut state = load_state(&mut tx, &write.ledger).await?;
+        let (results, writes) = batch::apply(&mut state, &write.ledger, now);
+        // Dropping the transaction on any error rolls everything back.
+        batch::all_committed(results)?;
+        persist(&mut tx, &writes).await?;
+        save_payment(&mut tx, &write.payment).await?;
+        for event in &write.events {
+            save_event(&mut tx, event).await?;
+        }
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn payment(&self, id: &PaymentId) -> Result<Option<Payment>> {
+        let row = sqlx::query("SELECT body FROM payments WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(payment_body).transpose()
+    }
+
+    async fn payments_with_status(
+        &self,
+        status: PaymentStatus,
+        limit: u32,
+    ) -> Result<Vec<Payment>> {
+        let rows = sqlx::query(
+            "SELECT body FROM payments WHERE status = $1 ORDER BY updated_at, id LIMIT $2",
+        )
+        .bind(status.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter().map(payment_body).collect()
+    }
+
+    async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<StoredEvent>> {
+        let rows = sqlx::query(
+            "SELECT seq, body FROM payment_events WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredEvent {
+                    sequence: row.try_get("seq").map_err(db_error)?,
+                    event: from_json(&row.try_get::<String, _>("body").map_err(db_error)?)?,
+                })
+            })
+            .collect()
+    }
+}
