@@ -191,6 +191,12 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A request with this idempotency key is still running; retry later.
+    #[error("a request with idempotency key {key:?} is still in progress")]
+    IdempotencyInProgress {
+        /// The key.
+        key: String,
+    },
     /// No payment has this id.
     #[error("payment {id} not found")]
     PaymentNotFound {
@@ -296,6 +302,7 @@ impl Error {
             Error::Unavailable { .. } => "unavailable",
             Error::Corrupt { .. } => "corrupt",
             Error::Config { .. } => "config",
+            Error::IdempotencyInProgress { .. } => "idempotency_in_progress",
             Error::PaymentNotFound { .. } => "payment_not_found",
             Error::InvalidTransition { .. } => "invalid_transition",
             Error::ExceedsAuthorized { .. } => "exceeds_authorized",
@@ -319,6 +326,7 @@ impl Error {
                 | Error::ShutDown
                 | Error::ProviderUnavailable { .. }
                 | Error::ProviderTimeout { .. }
+                | Error::IdempotencyInProgress { .. }
         )
     }
 

@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod error;
 pub mod id;
+pub mod idempotency;
 pub mod ledger;
 pub mod memory;
 pub mod money;
@@ -29,4 +30,4 @@ pub use ledger::model::{
 pub use ledger::{Ledger, LedgerConfig};
 pub use memory::MemoryStore;
 pub use money::{Asset, AssetCode, AssetRegistry, Money};
-pub use store::{LedgerStore, PaymentStore, Store};
+pub use store::{IdempotencyStore, LedgerStore, PaymentStore, Store};

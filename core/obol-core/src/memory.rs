@@ -9,6 +9,7 @@ use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::id::PaymentId;
 use crate::id::{AccountId, TransactionId};
+use crate::idempotency::Claim;
 use crate::ledger::batch::{self, BatchKeys, BatchState, BatchWrites, Outcome, Record, Submission};
 use crate::ledger::model::{
     Account, AssetTotals, Balance, HistoryEntry, Hold, HoldStatus, Transaction,
@@ -16,7 +17,7 @@ use crate::ledger::model::{
 use crate::money::{Asset, AssetCode};
 use crate::payments::model::{Event, Payment, PaymentWrite, StoredEvent};
 use crate::payments::state::PaymentStatus;
-use crate::store::{LedgerStore, PaymentStore};
+use crate::store::{IdempotencyStore, LedgerStore, PaymentStore};
 
 #[derive(Debug, Default)]
 struct State {
@@ -27,6 +28,14 @@ struct State {
     entries: Vec<(AccountId, HistoryEntry)>,
     payments: HashMap<PaymentId, Payment>,
     events: Vec<Event>,
+    keys: HashMap<String, KeyRecord>,
+}
+
+#[derive(Debug)]
+struct KeyRecord {
+    request_hash: String,
+    response: Option<String>,
+    lease_until: Timestamp,
 }
 
 impl State {
@@ -285,5 +294,55 @@ impl PaymentStore for MemoryStore {
                 event: event.clone(),
             })
             .collect())
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for MemoryStore {
+    async fn claim_key(
+        &self,
+        key: &str,
+        request_hash: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Claim> {
+        let mut state = self.lock()?;
+        let Some(record) = state.keys.get_mut(key) else {
+            state.keys.insert(
+                key.to_owned(),
+                KeyRecord {
+                    request_hash: request_hash.to_owned(),
+                    response: None,
+                    lease_until,
+                },
+            );
+            return Ok(Claim::Started);
+        };
+        let claim = Claim::of_existing(
+            &record.request_hash,
+            record.response.clone(),
+            record.lease_until,
+            request_hash,
+            now,
+        );
+        if claim == Claim::Started {
+            record.lease_until = lease_until;
+        }
+        Ok(claim)
+    }
+
+    async fn complete_key(&self, key: &str, response: &str) -> Result<()> {
+        if let Some(record) = self.lock()?.keys.get_mut(key) {
+            record.response = Some(response.to_owned());
+        }
+        Ok(())
+    }
+
+    async fn release_key(&self, key: &str) -> Result<()> {
+        let mut state = self.lock()?;
+        if state.keys.get(key).is_some_and(|r| r.response.is_none()) {
+            state.keys.remove(key);
+        }
+        Ok(())
     }
 }

@@ -7,6 +7,7 @@ use crate::clock::Timestamp;
 use crate::error::Result;
 use crate::id::PaymentId;
 use crate::id::{AccountId, TransactionId};
+use crate::idempotency::Claim;
 use crate::ledger::batch::Submission;
 use crate::ledger::model::{Account, AssetTotals, Balance, HistoryEntry, Hold, Transaction};
 use crate::money::Asset;
@@ -91,7 +92,27 @@ pub trait PaymentStore: Send + Sync + std::fmt::Debug {
     async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<StoredEvent>>;
 }
 
-/// Everything the engine stores. New areas (auth) join as further supertraits.
-pub trait Store: LedgerStore + PaymentStore {}
+/// Idempotency keys (see [`crate::idempotency`]).
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync + std::fmt::Debug {
+    /// Atomically claims `key` for a request with `request_hash`, until `lease_until`: a new
+    /// key, or one whose holder's lease ran out (same hash), is `Started`.
+    async fn claim_key(
+        &self,
+        key: &str,
+        request_hash: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Claim>;
 
-impl<T: LedgerStore + PaymentStore> Store for T {}
+    /// Stores the final response of a claimed key.
+    async fn complete_key(&self, key: &str, response: &str) -> Result<()>;
+
+    /// Forgets an unfinished claim (the request failed in a retryable way).
+    async fn release_key(&self, key: &str) -> Result<()>;
+}
+
+/// Everything the engine stores. New areas (auth) join as further supertraits.
+pub trait Store: LedgerStore + PaymentStore + IdempotencyStore {}
+
+impl<T: LedgerStore + PaymentStore + IdempotencyStore> Store for T {}

@@ -18,3 +18,11 @@ CREATE TABLE payment_events (
     body       TEXT NOT NULL,
     created_at BIGINT NOT NULL
 );
+
+-- Idempotency keys: the first response of a key, replayed to every retry.
+CREATE TABLE idempotency_keys (
+    key          TEXT PRIMARY KEY,
+    request_hash TEXT NOT NULL,
+    response     TEXT,
+    lease_until  BIGINT NOT NULL
+);

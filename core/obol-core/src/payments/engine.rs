@@ -20,10 +20,12 @@ use super::postings::{PaymentAccounts, ledger_commands};
 use super::provider::{
     AuthorizeRequest, ChargeOutcome, ChargeStatus, MethodToken, Provider, unsupported,
 };
+use super::request::PaymentRequest;
 use super::routing::ProviderRegistry;
 use super::state::{CancellationReason, PaymentAction, PaymentState, PaymentStatus, transition};
 use crate::error::{Error, Result};
 use crate::id::{AccountId, EventId, PaymentId, RefundId, TransactionId};
+use crate::idempotency::run_once;
 use crate::ledger::Ledger;
 use crate::ledger::batch::Submission;
 use crate::ledger::model::{Direction, LedgerCommand, NewAccount};
@@ -107,6 +109,38 @@ impl Payments {
     /// Outbox events after position `after`.
     pub async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<StoredEvent>> {
         self.ledger.store().events_after(after, limit).await
+    }
+
+    /// Runs a request, at most once per idempotency key when one is given (Stripe's contract:
+    /// see [`crate::idempotency`]).
+    pub async fn execute(&self, key: Option<&str>, request: PaymentRequest) -> Result<Payment> {
+        match key {
+            None => self.dispatch(request).await,
+            Some(key) => {
+                let store = self.ledger.store().as_ref();
+                let now = self.ledger.now();
+                run_once(store, key, &request, now, || self.dispatch(request.clone())).await
+            }
+        }
+    }
+
+    async fn dispatch(&self, request: PaymentRequest) -> Result<Payment> {
+        match request {
+            PaymentRequest::Create(new) => self.create(new).await,
+            PaymentRequest::AttachMethod { payment, method } => {
+                self.attach_method(&payment, method).await
+            }
+            PaymentRequest::Confirm { payment } => self.confirm(&payment).await,
+            PaymentRequest::CompleteAction { payment } => self.complete_action(&payment).await,
+            PaymentRequest::Capture {
+                payment,
+                amount,
+                final_capture,
+            } => self.capture(&payment, amount, final_capture).await,
+            PaymentRequest::Cancel { payment, reason } => self.cancel(&payment, reason).await,
+            PaymentRequest::Expire { payment } => self.expire(&payment).await,
+            PaymentRequest::Refund { payment, amount } => self.refund(&payment, amount).await,
+        }
     }
 
     /// Creates a payment in `requires_payment_method`. The same id again returns the stored

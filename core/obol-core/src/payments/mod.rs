@@ -11,6 +11,7 @@ pub mod engine;
 pub mod model;
 pub mod postings;
 pub mod provider;
+pub mod request;
 pub mod routing;
 pub mod sandbox;
 pub mod state;
@@ -23,6 +24,7 @@ pub use provider::{
     AuthorizeRequest, Capabilities, ChargeOutcome, ChargeStatus, MethodKind, MethodToken, Provider,
     ProviderEvent, ProviderEventKind, RefundOutcome,
 };
+pub use request::PaymentRequest;
 pub use routing::ProviderRegistry;
 pub use sandbox::Sandbox;
 pub use state::{

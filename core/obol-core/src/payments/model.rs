@@ -12,7 +12,7 @@ use crate::ledger::model::Metadata;
 use crate::money::AssetCode;
 
 /// What a caller asks for when creating a payment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewPayment {
     /// The payment's id (callers may supply it, so a retry reuses it).
     pub id: PaymentId,

@@ -60,6 +60,8 @@ macro_rules! ledger_store_conformance {
             timeouts_settle_by_status_sync,
             a_crash_around_the_provider_call_never_charges_twice,
             concurrent_captures_never_overcapture,
+            idempotency_keys_follow_the_contract,
+            identical_requests_with_one_key_run_once,
         );
     };
     (@payments $factory:ident; $($name:ident),* $(,)?) => {

@@ -15,6 +15,7 @@ use super::test_ledger;
 use crate::clock::ManualClock;
 use crate::error::Error;
 use crate::id::PaymentId;
+use crate::idempotency::Claim;
 use crate::ledger::model::Direction;
 use crate::money::AssetCode;
 use crate::payments::provider::{
@@ -22,7 +23,7 @@ use crate::payments::provider::{
     Refunder, StatusSync, Tokenizer,
 };
 use crate::payments::{
-    CancellationReason, CardDetails, NewPayment, Payment, PaymentStatus, Payments,
+    CancellationReason, CardDetails, NewPayment, Payment, PaymentRequest, PaymentStatus, Payments,
     ProviderRegistry, Sandbox,
 };
 use crate::store::Store;
@@ -388,4 +389,138 @@ pub async fn concurrent_captures_never_overcapture(store: Arc<dyn Store>) {
     assert_eq!(after.state.captured, ok * 100);
     assert_eq!(merchant(&payments).await.0, ok * 100);
     assert_eq!(sandbox.net_captured().unwrap(), ok * 100);
+}
+
+pub async fn idempotency_keys_follow_the_contract(store: Arc<dyn Store>) {
+    let (ledger, clock) = test_ledger(store.clone(), 42).await;
+    let now = ledger.now();
+    let lease = now.plus(Duration::from_secs(60));
+    assert_eq!(
+        store.claim_key("k1", "h1", now, lease).await.unwrap(),
+        Claim::Started
+    );
+    assert_eq!(
+        store.claim_key("k1", "h1", now, lease).await.unwrap(),
+        Claim::InProgress
+    );
+    assert_eq!(
+        store.claim_key("k1", "h2", now, lease).await.unwrap(),
+        Claim::Conflict
+    );
+    // The holder died: once its lease ran out, a retry takes the key over.
+    clock.advance(Duration::from_secs(61));
+    let later = ledger.now();
+    let relet = later.plus(Duration::from_secs(60));
+    assert_eq!(
+        store.claim_key("k1", "h1", later, relet).await.unwrap(),
+        Claim::Started
+    );
+    store.complete_key("k1", "{\"Ok\":1}").await.unwrap();
+    assert_eq!(
+        store.claim_key("k1", "h1", later, relet).await.unwrap(),
+        Claim::Completed("{\"Ok\":1}".into())
+    );
+    // A released claim (retryable failure) leaves nothing behind; a completed one stays.
+    assert_eq!(
+        store.claim_key("k2", "h", later, relet).await.unwrap(),
+        Claim::Started
+    );
+    store.release_key("k2").await.unwrap();
+    store.release_key("k1").await.unwrap();
+    assert_eq!(
+        store.claim_key("k2", "h", later, relet).await.unwrap(),
+        Claim::Started
+    );
+    assert!(matches!(
+        store.claim_key("k1", "h1", later, relet).await.unwrap(),
+        Claim::Completed(_)
+    ));
+}
+
+/// The sandbox, slowed down so concurrent requests overlap the provider call.
+#[derive(Debug)]
+struct Slow(Arc<Sandbox>);
+
+#[async_trait]
+impl Authorizer for Slow {
+    async fn authorize(&self, request: &AuthorizeRequest) -> crate::Result<ChargeOutcome> {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        self.0.authorize(request).await
+    }
+    async fn complete_action(&self, reference: &str) -> crate::Result<ChargeOutcome> {
+        self.0.complete_action(reference).await
+    }
+}
+
+impl Provider for Slow {
+    fn name(&self) -> &str {
+        "sandbox"
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.0.capabilities()
+    }
+    fn tokenizer(&self) -> Option<&dyn Tokenizer> {
+        Some(self.0.as_ref())
+    }
+    fn authorizer(&self) -> Option<&dyn Authorizer> {
+        Some(self)
+    }
+}
+
+pub async fn identical_requests_with_one_key_run_once(store: Arc<dyn Store>) {
+    let sandbox = Arc::new(Sandbox::new());
+    let (payments, _) = engine(store, Arc::new(Slow(sandbox.clone())), 43).await;
+    let payments = Arc::new(payments);
+    let payment = with_card(&payments, "4242424242424242", 800, false).await;
+    let request = PaymentRequest::Confirm {
+        payment: payment.id.clone(),
+    };
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (payments, request) = (payments.clone(), request.clone());
+            tokio::spawn(async move { payments.execute(Some("confirm-1"), request).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(paid) => answers.push(paid),
+            Err(error) => assert_eq!(error.code(), "idempotency_in_progress", "{error}"),
+        }
+    }
+    assert_eq!(sandbox.charge_count().unwrap(), 1);
+    assert!(!answers.is_empty());
+    let replay = payments.execute(Some("confirm-1"), request).await.unwrap();
+    assert_eq!(replay.state.status, PaymentStatus::Succeeded);
+    for answer in &answers {
+        assert_eq!(answer, &replay);
+    }
+    assert_eq!(sandbox.charge_count().unwrap(), 1);
+    assert_eq!(merchant(&payments).await, (800, 0));
+    // The same key with other parameters is refused and runs nothing.
+    let other = PaymentRequest::Refund {
+        payment: payment.id.clone(),
+        amount: 1,
+    };
+    let err = payments
+        .execute(Some("confirm-1"), other.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "idempotency_conflict");
+    // A failure that is not retryable is stored and replayed like a success.
+    let bad = PaymentRequest::Refund {
+        payment: payment.id.clone(),
+        amount: 801,
+    };
+    let first = payments
+        .execute(Some("refund-1"), bad.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(first.code(), "exceeds_refundable");
+    assert_eq!(
+        payments.execute(Some("refund-1"), bad).await.unwrap_err(),
+        first
+    );
+    let bad_key = payments.execute(Some(""), other).await.unwrap_err();
+    assert_eq!(bad_key.code(), "invalid_id");
 }

@@ -1,0 +1,109 @@
+//! Idempotency keys with Stripe's contract: the first result of a key is stored and replayed;
+//! the same key with different parameters is `idempotency_conflict`; a key whose request is
+//! still running is `idempotency_in_progress` (retryable). A request that failed with a
+//! retryable error leaves no record, so retrying it runs it again. A claim whose lease ran out
+//! (its process died) may be taken over: every step the request takes is itself guarded by
+//! the payment state machine and the provider's idempotency, so running it again is safe.
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use crate::clock::Timestamp;
+use crate::error::{Error, Result};
+use crate::ledger::codec::{from_json, to_json};
+use crate::store::Store;
+
+/// How long a claim holds before another process may take it over.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+
+/// Keys are 1–255 printable ASCII characters (Stripe allows 255).
+const MAX_KEY_LEN: usize = 255;
+
+/// What the store found when a request claimed its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The key is now this request's: run it.
+    Started,
+    /// Another request holds the key and its lease has not run out.
+    InProgress,
+    /// The key finished before: the stored response (JSON of `Result<T, Error>`).
+    Completed(String),
+    /// The key was used with different parameters.
+    Conflict,
+}
+
+impl Claim {
+    /// The claim on a key that already has a record; `Started` means the caller takes over
+    /// the lapsed lease and must store the new lease.
+    pub fn of_existing(
+        stored_hash: &str,
+        response: Option<String>,
+        lease_until: Timestamp,
+        request_hash: &str,
+        now: Timestamp,
+    ) -> Claim {
+        if stored_hash != request_hash {
+            Claim::Conflict
+        } else if let Some(response) = response {
+            Claim::Completed(response)
+        } else if lease_until > now {
+            Claim::InProgress
+        } else {
+            Claim::Started
+        }
+    }
+}
+
+/// Hex SHA-256 of a request's canonical JSON.
+pub fn request_hash(request: &impl Serialize) -> Result<String> {
+    Ok(hex::encode(Sha256::digest(to_json(request)?.as_bytes())))
+}
+
+fn check_key(key: &str) -> Result<()> {
+    if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::InvalidId {
+            input: key.chars().take(64).collect(),
+            reason: "an idempotency key is 1 to 255 printable ASCII characters".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Runs `work` at most once per `key` (see the module docs), replaying its stored result.
+pub async fn run_once<T, F, Fut>(
+    store: &dyn Store,
+    key: &str,
+    request: &impl Serialize,
+    now: Timestamp,
+    work: F,
+) -> Result<T>
+where
+    T: Serialize + DeserializeOwned,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    check_key(key)?;
+    let hash = request_hash(request)?;
+    match store
+        .claim_key(key, &hash, now, now.plus(DEFAULT_LEASE))
+        .await?
+    {
+        Claim::Conflict => Err(Error::IdempotencyConflict { id: key.to_owned() }),
+        Claim::InProgress => Err(Error::IdempotencyInProgress {
+            key: key.to_owned(),
+        }),
+        Claim::Completed(stored) => from_json::<Result<T>>(&stored)?,
+        Claim::Started => {
+            let result = work().await;
+            match &result {
+                Err(error) if error.is_retryable() => store.release_key(key).await?,
+                _ => store.complete_key(key, &to_json(&result)?).await?,
+            }
+            result
+        }
+    }
+}
