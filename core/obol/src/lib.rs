@@ -47,6 +47,16 @@ pub async fn open_with(url: &str, config: LedgerConfig) -> Result<Ledger> {
     Ledger::open(open_store(url).await?, config).await
 }
 
+/// Opens payments on the Store a URL names, with the sandbox provider (the embedded default)
+/// registered; register real providers on a [`payments::ProviderRegistry`] and use
+/// [`payments::Payments::new`] instead.
+pub async fn open_payments(url: &str) -> Result<payments::Payments> {
+    let ledger = Arc::new(open(url).await?);
+    let mut providers = payments::ProviderRegistry::new();
+    providers.register(Arc::new(payments::Sandbox::new()));
+    Ok(payments::Payments::new(ledger, providers))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
