@@ -197,6 +197,12 @@ pub enum Error {
         /// The key.
         key: String,
     },
+    /// A webhook delivery failed verification (headers, timestamp or signature).
+    #[error("webhook signature invalid: {reason}")]
+    WebhookSignatureInvalid {
+        /// What failed (never the secret or the signature).
+        reason: String,
+    },
     /// No payment has this id.
     #[error("payment {id} not found")]
     PaymentNotFound {
@@ -303,6 +309,7 @@ impl Error {
             Error::Corrupt { .. } => "corrupt",
             Error::Config { .. } => "config",
             Error::IdempotencyInProgress { .. } => "idempotency_in_progress",
+            Error::WebhookSignatureInvalid { .. } => "webhook_signature_invalid",
             Error::PaymentNotFound { .. } => "payment_not_found",
             Error::InvalidTransition { .. } => "invalid_transition",
             Error::ExceedsAuthorized { .. } => "exceeds_authorized",

@@ -12,6 +12,7 @@ pub mod memory;
 pub mod money;
 pub mod payments;
 pub mod store;
+pub mod webhooks;
 
 #[cfg(feature = "testing")]
 pub mod testing;
