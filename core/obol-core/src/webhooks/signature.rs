@@ -144,6 +144,8 @@ mod tests {
         Timestamp::from_micros(seconds * 1_000_000)
     }
 
+    type Case<'a> = (&'a WebhookSecret, Vec<(String, String)>, &'a [u8], Timestamp);
+
     fn headers(signature: &str, timestamp: i64) -> Vec<(String, String)> {
         vec![
             ("Webhook-Id".into(), ID.into()),
@@ -177,7 +179,7 @@ mod tests {
         let other = WebhookSecret::random(&mut rand::rng());
         let now = at(TIMESTAMP);
         let truncated = &SIGNATURE[..SIGNATURE.len() - 4];
-        let cases: Vec<(&WebhookSecret, Vec<(String, String)>, &[u8], Timestamp)> = vec![
+        let cases: Vec<Case<'_>> = vec![
             (
                 &secret,
                 headers(SIGNATURE, TIMESTAMP),
