@@ -193,6 +193,11 @@ typed_id!(
     "pm"
 );
 typed_id!(
+    /// A webhook endpoint id (`we_…`).
+    EndpointId,
+    "we"
+);
+typed_id!(
     /// A domain event id (`evt_…`); stable across webhook delivery retries.
     EventId,
     "evt"

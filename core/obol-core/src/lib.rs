@@ -20,8 +20,8 @@ pub mod testing;
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use error::{Error, Result};
 pub use id::{
-    AccountId, CustomerId, EventId, IdGen, PaymentId, PaymentMethodId, RandomIdGen, RefundId,
-    TransactionId,
+    AccountId, CustomerId, EndpointId, EventId, IdGen, PaymentId, PaymentMethodId, RandomIdGen,
+    RefundId, TransactionId,
 };
 pub use ledger::model::{
     Account, AccountFlags, Balance, Direction, Entry, HistoryEntry, Hold, HoldStatus,
@@ -31,4 +31,4 @@ pub use ledger::model::{
 pub use ledger::{Ledger, LedgerConfig};
 pub use memory::MemoryStore;
 pub use money::{Asset, AssetCode, AssetRegistry, Money};
-pub use store::{IdempotencyStore, LedgerStore, PaymentStore, Store};
+pub use store::{IdempotencyStore, LedgerStore, PaymentStore, Store, WebhookStore};

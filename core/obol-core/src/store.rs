@@ -5,14 +5,15 @@ use async_trait::async_trait;
 
 use crate::clock::Timestamp;
 use crate::error::Result;
-use crate::id::PaymentId;
 use crate::id::{AccountId, TransactionId};
+use crate::id::{EventId, PaymentId};
 use crate::idempotency::Claim;
 use crate::ledger::batch::Submission;
 use crate::ledger::model::{Account, AssetTotals, Balance, HistoryEntry, Hold, Transaction};
 use crate::money::Asset;
 use crate::payments::model::{Payment, PaymentWrite, StoredEvent};
 use crate::payments::state::PaymentStatus;
+use crate::webhooks::model::{AttemptOutcome, Delivery, DeliveryAttempt, WebhookEndpoint};
 
 /// Ledger persistence. Writes arrive in batches from the ledger's single writer task; a store
 /// applies a batch with [`crate::ledger::batch::apply`] inside one database transaction.
@@ -112,7 +113,37 @@ pub trait IdempotencyStore: Send + Sync + std::fmt::Debug {
     async fn release_key(&self, key: &str) -> Result<()>;
 }
 
-/// Everything the engine stores. New areas (auth) join as further supertraits.
-pub trait Store: LedgerStore + PaymentStore + IdempotencyStore {}
+/// Webhook endpoints, deliveries and attempts (see [`crate::webhooks`]).
+#[async_trait]
+pub trait WebhookStore: Send + Sync + std::fmt::Debug {
+    /// Adds an endpoint, or updates its URL and enabled flag.
+    async fn save_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<()>;
 
-impl<T: LedgerStore + PaymentStore + IdempotencyStore> Store for T {}
+    /// Every endpoint, oldest first.
+    async fn endpoints(&self) -> Result<Vec<WebhookEndpoint>>;
+
+    /// Creates a pending delivery, due `now`, for each of up to `limit` outbox events not yet
+    /// fanned out and each enabled endpoint; returns how many deliveries were created.
+    async fn fan_out_events(&self, limit: u32, now: Timestamp) -> Result<usize>;
+
+    /// Claims pending deliveries due at `now`, oldest first, at most `limit`: each is pushed to
+    /// `lease_until`, so another worker does not send it meanwhile (and a worker that dies
+    /// mid-send leaves it to be retried then).
+    async fn due_deliveries(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Delivery>>;
+
+    /// Records an attempt and what it leads to, atomically.
+    async fn record_attempt(&self, outcome: &AttemptOutcome) -> Result<()>;
+
+    /// Every attempt to deliver an event, in order.
+    async fn delivery_attempts(&self, event_id: &EventId) -> Result<Vec<DeliveryAttempt>>;
+}
+
+/// Everything the engine stores. New areas (auth) join as further supertraits.
+pub trait Store: LedgerStore + PaymentStore + IdempotencyStore + WebhookStore {}
+
+impl<T: LedgerStore + PaymentStore + IdempotencyStore + WebhookStore> Store for T {}

@@ -16,8 +16,11 @@ CREATE TABLE payment_events (
     kind       TEXT NOT NULL,
     payment_id TEXT NOT NULL,
     body       TEXT NOT NULL,
-    created_at BIGINT NOT NULL
+    created_at BIGINT NOT NULL,
+    -- Set once the event has been turned into webhook deliveries.
+    fanned_out BOOLEAN NOT NULL DEFAULT FALSE
 );
+CREATE INDEX payment_events_to_fan_out ON payment_events (seq) WHERE fanned_out = FALSE;
 
 -- Idempotency keys: the first response of a key, replayed to every retry.
 CREATE TABLE idempotency_keys (
@@ -26,3 +29,34 @@ CREATE TABLE idempotency_keys (
     response     TEXT,
     lease_until  BIGINT NOT NULL
 );
+
+-- Webhooks: endpoints (secrets as whsec_ text), one delivery per event and endpoint, and
+-- every attempt.
+CREATE TABLE webhook_endpoints (
+    id         TEXT PRIMARY KEY,
+    url        TEXT NOT NULL,
+    secret     TEXT NOT NULL,
+    enabled    BOOLEAN NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
+CREATE TABLE webhook_deliveries (
+    id              BIGSERIAL PRIMARY KEY,
+    event_seq       BIGINT NOT NULL,
+    endpoint_id     TEXT NOT NULL,
+    state           TEXT NOT NULL,
+    attempts        BIGINT NOT NULL,
+    next_attempt_at BIGINT NOT NULL
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE state = 'pending';
+
+CREATE TABLE webhook_attempts (
+    delivery_id BIGINT NOT NULL,
+    event_id    TEXT NOT NULL,
+    endpoint_id TEXT NOT NULL,
+    attempt     BIGINT NOT NULL,
+    at          BIGINT NOT NULL,
+    status      BIGINT,
+    error       TEXT
+);
+CREATE INDEX webhook_attempts_by_event ON webhook_attempts (event_id, attempt);

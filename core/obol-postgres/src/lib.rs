@@ -9,6 +9,7 @@ mod idempotency;
 mod ledger;
 mod payments;
 mod rows;
+mod webhooks;
 
 use std::str::FromStr;
 

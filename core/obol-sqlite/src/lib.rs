@@ -8,6 +8,7 @@ mod idempotency;
 mod ledger;
 mod payments;
 mod rows;
+mod webhooks;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -4,6 +4,7 @@
 pub mod conformance;
 pub mod model;
 pub mod payments;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -63,6 +64,19 @@ macro_rules! ledger_store_conformance {
             idempotency_keys_follow_the_contract,
             identical_requests_with_one_key_run_once,
         );
+        $crate::ledger_store_conformance!(@webhooks $factory;
+            webhooks_retry_sign_and_stop_on_gone,
+        );
+    };
+    (@webhooks $factory:ident; $($name:ident),* $(,)?) => {
+        mod webhook_store_conformance {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $crate::testing::webhooks::$name(super::$factory().await).await;
+                }
+            )*
+        }
     };
     (@payments $factory:ident; $($name:ident),* $(,)?) => {
         mod payment_store_conformance {

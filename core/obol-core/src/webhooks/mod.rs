@@ -1,6 +1,10 @@
-//! Outgoing webhooks: Standard Webhooks signatures ([`signature`]) for the events in the
-//! outbox.
+//! Outgoing webhooks: Standard Webhooks signatures ([`signature`]), endpoints and deliveries
+//! ([`model`]), and the delivery worker with its retry schedule ([`dispatch`]).
 
+pub mod dispatch;
+pub mod model;
 pub mod signature;
 
+pub use dispatch::{DispatchReport, RETRY_SCHEDULE, WebhookDispatcher, WebhookTransport};
+pub use model::{AttemptOutcome, Delivery, DeliveryAttempt, DeliveryState, WebhookEndpoint};
 pub use signature::{WebhookSecret, verify};

@@ -144,7 +144,12 @@ mod tests {
         Timestamp::from_micros(seconds * 1_000_000)
     }
 
-    type Case<'a> = (&'a WebhookSecret, Vec<(String, String)>, &'a [u8], Timestamp);
+    type Case<'a> = (
+        &'a WebhookSecret,
+        Vec<(String, String)>,
+        &'a [u8],
+        Timestamp,
+    );
 
     fn headers(signature: &str, timestamp: i64) -> Vec<(String, String)> {
         vec![

@@ -1,0 +1,172 @@
+//! Webhook conformance cases every Store must pass: fan-out of outbox events, signed
+//! deliveries with a stable id, the retry schedule, `410 Gone`, and recorded attempts.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::test_ledger;
+use crate::error::{Error, Result};
+use crate::id::PaymentId;
+use crate::money::AssetCode;
+use crate::payments::{NewPayment, Payments, ProviderRegistry, Sandbox};
+use crate::store::Store;
+use crate::webhooks::{RETRY_SCHEDULE, WebhookDispatcher, WebhookTransport, verify};
+
+/// A request a receiver saw: (url, headers, body).
+pub type Received = (String, Vec<(String, String)>, Vec<u8>);
+
+/// A receiver per URL answering scripted statuses (the last one repeats); records requests.
+#[derive(Debug, Default)]
+pub struct ScriptedReceivers {
+    scripts: Mutex<HashMap<String, Vec<u16>>>,
+    /// Every request: (url, headers, body).
+    pub received: Mutex<Vec<Received>>,
+}
+
+impl ScriptedReceivers {
+    pub fn script(&self, url: &str, statuses: &[u16]) {
+        self.scripts
+            .lock()
+            .unwrap()
+            .insert(url.to_owned(), statuses.to_vec());
+    }
+}
+
+#[async_trait]
+impl WebhookTransport for ScriptedReceivers {
+    async fn post(&self, url: &str, headers: &[(String, String)], body: &[u8]) -> Result<u16> {
+        self.received
+            .lock()
+            .unwrap()
+            .push((url.to_owned(), headers.to_vec(), body.to_vec()));
+        let mut scripts = self.scripts.lock().unwrap();
+        let script = scripts
+            .get_mut(url)
+            .ok_or_else(|| Error::unavailable("connection refused"))?;
+        Ok(if script.len() > 1 {
+            script.remove(0)
+        } else {
+            script[0]
+        })
+    }
+}
+
+pub async fn webhooks_retry_sign_and_stop_on_gone(store: Arc<dyn Store>) {
+    let (ledger, clock) = test_ledger(store.clone(), 51).await;
+    let ledger = Arc::new(ledger);
+    let mut providers = ProviderRegistry::new();
+    providers.register(Arc::new(Sandbox::new()));
+    let payments = Payments::new(ledger.clone(), providers);
+    let receivers = Arc::new(ScriptedReceivers::default());
+    let dispatcher = WebhookDispatcher::new(
+        store.clone(),
+        receivers.clone(),
+        ledger.clock().clone(),
+        ledger.ids().clone(),
+    );
+    let flaky = dispatcher
+        .add_endpoint("http://127.0.0.1:9/flaky")
+        .await
+        .unwrap();
+    let gone = dispatcher
+        .add_endpoint("http://127.0.0.1:9/gone")
+        .await
+        .unwrap();
+    let down = dispatcher
+        .add_endpoint("http://127.0.0.1:9/down")
+        .await
+        .unwrap();
+    receivers.script(&flaky.url, &[500, 503, 204]);
+    receivers.script(&gone.url, &[410]);
+    receivers.script(&down.url, &[500]);
+    assert!(dispatcher.add_endpoint("ftp://nope").await.is_err());
+
+    let usd = AssetCode::new("USD").unwrap();
+    let id = PaymentId::generate(ledger.ids().as_ref());
+    payments
+        .create(NewPayment::new(id, 100, usd.clone()))
+        .await
+        .unwrap();
+    let event = payments.events_after(0, 10).await.unwrap().remove(0).event;
+
+    let first = dispatcher.run_due(100).await.unwrap();
+    assert_eq!(
+        (first.scheduled, first.attempted, first.delivered),
+        (3, 3, 0)
+    );
+    assert_eq!(dispatcher.run_due(100).await.unwrap().attempted, 0);
+    clock.advance(RETRY_SCHEDULE[1]);
+    let second = dispatcher.run_due(100).await.unwrap();
+    assert_eq!((second.attempted, second.delivered), (2, 0));
+    clock.advance(RETRY_SCHEDULE[2]);
+    let third = dispatcher.run_due(100).await.unwrap();
+    assert_eq!((third.attempted, third.delivered), (2, 1));
+
+    // 410 disabled its endpoint: later events are not sent there.
+    let endpoints = store.endpoints().await.unwrap();
+    assert_eq!(endpoints.len(), 3);
+    for endpoint in &endpoints {
+        assert_eq!(endpoint.enabled, endpoint.id != gone.id, "{}", endpoint.url);
+    }
+    let other = PaymentId::generate(ledger.ids().as_ref());
+    payments
+        .create(NewPayment::new(other, 5, usd))
+        .await
+        .unwrap();
+    assert_eq!(dispatcher.run_due(100).await.unwrap().scheduled, 2);
+
+    // The always-failing endpoint gets exactly ten attempts, on the schedule, then none.
+    for wait in &RETRY_SCHEDULE[3..] {
+        clock.advance(*wait);
+        dispatcher.run_due(100).await.unwrap();
+    }
+    clock.advance(Duration::from_secs(48 * 3600));
+    dispatcher.run_due(100).await.unwrap();
+
+    let attempts = store.delivery_attempts(&event.id).await.unwrap();
+    let statuses = |endpoint: &crate::id::EndpointId| -> Vec<Option<u16>> {
+        attempts
+            .iter()
+            .filter(|a| &a.endpoint_id == endpoint)
+            .map(|a| a.status)
+            .collect()
+    };
+    assert_eq!(statuses(&flaky.id), [Some(500), Some(503), Some(204)]);
+    assert_eq!(statuses(&gone.id), [Some(410)]);
+    assert_eq!(statuses(&down.id), vec![Some(500); 10]);
+    let numbers: Vec<u32> = attempts
+        .iter()
+        .filter(|a| a.endpoint_id == down.id)
+        .map(|a| a.attempt)
+        .collect();
+    assert_eq!(numbers, (1..=10).collect::<Vec<_>>());
+
+    // Every request for the first event carries its id and verifies with its endpoint's secret.
+    let received = receivers.received.lock().unwrap();
+    let secrets = [
+        (&flaky.url, &flaky.secret),
+        (&gone.url, &gone.secret),
+        (&down.url, &down.secret),
+    ];
+    let mut first_event_requests = 0;
+    for (url, headers, body) in received.iter() {
+        let (_, secret) = secrets.iter().find(|(u, _)| *u == url).unwrap();
+        let sent_at = headers
+            .iter()
+            .find(|(k, _)| k == "webhook-timestamp")
+            .map(|(_, v)| {
+                crate::clock::Timestamp::from_micros(v.parse::<i64>().unwrap() * 1_000_000)
+            })
+            .unwrap();
+        let webhook_id = verify(secret, headers, body, sent_at).unwrap();
+        if webhook_id == event.id.as_str() {
+            first_event_requests += 1;
+        }
+    }
+    assert_eq!(first_event_requests, 3 + 1 + 10);
+}

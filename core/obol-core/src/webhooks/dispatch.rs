@@ -1,0 +1,159 @@
+//! Delivers outbox events to webhook endpoints: fans new events out to every enabled endpoint,
+//! sends what is due, signed, through a [`WebhookTransport`], and records every attempt.
+//! Failures retry on Standard Webhooks' schedule with the same `webhook-id`; a `410 Gone`
+//! disables the endpoint and stops its deliveries.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::model::{AttemptOutcome, Delivery, DeliveryAttempt, DeliveryState, WebhookEndpoint};
+use super::signature::WebhookSecret;
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::id::{EndpointId, IdGen};
+use crate::store::Store;
+
+/// Waits before each attempt: immediately, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h
+/// and 24 h after the previous failure; after the tenth failure the delivery has failed.
+pub const RETRY_SCHEDULE: [Duration; 10] = [
+    Duration::ZERO,
+    Duration::from_secs(5),
+    Duration::from_secs(5 * 60),
+    Duration::from_secs(30 * 60),
+    Duration::from_secs(2 * 3600),
+    Duration::from_secs(5 * 3600),
+    Duration::from_secs(10 * 3600),
+    Duration::from_secs(14 * 3600),
+    Duration::from_secs(20 * 3600),
+    Duration::from_secs(24 * 3600),
+];
+
+/// How long a claimed delivery is kept from other workers while it is being sent.
+const SEND_LEASE: Duration = Duration::from_secs(60);
+
+/// Sends one HTTP POST. Implemented over a real HTTP client outside obol-core.
+#[async_trait]
+pub trait WebhookTransport: Send + Sync + std::fmt::Debug {
+    /// Posts `body` with `headers` to `url`; the receiver's status code, or an error if no
+    /// answer came (connection refused, timeout).
+    async fn post(&self, url: &str, headers: &[(String, String)], body: &[u8]) -> Result<u16>;
+}
+
+/// Events fanned out and deliveries attempted in one [`WebhookDispatcher::run_due`] pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DispatchReport {
+    /// New deliveries created from the outbox.
+    pub scheduled: usize,
+    /// Attempts made.
+    pub attempted: usize,
+    /// Attempts the receiver accepted (2xx).
+    pub delivered: usize,
+}
+
+/// The delivery worker.
+#[derive(Debug, Clone)]
+pub struct WebhookDispatcher {
+    store: Arc<dyn Store>,
+    transport: Arc<dyn WebhookTransport>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGen>,
+}
+
+impl WebhookDispatcher {
+    /// A dispatcher over a store and a transport.
+    pub fn new(
+        store: Arc<dyn Store>,
+        transport: Arc<dyn WebhookTransport>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGen>,
+    ) -> Self {
+        WebhookDispatcher {
+            store,
+            transport,
+            clock,
+            ids,
+        }
+    }
+
+    /// Adds an endpoint with a new secret; returns it (the secret is shown this once).
+    pub async fn add_endpoint(&self, url: &str) -> Result<WebhookEndpoint> {
+        if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() > 2048 {
+            return Err(Error::Config {
+                reason: "a webhook URL is http:// or https:// and at most 2048 characters".into(),
+            });
+        }
+        let endpoint = WebhookEndpoint {
+            id: EndpointId::generate(self.ids.as_ref()),
+            url: url.to_owned(),
+            secret: WebhookSecret::random(&mut rand::rng()),
+            enabled: true,
+            created_at: self.clock.now(),
+        };
+        self.store.save_endpoint(&endpoint).await?;
+        Ok(endpoint)
+    }
+
+    /// One pass: fan out new events, then attempt every due delivery (at most `limit`).
+    pub async fn run_due(&self, limit: u32) -> Result<DispatchReport> {
+        let now = self.clock.now();
+        let mut report = DispatchReport {
+            scheduled: self.store.fan_out_events(limit, now).await?,
+            ..DispatchReport::default()
+        };
+        let lease_until = now.plus(SEND_LEASE);
+        for delivery in self.store.due_deliveries(now, lease_until, limit).await? {
+            let outcome = self.attempt(&delivery).await?;
+            report.attempted += 1;
+            if outcome.state == DeliveryState::Delivered {
+                report.delivered += 1;
+            }
+            self.store.record_attempt(&outcome).await?;
+        }
+        Ok(report)
+    }
+
+    async fn attempt(&self, delivery: &Delivery) -> Result<AttemptOutcome> {
+        let now = self.clock.now();
+        let body = delivery.body.as_bytes();
+        let headers = delivery
+            .secret
+            .headers(delivery.event_id.as_str(), now, body)?;
+        let mut headers = headers;
+        headers.push(("content-type".into(), "application/json".into()));
+        let sent = self.transport.post(&delivery.url, &headers, body).await;
+        let number = delivery.attempts + 1;
+        let (status, error) = match &sent {
+            Ok(status) => (Some(*status), None),
+            Err(error) => (None, Some(error.to_string())),
+        };
+        let gone = status == Some(410);
+        let delivered = status.is_some_and(|s| (200..300).contains(&s));
+        let next_wait = usize::try_from(number)
+            .ok()
+            .and_then(|n| RETRY_SCHEDULE.get(n));
+        let (state, next_attempt_at) = match (delivered, gone, next_wait) {
+            (true, _, _) => (DeliveryState::Delivered, None),
+            (_, true, _) | (_, _, None) => (DeliveryState::Failed, None),
+            (false, false, Some(wait)) => (DeliveryState::Pending, Some(now.plus(*wait))),
+        };
+        if !delivered {
+            tracing::info!(event = %delivery.event_id, endpoint = %delivery.endpoint_id, ?status, attempt = number, "webhook delivery failed");
+        }
+        Ok(AttemptOutcome {
+            attempt: DeliveryAttempt {
+                delivery_id: delivery.id,
+                event_id: delivery.event_id.clone(),
+                endpoint_id: delivery.endpoint_id.clone(),
+                attempt: number,
+                at: now,
+                status,
+                error,
+            },
+            state,
+            next_attempt_at,
+            disable_endpoint: gone,
+        })
+    }
+}

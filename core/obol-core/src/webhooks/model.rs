@@ -1,0 +1,96 @@
+//! Webhook endpoints, deliveries and their attempts, as stored.
+
+use serde::{Deserialize, Serialize};
+
+use super::signature::WebhookSecret;
+use crate::clock::Timestamp;
+use crate::id::{EndpointId, EventId};
+
+/// Where events are delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookEndpoint {
+    /// The id.
+    pub id: EndpointId,
+    /// The receiver's URL.
+    pub url: String,
+    /// The signing secret (stored; shown to the receiver once).
+    pub secret: WebhookSecret,
+    /// Disabled endpoints get nothing (set when a receiver answers 410 Gone).
+    pub enabled: bool,
+    /// When added.
+    pub created_at: Timestamp,
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Waiting for its next attempt.
+    Pending,
+    /// A receiver answered 2xx.
+    Delivered,
+    /// Every attempt failed, or the endpoint is gone.
+    Failed,
+}
+
+impl DeliveryState {
+    /// The stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Failed => "failed",
+        }
+    }
+}
+
+/// One event on its way to one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The delivery's position (store-assigned).
+    pub id: i64,
+    /// The event (its id is the `webhook-id` of every attempt).
+    pub event_id: EventId,
+    /// The endpoint.
+    pub endpoint_id: EndpointId,
+    /// The endpoint's URL.
+    pub url: String,
+    /// The endpoint's secret.
+    pub secret: WebhookSecret,
+    /// The payload: the event as JSON.
+    pub body: String,
+    /// Attempts made so far.
+    pub attempts: u32,
+}
+
+/// One try at delivering, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryAttempt {
+    /// The delivery.
+    pub delivery_id: i64,
+    /// The event.
+    pub event_id: EventId,
+    /// The endpoint.
+    pub endpoint_id: EndpointId,
+    /// 1 for the first try.
+    pub attempt: u32,
+    /// When it was made.
+    pub at: Timestamp,
+    /// The HTTP status, if the receiver answered.
+    pub status: Option<u16>,
+    /// What went wrong, if it could not be sent.
+    pub error: Option<String>,
+}
+
+/// What an attempt leads to, written with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptOutcome {
+    /// The attempt.
+    pub attempt: DeliveryAttempt,
+    /// The delivery's new state.
+    pub state: DeliveryState,
+    /// When to try again (pending only).
+    pub next_attempt_at: Option<Timestamp>,
+    /// The receiver said 410 Gone: disable the endpoint.
+    pub disable_endpoint: bool,
+}
