@@ -203,6 +203,12 @@ pub enum Error {
         /// What failed (never the secret or the signature).
         reason: String,
     },
+    /// No dispute has this id.
+    #[error("dispute {id} not found")]
+    DisputeNotFound {
+        /// The dispute id.
+        id: String,
+    },
     /// No payment has this id.
     #[error("payment {id} not found")]
     PaymentNotFound {
@@ -311,6 +317,7 @@ impl Error {
             Error::IdempotencyInProgress { .. } => "idempotency_in_progress",
             Error::WebhookSignatureInvalid { .. } => "webhook_signature_invalid",
             Error::PaymentNotFound { .. } => "payment_not_found",
+            Error::DisputeNotFound { .. } => "dispute_not_found",
             Error::InvalidTransition { .. } => "invalid_transition",
             Error::ExceedsAuthorized { .. } => "exceeds_authorized",
             Error::ExceedsRefundable { .. } => "exceeds_refundable",

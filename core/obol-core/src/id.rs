@@ -183,6 +183,11 @@ typed_id!(
     "rfd"
 );
 typed_id!(
+    /// A dispute id (`dp_…`).
+    DisputeId,
+    "dp"
+);
+typed_id!(
     /// A customer id (`cus_…`).
     CustomerId,
     "cus"

@@ -16,6 +16,7 @@ use crate::ledger::model::{
     Account, AssetTotals, Balance, HistoryEntry, Hold, HoldStatus, Transaction,
 };
 use crate::money::{Asset, AssetCode};
+use crate::payments::children::Child;
 use crate::payments::model::{Event, Payment, PaymentWrite, StoredEvent};
 use crate::payments::state::PaymentStatus;
 use crate::store::{IdempotencyStore, LedgerStore, PaymentStore, WebhookStore};
@@ -31,6 +32,8 @@ struct State {
     holds: HashMap<TransactionId, Hold>,
     entries: Vec<(AccountId, HistoryEntry)>,
     payments: HashMap<PaymentId, Payment>,
+    /// Refunds and disputes, in creation order.
+    children: Vec<Child>,
     events: Vec<Event>,
     keys: HashMap<String, KeyRecord>,
     endpoints: Vec<WebhookEndpoint>,
@@ -262,7 +265,15 @@ impl PaymentStore for MemoryStore {
     async fn write_payment(&self, write: &PaymentWrite, now: Timestamp) -> Result<()> {
         let mut state = self.lock()?;
         let stored = state.payments.get(&write.payment.id).map(|p| p.version);
-        if stored != write.expected_version {
+        let children_current = write.children.iter().all(|w| {
+            let stored = state
+                .children
+                .iter()
+                .find(|c| c.id() == w.child.id())
+                .map(Child::version);
+            stored == w.expected_version
+        });
+        if stored != write.expected_version || !children_current {
             return Err(Error::Contention {
                 reason: "the payment changed concurrently".into(),
             });
@@ -273,6 +284,12 @@ impl PaymentStore for MemoryStore {
         state
             .payments
             .insert(write.payment.id.clone(), write.payment.clone());
+        for w in &write.children {
+            match state.children.iter_mut().find(|c| c.id() == w.child.id()) {
+                Some(existing) => *existing = w.child.clone(),
+                None => state.children.push(w.child.clone()),
+            }
+        }
         state.events.extend(write.events.iter().cloned());
         Ok(())
     }
@@ -296,6 +313,36 @@ impl PaymentStore for MemoryStore {
         found.sort_by(|a, b| (a.updated_at, &a.id).cmp(&(b.updated_at, &b.id)));
         found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         Ok(found)
+    }
+
+    async fn child(&self, id: &str) -> Result<Option<Child>> {
+        Ok(self.lock()?.children.iter().find(|c| c.id() == id).cloned())
+    }
+
+    async fn children(&self, payment: &PaymentId) -> Result<Vec<Child>> {
+        Ok(self
+            .lock()?
+            .children
+            .iter()
+            .filter(|c| c.payment_id() == payment)
+            .cloned()
+            .collect())
+    }
+
+    async fn children_with_status(
+        &self,
+        kind: &str,
+        status: &str,
+        limit: u32,
+    ) -> Result<Vec<Child>> {
+        Ok(self
+            .lock()?
+            .children
+            .iter()
+            .filter(|c| c.kind() == kind && c.status() == status)
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .cloned()
+            .collect())
     }
 
     async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<StoredEvent>> {

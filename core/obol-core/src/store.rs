@@ -11,6 +11,7 @@ use crate::idempotency::Claim;
 use crate::ledger::batch::Submission;
 use crate::ledger::model::{Account, AssetTotals, Balance, HistoryEntry, Hold, Transaction};
 use crate::money::Asset;
+use crate::payments::children::Child;
 use crate::payments::model::{Payment, PaymentWrite, StoredEvent};
 use crate::payments::state::PaymentStatus;
 use crate::webhooks::model::{AttemptOutcome, Delivery, DeliveryAttempt, WebhookEndpoint};
@@ -76,8 +77,8 @@ pub trait LedgerStore: Send + Sync + std::fmt::Debug {
 /// commands and its outbox events, applied in one database transaction.
 #[async_trait]
 pub trait PaymentStore: Send + Sync + std::fmt::Debug {
-    /// Applies a payment change atomically. The stored version must equal
-    /// `write.expected_version` (a new payment's id must be free), else
+    /// Applies a payment change atomically. The stored version of the payment and of each
+    /// child must equal its expected version (a new one's id must be free), else
     /// [`crate::Error::Contention`] and nothing is written. Every ledger command must succeed;
     /// if one fails, its error is returned and nothing is written.
     async fn write_payment(&self, write: &PaymentWrite, now: Timestamp) -> Result<()>;
@@ -91,6 +92,20 @@ pub trait PaymentStore: Send + Sync + std::fmt::Debug {
 
     /// Outbox events after position `after`, in order, at most `limit`.
     async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<StoredEvent>>;
+
+    /// A refund or dispute by id.
+    async fn child(&self, id: &str) -> Result<Option<Child>>;
+
+    /// A payment's refunds and disputes, oldest first.
+    async fn children(&self, payment: &PaymentId) -> Result<Vec<Child>>;
+
+    /// Refunds or disputes (`kind`) in a status, oldest change first, at most `limit`.
+    async fn children_with_status(
+        &self,
+        kind: &str,
+        status: &str,
+        limit: u32,
+    ) -> Result<Vec<Child>>;
 }
 
 /// Idempotency keys (see [`crate::idempotency`]).

@@ -10,6 +10,20 @@ CREATE TABLE payments (
 );
 CREATE INDEX payments_by_status ON payments (status, updated_at);
 
+-- Refunds and disputes of a payment, each with its own status and version.
+CREATE TABLE payment_children (
+    seq        BIGSERIAL PRIMARY KEY,
+    id         TEXT NOT NULL UNIQUE,
+    payment_id TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    version    BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    body       TEXT NOT NULL
+);
+CREATE INDEX payment_children_by_payment ON payment_children (payment_id, seq);
+CREATE INDEX payment_children_by_status ON payment_children (kind, status, updated_at);
+
 CREATE TABLE payment_events (
     seq        BIGSERIAL PRIMARY KEY,
     id         TEXT NOT NULL UNIQUE,

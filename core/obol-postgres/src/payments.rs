@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use obol_core::ledger::batch;
 use obol_core::ledger::codec::{from_json, to_json};
-use obol_core::payments::{Event, Payment, PaymentStatus, PaymentWrite, StoredEvent};
+use obol_core::payments::{Child, Event, Payment, PaymentStatus, PaymentWrite, StoredEvent};
 use obol_core::{Error, PaymentId, PaymentStore, Result, Timestamp};
 use sqlx::{PgConnection, Row};
 
@@ -53,6 +53,46 @@ async fn save_event(conn: &mut PgConnection, event: &Event) -> Result<()> {
     Ok(())
 }
 
+async fn child_version(conn: &mut PgConnection, id: &str) -> Result<Option<i64>> {
+    let row = sqlx::query("SELECT version FROM payment_children WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    row.map(|r| r.try_get::<i64, _>("version").map_err(db_error))
+        .transpose()
+}
+
+async fn save_child(conn: &mut PgConnection, child: &Child) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO payment_children (id, payment_id, kind, status, version, updated_at, body) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET status = excluded.status, \
+         version = excluded.version, updated_at = excluded.updated_at, body = excluded.body",
+    )
+    .bind(child.id())
+    .bind(child.payment_id().to_string())
+    .bind(child.kind())
+    .bind(child.status())
+    .bind(child.version())
+    .bind(child_updated_at(child).as_micros())
+    .bind(to_json(child)?)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+fn child_updated_at(child: &Child) -> Timestamp {
+    match child {
+        Child::Refund(r) => r.updated_at,
+        Child::Dispute(d) => d.updated_at,
+    }
+}
+
+fn child_body(row: &sqlx::postgres::PgRow) -> Result<Child> {
+    from_json(&row.try_get::<String, _>("body").map_err(db_error)?)
+}
+
 fn payment_body(row: &sqlx::postgres::PgRow) -> Result<Payment> {
     from_json(&row.try_get::<String, _>("body").map_err(db_error)?)
 }
@@ -68,12 +108,22 @@ impl PaymentStore for PostgresStore {
                 reason: "the payment changed concurrently".into(),
             });
         }
+        for child in &write.children {
+            if child_version(&mut tx, child.child.id()).await? != child.expected_version {
+                return Err(Error::Contention {
+                    reason: "a refund or dispute changed concurrently".into(),
+                });
+            }
+        }
         let mut state = load_state(&mut tx, &write.ledger).await?;
         let (results, writes) = batch::apply(&mut state, &write.ledger, now);
         // Dropping the transaction on any error rolls everything back.
         batch::all_committed(results)?;
         persist(&mut tx, &writes).await?;
         save_payment(&mut tx, &write.payment).await?;
+        for child in &write.children {
+            save_child(&mut tx, &child.child).await?;
+        }
         for event in &write.events {
             save_event(&mut tx, event).await?;
         }
@@ -103,6 +153,44 @@ impl PaymentStore for PostgresStore {
         .await
         .map_err(db_error)?;
         rows.iter().map(payment_body).collect()
+    }
+
+    async fn child(&self, id: &str) -> Result<Option<Child>> {
+        let row = sqlx::query("SELECT body FROM payment_children WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(child_body).transpose()
+    }
+
+    async fn children(&self, payment: &PaymentId) -> Result<Vec<Child>> {
+        let rows =
+            sqlx::query("SELECT body FROM payment_children WHERE payment_id = $1 ORDER BY seq")
+                .bind(payment.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)?;
+        rows.iter().map(child_body).collect()
+    }
+
+    async fn children_with_status(
+        &self,
+        kind: &str,
+        status: &str,
+        limit: u32,
+    ) -> Result<Vec<Child>> {
+        let rows = sqlx::query(
+            "SELECT body FROM payment_children WHERE kind = $1 AND status = $2 \
+             ORDER BY updated_at, seq LIMIT $3",
+        )
+        .bind(kind)
+        .bind(status)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter().map(child_body).collect()
     }
 
     async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<StoredEvent>> {

@@ -45,8 +45,16 @@ async fn main() -> obol::Result<()> {
         captured.state.status
     );
     let refund = Money::parse("25.00 USD", &ledger.assets()?)?;
-    let refunded = payments.refund(&id, refund.minor).await?;
-    println!("refunded {}", money(refunded.state.refunded));
+    let refunded = payments
+        .refund(&id, refund.minor, Some("requested_by_customer".into()))
+        .await?;
+    println!(
+        "refund {} of {} {:?}",
+        refunded.id,
+        money(refunded.amount),
+        refunded.status
+    );
+    let refunded = payments.payment(&id).await?;
 
     let card = refunded.method.as_ref().and_then(|m| m.card.as_ref());
     println!(

@@ -1,5 +1,6 @@
 //! Money: assets with a scale, exact `i128` minor units, checked arithmetic, decimal text.
 
+pub mod amount_serde;
 mod iso4217;
 mod registry;
 

@@ -15,16 +15,20 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::card::CardDetails;
-use super::model::{Event, NewPayment, Payment, PaymentWrite, StoredEvent};
+use super::children::{Child, Dispute, DisputeStatus, Refund, RefundStatus};
+use super::model::{ChildWrite, Event, NewPayment, Payment, PaymentWrite, StoredEvent};
 use super::postings::{PaymentAccounts, ledger_commands};
 use super::provider::{
-    AuthorizeRequest, ChargeOutcome, ChargeStatus, MethodToken, Provider, unsupported,
+    AuthorizeRequest, ChargeOutcome, ChargeStatus, MethodToken, Provider, RefundOutcome,
+    unsupported,
 };
 use super::request::PaymentRequest;
 use super::routing::ProviderRegistry;
-use super::state::{CancellationReason, PaymentAction, PaymentState, PaymentStatus, transition};
+use super::state::{
+    CancellationReason, LedgerEffect, PaymentAction, PaymentState, PaymentStatus, transition,
+};
 use crate::error::{Error, Result};
-use crate::id::{AccountId, EventId, PaymentId, RefundId, TransactionId};
+use crate::id::{AccountId, DisputeId, EventId, PaymentId, RefundId, TransactionId};
 use crate::idempotency::run_once;
 use crate::ledger::Ledger;
 use crate::ledger::batch::Submission;
@@ -139,7 +143,14 @@ impl Payments {
             } => self.capture(&payment, amount, final_capture).await,
             PaymentRequest::Cancel { payment, reason } => self.cancel(&payment, reason).await,
             PaymentRequest::Expire { payment } => self.expire(&payment).await,
-            PaymentRequest::Refund { payment, amount } => self.refund(&payment, amount).await,
+            PaymentRequest::Refund {
+                payment,
+                amount,
+                reason,
+            } => {
+                self.refund(&payment, amount, reason).await?;
+                self.payment(&payment).await
+            }
         }
     }
 
@@ -171,10 +182,11 @@ impl Payments {
             version: 1,
         };
         let write = PaymentWrite {
-            events: vec![self.event("payment.created", &payment)],
+            events: vec![self.event("payment.created", &payment, None)],
             payment: payment.clone(),
             expected_version: None,
             ledger: Vec::new(),
+            children: Vec::new(),
         };
         match self.ledger.store().write_payment(&write, now).await {
             Ok(()) => Ok(payment),
@@ -331,28 +343,248 @@ impl Payments {
         self.apply(&payment, PaymentAction::Expire, |_| {}).await
     }
 
-    /// Refunds `amount` of what was captured.
-    pub async fn refund(&self, id: &PaymentId, amount: i128) -> Result<Payment> {
+    /// Refunds `amount` of what was captured. The amount is reserved and the money going back
+    /// held before the provider is called (the recovery point); the refund then succeeds,
+    /// fails, or stays pending until [`Payments::sync_refunds`] settles it.
+    pub async fn refund(
+        &self,
+        id: &PaymentId,
+        amount: i128,
+        reason: Option<String>,
+    ) -> Result<Refund> {
         let payment = self.payment(id).await?;
-        let action = PaymentAction::Refund { amount };
-        transition(&payment.state, action)?;
-        let (provider, reference) = self.charge_of(&payment)?;
-        // Derived from what was refunded before, so a retry after a crash reuses it.
-        let refund_id = RefundId::derived(&format!(
-            "obol:payments:refund:{}:{}",
-            payment.id, payment.state.refunded
-        ));
-        let outcome = provider
-            .refunder()
-            .ok_or_else(|| unsupported(provider.as_ref(), "refund"))?
-            .refund(&reference, &refund_id, amount)
+        let step = transition(&payment.state, PaymentAction::Refund { amount })?;
+        self.charge_of(&payment)?;
+        let now = self.ledger.now();
+        let refund_id = RefundId::generate(self.ledger.ids().as_ref());
+        let refund = Refund {
+            hold_id: TransactionId::derived(&format!("obol:payments:hold:{refund_id}")),
+            id: refund_id,
+            payment_id: payment.id.clone(),
+            amount,
+            status: RefundStatus::Pending,
+            reason,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        let mut next = payment.clone();
+        next.state = step.next;
+        let commands = self
+            .commands(
+                &payment.asset,
+                &refund.hold_id,
+                &[LedgerEffect::HoldReturn { amount }],
+            )
             .await?;
-        match outcome {
-            super::provider::RefundOutcome::Failed => Err(Error::InvalidTransaction {
-                reason: "the provider refused the refund".into(),
-            }),
-            _ => self.apply(&payment, action, |_| {}).await,
+        let child = Child::Refund(refund.clone());
+        let held = self
+            .commit(
+                &payment,
+                next,
+                commands,
+                vec![ChildWrite {
+                    child: child.clone(),
+                    expected_version: None,
+                }],
+                vec![("refund.created", Some(child))],
+            )
+            .await?;
+        self.call_refund(&held, &refund).await
+    }
+
+    /// Asks the provider to pay a pending refund back (again: the refund id makes the call
+    /// idempotent) and records the answer.
+    async fn call_refund(&self, payment: &Payment, refund: &Refund) -> Result<Refund> {
+        let (provider, reference) = self.charge_of(payment)?;
+        let refunder = provider
+            .refunder()
+            .ok_or_else(|| unsupported(provider.as_ref(), "refund"))?;
+        match refunder.refund(&reference, &refund.id, refund.amount).await {
+            Ok(RefundOutcome::Succeeded) => {
+                self.settle_refund(payment, refund, RefundStatus::Succeeded)
+                    .await
+            }
+            Ok(RefundOutcome::Failed) => {
+                self.settle_refund(payment, refund, RefundStatus::Failed)
+                    .await
+            }
+            Ok(RefundOutcome::Pending) => Ok(refund.clone()),
+            Err(error @ Error::ProviderTimeout { .. }) => {
+                tracing::warn!(refund = %refund.id, %error, "refund outcome unknown; left pending for sync");
+                Ok(refund.clone())
+            }
+            Err(error) => {
+                // The call did not take effect: the refund is canceled and its amount freed.
+                self.settle_refund(payment, refund, RefundStatus::Canceled)
+                    .await?;
+                Err(error)
+            }
         }
+    }
+
+    async fn settle_refund(
+        &self,
+        payment: &Payment,
+        refund: &Refund,
+        status: RefundStatus,
+    ) -> Result<Refund> {
+        let effects = refund.status.to(status, refund.amount)?;
+        let commands = self
+            .commands(&payment.asset, &refund.hold_id, &effects)
+            .await?;
+        let mut next = payment.clone();
+        if status != RefundStatus::Succeeded {
+            next.state = transition(
+                &payment.state,
+                PaymentAction::RefundFailed {
+                    amount: refund.amount,
+                },
+            )?
+            .next;
+        }
+        let mut settled = refund.clone();
+        settled.status = status;
+        settled.version += 1;
+        settled.updated_at = self.ledger.now();
+        let kind = match status {
+            RefundStatus::Succeeded => "refund.succeeded",
+            RefundStatus::Failed => "refund.failed",
+            _ => "refund.canceled",
+        };
+        let child = Child::Refund(settled.clone());
+        self.commit(
+            payment,
+            next,
+            commands,
+            vec![ChildWrite {
+                child: child.clone(),
+                expected_version: Some(refund.version),
+            }],
+            vec![(kind, Some(child))],
+        )
+        .await?;
+        Ok(settled)
+    }
+
+    /// Settles refunds left pending for at least `min_age` (a crash mid-call, a timeout, a
+    /// slow rail). Returns how many settled.
+    pub async fn sync_refunds(&self, min_age: Duration) -> Result<usize> {
+        let cutoff = self.cutoff(min_age);
+        let pending = self
+            .ledger
+            .store()
+            .children_with_status("refund", RefundStatus::Pending.as_str(), 256)
+            .await?;
+        let mut settled = 0;
+        for child in pending {
+            let Child::Refund(refund) = child else {
+                continue;
+            };
+            if refund.updated_at.as_micros() > cutoff {
+                continue;
+            }
+            let payment = self.payment(&refund.payment_id).await?;
+            if self.call_refund(&payment, &refund).await?.status != RefundStatus::Pending {
+                settled += 1;
+            }
+        }
+        Ok(settled)
+    }
+
+    /// A payment's refunds and disputes.
+    pub async fn children(&self, id: &PaymentId) -> Result<Vec<Child>> {
+        self.ledger.store().children(id).await
+    }
+
+    /// Records a dispute the provider reported: the amount is withdrawn from the merchant
+    /// (held) until the dispute is decided.
+    pub async fn open_dispute(
+        &self,
+        id: &PaymentId,
+        amount: i128,
+        reason: &str,
+    ) -> Result<Dispute> {
+        let payment = self.payment(id).await?;
+        let step = transition(&payment.state, PaymentAction::OpenDispute { amount })?;
+        let now = self.ledger.now();
+        let dispute_id = DisputeId::generate(self.ledger.ids().as_ref());
+        let dispute = Dispute {
+            hold_id: TransactionId::derived(&format!("obol:payments:hold:{dispute_id}")),
+            id: dispute_id,
+            payment_id: payment.id.clone(),
+            amount,
+            status: DisputeStatus::NeedsResponse,
+            reason: reason.to_owned(),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        let mut next = payment.clone();
+        next.state = step.next;
+        let commands = self
+            .commands(
+                &payment.asset,
+                &dispute.hold_id,
+                &[LedgerEffect::HoldReturn { amount }],
+            )
+            .await?;
+        let child = Child::Dispute(dispute.clone());
+        self.commit(
+            &payment,
+            next,
+            commands,
+            vec![ChildWrite {
+                child: child.clone(),
+                expected_version: None,
+            }],
+            vec![("dispute.created", Some(child))],
+        )
+        .await?;
+        Ok(dispute)
+    }
+
+    /// Moves a dispute on: evidence submitted (`under_review`), or decided (`won` returns the
+    /// money to the merchant, `lost` posts it back to the customer).
+    pub async fn update_dispute(&self, id: &DisputeId, status: DisputeStatus) -> Result<Dispute> {
+        let Some(Child::Dispute(dispute)) = self.ledger.store().child(id.as_str()).await? else {
+            return Err(Error::DisputeNotFound { id: id.to_string() });
+        };
+        let payment = self.payment(&dispute.payment_id).await?;
+        let effects = dispute.status.to(status, dispute.amount)?;
+        let mut next = payment.clone();
+        if matches!(status, DisputeStatus::Won | DisputeStatus::Lost) {
+            let action = PaymentAction::CloseDispute {
+                amount: dispute.amount,
+                won: status == DisputeStatus::Won,
+            };
+            next.state = transition(&payment.state, action)?.next;
+        }
+        let commands = self
+            .commands(&payment.asset, &dispute.hold_id, &effects)
+            .await?;
+        let mut updated = dispute.clone();
+        updated.status = status;
+        updated.version += 1;
+        updated.updated_at = self.ledger.now();
+        let kind = match status {
+            DisputeStatus::Won => "dispute.won",
+            DisputeStatus::Lost => "dispute.lost",
+            _ => "dispute.updated",
+        };
+        let child = Child::Dispute(updated.clone());
+        self.commit(
+            &payment,
+            next,
+            commands,
+            vec![ChildWrite {
+                child: child.clone(),
+                expected_version: Some(dispute.version),
+            }],
+            vec![(kind, Some(child))],
+        )
+        .await?;
+        Ok(updated)
     }
 
     /// Settles payments left `processing` for at least `min_age` (a crash mid-call, a timeout,
@@ -413,7 +645,8 @@ impl Payments {
                 }
                 let mut next = payment.clone();
                 next.provider_reference = Some(reference);
-                self.write(payment, next, Vec::new(), Vec::new()).await
+                self.commit(payment, next, Vec::new(), Vec::new(), Vec::new())
+                    .await
             }
             ChargeOutcome::Declined {
                 reference,
@@ -468,22 +701,41 @@ impl Payments {
         let mut next = payment.clone();
         next.state = step.next;
         change(&mut next);
-        let accounts = self.accounts(&payment.asset).await?;
-        let ids = self.ledger.ids().clone();
-        let commands = ledger_commands(&accounts, &payment.hold_id, &step.effects, || {
-            TransactionId::generate(ids.as_ref())
-        });
+        let commands = self
+            .commands(&payment.asset, &payment.hold_id, &step.effects)
+            .await?;
         let kind = event_kind(payment.state.status, &next.state, action);
-        let events = vec![kind];
-        self.write(payment, next, commands, events).await
+        self.commit(payment, next, commands, Vec::new(), vec![(kind, None)])
+            .await
     }
 
-    async fn write(
+    /// The ledger commands for effects on the hold `hold_id`.
+    async fn commands(
+        &self,
+        asset: &AssetCode,
+        hold_id: &TransactionId,
+        effects: &[LedgerEffect],
+    ) -> Result<Vec<LedgerCommand>> {
+        let accounts = self.accounts(asset).await?;
+        let ids = self.ledger.ids().clone();
+        Ok(ledger_commands(&accounts, hold_id, effects, || {
+            TransactionId::generate(ids.as_ref())
+        }))
+    }
+
+    fn cutoff(&self, min_age: Duration) -> i64 {
+        self.ledger.now().as_micros() - i64::try_from(min_age.as_micros()).unwrap_or(i64::MAX)
+    }
+
+    /// Writes one change atomically: the payment (version checked), its ledger commands, its
+    /// children and its events.
+    async fn commit(
         &self,
         before: &Payment,
         mut next: Payment,
         commands: Vec<LedgerCommand>,
-        event_kinds: Vec<&'static str>,
+        children: Vec<ChildWrite>,
+        events: Vec<(&'static str, Option<Child>)>,
     ) -> Result<Payment> {
         let now = self.ledger.now();
         next.version = before.version + 1;
@@ -495,14 +747,15 @@ impl Payments {
                 Submission::new(command)
             })
             .collect::<Result<Vec<_>>>()?;
-        let events = event_kinds
+        let events = events
             .into_iter()
-            .map(|kind| self.event(kind, &next))
+            .map(|(kind, child)| self.event(kind, &next, child))
             .collect();
         let write = PaymentWrite {
             payment: next.clone(),
             expected_version: Some(before.version),
             ledger,
+            children,
             events,
         };
         self.ledger.store().write_payment(&write, now).await?;
@@ -510,12 +763,13 @@ impl Payments {
         Ok(next)
     }
 
-    fn event(&self, kind: &str, payment: &Payment) -> Event {
+    fn event(&self, kind: &str, payment: &Payment, child: Option<Child>) -> Event {
         Event {
             id: EventId::generate(self.ledger.ids().as_ref()),
             kind: kind.to_owned(),
             payment_id: payment.id.clone(),
             payment: payment.clone(),
+            child,
             created_at: self.ledger.now(),
         }
     }
@@ -542,6 +796,10 @@ fn event_kind(before: PaymentStatus, after: &PaymentState, action: PaymentAction
     match (action, after.status) {
         (PaymentAction::Decline, _) => "payment.payment_failed",
         (PaymentAction::Refund { .. }, _) => "payment.refunded",
+        (PaymentAction::RefundFailed { .. }, _) => "payment.refund_failed",
+        (PaymentAction::OpenDispute { .. } | PaymentAction::CloseDispute { .. }, _) => {
+            "payment.disputed"
+        }
         (PaymentAction::Capture { .. }, PaymentStatus::RequiresCapture) => "payment.captured",
         (_, status) if status == before => "payment.updated",
         (_, PaymentStatus::RequiresPaymentMethod) => "payment.requires_payment_method",

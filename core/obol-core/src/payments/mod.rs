@@ -7,6 +7,7 @@
 //! ([`sandbox`]); the engine ([`engine`]) writing each change with its postings and events.
 
 pub mod card;
+pub mod children;
 pub mod engine;
 pub mod model;
 pub mod postings;
@@ -17,8 +18,9 @@ pub mod sandbox;
 pub mod state;
 
 pub use card::{CardBrand, CardDetails, CardSummary};
+pub use children::{Child, Dispute, DisputeStatus, Refund, RefundStatus};
 pub use engine::Payments;
-pub use model::{Event, NewPayment, Payment, PaymentWrite, StoredEvent};
+pub use model::{ChildWrite, Event, NewPayment, Payment, PaymentWrite, StoredEvent};
 pub use postings::{PaymentAccounts, ledger_commands};
 pub use provider::{
     AuthorizeRequest, Capabilities, ChargeOutcome, ChargeStatus, MethodKind, MethodToken, Provider,

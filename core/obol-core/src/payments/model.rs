@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::children::Child;
 use super::provider::MethodToken;
 use super::state::{CaptureMethod, PaymentState};
 use crate::clock::Timestamp;
@@ -17,6 +18,7 @@ pub struct NewPayment {
     /// The payment's id (callers may supply it, so a retry reuses it).
     pub id: PaymentId,
     /// Minor units.
+    #[serde(with = "crate::money::amount_serde")]
     pub amount: i128,
     /// The asset.
     pub asset: AssetCode,
@@ -101,6 +103,8 @@ pub struct Event {
     pub payment_id: PaymentId,
     /// The payment as it was after the change.
     pub payment: Payment,
+    /// The refund or dispute the event is about, if any.
+    pub child: Option<Child>,
     /// When it happened.
     pub created_at: Timestamp,
 }
@@ -124,6 +128,17 @@ pub struct PaymentWrite {
     pub expected_version: Option<i64>,
     /// Ledger commands; every one must succeed or nothing is written.
     pub ledger: Vec<Submission>,
+    /// Refunds and disputes created or changed with the payment.
+    pub children: Vec<ChildWrite>,
     /// Events for the outbox.
     pub events: Vec<Event>,
+}
+
+/// A refund or dispute to store with a payment change.
+#[derive(Debug, Clone)]
+pub struct ChildWrite {
+    /// The child after the change (its `version` is the new version).
+    pub child: Child,
+    /// The version the change was computed from; `None` for a new child.
+    pub expected_version: Option<i64>,
 }

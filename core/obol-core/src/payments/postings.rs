@@ -7,15 +7,15 @@
 //! | `merchant`          | credit | pending: authorized, not captured; posted: available   |
 //!
 //! authorize = a hold (debit clearing, credit merchant: the merchant's pending balance);
-//! capture = a post of that hold (the rest released on the final capture); release = a void;
-//! refund = a transfer back (debit merchant, credit clearing), so the merchant's posted balance
-//! is always captured − refunded. Fee and dispute accounts join with the payment engine.
+//! capture = a post of that hold (the rest released on the final capture); release = a void.
+//! A refund or a dispute holds the money going back (debit merchant, credit clearing) under its
+//! own hold id, posts it when the refund succeeds or the dispute is lost, and voids it when the
+//! refund fails or the dispute is won; so the merchant's posted balance is always
+//! captured − succeeded refunds − lost disputes.
 
 use super::state::LedgerEffect;
 use crate::id::{AccountId, TransactionId};
-use crate::ledger::model::{
-    Entry, LedgerCommand, NewHold, NewTransaction, PostAmount, PostHold, VoidHold,
-};
+use crate::ledger::model::{Entry, LedgerCommand, NewHold, PostAmount, PostHold, VoidHold};
 use crate::money::AssetCode;
 
 /// The ledger accounts of one merchant's payments in one asset.
@@ -29,9 +29,9 @@ pub struct PaymentAccounts {
     pub merchant: AccountId,
 }
 
-/// Turns a transition's effects into ledger commands, in order. `hold_id` is the payment's
-/// hold (one per payment, so the commands stay idempotent on replay); `next_id` gives each
-/// other command its id.
+/// Turns a transition's effects into ledger commands, in order. `hold_id` is the hold of the
+/// object moving the money (the payment's for authorizations, a refund's or a dispute's for
+/// money going back); `next_id` gives each other command its id.
 pub fn ledger_commands(
     accounts: &PaymentAccounts,
     hold_id: &TransactionId,
@@ -69,16 +69,18 @@ pub fn ledger_commands(
                 hold_id: hold_id.clone(),
                 metadata: Default::default(),
             }),
-            LedgerEffect::Refund { amount } => LedgerCommand::Transfer(NewTransaction::new(
-                next_id(),
-                Entry::transfer(
+            LedgerEffect::HoldReturn { amount } => LedgerCommand::Hold(NewHold {
+                id: hold_id.clone(),
+                entries: Entry::transfer(
                     &accounts.merchant,
                     &accounts.provider_clearing,
                     amount,
                     &accounts.asset,
                 )
                 .to_vec(),
-            )),
+                expires_at: None,
+                metadata: Default::default(),
+            }),
         })
         .collect()
 }
@@ -150,9 +152,20 @@ mod tests {
                         let Ok(step) = transition(&state, action(kind, value, flag)) else {
                             continue;
                         };
-                        let commands = ledger_commands(&accounts, &hold_id, &step.effects, || {
+                        let mut commands = ledger_commands(&accounts, &hold_id, &step.effects, || {
                             ledger.new_transaction_id()
                         });
+                        // A refund settles at once here: hold the money going back, post it.
+                        if let PaymentAction::Refund { amount } = action(kind, value, flag) {
+                            let refund_hold = ledger.new_transaction_id();
+                            let settle = [
+                                LedgerEffect::HoldReturn { amount },
+                                LedgerEffect::Capture { amount, release_rest: true },
+                            ];
+                            commands.extend(ledger_commands(&accounts, &refund_hold, &settle, || {
+                                ledger.new_transaction_id()
+                            }));
+                        }
                         for command in commands {
                             ledger.submit(command).await.unwrap();
                         }

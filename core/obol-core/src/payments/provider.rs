@@ -110,6 +110,7 @@ pub enum ChargeOutcome {
         /// The provider's charge reference.
         reference: String,
         /// Minor units authorized.
+        #[serde(with = "crate::money::amount_serde")]
         amount: i128,
     },
     /// The customer must act (e.g. 3-D Secure) at `redirect_url`.
@@ -175,6 +176,7 @@ pub enum ProviderEventKind {
     /// The customer disputed the charge.
     DisputeOpened {
         /// Minor units disputed.
+        #[serde(with = "crate::money::amount_serde")]
         amount: i128,
     },
     /// The dispute was decided for the merchant.

@@ -36,6 +36,7 @@ pub enum PaymentRequest {
         /// The payment.
         payment: PaymentId,
         /// Minor units; everything capturable when absent.
+        #[serde(with = "crate::money::amount_serde::option", default)]
         amount: Option<i128>,
         /// Release the rest after this capture.
         final_capture: bool,
@@ -52,11 +53,14 @@ pub enum PaymentRequest {
         /// The payment.
         payment: PaymentId,
     },
-    /// Refund captured funds.
+    /// Refund captured funds (answers with the payment; its refunds are its children).
     Refund {
         /// The payment.
         payment: PaymentId,
         /// Minor units.
+        #[serde(with = "crate::money::amount_serde")]
         amount: i128,
+        /// Why.
+        reason: Option<String>,
     },
 }

@@ -12,12 +12,16 @@
 //! requires_capture ──capture (partial, several)──▶ requires_capture | succeeded
 //! requires_capture ──expire──▶ succeeded (something captured) | canceled (nothing captured)
 //! any state but processing and the terminal ones ──cancel | expire──▶ canceled
-//! succeeded ──refund──▶ succeeded (refunded grows; a payment's status never leaves a terminal)
+//! succeeded ──refund | refund_failed | open_dispute | close_dispute──▶ succeeded
+//!   (amounts move; a payment's status never leaves a terminal state)
 //! ```
 //!
 //! The function is pure: it checks the action against the state, returns the next state and
 //! the ledger effects the change implies, and on refusal returns a typed error and nothing else.
-//! Invariant of every reachable state: `0 ≤ refunded ≤ captured ≤ authorized ≤ amount`.
+//! Invariant of every reachable state:
+//! `0 ≤ refunded + disputed ≤ captured ≤ authorized ≤ amount`. Refunds and disputes are child
+//! objects with their own lifecycles ([`super::children`]); the payment only reserves their
+//! amounts, and their money moves through their own ledger holds.
 
 use serde::{Deserialize, Serialize};
 
@@ -123,13 +127,21 @@ pub struct PaymentState {
     /// Automatic or manual capture.
     pub capture_method: CaptureMethod,
     /// The amount asked for, in minor units.
+    #[serde(with = "crate::money::amount_serde")]
     pub amount: i128,
     /// The amount the provider authorized (held), in minor units.
+    #[serde(with = "crate::money::amount_serde")]
     pub authorized: i128,
     /// The amount captured so far.
+    #[serde(with = "crate::money::amount_serde")]
     pub captured: i128,
-    /// The amount refunded so far.
+    /// The amount refunded so far (pending and succeeded refunds).
+    #[serde(with = "crate::money::amount_serde")]
     pub refunded: i128,
+    /// The amount under dispute or lost in disputes.
+    #[serde(default)]
+    #[serde(with = "crate::money::amount_serde")]
+    pub disputed: i128,
     /// Set when canceled.
     pub cancellation: Option<CancellationReason>,
 }
@@ -145,6 +157,7 @@ impl PaymentState {
             authorized: 0,
             captured: 0,
             refunded: 0,
+            disputed: 0,
             cancellation: None,
         })
     }
@@ -158,9 +171,9 @@ impl PaymentState {
         }
     }
 
-    /// What may still be refunded.
+    /// What may still be refunded (or disputed).
     pub fn refundable(&self) -> i128 {
-        self.captured - self.refunded
+        self.captured - self.refunded - self.disputed
     }
 }
 
@@ -179,6 +192,7 @@ pub enum PaymentAction {
     /// The provider authorized `amount` (at most the amount asked for).
     Authorize {
         /// Minor units authorized.
+        #[serde(with = "crate::money::amount_serde")]
         amount: i128,
     },
     /// The provider declined; another payment method may be tried.
@@ -188,6 +202,7 @@ pub enum PaymentAction {
     /// Capture part or all of what is authorized. `final_capture` releases the rest.
     Capture {
         /// Minor units to capture.
+        #[serde(with = "crate::money::amount_serde")]
         amount: i128,
         /// No further captures: the uncaptured rest is released.
         final_capture: bool,
@@ -199,10 +214,31 @@ pub enum PaymentAction {
     },
     /// The payment's window or its authorization ran out.
     Expire,
-    /// Refund part or all of what was captured.
+    /// Refund part or all of what was captured (reserved now; the refund settles later).
     Refund {
         /// Minor units to refund.
+        #[serde(with = "crate::money::amount_serde")]
         amount: i128,
+    },
+    /// A refund failed or was canceled: its amount is refundable again.
+    RefundFailed {
+        /// Minor units of the failed refund.
+        #[serde(with = "crate::money::amount_serde")]
+        amount: i128,
+    },
+    /// The customer disputed part or all of the payment.
+    OpenDispute {
+        /// Minor units disputed.
+        #[serde(with = "crate::money::amount_serde")]
+        amount: i128,
+    },
+    /// A dispute was decided: won returns the amount, lost keeps it disputed.
+    CloseDispute {
+        /// Minor units of the dispute.
+        #[serde(with = "crate::money::amount_serde")]
+        amount: i128,
+        /// Decided for the merchant.
+        won: bool,
     },
 }
 
@@ -221,6 +257,9 @@ impl PaymentAction {
             PaymentAction::Cancel { .. } => "cancel",
             PaymentAction::Expire => "expire",
             PaymentAction::Refund { .. } => "refund",
+            PaymentAction::RefundFailed { .. } => "refund_failed",
+            PaymentAction::OpenDispute { .. } => "open_dispute",
+            PaymentAction::CloseDispute { .. } => "close_dispute",
         }
     }
 }
@@ -233,20 +272,24 @@ pub enum LedgerEffect {
     /// Hold the authorized amount.
     Hold {
         /// Minor units.
+        #[serde(with = "crate::money::amount_serde")]
         amount: i128,
     },
     /// Post part of the hold; with `release_rest`, release what is left of it.
     Capture {
         /// Minor units.
+        #[serde(with = "crate::money::amount_serde")]
         amount: i128,
         /// Release the uncaptured rest of the hold.
         release_rest: bool,
     },
     /// Release the whole remaining hold.
     Release,
-    /// Move captured funds back to the customer.
-    Refund {
+    /// Hold funds going back from the merchant to the customer (a refund or a dispute);
+    /// posted by a later `Capture`, or released.
+    HoldReturn {
         /// Minor units.
+        #[serde(with = "crate::money::amount_serde")]
         amount: i128,
     },
 }
@@ -371,7 +414,35 @@ pub fn transition(state: &PaymentState, action: PaymentAction) -> Result<Transit
                 });
             }
             next.refunded = state.refunded + amount;
-            effects.push(LedgerEffect::Refund { amount });
+        }
+        (S::Succeeded, A::RefundFailed { amount }) => {
+            positive(amount)?;
+            if amount > state.refunded {
+                return Err(Error::InvalidAmount {
+                    reason: "more than was refunded".into(),
+                });
+            }
+            next.refunded = state.refunded - amount;
+        }
+        (S::Succeeded, A::OpenDispute { amount }) => {
+            positive(amount)?;
+            if amount > state.refundable() {
+                return Err(Error::ExceedsRefundable {
+                    remaining: amount_text(state.refundable()),
+                });
+            }
+            next.disputed = state.disputed + amount;
+        }
+        (S::Succeeded, A::CloseDispute { amount, won }) => {
+            positive(amount)?;
+            if amount > state.disputed {
+                return Err(Error::InvalidAmount {
+                    reason: "more than is disputed".into(),
+                });
+            }
+            if won {
+                next.disputed = state.disputed - amount;
+            }
         }
         _ => return Err(refuse()),
     }
@@ -597,7 +668,17 @@ mod tests {
                 reason: CancellationReason::RequestedByCustomer
             }),
             Just(PaymentAction::Expire),
-            amount.prop_map(|amount| PaymentAction::Refund { amount }),
+            amount
+                .clone()
+                .prop_map(|amount| PaymentAction::Refund { amount }),
+            amount
+                .clone()
+                .prop_map(|amount| PaymentAction::RefundFailed { amount }),
+            amount
+                .clone()
+                .prop_map(|amount| PaymentAction::OpenDispute { amount }),
+            (amount, any::<bool>())
+                .prop_map(|(amount, won)| PaymentAction::CloseDispute { amount, won }),
         ]
     }
 
@@ -627,8 +708,16 @@ mod tests {
                                     released |= release_rest;
                                 }
                                 LedgerEffect::Release => released = true,
-                                LedgerEffect::Refund { amount } => refunded += amount,
+                                LedgerEffect::HoldReturn { .. } => {
+                                    prop_assert!(false, "payments do not hold returns");
+                                }
                             }
+                        }
+                        if let PaymentAction::Refund { amount } = action {
+                            refunded += amount;
+                        }
+                        if let PaymentAction::RefundFailed { amount } = action {
+                            refunded -= amount;
                         }
                         state = step.next;
                     }
@@ -636,8 +725,8 @@ mod tests {
                         prop_assert!(!error.is_retryable());
                     }
                 }
-                prop_assert!(0 <= state.refunded);
-                prop_assert!(state.refunded <= state.captured);
+                prop_assert!(0 <= state.refunded && 0 <= state.disputed);
+                prop_assert!(state.refunded + state.disputed <= state.captured);
                 prop_assert!(state.captured <= state.authorized);
                 prop_assert!(state.authorized <= state.amount);
                 prop_assert_eq!(held, state.authorized);

@@ -63,6 +63,8 @@ macro_rules! ledger_store_conformance {
             concurrent_captures_never_overcapture,
             idempotency_keys_follow_the_contract,
             identical_requests_with_one_key_run_once,
+            disputes_hold_then_return_or_take_the_money,
+            refunds_fail_cancel_or_settle_later,
         );
         $crate::ledger_store_conformance!(@webhooks $factory;
             webhooks_retry_sign_and_stop_on_gone,

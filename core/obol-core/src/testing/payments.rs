@@ -20,11 +20,11 @@ use crate::ledger::model::Direction;
 use crate::money::AssetCode;
 use crate::payments::provider::{
     AuthorizeRequest, Authorizer, Canceler, Capabilities, Capturer, ChargeOutcome, Provider,
-    Refunder, StatusSync, Tokenizer,
+    RefundOutcome, Refunder, StatusSync, Tokenizer,
 };
 use crate::payments::{
-    CancellationReason, CardDetails, NewPayment, Payment, PaymentRequest, PaymentStatus, Payments,
-    ProviderRegistry, Sandbox,
+    CancellationReason, CardDetails, Child, DisputeStatus, NewPayment, Payment, PaymentRequest,
+    PaymentStatus, Payments, ProviderRegistry, RefundStatus, Sandbox,
 };
 use crate::store::Store;
 
@@ -95,10 +95,16 @@ pub async fn manual_capture_in_parts_and_refund(store: Arc<dyn Store>) {
     let done = payments.capture(&id, None, false).await.unwrap();
     assert_eq!(done.state.status, PaymentStatus::Succeeded);
     assert_eq!(merchant(&payments).await, (1000, 0));
-    payments.refund(&id, 250).await.unwrap();
-    let refunded = payments.refund(&id, 150).await.unwrap();
+    let first = payments.refund(&id, 250, None).await.unwrap();
+    assert_eq!(first.status, RefundStatus::Succeeded);
+    payments
+        .refund(&id, 150, Some("requested_by_customer".into()))
+        .await
+        .unwrap();
+    let refunded = payments.payment(&id).await.unwrap();
     assert_eq!(refunded.state.refunded, 400);
-    let too_much = payments.refund(&id, 601).await.unwrap_err();
+    assert_eq!(payments.children(&id).await.unwrap().len(), 2);
+    let too_much = payments.refund(&id, 601, None).await.unwrap_err();
     assert_eq!(too_much.code(), "exceeds_refundable");
     assert_eq!(merchant(&payments).await, (600, 0));
     assert_eq!(sandbox.net_captured().unwrap(), 600);
@@ -111,8 +117,10 @@ pub async fn manual_capture_in_parts_and_refund(store: Arc<dyn Store>) {
             "payment.amount_capturable_updated",
             "payment.captured",
             "payment.succeeded",
-            "payment.refunded",
-            "payment.refunded",
+            "refund.created",
+            "refund.succeeded",
+            "refund.created",
+            "refund.succeeded",
         ]
     );
     super::conformance::assert_balanced(store.as_ref()).await;
@@ -165,7 +173,7 @@ pub async fn refusals_change_nothing(store: Arc<dyn Store>) {
             .await
             .unwrap_err(),
         payments.confirm(&payment.id).await.unwrap_err(),
-        payments.refund(&payment.id, 10).await.unwrap_err(),
+        payments.refund(&payment.id, 10, None).await.unwrap_err(),
         payments
             .cancel(&payment.id, CancellationReason::Duplicate)
             .await
@@ -501,6 +509,7 @@ pub async fn identical_requests_with_one_key_run_once(store: Arc<dyn Store>) {
     let other = PaymentRequest::Refund {
         payment: payment.id.clone(),
         amount: 1,
+        reason: None,
     };
     let err = payments
         .execute(Some("confirm-1"), other.clone())
@@ -511,6 +520,7 @@ pub async fn identical_requests_with_one_key_run_once(store: Arc<dyn Store>) {
     let bad = PaymentRequest::Refund {
         payment: payment.id.clone(),
         amount: 801,
+        reason: None,
     };
     let first = payments
         .execute(Some("refund-1"), bad.clone())
@@ -523,4 +533,169 @@ pub async fn identical_requests_with_one_key_run_once(store: Arc<dyn Store>) {
     );
     let bad_key = payments.execute(Some(""), other).await.unwrap_err();
     assert_eq!(bad_key.code(), "invalid_id");
+}
+
+pub async fn disputes_hold_then_return_or_take_the_money(store: Arc<dyn Store>) {
+    let (payments, _) = engine(store.clone(), Arc::new(Sandbox::new()), 44).await;
+    let payment = with_card(&payments, "4000000000000259", 1000, false).await;
+    let id = payments.confirm(&payment.id).await.unwrap().id;
+    payments.refund(&id, 300, None).await.unwrap();
+    let won = payments.open_dispute(&id, 200, "fraudulent").await.unwrap();
+    assert_eq!(won.status, DisputeStatus::NeedsResponse);
+    assert_eq!(merchant(&payments).await, (700, -200));
+    let err = payments.refund(&id, 501, None).await.unwrap_err();
+    assert_eq!(err.code(), "exceeds_refundable");
+    payments
+        .update_dispute(&won.id, DisputeStatus::UnderReview)
+        .await
+        .unwrap();
+    payments
+        .update_dispute(&won.id, DisputeStatus::Won)
+        .await
+        .unwrap();
+    assert_eq!(merchant(&payments).await, (700, 0));
+    assert_eq!(payments.payment(&id).await.unwrap().state.disputed, 0);
+
+    let lost = payments
+        .open_dispute(&id, 100, "product_not_received")
+        .await
+        .unwrap();
+    let decided = payments
+        .update_dispute(&lost.id, DisputeStatus::Lost)
+        .await
+        .unwrap();
+    assert_eq!(decided.status, DisputeStatus::Lost);
+    assert_eq!(merchant(&payments).await, (600, 0));
+    let after = payments.payment(&id).await.unwrap();
+    assert_eq!((after.state.refunded, after.state.disputed), (300, 100));
+    assert_eq!(after.state.refundable(), 600);
+    let again = payments
+        .update_dispute(&lost.id, DisputeStatus::Won)
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), "invalid_transition");
+    let unknown = crate::id::DisputeId::generate(payments.ledger().ids().as_ref());
+    let missing = payments
+        .update_dispute(&unknown, DisputeStatus::Won)
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), "dispute_not_found");
+    let kinds = event_kinds(&payments, &id).await;
+    assert!(kinds.ends_with(&["dispute.created".into(), "dispute.lost".into()]));
+    let children = payments.children(&id).await.unwrap();
+    assert_eq!(children.len(), 3);
+    assert!(matches!(&children[2], Child::Dispute(d) if d.status == DisputeStatus::Lost));
+    super::conformance::assert_balanced(store.as_ref()).await;
+}
+
+/// The sandbox, with refunds answering a script: each call takes the next answer, where
+/// `None` means "make the refund, then time out".
+#[derive(Debug)]
+struct ScriptedRefunds {
+    inner: Arc<Sandbox>,
+    answers: std::sync::Mutex<Vec<Option<crate::Result<RefundOutcome>>>>,
+}
+
+#[async_trait]
+impl Refunder for ScriptedRefunds {
+    async fn refund(
+        &self,
+        reference: &str,
+        refund_id: &crate::id::RefundId,
+        amount: i128,
+    ) -> crate::Result<RefundOutcome> {
+        let next = {
+            let mut answers = self.answers.lock().unwrap();
+            if answers.is_empty() {
+                None
+            } else {
+                Some(answers.remove(0))
+            }
+        };
+        match next {
+            // Script exhausted: the provider behaves.
+            None => self.inner.refund(reference, refund_id, amount).await,
+            Some(None) => {
+                self.inner.refund(reference, refund_id, amount).await?;
+                Err(Error::ProviderTimeout {
+                    provider: "sandbox".into(),
+                })
+            }
+            Some(Some(answer)) => answer,
+        }
+    }
+}
+
+impl Provider for ScriptedRefunds {
+    fn name(&self) -> &str {
+        "sandbox"
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    fn tokenizer(&self) -> Option<&dyn Tokenizer> {
+        Some(self.inner.as_ref())
+    }
+    fn authorizer(&self) -> Option<&dyn Authorizer> {
+        Some(self.inner.as_ref())
+    }
+    fn refunder(&self) -> Option<&dyn Refunder> {
+        Some(self)
+    }
+}
+
+pub async fn refunds_fail_cancel_or_settle_later(store: Arc<dyn Store>) {
+    let sandbox = Arc::new(Sandbox::new());
+    let scripted = Arc::new(ScriptedRefunds {
+        inner: sandbox.clone(),
+        answers: std::sync::Mutex::new(vec![
+            Some(Ok(RefundOutcome::Failed)),
+            Some(Err(Error::ProviderUnavailable {
+                provider: "sandbox".into(),
+                reason: "connection refused".into(),
+            })),
+            None,
+        ]),
+    });
+    let (payments, clock) = engine(store.clone(), scripted, 45).await;
+    let payment = with_card(&payments, "4242424242424242", 500, false).await;
+    let id = payments.confirm(&payment.id).await.unwrap().id;
+
+    let failed = payments.refund(&id, 100, None).await.unwrap();
+    assert_eq!(failed.status, RefundStatus::Failed);
+    let err = payments.refund(&id, 100, None).await.unwrap_err();
+    assert_eq!(err.code(), "provider_unavailable");
+    assert_eq!(payments.payment(&id).await.unwrap().state.refunded, 0);
+    assert_eq!(merchant(&payments).await, (500, 0));
+
+    // Made at the provider, but the answer was lost: pending, money held back.
+    let unknown = payments.refund(&id, 120, None).await.unwrap();
+    assert_eq!(unknown.status, RefundStatus::Pending);
+    assert_eq!(merchant(&payments).await, (500, -120));
+    assert_eq!(
+        payments
+            .sync_refunds(Duration::from_secs(60))
+            .await
+            .unwrap(),
+        0
+    );
+    clock.advance(Duration::from_secs(61));
+    assert_eq!(
+        payments
+            .sync_refunds(Duration::from_secs(60))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(merchant(&payments).await, (380, 0));
+    assert_eq!(sandbox.net_captured().unwrap(), 380);
+    let statuses: Vec<&str> = payments
+        .children(&id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.status())
+        .collect();
+    assert_eq!(statuses, ["failed", "canceled", "succeeded"]);
+    super::conformance::assert_balanced(store.as_ref()).await;
 }
