@@ -315,6 +315,22 @@ impl PaymentStore for MemoryStore {
         Ok(found)
     }
 
+    async fn payment_by_reference(
+        &self,
+        provider: &str,
+        reference: &str,
+    ) -> Result<Option<Payment>> {
+        Ok(self
+            .lock()?
+            .payments
+            .values()
+            .find(|p| {
+                p.provider.as_deref() == Some(provider)
+                    && p.provider_reference.as_deref() == Some(reference)
+            })
+            .cloned())
+    }
+
     async fn child(&self, id: &str) -> Result<Option<Child>> {
         Ok(self.lock()?.children.iter().find(|c| c.id() == id).cloned())
     }

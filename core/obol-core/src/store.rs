@@ -86,6 +86,13 @@ pub trait PaymentStore: Send + Sync + std::fmt::Debug {
     /// A payment.
     async fn payment(&self, id: &PaymentId) -> Result<Option<Payment>>;
 
+    /// The payment whose current charge at `provider` is `reference`.
+    async fn payment_by_reference(
+        &self,
+        provider: &str,
+        reference: &str,
+    ) -> Result<Option<Payment>>;
+
     /// Payments in a status, oldest change first, at most `limit` (for recovery and sync).
     async fn payments_with_status(&self, status: PaymentStatus, limit: u32)
     -> Result<Vec<Payment>>;

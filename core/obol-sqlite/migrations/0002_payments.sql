@@ -6,9 +6,13 @@ CREATE TABLE payments (
     status     TEXT NOT NULL,
     version    INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
+    -- The provider and its charge reference, to match incoming provider webhooks.
+    provider   TEXT,
+    reference  TEXT,
     body       TEXT NOT NULL
 );
 CREATE INDEX payments_by_status ON payments (status, updated_at);
+CREATE INDEX payments_by_reference ON payments (provider, reference);
 
 -- Refunds and disputes of a payment, each with its own status and version.
 CREATE TABLE payment_children (

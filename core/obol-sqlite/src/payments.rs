@@ -22,14 +22,18 @@ async fn stored_version(conn: &mut SqliteConnection, id: &PaymentId) -> Result<O
 
 async fn save_payment(conn: &mut SqliteConnection, payment: &Payment) -> Result<()> {
     sqlx::query(
-        "INSERT INTO payments (id, status, version, updated_at, body) VALUES (?, ?, ?, ?, ?) \
+        "INSERT INTO payments (id, status, version, updated_at, provider, reference, body) \
+         VALUES (?, ?, ?, ?, ?, ?, ?) \
          ON CONFLICT (id) DO UPDATE SET status = excluded.status, version = excluded.version, \
-         updated_at = excluded.updated_at, body = excluded.body",
+         updated_at = excluded.updated_at, provider = excluded.provider, \
+         reference = excluded.reference, body = excluded.body",
     )
     .bind(payment.id.to_string())
     .bind(payment.state.status.as_str())
     .bind(payment.version)
     .bind(payment.updated_at.as_micros())
+    .bind(payment.provider.as_deref())
+    .bind(payment.provider_reference.as_deref())
     .bind(to_json(payment)?)
     .execute(&mut *conn)
     .await
@@ -155,6 +159,20 @@ impl PaymentStore for SqliteStore {
         .await
         .map_err(db_error)?;
         rows.iter().map(payment_body).collect()
+    }
+
+    async fn payment_by_reference(
+        &self,
+        provider: &str,
+        reference: &str,
+    ) -> Result<Option<Payment>> {
+        let row = sqlx::query("SELECT body FROM payments WHERE provider = ? AND reference = ?")
+            .bind(provider)
+            .bind(reference)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(payment_body).transpose()
     }
 
     async fn child(&self, id: &str) -> Result<Option<Child>> {

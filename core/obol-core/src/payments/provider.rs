@@ -178,6 +178,8 @@ pub enum ProviderEventKind {
         /// Minor units disputed.
         #[serde(with = "crate::money::amount_serde")]
         amount: i128,
+        /// The bank's reason.
+        reason: String,
     },
     /// The dispute was decided for the merchant.
     DisputeWon,

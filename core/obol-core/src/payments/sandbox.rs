@@ -24,11 +24,15 @@ use async_trait::async_trait;
 use super::card::CardDetails;
 use super::provider::{
     AuthorizeRequest, Authorizer, Canceler, Capabilities, Capturer, ChargeOutcome, ChargeStatus,
-    MethodKind, MethodToken, Provider, RefundOutcome, Refunder, StatusSync, Tokenizer,
+    MethodKind, MethodToken, Provider, ProviderEvent, RefundOutcome, Refunder, StatusSync,
+    Tokenizer, WebhookParser,
 };
 use super::state::CaptureMethod;
+use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::id::RefundId;
+use crate::ledger::codec::{from_json, to_json};
+use crate::webhooks::{Headers, WebhookSecret, verify};
 
 /// What a sandbox card does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,16 +145,52 @@ fn refused(reason: &str) -> Error {
     }
 }
 
+/// The sandbox's webhook signing secret (documented, so tests and examples can verify).
+pub const SANDBOX_WEBHOOK_SECRET: &str = "whsec_b2JvbC1zYW5kYm94LXdlYmhvb2stc2VjcmV0LTMyYiE=";
+
 /// The sandbox provider.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Sandbox {
     books: Mutex<Books>,
+    webhook_secret: WebhookSecret,
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Sandbox {
-    /// A sandbox with no charges.
+    /// A sandbox with no charges, signing webhooks with [`SANDBOX_WEBHOOK_SECRET`].
     pub fn new() -> Self {
-        Self::default()
+        Sandbox {
+            books: Mutex::default(),
+            webhook_secret: WebhookSecret::parse(SANDBOX_WEBHOOK_SECRET)
+                .unwrap_or_else(|_| WebhookSecret::random(&mut rand::rng())),
+        }
+    }
+
+    /// Settles a `processing` charge as authorized (what the rail would report later).
+    pub fn settle_processing(&self, reference: &str) -> Result<ChargeOutcome> {
+        let mut books = self.books()?;
+        let charge = books.charge_mut(reference)?;
+        if let ChargeOutcome::Processing { .. } = charge.outcome {
+            let amount = charge.requested;
+            charge.outcome = authorized(charge, amount);
+        }
+        Ok(charge.outcome.clone())
+    }
+
+    /// A signed webhook delivery of `event`, as the sandbox would send it at `now`.
+    pub fn signed_webhook(
+        &self,
+        event: &ProviderEvent,
+        now: Timestamp,
+    ) -> Result<(Headers, Vec<u8>)> {
+        let body = to_json(event)?.into_bytes();
+        let headers = self.webhook_secret.headers(&event.id, now, &body)?;
+        Ok((headers, body))
     }
 
     fn books(&self) -> Result<std::sync::MutexGuard<'_, Books>> {
@@ -363,6 +403,27 @@ impl StatusSync for Sandbox {
     }
 }
 
+impl WebhookParser for Sandbox {
+    fn parse_webhook(
+        &self,
+        headers: &[(String, String)],
+        body: &[u8],
+        now: Timestamp,
+    ) -> Result<ProviderEvent> {
+        let id = verify(&self.webhook_secret, headers, body, now)?;
+        let text = std::str::from_utf8(body).map_err(|_| Error::WebhookSignatureInvalid {
+            reason: "the body is not UTF-8".into(),
+        })?;
+        let event: ProviderEvent = from_json(text)?;
+        if event.id != id {
+            return Err(Error::WebhookSignatureInvalid {
+                reason: "the event id does not match webhook-id".into(),
+            });
+        }
+        Ok(event)
+    }
+}
+
 impl Provider for Sandbox {
     fn name(&self) -> &str {
         "sandbox"
@@ -399,6 +460,10 @@ impl Provider for Sandbox {
     }
 
     fn status_sync(&self) -> Option<&dyn StatusSync> {
+        Some(self)
+    }
+
+    fn webhooks(&self) -> Option<&dyn WebhookParser> {
         Some(self)
     }
 }

@@ -65,6 +65,7 @@ macro_rules! ledger_store_conformance {
             identical_requests_with_one_key_run_once,
             disputes_hold_then_return_or_take_the_money,
             refunds_fail_cancel_or_settle_later,
+            provider_webhooks_apply_once,
         );
         $crate::ledger_store_conformance!(@webhooks $factory;
             webhooks_retry_sign_and_stop_on_gone,

@@ -20,7 +20,7 @@ use crate::ledger::model::Direction;
 use crate::money::AssetCode;
 use crate::payments::provider::{
     AuthorizeRequest, Authorizer, Canceler, Capabilities, Capturer, ChargeOutcome, Provider,
-    RefundOutcome, Refunder, StatusSync, Tokenizer,
+    ProviderEvent, ProviderEventKind, RefundOutcome, Refunder, StatusSync, Tokenizer,
 };
 use crate::payments::{
     CancellationReason, CardDetails, Child, DisputeStatus, NewPayment, Payment, PaymentRequest,
@@ -697,5 +697,88 @@ pub async fn refunds_fail_cancel_or_settle_later(store: Arc<dyn Store>) {
         .map(|c| c.status())
         .collect();
     assert_eq!(statuses, ["failed", "canceled", "succeeded"]);
+    super::conformance::assert_balanced(store.as_ref()).await;
+}
+
+pub async fn provider_webhooks_apply_once(store: Arc<dyn Store>) {
+    let sandbox = Arc::new(Sandbox::new());
+    let (payments, _) = engine(store.clone(), sandbox.clone(), 46).await;
+    let now = payments.ledger().now();
+
+    // A processing charge settles by webhook; a redelivery changes nothing.
+    let slow = with_card(&payments, "4000000000000044", 300, false).await;
+    let waiting = payments.confirm(&slow.id).await.unwrap();
+    let reference = waiting.provider_reference.clone().unwrap();
+    let outcome = sandbox.settle_processing(&reference).unwrap();
+    let settled = ProviderEvent {
+        id: "evt_sandbox_settle_1".into(),
+        reference: reference.clone(),
+        kind: ProviderEventKind::ChargeSettled(outcome),
+    };
+    let (headers, body) = sandbox.signed_webhook(&settled, now).unwrap();
+    let paid = payments
+        .handle_provider_webhook("sandbox", &headers, &body)
+        .await
+        .unwrap();
+    assert_eq!(paid.state.status, PaymentStatus::Succeeded);
+    let again = payments
+        .handle_provider_webhook("sandbox", &headers, &body)
+        .await
+        .unwrap();
+    assert_eq!(again, paid);
+    assert_eq!(merchant(&payments).await, (300, 0));
+
+    // Tampering, a foreign signature or an unknown charge change nothing.
+    let mut tampered = body.clone();
+    tampered[0] = b' ';
+    let err = payments
+        .handle_provider_webhook("sandbox", &headers, &tampered)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "webhook_signature_invalid");
+    let stranger = ProviderEvent {
+        id: "evt_sandbox_unknown".into(),
+        reference: "ch_sandbox_nope".into(),
+        kind: ProviderEventKind::DisputeWon,
+    };
+    let (h, b) = sandbox.signed_webhook(&stranger, now).unwrap();
+    let err = payments
+        .handle_provider_webhook("sandbox", &h, &b)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "payment_not_found");
+
+    // A dispute opened and lost by webhook, each applied once.
+    let disputed = with_card(&payments, "4000000000000259", 200, false).await;
+    let paid = payments.confirm(&disputed.id).await.unwrap();
+    let reference = paid.provider_reference.clone().unwrap();
+    assert!(sandbox.will_dispute(&reference).unwrap());
+    for (id, kind) in [
+        (
+            "evt_sandbox_dispute_1",
+            ProviderEventKind::DisputeOpened {
+                amount: 200,
+                reason: "fraudulent".into(),
+            },
+        ),
+        ("evt_sandbox_dispute_2", ProviderEventKind::DisputeLost),
+    ] {
+        let event = ProviderEvent {
+            id: id.into(),
+            reference: reference.clone(),
+            kind,
+        };
+        let (headers, body) = sandbox.signed_webhook(&event, now).unwrap();
+        for _ in 0..2 {
+            payments
+                .handle_provider_webhook("sandbox", &headers, &body)
+                .await
+                .unwrap();
+        }
+    }
+    let children = payments.children(&disputed.id).await.unwrap();
+    assert_eq!(children.len(), 1);
+    assert!(matches!(&children[0], Child::Dispute(d) if d.status == DisputeStatus::Lost));
+    assert_eq!(merchant(&payments).await, (300, 0));
     super::conformance::assert_balanced(store.as_ref()).await;
 }

@@ -7,4 +7,4 @@ pub mod signature;
 
 pub use dispatch::{DispatchReport, RETRY_SCHEDULE, WebhookDispatcher, WebhookTransport};
 pub use model::{AttemptOutcome, Delivery, DeliveryAttempt, DeliveryState, WebhookEndpoint};
-pub use signature::{WebhookSecret, verify};
+pub use signature::{Headers, WebhookSecret, verify};

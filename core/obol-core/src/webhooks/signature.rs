@@ -19,6 +19,9 @@ pub const TOLERANCE_SECONDS: i64 = 5 * 60;
 
 const PREFIX: &str = "whsec_";
 
+/// HTTP headers as (name, value) pairs.
+pub type Headers = Vec<(String, String)>;
+
 /// A signing secret. Debug and errors never show it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct WebhookSecret(Vec<u8>);
@@ -78,7 +81,7 @@ impl WebhookSecret {
     }
 
     /// The three headers of a delivery sent at `now`.
-    pub fn headers(&self, id: &str, now: Timestamp, body: &[u8]) -> Result<Vec<(String, String)>> {
+    pub fn headers(&self, id: &str, now: Timestamp, body: &[u8]) -> Result<Headers> {
         let timestamp = now.as_micros().div_euclid(1_000_000);
         Ok(vec![
             ("webhook-id".into(), id.to_owned()),
