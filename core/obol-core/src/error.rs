@@ -203,6 +203,24 @@ pub enum Error {
         /// What failed (never the secret or the signature).
         reason: String,
     },
+    /// Customer details failed validation.
+    #[error("invalid customer: {reason}")]
+    InvalidCustomer {
+        /// What is wrong.
+        reason: String,
+    },
+    /// No customer has this id.
+    #[error("customer {id} not found")]
+    CustomerNotFound {
+        /// The customer id.
+        id: String,
+    },
+    /// No usable saved payment method has this id (or it belongs to another customer).
+    #[error("payment method {id} not found")]
+    PaymentMethodNotFound {
+        /// The payment method id.
+        id: String,
+    },
     /// No dispute has this id.
     #[error("dispute {id} not found")]
     DisputeNotFound {
@@ -318,6 +336,9 @@ impl Error {
             Error::WebhookSignatureInvalid { .. } => "webhook_signature_invalid",
             Error::PaymentNotFound { .. } => "payment_not_found",
             Error::DisputeNotFound { .. } => "dispute_not_found",
+            Error::InvalidCustomer { .. } => "invalid_customer",
+            Error::CustomerNotFound { .. } => "customer_not_found",
+            Error::PaymentMethodNotFound { .. } => "payment_method_not_found",
             Error::InvalidTransition { .. } => "invalid_transition",
             Error::ExceedsAuthorized { .. } => "exceeds_authorized",
             Error::ExceedsRefundable { .. } => "exceeds_refundable",

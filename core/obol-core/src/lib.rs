@@ -31,4 +31,4 @@ pub use ledger::model::{
 pub use ledger::{Ledger, LedgerConfig};
 pub use memory::MemoryStore;
 pub use money::{Asset, AssetCode, AssetRegistry, Money};
-pub use store::{IdempotencyStore, LedgerStore, PaymentStore, Store, WebhookStore};
+pub use store::{CustomerStore, IdempotencyStore, LedgerStore, PaymentStore, Store, WebhookStore};

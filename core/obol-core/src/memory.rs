@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::id::{AccountId, TransactionId};
-use crate::id::{EndpointId, EventId, PaymentId};
+use crate::id::{CustomerId, EndpointId, EventId, PaymentId, PaymentMethodId};
 use crate::idempotency::Claim;
 use crate::ledger::batch::{self, BatchKeys, BatchState, BatchWrites, Outcome, Record, Submission};
 use crate::ledger::codec::to_json;
@@ -17,9 +17,10 @@ use crate::ledger::model::{
 };
 use crate::money::{Asset, AssetCode};
 use crate::payments::children::Child;
+use crate::payments::customers::{Customer, SavedMethod};
 use crate::payments::model::{Event, Payment, PaymentWrite, StoredEvent};
 use crate::payments::state::PaymentStatus;
-use crate::store::{IdempotencyStore, LedgerStore, PaymentStore, WebhookStore};
+use crate::store::{CustomerStore, IdempotencyStore, LedgerStore, PaymentStore, WebhookStore};
 use crate::webhooks::model::{
     AttemptOutcome, Delivery, DeliveryAttempt, DeliveryState, WebhookEndpoint,
 };
@@ -36,6 +37,9 @@ struct State {
     children: Vec<Child>,
     events: Vec<Event>,
     keys: HashMap<String, KeyRecord>,
+    customers: HashMap<CustomerId, Customer>,
+    /// Saved payment methods, in creation order.
+    methods: Vec<SavedMethod>,
     endpoints: Vec<WebhookEndpoint>,
     /// How many events have been fanned out to deliveries.
     fanned_out: usize,
@@ -547,6 +551,45 @@ impl WebhookStore for MemoryStore {
             .attempts
             .iter()
             .filter(|a| &a.event_id == event_id)
+            .cloned()
+            .collect())
+    }
+}
+
+#[async_trait]
+impl CustomerStore for MemoryStore {
+    async fn insert_customer(&self, customer: &Customer) -> Result<Customer> {
+        Ok(self
+            .lock()?
+            .customers
+            .entry(customer.id.clone())
+            .or_insert_with(|| customer.clone())
+            .clone())
+    }
+
+    async fn customer(&self, id: &CustomerId) -> Result<Option<Customer>> {
+        Ok(self.lock()?.customers.get(id).cloned())
+    }
+
+    async fn save_method(&self, method: &SavedMethod) -> Result<()> {
+        let mut state = self.lock()?;
+        match state.methods.iter_mut().find(|m| m.id == method.id) {
+            Some(existing) => existing.detached = method.detached,
+            None => state.methods.push(method.clone()),
+        }
+        Ok(())
+    }
+
+    async fn saved_method(&self, id: &PaymentMethodId) -> Result<Option<SavedMethod>> {
+        Ok(self.lock()?.methods.iter().find(|m| &m.id == id).cloned())
+    }
+
+    async fn saved_methods(&self, customer: &CustomerId) -> Result<Vec<SavedMethod>> {
+        Ok(self
+            .lock()?
+            .methods
+            .iter()
+            .filter(|m| &m.customer == customer)
             .cloned()
             .collect())
     }

@@ -6,12 +6,13 @@ use async_trait::async_trait;
 use crate::clock::Timestamp;
 use crate::error::Result;
 use crate::id::{AccountId, TransactionId};
-use crate::id::{EventId, PaymentId};
+use crate::id::{CustomerId, EventId, PaymentId, PaymentMethodId};
 use crate::idempotency::Claim;
 use crate::ledger::batch::Submission;
 use crate::ledger::model::{Account, AssetTotals, Balance, HistoryEntry, Hold, Transaction};
 use crate::money::Asset;
 use crate::payments::children::Child;
+use crate::payments::customers::{Customer, SavedMethod};
 use crate::payments::model::{Payment, PaymentWrite, StoredEvent};
 use crate::payments::state::PaymentStatus;
 use crate::webhooks::model::{AttemptOutcome, Delivery, DeliveryAttempt, WebhookEndpoint};
@@ -165,7 +166,32 @@ pub trait WebhookStore: Send + Sync + std::fmt::Debug {
     async fn delivery_attempts(&self, event_id: &EventId) -> Result<Vec<DeliveryAttempt>>;
 }
 
-/// Everything the engine stores. New areas (auth) join as further supertraits.
-pub trait Store: LedgerStore + PaymentStore + IdempotencyStore + WebhookStore {}
+/// Customers and their saved payment methods.
+#[async_trait]
+pub trait CustomerStore: Send + Sync + std::fmt::Debug {
+    /// Inserts the customer unless its id exists; returns the stored customer either way.
+    async fn insert_customer(&self, customer: &Customer) -> Result<Customer>;
 
-impl<T: LedgerStore + PaymentStore + IdempotencyStore + WebhookStore> Store for T {}
+    /// A customer.
+    async fn customer(&self, id: &CustomerId) -> Result<Option<Customer>>;
+
+    /// Saves a payment method, or updates its `detached` flag.
+    async fn save_method(&self, method: &SavedMethod) -> Result<()>;
+
+    /// A saved payment method.
+    async fn saved_method(&self, id: &PaymentMethodId) -> Result<Option<SavedMethod>>;
+
+    /// A customer's saved payment methods, oldest first (detached ones included).
+    async fn saved_methods(&self, customer: &CustomerId) -> Result<Vec<SavedMethod>>;
+}
+
+/// Everything the engine stores. New areas (auth) join as further supertraits.
+pub trait Store:
+    LedgerStore + PaymentStore + IdempotencyStore + WebhookStore + CustomerStore
+{
+}
+
+impl<T> Store for T where
+    T: LedgerStore + PaymentStore + IdempotencyStore + WebhookStore + CustomerStore
+{
+}

@@ -78,3 +78,19 @@ CREATE TABLE webhook_attempts (
     error       TEXT
 );
 CREATE INDEX webhook_attempts_by_event ON webhook_attempts (event_id, attempt);
+
+-- Customers and their saved payment methods (provider tokens, never card data).
+CREATE TABLE customers (
+    id         TEXT PRIMARY KEY,
+    created_at BIGINT NOT NULL,
+    body       TEXT NOT NULL
+);
+
+CREATE TABLE payment_methods (
+    id          TEXT PRIMARY KEY,
+    customer_id TEXT NOT NULL,
+    detached    BOOLEAN NOT NULL,
+    created_at  BIGINT NOT NULL,
+    body        TEXT NOT NULL
+);
+CREATE INDEX payment_methods_by_customer ON payment_methods (customer_id, created_at);

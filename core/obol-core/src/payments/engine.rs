@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use super::card::CardDetails;
 use super::children::{Child, Dispute, DisputeStatus, Refund, RefundStatus};
+use super::customers::{Customer, NewCustomer, SavedMethod};
 use super::model::{ChildWrite, Event, NewPayment, Payment, PaymentWrite, StoredEvent};
 use super::postings::{PaymentAccounts, ledger_commands};
 use super::provider::{
@@ -28,7 +29,9 @@ use super::state::{
     CancellationReason, LedgerEffect, PaymentAction, PaymentState, PaymentStatus, transition,
 };
 use crate::error::{Error, Result};
-use crate::id::{AccountId, DisputeId, EventId, PaymentId, RefundId, TransactionId};
+use crate::id::{
+    AccountId, CustomerId, DisputeId, EventId, PaymentId, PaymentMethodId, RefundId, TransactionId,
+};
 use crate::idempotency::run_once;
 use crate::ledger::Ledger;
 use crate::ledger::batch::Submission;
@@ -134,6 +137,9 @@ impl Payments {
             PaymentRequest::AttachMethod { payment, method } => {
                 self.attach_method(&payment, method).await
             }
+            PaymentRequest::AttachSavedMethod { payment, method } => {
+                self.attach_saved_method(&payment, &method).await
+            }
             PaymentRequest::Confirm { payment } => self.confirm(&payment).await,
             PaymentRequest::CompleteAction { payment } => self.complete_action(&payment).await,
             PaymentRequest::Capture {
@@ -160,6 +166,9 @@ impl Payments {
         self.ledger.asset(new.asset.as_str())?;
         validate::metadata(&new.metadata)?;
         let state = PaymentState::new(new.amount, new.capture_method)?;
+        if let Some(customer) = &new.customer {
+            self.customer(customer).await?;
+        }
         if let Some(existing) = self.ledger.store().payment(&new.id).await? {
             return same_creation(existing, &new);
         }
@@ -199,6 +208,95 @@ impl Payments {
             },
             Err(error) => Err(error),
         }
+    }
+
+    /// Creates a customer; the same id and details again return the stored customer, other
+    /// details `idempotency_conflict`.
+    pub async fn create_customer(&self, new: NewCustomer) -> Result<Customer> {
+        new.validate()?;
+        let customer = Customer {
+            id: new.id.clone(),
+            email: new.email.clone(),
+            name: new.name.clone(),
+            metadata: new.metadata.clone(),
+            created_at: self.ledger.now(),
+        };
+        let stored = self.ledger.store().insert_customer(&customer).await?;
+        if !stored.matches(&new) {
+            return Err(Error::IdempotencyConflict {
+                id: new.id.to_string(),
+            });
+        }
+        Ok(stored)
+    }
+
+    /// A customer.
+    pub async fn customer(&self, id: &CustomerId) -> Result<Customer> {
+        self.ledger
+            .store()
+            .customer(id)
+            .await?
+            .ok_or_else(|| Error::CustomerNotFound { id: id.to_string() })
+    }
+
+    /// Saves a tokenized payment method for a customer.
+    pub async fn save_method(
+        &self,
+        customer: &CustomerId,
+        token: MethodToken,
+    ) -> Result<SavedMethod> {
+        self.customer(customer).await?;
+        self.provider(&token.provider)?;
+        let method = SavedMethod {
+            id: PaymentMethodId::generate(self.ledger.ids().as_ref()),
+            customer: customer.clone(),
+            token,
+            detached: false,
+            created_at: self.ledger.now(),
+        };
+        self.ledger.store().save_method(&method).await?;
+        Ok(method)
+    }
+
+    /// A customer's usable saved payment methods, oldest first.
+    pub async fn saved_methods(&self, customer: &CustomerId) -> Result<Vec<SavedMethod>> {
+        self.customer(customer).await?;
+        let all = self.ledger.store().saved_methods(customer).await?;
+        Ok(all.into_iter().filter(|m| !m.detached).collect())
+    }
+
+    /// Detaches a saved payment method: it can no longer be used.
+    pub async fn detach_method(&self, id: &PaymentMethodId) -> Result<SavedMethod> {
+        let mut method = self.usable_method(id).await?;
+        method.detached = true;
+        self.ledger.store().save_method(&method).await?;
+        Ok(method)
+    }
+
+    async fn usable_method(&self, id: &PaymentMethodId) -> Result<SavedMethod> {
+        self.ledger
+            .store()
+            .saved_method(id)
+            .await?
+            .filter(|m| !m.detached)
+            .ok_or_else(|| Error::PaymentMethodNotFound { id: id.to_string() })
+    }
+
+    /// Attaches one of the payment's customer's saved methods.
+    pub async fn attach_saved_method(
+        &self,
+        payment: &PaymentId,
+        method: &PaymentMethodId,
+    ) -> Result<Payment> {
+        let saved = self.usable_method(method).await?;
+        let owner = self.payment(payment).await?.customer;
+        if owner.as_ref() != Some(&saved.customer) {
+            // Another customer's method is as good as unknown here.
+            return Err(Error::PaymentMethodNotFound {
+                id: method.to_string(),
+            });
+        }
+        self.attach_method(payment, saved.token).await
     }
 
     /// Tokenizes a card with a provider (card details go to the provider only).

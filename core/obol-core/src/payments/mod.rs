@@ -8,6 +8,7 @@
 
 pub mod card;
 pub mod children;
+pub mod customers;
 pub mod engine;
 pub mod model;
 pub mod postings;
@@ -19,6 +20,7 @@ pub mod state;
 
 pub use card::{CardBrand, CardDetails, CardSummary};
 pub use children::{Child, Dispute, DisputeStatus, Refund, RefundStatus};
+pub use customers::{Customer, NewCustomer, SavedMethod};
 pub use engine::Payments;
 pub use model::{ChildWrite, Event, NewPayment, Payment, PaymentWrite, StoredEvent};
 pub use postings::{PaymentAccounts, ledger_commands};

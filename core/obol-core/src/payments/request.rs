@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::model::NewPayment;
 use super::provider::MethodToken;
 use super::state::CancellationReason;
-use crate::id::PaymentId;
+use crate::id::{PaymentId, PaymentMethodId};
 
 /// A mutating payment request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,6 +20,13 @@ pub enum PaymentRequest {
         payment: PaymentId,
         /// The method's provider token.
         method: MethodToken,
+    },
+    /// Attach one of the customer's saved payment methods.
+    AttachSavedMethod {
+        /// The payment.
+        payment: PaymentId,
+        /// The saved method.
+        method: PaymentMethodId,
     },
     /// Confirm (authorize through the provider).
     Confirm {

@@ -66,6 +66,7 @@ macro_rules! ledger_store_conformance {
             disputes_hold_then_return_or_take_the_money,
             refunds_fail_cancel_or_settle_later,
             provider_webhooks_apply_once,
+            customers_keep_tokens_only_and_pay_with_them,
         );
         $crate::ledger_store_conformance!(@webhooks $factory;
             webhooks_retry_sign_and_stop_on_gone,

@@ -23,8 +23,8 @@ use crate::payments::provider::{
     ProviderEvent, ProviderEventKind, RefundOutcome, Refunder, StatusSync, Tokenizer,
 };
 use crate::payments::{
-    CancellationReason, CardDetails, Child, DisputeStatus, NewPayment, Payment, PaymentRequest,
-    PaymentStatus, Payments, ProviderRegistry, RefundStatus, Sandbox,
+    CancellationReason, CardDetails, Child, DisputeStatus, NewCustomer, NewPayment, Payment,
+    PaymentRequest, PaymentStatus, Payments, ProviderRegistry, RefundStatus, Sandbox,
 };
 use crate::store::Store;
 
@@ -781,4 +781,92 @@ pub async fn provider_webhooks_apply_once(store: Arc<dyn Store>) {
     assert!(matches!(&children[0], Child::Dispute(d) if d.status == DisputeStatus::Lost));
     assert_eq!(merchant(&payments).await, (300, 0));
     super::conformance::assert_balanced(store.as_ref()).await;
+}
+
+pub async fn customers_keep_tokens_only_and_pay_with_them(store: Arc<dyn Store>) {
+    let sandbox = Arc::new(Sandbox::new());
+    let (payments, _) = engine(store.clone(), sandbox, 47).await;
+    let ids = payments.ledger().ids().clone();
+    let alice = NewCustomer::new(crate::id::CustomerId::generate(ids.as_ref()))
+        .with_email("alice@example.com");
+    let created = payments.create_customer(alice.clone()).await.unwrap();
+    assert_eq!(
+        payments.create_customer(alice.clone()).await.unwrap(),
+        created
+    );
+    let renamed = NewCustomer {
+        name: Some("Al".into()),
+        ..alice.clone()
+    };
+    assert_eq!(
+        payments.create_customer(renamed).await.unwrap_err().code(),
+        "idempotency_conflict"
+    );
+    let bad = NewCustomer::new(crate::id::CustomerId::generate(ids.as_ref())).with_email("nope");
+    assert_eq!(
+        payments
+            .create_customer(bad.clone())
+            .await
+            .unwrap_err()
+            .code(),
+        "invalid_customer"
+    );
+    assert_eq!(
+        payments.customer(&bad.id).await.unwrap_err().code(),
+        "customer_not_found"
+    );
+
+    let card =
+        CardDetails::new("4242424242424242", 9, 2031, "321", payments.ledger().now()).unwrap();
+    let token = payments.tokenize_card("sandbox", &card).await.unwrap();
+    let saved = payments.save_method(&alice.id, token).await.unwrap();
+    let listed = payments.saved_methods(&alice.id).await.unwrap();
+    assert_eq!(listed, vec![saved.clone()]);
+    let stored = format!("{listed:?}");
+    assert!(!stored.contains("4242424242424242") && !stored.contains("321"));
+    assert_eq!(saved.token.card.as_ref().unwrap().last4, "4242");
+
+    // Alice pays with her saved card.
+    let id = PaymentId::generate(ids.as_ref());
+    let new = NewPayment {
+        customer: Some(alice.id.clone()),
+        ..NewPayment::new(id.clone(), 900, usd())
+    };
+    payments.create(new).await.unwrap();
+    payments.attach_saved_method(&id, &saved.id).await.unwrap();
+    let paid = payments.confirm(&id).await.unwrap();
+    assert_eq!(paid.state.status, PaymentStatus::Succeeded);
+
+    // Nobody else may use it, and once detached nobody can.
+    let other = PaymentId::generate(ids.as_ref());
+    payments
+        .create(NewPayment::new(other.clone(), 5, usd()))
+        .await
+        .unwrap();
+    let err = payments
+        .attach_saved_method(&other, &saved.id)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "payment_method_not_found");
+    payments.detach_method(&saved.id).await.unwrap();
+    assert!(payments.saved_methods(&alice.id).await.unwrap().is_empty());
+    let again = PaymentId::generate(ids.as_ref());
+    let new = NewPayment {
+        customer: Some(alice.id.clone()),
+        ..NewPayment::new(again.clone(), 5, usd())
+    };
+    payments.create(new).await.unwrap();
+    let err = payments
+        .attach_saved_method(&again, &saved.id)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "payment_method_not_found");
+    let orphan = NewPayment {
+        customer: Some(bad.id.clone()),
+        ..NewPayment::new(PaymentId::generate(ids.as_ref()), 5, usd())
+    };
+    assert_eq!(
+        payments.create(orphan).await.unwrap_err().code(),
+        "customer_not_found"
+    );
 }

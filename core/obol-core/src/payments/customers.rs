@@ -1,0 +1,105 @@
+//! Customers and their saved payment methods. A saved method is a provider token with what
+//! may be shown (brand, last 4, expiry): never card data.
+
+use serde::{Deserialize, Serialize};
+
+use super::provider::MethodToken;
+use crate::clock::Timestamp;
+use crate::error::{Error, Result};
+use crate::id::{CustomerId, PaymentMethodId};
+use crate::ledger::model::Metadata;
+use crate::ledger::validate;
+
+/// What a caller gives to create a customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewCustomer {
+    /// The id (callers may supply it, so a retry reuses it).
+    pub id: CustomerId,
+    /// Email address.
+    pub email: Option<String>,
+    /// Display name.
+    pub name: Option<String>,
+    /// Free-form metadata.
+    pub metadata: Metadata,
+}
+
+impl NewCustomer {
+    /// A customer with nothing but an id.
+    pub fn new(id: CustomerId) -> Self {
+        NewCustomer {
+            id,
+            email: None,
+            name: None,
+            metadata: Metadata::new(),
+        }
+    }
+
+    /// With an email address.
+    pub fn with_email(mut self, email: &str) -> Self {
+        self.email = Some(email.to_owned());
+        self
+    }
+
+    /// Checks the fields: an email has one `@` with text on both sides and at most 254
+    /// characters; a name at most 256; metadata within the usual limits.
+    pub fn validate(&self) -> Result<()> {
+        if let Some(email) = &self.email {
+            let parts: Vec<&str> = email.split('@').collect();
+            let plausible = parts.len() == 2
+                && parts.iter().all(|p| !p.is_empty())
+                && email.len() <= 254
+                && !email.chars().any(char::is_whitespace);
+            if !plausible {
+                return Err(Error::InvalidCustomer {
+                    reason: "the email address is not valid".into(),
+                });
+            }
+        }
+        if self.name.as_ref().is_some_and(|n| n.chars().count() > 256) {
+            return Err(Error::InvalidCustomer {
+                reason: "the name is longer than 256 characters".into(),
+            });
+        }
+        validate::metadata(&self.metadata)
+    }
+}
+
+/// A customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    /// The id.
+    pub id: CustomerId,
+    /// Email address.
+    pub email: Option<String>,
+    /// Display name.
+    pub name: Option<String>,
+    /// Free-form metadata.
+    pub metadata: Metadata,
+    /// When created.
+    pub created_at: Timestamp,
+}
+
+impl Customer {
+    /// True when `new` describes this customer (for idempotent creation).
+    pub fn matches(&self, new: &NewCustomer) -> bool {
+        self.id == new.id
+            && self.email == new.email
+            && self.name == new.name
+            && self.metadata == new.metadata
+    }
+}
+
+/// A payment method saved for a customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedMethod {
+    /// The id.
+    pub id: PaymentMethodId,
+    /// The owner.
+    pub customer: CustomerId,
+    /// The provider token and its displayable details.
+    pub token: MethodToken,
+    /// Detached methods can no longer be used.
+    pub detached: bool,
+    /// When saved.
+    pub created_at: Timestamp,
+}
