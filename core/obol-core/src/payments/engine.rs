@@ -376,6 +376,8 @@ impl Payments {
     /// Continues after the customer completed the provider's action (3-D Secure).
     pub async fn complete_action(&self, id: &PaymentId) -> Result<Payment> {
         let payment = self.payment(id).await?;
+        // Refuse a payment that is not waiting for an action before looking at its charge.
+        transition(&payment.state, PaymentAction::CompleteAction)?;
         let (provider, reference) = self.charge_of(&payment)?;
         let authorizer = provider
             .authorizer()

@@ -3,6 +3,7 @@
 
 pub mod conformance;
 pub mod model;
+pub mod payment_model;
 pub mod payments;
 pub mod webhooks;
 
@@ -90,6 +91,13 @@ macro_rules! ledger_store_conformance {
                     $crate::testing::payments::$name(super::$factory().await).await;
                 }
             )*
+
+            #[test]
+            fn payments_match_the_reference_model() {
+                $crate::testing::payment_model::check_payments(|| {
+                    Box::pin(async { super::$factory().await })
+                });
+            }
         }
     };
     (@cases $factory:ident; $($name:ident),* $(,)?) => {
