@@ -31,6 +31,50 @@ pub async fn test_ledger(store: Arc<dyn Store>, seed: u64) -> (Ledger, Arc<Manua
     }
 }
 
+/// Makes a fresh, empty store for one test case.
+pub type StoreFactory = dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Arc<dyn Store>> + Send>>
+    + Send
+    + Sync;
+
+/// Runs a model-based property test: `OBOL_MODEL_CASES` cases (else `default_cases`), each a
+/// sequence from `ops` run by `case` on a fresh store, on a two-thread runtime.
+pub fn run_model<S: proptest::strategy::Strategy>(
+    default_cases: u32,
+    ops: S,
+    factory: impl Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Arc<dyn Store>> + Send>>,
+    case: impl Fn(
+        Arc<dyn Store>,
+        S::Value,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<(), proptest::test_runner::TestCaseError>>>,
+    >,
+) {
+    use proptest::test_runner::{Config, TestRunner};
+    let cases = std::env::var("OBOL_MODEL_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default_cases);
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => panic!("no test runtime: {error}"),
+    };
+    let result = runner.run(&ops, |value| {
+        runtime.block_on(async { case(factory().await, value).await })
+    });
+    if let Err(error) = result {
+        panic!("{error}");
+    }
+}
+
 /// Expands to one `#[tokio::test]` per conformance case and the model-based property test,
 /// each calling `$factory().await` for a fresh, empty store (`Arc<dyn Store>`).
 #[macro_export]

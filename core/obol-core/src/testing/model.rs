@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::TestCaseError;
 
 use super::test_ledger;
 use crate::clock::{Clock, ManualClock, Timestamp};
@@ -537,24 +537,10 @@ async fn check_invariants(ledger: &Ledger, store: &dyn Store, model: &Model) -> 
 pub fn check(
     factory: impl Fn() -> Pin<Box<dyn Future<Output = Arc<dyn Store>> + Send>> + Send + Sync,
 ) {
-    let cases = std::env::var("OBOL_MODEL_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(24);
-    let mut runner = TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    });
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let result = runner.run(&prop::collection::vec(op(), 1..60), |ops| {
-        runtime.block_on(async { run_case(factory().await, ops).await })
-    });
-    if let Err(error) = result {
-        panic!("{error}");
-    }
+    super::run_model(
+        24,
+        prop::collection::vec(op(), 1..60),
+        factory,
+        |store, ops| Box::pin(run_case(store, ops)),
+    );
 }

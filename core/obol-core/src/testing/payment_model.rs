@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use proptest::sample::Index;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::TestCaseError;
 
 use super::conformance::assert_balanced;
 use super::test_ledger;
@@ -457,20 +457,6 @@ async fn verify(
 pub fn check_payments(
     factory: impl Fn() -> Pin<Box<dyn Future<Output = Arc<dyn Store>> + Send>> + Send + Sync,
 ) {
-    let cases = std::env::var("OBOL_MODEL_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(128);
-    let mut runner = TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    });
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
     // Every case starts with a manual-capture and an automatic-capture payment to act on.
     let create = |manual| (1i128..500).prop_map(move |amount| Op::Create { amount, manual });
     let ops = (
@@ -483,17 +469,15 @@ pub fn check_payments(
             ops.extend(rest);
             ops
         });
-    let result = runner.run(&ops, |ops| {
-        runtime.block_on(async { run_case(factory().await, ops).await })
+    super::run_model(128, ops, factory, |store, ops| {
+        Box::pin(run_case(store, ops))
     });
-    if let Err(error) = result {
-        panic!("{error}");
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
 
     use super::*;
     use crate::memory::MemoryStore;
@@ -522,16 +506,16 @@ mod tests {
                 manual: false,
             },
             Op::Attach {
-                p: p.clone(),
+                p,
                 card: Card::Succeeds,
             },
-            Op::Confirm { p: p.clone() },
+            Op::Confirm { p },
             Op::Capture {
-                p: p.clone(),
+                p,
                 amount: 30,
                 final_capture: false,
             },
-            Op::Expire { p: p.clone() },
+            Op::Expire { p },
             Op::Refund { p, amount: 10 },
         ];
         run_case(Arc::new(MemoryStore::new()), ops).await.unwrap();
