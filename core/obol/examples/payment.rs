@@ -72,11 +72,13 @@ async fn main() -> obol::Result<()> {
     let accounts = payments.accounts(&usd.code).await?;
     let merchant = ledger.balance(&accounts.merchant).await?;
     let clearing = ledger.balance(&accounts.provider_clearing).await?;
+    let fees = ledger.balance(&accounts.fees).await?;
     println!(
-        "merchant available {} pending {}; provider clearing {}",
+        "merchant available {} pending {}; provider clearing {}; provider fees {}",
         money(merchant.posted(Direction::Credit)),
         money(merchant.credits_pending - merchant.debits_pending),
         money(clearing.posted(Direction::Debit)),
+        money(fees.posted(Direction::Debit)),
     );
     Ok(())
 }

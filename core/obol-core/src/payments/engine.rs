@@ -86,10 +86,16 @@ impl Payments {
             .create_account(open("merchant", Direction::Credit))
             .await?
             .id;
+        let fees = self
+            .ledger
+            .create_account(open("fees", Direction::Debit))
+            .await?
+            .id;
         let accounts = PaymentAccounts {
             asset: asset.clone(),
             provider_clearing,
             merchant,
+            fees,
         };
         self.cached_accounts()?
             .insert(asset.clone(), accounts.clone());
@@ -185,6 +191,7 @@ impl Payments {
             next_action_url: None,
             last_decline: None,
             hold_id: TransactionId::derived(&format!("obol:payments:hold:{}", new.id)),
+            fees: 0,
             metadata: new.metadata.clone(),
             created_at: now,
             updated_at: now,
@@ -880,8 +887,32 @@ impl Payments {
         let mut next = payment.clone();
         next.state = step.next;
         change(&mut next);
+        let mut effects = step.effects;
+        if let Some(provider) = next
+            .provider
+            .as_deref()
+            .and_then(|name| self.providers.get(name))
+        {
+            // Each capture pays the provider's fee, as its own leg.
+            let fees: Vec<LedgerEffect> = effects
+                .iter()
+                .filter_map(|effect| match *effect {
+                    LedgerEffect::Capture { amount, .. } => {
+                        Some(provider.capture_fee(&payment.asset, amount))
+                    }
+                    _ => None,
+                })
+                .filter(|fee| *fee > 0)
+                .map(|amount| LedgerEffect::Fee { amount })
+                .collect();
+            next.fees = fees.iter().fold(next.fees, |sum, fee| match fee {
+                LedgerEffect::Fee { amount } => sum.saturating_add(*amount),
+                _ => sum,
+            });
+            effects.extend(fees);
+        }
         let commands = self
-            .commands(&payment.asset, &payment.hold_id, &step.effects)
+            .commands(&payment.asset, &payment.hold_id, &effects)
             .await?;
         let kind = event_kind(payment.state.status, &next.state, action);
         self.commit(payment, next, commands, Vec::new(), vec![(kind, None)])

@@ -75,6 +75,9 @@ pub struct Payment {
     pub last_decline: Option<String>,
     /// The ledger hold of this payment's authorization.
     pub hold_id: TransactionId,
+    /// Provider fees paid on its captures, in minor units.
+    #[serde(with = "crate::money::amount_serde", default)]
+    pub fees: i128,
     /// Free-form metadata.
     pub metadata: Metadata,
     /// When created.

@@ -5,17 +5,22 @@
 //! |---------------------|--------|--------------------------------------------------------|
 //! | `provider_clearing` | debit  | what the provider collected for us and still owes us   |
 //! | `merchant`          | credit | pending: authorized, not captured; posted: available   |
+//! | `fees`              | debit  | provider fees paid on captures                         |
 //!
 //! authorize = a hold (debit clearing, credit merchant: the merchant's pending balance);
 //! capture = a post of that hold (the rest released on the final capture); release = a void.
 //! A refund or a dispute holds the money going back (debit merchant, credit clearing) under its
 //! own hold id, posts it when the refund succeeds or the dispute is lost, and voids it when the
 //! refund fails or the dispute is won; so the merchant's posted balance is always
-//! captured − succeeded refunds − lost disputes.
+//! captured − succeeded refunds − lost disputes. A provider fee is its own leg (debit fees,
+//! credit clearing): the provider keeps it out of what it owes us, and the merchant's balance
+//! is untouched.
 
 use super::state::LedgerEffect;
 use crate::id::{AccountId, TransactionId};
-use crate::ledger::model::{Entry, LedgerCommand, NewHold, PostAmount, PostHold, VoidHold};
+use crate::ledger::model::{
+    Entry, LedgerCommand, NewHold, NewTransaction, PostAmount, PostHold, VoidHold,
+};
 use crate::money::AssetCode;
 
 /// The ledger accounts of one merchant's payments in one asset.
@@ -27,6 +32,8 @@ pub struct PaymentAccounts {
     pub provider_clearing: AccountId,
     /// Credit-normal: the merchant's balance (pending = authorized, posted = available).
     pub merchant: AccountId,
+    /// Debit-normal: provider fees.
+    pub fees: AccountId,
 }
 
 /// Turns a transition's effects into ledger commands, in order. `hold_id` is the hold of the
@@ -41,6 +48,16 @@ pub fn ledger_commands(
     effects
         .iter()
         .map(|effect| match *effect {
+            LedgerEffect::Fee { amount } => LedgerCommand::Transfer(NewTransaction::new(
+                next_id(),
+                Entry::transfer(
+                    &accounts.fees,
+                    &accounts.provider_clearing,
+                    amount,
+                    &accounts.asset,
+                )
+                .to_vec(),
+            )),
             LedgerEffect::Hold { amount } => LedgerCommand::Hold(NewHold {
                 id: hold_id.clone(),
                 entries: Entry::transfer(
@@ -142,6 +159,7 @@ mod tests {
                     asset: asset.clone(),
                     provider_clearing: ledger.create_account(open(Direction::Debit)).await.unwrap().id,
                     merchant: ledger.create_account(open(Direction::Credit)).await.unwrap().id,
+                    fees: ledger.create_account(open(Direction::Debit)).await.unwrap().id,
                 };
                 let (mut captured, mut refunded, mut capturable) = (0i128, 0i128, 0i128);
                 for (amount, automatic, actions) in payments {

@@ -32,6 +32,7 @@ use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::id::RefundId;
 use crate::ledger::codec::{from_json, to_json};
+use crate::money::AssetCode;
 use crate::webhooks::{Headers, WebhookSecret, verify};
 
 /// What a sandbox card does.
@@ -465,6 +466,13 @@ impl Provider for Sandbox {
 
     fn webhooks(&self) -> Option<&dyn WebhookParser> {
         Some(self)
+    }
+
+    /// Stripe's standard card pricing: 2.9 % (rounded down) + 30 minor units, never more
+    /// than the capture.
+    fn capture_fee(&self, _asset: &AssetCode, amount: i128) -> i128 {
+        let percent = amount.checked_mul(29).map_or(0, |n| n / 1000);
+        percent.saturating_add(30).min(amount).max(0)
     }
 }
 

@@ -285,6 +285,12 @@ pub enum LedgerEffect {
     },
     /// Release the whole remaining hold.
     Release,
+    /// A provider fee on a capture, posted on its own (debit fees, credit clearing).
+    Fee {
+        /// Minor units.
+        #[serde(with = "crate::money::amount_serde")]
+        amount: i128,
+    },
     /// Hold funds going back from the merchant to the customer (a refund or a dispute);
     /// posted by a later `Capture`, or released.
     HoldReturn {
@@ -708,7 +714,7 @@ mod tests {
                                     released |= release_rest;
                                 }
                                 LedgerEffect::Release => released = true,
-                                LedgerEffect::HoldReturn { .. } => {
+                                LedgerEffect::HoldReturn { .. } | LedgerEffect::Fee { .. } => {
                                     prop_assert!(false, "payments do not hold returns");
                                 }
                             }

@@ -108,6 +108,17 @@ pub async fn manual_capture_in_parts_and_refund(store: Arc<dyn Store>) {
     assert_eq!(too_much.code(), "exceeds_refundable");
     assert_eq!(merchant(&payments).await, (600, 0));
     assert_eq!(sandbox.net_captured().unwrap(), 600);
+    // The provider kept 2.9 % + 30 of each capture: 38 of 300 and 50 of 700, as its own leg.
+    assert_eq!(payments.payment(&id).await.unwrap().fees, 88);
+    let accounts = payments.accounts(&usd()).await.unwrap();
+    let fees = payments.ledger().balance(&accounts.fees).await.unwrap();
+    assert_eq!(fees.posted(Direction::Debit), 88);
+    let clearing = payments
+        .ledger()
+        .balance(&accounts.provider_clearing)
+        .await
+        .unwrap();
+    assert_eq!(clearing.posted(Direction::Debit), 600 - 88);
     assert_eq!(
         event_kinds(&payments, &id).await,
         [
