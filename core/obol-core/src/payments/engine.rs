@@ -450,6 +450,42 @@ impl Payments {
         self.apply(&payment, PaymentAction::Expire, |_| {}).await
     }
 
+    /// Expires what has waited too long: authorizations not captured within `capture_window`
+    /// (released at the provider), and payments waiting for a method, a confirmation or a
+    /// customer action for longer than `abandon_after`. Returns how many expired.
+    pub async fn expire_stale(
+        &self,
+        capture_window: Duration,
+        abandon_after: Duration,
+    ) -> Result<usize> {
+        let mut expired = 0;
+        for (status, age) in [
+            (PaymentStatus::RequiresCapture, capture_window),
+            (PaymentStatus::RequiresPaymentMethod, abandon_after),
+            (PaymentStatus::RequiresConfirmation, abandon_after),
+            (PaymentStatus::RequiresAction, abandon_after),
+        ] {
+            let cutoff = self.cutoff(age);
+            let waiting = self
+                .ledger
+                .store()
+                .payments_with_status(status, 256)
+                .await?;
+            for payment in waiting
+                .into_iter()
+                .filter(|p| p.updated_at.as_micros() <= cutoff)
+            {
+                match self.expire(&payment.id).await {
+                    Ok(_) => expired += 1,
+                    // Changed meanwhile (captured, confirmed, …): nothing to expire.
+                    Err(Error::Contention { .. } | Error::InvalidTransition { .. }) => {}
+                    Err(error) => return Err(error),
+                }
+            }
+        }
+        Ok(expired)
+    }
+
     /// Refunds `amount` of what was captured. The amount is reserved and the money going back
     /// held before the provider is called (the recovery point); the refund then succeeds,
     /// fails, or stays pending until [`Payments::sync_refunds`] settles it.

@@ -112,6 +112,8 @@ macro_rules! ledger_store_conformance {
             refunds_fail_cancel_or_settle_later,
             provider_webhooks_apply_once,
             customers_keep_tokens_only_and_pay_with_them,
+            stale_payments_expire,
+            a_crash_after_a_provider_capture_never_captures_twice,
         );
         $crate::ledger_store_conformance!(@webhooks $factory;
             webhooks_retry_sign_and_stop_on_gone,

@@ -881,3 +881,97 @@ pub async fn customers_keep_tokens_only_and_pay_with_them(store: Arc<dyn Store>)
         "customer_not_found"
     );
 }
+
+pub async fn stale_payments_expire(store: Arc<dyn Store>) {
+    let (payments, clock) = engine(store.clone(), Arc::new(Sandbox::new()), 48).await;
+    let day = Duration::from_secs(24 * 3600);
+    let held = with_card(&payments, "4242424242424242", 100, true).await;
+    payments.confirm(&held.id).await.unwrap();
+    let abandoned = PaymentId::generate(payments.ledger().ids().as_ref());
+    payments
+        .create(NewPayment::new(abandoned.clone(), 10, usd()))
+        .await
+        .unwrap();
+    assert_eq!(payments.expire_stale(7 * day, day).await.unwrap(), 0);
+    clock.advance(2 * day);
+    assert_eq!(payments.expire_stale(7 * day, day).await.unwrap(), 1);
+    let abandoned = payments.payment(&abandoned).await.unwrap();
+    assert_eq!(abandoned.state.status, PaymentStatus::Canceled);
+    // The authorization is younger than its 7-day capture window.
+    assert_eq!(
+        payments.payment(&held.id).await.unwrap().state.status,
+        PaymentStatus::RequiresCapture
+    );
+    clock.advance(6 * day);
+    assert_eq!(payments.expire_stale(7 * day, day).await.unwrap(), 1);
+    let expired = payments.payment(&held.id).await.unwrap();
+    assert_eq!(expired.state.status, PaymentStatus::Canceled);
+    assert_eq!(
+        expired.state.cancellation,
+        Some(CancellationReason::Expired)
+    );
+    assert_eq!(merchant(&payments).await, (0, 0));
+}
+
+/// The sandbox, whose capture takes effect and then never answers (the process dies).
+#[derive(Debug)]
+struct DiesAfterCapture(Arc<Sandbox>);
+
+#[async_trait]
+impl Capturer for DiesAfterCapture {
+    async fn capture(
+        &self,
+        reference: &str,
+        idempotency_key: &str,
+        amount: i128,
+        final_capture: bool,
+    ) -> crate::Result<()> {
+        self.0
+            .capture(reference, idempotency_key, amount, final_capture)
+            .await?;
+        std::future::pending::<()>().await;
+        Ok(())
+    }
+}
+
+impl Provider for DiesAfterCapture {
+    fn name(&self) -> &str {
+        "sandbox"
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.0.capabilities()
+    }
+    fn tokenizer(&self) -> Option<&dyn Tokenizer> {
+        Some(self.0.as_ref())
+    }
+    fn authorizer(&self) -> Option<&dyn Authorizer> {
+        Some(self.0.as_ref())
+    }
+    fn capturer(&self) -> Option<&dyn Capturer> {
+        Some(self)
+    }
+}
+
+pub async fn a_crash_after_a_provider_capture_never_captures_twice(store: Arc<dyn Store>) {
+    let sandbox = Arc::new(Sandbox::new());
+    let dying = Arc::new(DiesAfterCapture(sandbox.clone()));
+    let (payments, _) = engine(store.clone(), dying, 49).await;
+    let payment = with_card(&payments, "4242424242424242", 1000, true).await;
+    payments.confirm(&payment.id).await.unwrap();
+    killed(Box::pin(payments.capture(&payment.id, Some(400), false))).await;
+    assert_eq!(sandbox.net_captured().unwrap(), 400);
+    assert_eq!(merchant(&payments).await, (0, 1000));
+    // The restarted process retries the same capture: the provider sees the same key.
+    let (restarted, _) = engine(store.clone(), sandbox.clone(), 149).await;
+    let after = restarted
+        .capture(&payment.id, Some(400), false)
+        .await
+        .unwrap();
+    assert_eq!(after.state.captured, 400);
+    assert_eq!(sandbox.net_captured().unwrap(), 400);
+    let done = restarted.capture(&payment.id, None, true).await.unwrap();
+    assert_eq!(done.state.status, PaymentStatus::Succeeded);
+    assert_eq!(sandbox.net_captured().unwrap(), 1000);
+    assert_eq!(merchant(&restarted).await, (1000, 0));
+    super::conformance::assert_balanced(store.as_ref()).await;
+}
