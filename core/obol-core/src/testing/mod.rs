@@ -2,6 +2,7 @@
 //! backend runs them all through [`crate::ledger_store_conformance!`].
 
 pub mod conformance;
+pub mod faulty;
 pub mod model;
 pub mod payment_model;
 pub mod payments;

@@ -9,8 +9,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-
+use super::faulty::{Fault, Faulty};
 use super::test_ledger;
 use crate::clock::ManualClock;
 use crate::error::Error;
@@ -18,10 +17,7 @@ use crate::id::PaymentId;
 use crate::idempotency::Claim;
 use crate::ledger::model::Direction;
 use crate::money::AssetCode;
-use crate::payments::provider::{
-    AuthorizeRequest, Authorizer, Canceler, Capabilities, Capturer, ChargeOutcome, Provider,
-    ProviderEvent, ProviderEventKind, RefundOutcome, Refunder, StatusSync, Tokenizer,
-};
+use crate::payments::provider::{Provider, ProviderEvent, ProviderEventKind, RefundOutcome};
 use crate::payments::{
     CancellationReason, CardDetails, Child, DisputeStatus, NewCustomer, NewPayment, Payment,
     PaymentRequest, PaymentStatus, Payments, ProviderRegistry, RefundStatus, Sandbox,
@@ -279,75 +275,18 @@ pub async fn timeouts_settle_by_status_sync(store: Arc<dyn Store>) {
     assert_eq!(merchant(&payments).await, (1000, 0));
 }
 
-/// Where the fake provider "kills the process": the call's future never finishes, and the
-/// test drops it, as a crash would.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Crash {
-    BeforeTheCall,
-    AfterTheCharge,
-}
-
-/// A provider that wraps the sandbox and hangs forever at one point of `authorize`.
-#[derive(Debug)]
-struct Dying {
-    inner: Arc<Sandbox>,
-    crash: Crash,
-}
-
-#[async_trait]
-impl Authorizer for Dying {
-    async fn authorize(&self, request: &AuthorizeRequest) -> crate::Result<ChargeOutcome> {
-        if self.crash == Crash::BeforeTheCall {
-            std::future::pending::<()>().await;
-        }
-        self.inner.authorize(request).await?;
-        std::future::pending::<()>().await;
-        unreachable!()
-    }
-    async fn complete_action(&self, reference: &str) -> crate::Result<ChargeOutcome> {
-        self.inner.complete_action(reference).await
-    }
-}
-
-impl Provider for Dying {
-    fn name(&self) -> &str {
-        "sandbox"
-    }
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-    fn tokenizer(&self) -> Option<&dyn Tokenizer> {
-        Some(self.inner.as_ref())
-    }
-    fn authorizer(&self) -> Option<&dyn Authorizer> {
-        Some(self)
-    }
-    fn capturer(&self) -> Option<&dyn Capturer> {
-        Some(self.inner.as_ref())
-    }
-    fn canceler(&self) -> Option<&dyn Canceler> {
-        Some(self.inner.as_ref())
-    }
-    fn refunder(&self) -> Option<&dyn Refunder> {
-        Some(self.inner.as_ref())
-    }
-    fn status_sync(&self) -> Option<&dyn StatusSync> {
-        Some(self.inner.as_ref())
-    }
-}
-
 async fn killed<T>(work: Pin<Box<dyn Future<Output = T> + Send + '_>>) {
     let outcome = tokio::time::timeout(Duration::from_millis(50), work).await;
     assert!(outcome.is_err(), "the call was meant to hang");
 }
 
 pub async fn a_crash_around_the_provider_call_never_charges_twice(store: Arc<dyn Store>) {
-    for (seed, crash) in [(38, Crash::BeforeTheCall), (39, Crash::AfterTheCharge)] {
+    for (seed, crash) in [
+        (38, Fault::HangBeforeAuthorize),
+        (39, Fault::HangAfterAuthorize),
+    ] {
         let sandbox = Arc::new(Sandbox::new());
-        let dying = Arc::new(Dying {
-            inner: sandbox.clone(),
-            crash,
-        });
+        let dying = Arc::new(Faulty::new(sandbox.clone(), &[crash]));
         let (payments, _) = engine(store.clone(), dying, seed).await;
         let payment = with_card(&payments, "4242424242424242", 250, false).await;
         killed(Box::pin(payments.confirm(&payment.id))).await;
@@ -365,13 +304,13 @@ pub async fn a_crash_around_the_provider_call_never_charges_twice(store: Arc<dyn
         assert_eq!(changed, 1);
         let after = restarted.payment(&payment.id).await.unwrap();
         match crash {
-            Crash::BeforeTheCall => {
+            Fault::HangBeforeAuthorize => {
                 assert_eq!(after.state.status, PaymentStatus::RequiresConfirmation);
                 assert_eq!(sandbox.charge_count().unwrap(), 0);
                 let paid = restarted.confirm(&payment.id).await.unwrap();
                 assert_eq!(paid.state.status, PaymentStatus::Succeeded);
             }
-            Crash::AfterTheCharge => assert_eq!(after.state.status, PaymentStatus::Succeeded),
+            _ => assert_eq!(after.state.status, PaymentStatus::Succeeded),
         }
         assert_eq!(sandbox.charge_count().unwrap(), 1);
         assert_eq!(sandbox.net_captured().unwrap(), 250);
@@ -456,39 +395,13 @@ pub async fn idempotency_keys_follow_the_contract(store: Arc<dyn Store>) {
     ));
 }
 
-/// The sandbox, slowed down so concurrent requests overlap the provider call.
-#[derive(Debug)]
-struct Slow(Arc<Sandbox>);
-
-#[async_trait]
-impl Authorizer for Slow {
-    async fn authorize(&self, request: &AuthorizeRequest) -> crate::Result<ChargeOutcome> {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        self.0.authorize(request).await
-    }
-    async fn complete_action(&self, reference: &str) -> crate::Result<ChargeOutcome> {
-        self.0.complete_action(reference).await
-    }
-}
-
-impl Provider for Slow {
-    fn name(&self) -> &str {
-        "sandbox"
-    }
-    fn capabilities(&self) -> Capabilities {
-        self.0.capabilities()
-    }
-    fn tokenizer(&self) -> Option<&dyn Tokenizer> {
-        Some(self.0.as_ref())
-    }
-    fn authorizer(&self) -> Option<&dyn Authorizer> {
-        Some(self)
-    }
-}
-
 pub async fn identical_requests_with_one_key_run_once(store: Arc<dyn Store>) {
     let sandbox = Arc::new(Sandbox::new());
-    let (payments, _) = engine(store, Arc::new(Slow(sandbox.clone())), 43).await;
+    let slow = Faulty::new(
+        sandbox.clone(),
+        &[Fault::SlowAuthorize(Duration::from_millis(100))],
+    );
+    let (payments, _) = engine(store, Arc::new(slow), 43).await;
     let payments = Arc::new(payments);
     let payment = with_card(&payments, "4242424242424242", 800, false).await;
     let request = PaymentRequest::Confirm {
@@ -599,75 +512,16 @@ pub async fn disputes_hold_then_return_or_take_the_money(store: Arc<dyn Store>) 
     super::conformance::assert_balanced(store.as_ref()).await;
 }
 
-/// The sandbox, with refunds answering a script: each call takes the next answer, where
-/// `None` means "make the refund, then time out".
-#[derive(Debug)]
-struct ScriptedRefunds {
-    inner: Arc<Sandbox>,
-    answers: std::sync::Mutex<Vec<Option<crate::Result<RefundOutcome>>>>,
-}
-
-#[async_trait]
-impl Refunder for ScriptedRefunds {
-    async fn refund(
-        &self,
-        reference: &str,
-        refund_id: &crate::id::RefundId,
-        amount: i128,
-    ) -> crate::Result<RefundOutcome> {
-        let next = {
-            let mut answers = self.answers.lock().unwrap();
-            if answers.is_empty() {
-                None
-            } else {
-                Some(answers.remove(0))
-            }
-        };
-        match next {
-            // Script exhausted: the provider behaves.
-            None => self.inner.refund(reference, refund_id, amount).await,
-            Some(None) => {
-                self.inner.refund(reference, refund_id, amount).await?;
-                Err(Error::ProviderTimeout {
-                    provider: "sandbox".into(),
-                })
-            }
-            Some(Some(answer)) => answer,
-        }
-    }
-}
-
-impl Provider for ScriptedRefunds {
-    fn name(&self) -> &str {
-        "sandbox"
-    }
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-    fn tokenizer(&self) -> Option<&dyn Tokenizer> {
-        Some(self.inner.as_ref())
-    }
-    fn authorizer(&self) -> Option<&dyn Authorizer> {
-        Some(self.inner.as_ref())
-    }
-    fn refunder(&self) -> Option<&dyn Refunder> {
-        Some(self)
-    }
-}
-
 pub async fn refunds_fail_cancel_or_settle_later(store: Arc<dyn Store>) {
     let sandbox = Arc::new(Sandbox::new());
-    let scripted = Arc::new(ScriptedRefunds {
-        inner: sandbox.clone(),
-        answers: std::sync::Mutex::new(vec![
-            Some(Ok(RefundOutcome::Failed)),
-            Some(Err(Error::ProviderUnavailable {
-                provider: "sandbox".into(),
-                reason: "connection refused".into(),
-            })),
-            None,
-        ]),
-    });
+    let scripted = Arc::new(Faulty::new(sandbox.clone(), &[]).with_refunds(vec![
+        Some(Ok(RefundOutcome::Failed)),
+        Some(Err(Error::ProviderUnavailable {
+            provider: "sandbox".into(),
+            reason: "connection refused".into(),
+        })),
+        None,
+    ]));
     let (payments, clock) = engine(store.clone(), scripted, 45).await;
     let payment = with_card(&payments, "4242424242424242", 500, false).await;
     let id = payments.confirm(&payment.id).await.unwrap().id;
@@ -913,48 +767,9 @@ pub async fn stale_payments_expire(store: Arc<dyn Store>) {
     assert_eq!(merchant(&payments).await, (0, 0));
 }
 
-/// The sandbox, whose capture takes effect and then never answers (the process dies).
-#[derive(Debug)]
-struct DiesAfterCapture(Arc<Sandbox>);
-
-#[async_trait]
-impl Capturer for DiesAfterCapture {
-    async fn capture(
-        &self,
-        reference: &str,
-        idempotency_key: &str,
-        amount: i128,
-        final_capture: bool,
-    ) -> crate::Result<()> {
-        self.0
-            .capture(reference, idempotency_key, amount, final_capture)
-            .await?;
-        std::future::pending::<()>().await;
-        Ok(())
-    }
-}
-
-impl Provider for DiesAfterCapture {
-    fn name(&self) -> &str {
-        "sandbox"
-    }
-    fn capabilities(&self) -> Capabilities {
-        self.0.capabilities()
-    }
-    fn tokenizer(&self) -> Option<&dyn Tokenizer> {
-        Some(self.0.as_ref())
-    }
-    fn authorizer(&self) -> Option<&dyn Authorizer> {
-        Some(self.0.as_ref())
-    }
-    fn capturer(&self) -> Option<&dyn Capturer> {
-        Some(self)
-    }
-}
-
 pub async fn a_crash_after_a_provider_capture_never_captures_twice(store: Arc<dyn Store>) {
     let sandbox = Arc::new(Sandbox::new());
-    let dying = Arc::new(DiesAfterCapture(sandbox.clone()));
+    let dying = Arc::new(Faulty::new(sandbox.clone(), &[Fault::HangAfterCapture]));
     let (payments, _) = engine(store.clone(), dying, 49).await;
     let payment = with_card(&payments, "4242424242424242", 1000, true).await;
     payments.confirm(&payment.id).await.unwrap();
