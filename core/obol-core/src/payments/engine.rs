@@ -331,6 +331,7 @@ impl Payments {
     /// a timeout leaves it `processing` until [`Payments::sync_processing`] settles it.
     pub async fn confirm(&self, id: &PaymentId) -> Result<Payment> {
         let payment = self.payment(id).await?;
+        transition(&payment.state, PaymentAction::Confirm)?;
         let method = payment
             .method
             .clone()
@@ -338,19 +339,52 @@ impl Payments {
                 status: payment.state.status.as_str().to_owned(),
                 action: "confirm".into(),
             })?;
-        let provider = self.provider(&method.provider)?;
+        // Providers that take this method in this asset and accept its token, in routing order.
+        let route: Vec<Arc<dyn Provider>> = self
+            .providers
+            .route(&payment.asset, method.kind)
+            .into_iter()
+            .filter(|p| p.accepts_token(&method))
+            .cloned()
+            .collect();
+        let mut current = payment;
+        let mut last = Error::NoProvider {
+            asset: current.asset.to_string(),
+            method: method.kind.as_str().to_owned(),
+        };
+        for provider in route {
+            match self
+                .confirm_with(&current, provider.as_ref(), &method)
+                .await?
+            {
+                Ok(done) => return Ok(done),
+                // The call did not happen: the next provider gets its own attempt.
+                Err((aborted, error @ Error::ProviderUnavailable { .. })) => {
+                    tracing::warn!(provider = provider.name(), %error, "provider unavailable; trying the next");
+                    current = aborted;
+                    last = error;
+                }
+                Err((_, error)) => return Err(error),
+            }
+        }
+        Err(last)
+    }
+
+    /// One confirmation attempt with one provider. The outer error is a store failure; the
+    /// inner one a provider call that did not take effect, with the payment returned to
+    /// `requires_confirmation`.
+    async fn confirm_with(
+        &self,
+        payment: &Payment,
+        provider: &dyn Provider,
+        method: &MethodToken,
+    ) -> Result<std::result::Result<Payment, (Payment, Error)>> {
         let authorizer = provider
             .authorizer()
-            .ok_or_else(|| unsupported(provider.as_ref(), "authorize"))?;
-        if !provider.capabilities().handles(&payment.asset, method.kind) {
-            return Err(Error::NoProvider {
-                asset: payment.asset.to_string(),
-                method: method.kind.as_str().to_owned(),
-            });
-        }
-        // Recovery point: the attempt and its key are durable before the call.
+            .ok_or_else(|| unsupported(provider, "authorize"))?;
+        // Recovery point: the attempt, its provider and its key are durable before the call.
         let processing = self
-            .apply(&payment, PaymentAction::Confirm, |next| {
+            .apply(payment, PaymentAction::Confirm, |next| {
                 next.attempt += 1;
                 next.provider = Some(provider.name().to_owned());
                 next.provider_reference = None;
@@ -366,16 +400,17 @@ impl Payments {
             capture_method: processing.state.capture_method,
         };
         match authorizer.authorize(&request).await {
-            Ok(outcome) => self.settle(&processing, outcome).await,
+            Ok(outcome) => Ok(Ok(self.settle(&processing, outcome).await?)),
             Err(error @ Error::ProviderTimeout { .. }) => {
                 tracing::warn!(payment = %processing.id, %error, "outcome unknown; left processing for status sync");
-                Ok(processing)
+                Ok(Ok(processing))
             }
             Err(error) => {
                 // Any other failure means the call did not take effect: confirm may be retried.
-                self.apply(&processing, PaymentAction::Abort, |_| {})
+                let aborted = self
+                    .apply(&processing, PaymentAction::Abort, |_| {})
                     .await?;
-                Err(error)
+                Ok(Err((aborted, error)))
             }
         }
     }

@@ -10,6 +10,7 @@ pub mod card;
 pub mod children;
 pub mod customers;
 pub mod engine;
+pub mod maintenance;
 pub mod model;
 pub mod postings;
 pub mod provider;
@@ -22,6 +23,7 @@ pub use card::{CardBrand, CardDetails, CardSummary};
 pub use children::{Child, Dispute, DisputeStatus, Refund, RefundStatus};
 pub use customers::{Customer, NewCustomer, SavedMethod};
 pub use engine::Payments;
+pub use maintenance::{Maintenance, MaintenancePolicy};
 pub use model::{ChildWrite, Event, NewPayment, Payment, PaymentWrite, StoredEvent};
 pub use postings::{PaymentAccounts, ledger_commands};
 pub use provider::{

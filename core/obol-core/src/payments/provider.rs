@@ -288,6 +288,10 @@ pub trait Provider: Send + Sync + fmt::Debug {
     fn webhooks(&self) -> Option<&dyn WebhookParser> {
         None
     }
+    /// True when this provider can charge `token` (by default: tokens it issued itself).
+    fn accepts_token(&self, token: &MethodToken) -> bool {
+        token.provider == self.name()
+    }
     /// The fee the provider keeps on a capture of `amount` minor units of `asset`.
     fn capture_fee(&self, _asset: &AssetCode, _amount: i128) -> i128 {
         0

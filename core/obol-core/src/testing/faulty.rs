@@ -12,8 +12,8 @@ use crate::error::{Error, Result};
 use crate::id::RefundId;
 use crate::payments::Sandbox;
 use crate::payments::provider::{
-    AuthorizeRequest, Authorizer, Canceler, Capabilities, Capturer, ChargeOutcome, Provider,
-    RefundOutcome, Refunder, StatusSync, Tokenizer, WebhookParser,
+    AuthorizeRequest, Authorizer, Canceler, Capabilities, Capturer, ChargeOutcome, MethodToken,
+    Provider, RefundOutcome, Refunder, StatusSync, Tokenizer, WebhookParser,
 };
 
 /// A failure to inject.
@@ -27,6 +27,8 @@ pub enum Fault {
     SlowAuthorize(Duration),
     /// `capture` takes effect, then never answers.
     HangAfterCapture,
+    /// `authorize` fails as unavailable without reaching the provider.
+    Unavailable,
 }
 
 /// A refund answer: `None` makes the refund and then times out.
@@ -35,6 +37,7 @@ pub type RefundAnswer = Option<Result<RefundOutcome>>;
 /// The sandbox with faults.
 #[derive(Debug)]
 pub struct Faulty {
+    name: String,
     inner: Arc<Sandbox>,
     faults: Vec<Fault>,
     refunds: Mutex<Vec<RefundAnswer>>,
@@ -44,10 +47,17 @@ impl Faulty {
     /// The sandbox `inner` with `faults`.
     pub fn new(inner: Arc<Sandbox>, faults: &[Fault]) -> Self {
         Faulty {
+            name: "sandbox".into(),
             inner,
             faults: faults.to_vec(),
             refunds: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Registers under another name (it still charges the sandbox's tokens).
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = name.to_owned();
+        self
     }
 
     /// Refund calls take these answers in turn, then behave.
@@ -68,6 +78,12 @@ impl Authorizer for Faulty {
             if let Fault::SlowAuthorize(delay) = fault {
                 tokio::time::sleep(*delay).await;
             }
+        }
+        if self.has(Fault::Unavailable) {
+            return Err(Error::ProviderUnavailable {
+                provider: self.name.clone(),
+                reason: "connection refused".into(),
+            });
         }
         if self.has(Fault::HangBeforeAuthorize) {
             std::future::pending::<()>().await;
@@ -130,7 +146,10 @@ impl Refunder for Faulty {
 
 impl Provider for Faulty {
     fn name(&self) -> &str {
-        self.inner.name()
+        &self.name
+    }
+    fn accepts_token(&self, token: &MethodToken) -> bool {
+        token.provider == self.inner.name()
     }
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities()

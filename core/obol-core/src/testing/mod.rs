@@ -115,6 +115,7 @@ macro_rules! ledger_store_conformance {
             customers_keep_tokens_only_and_pay_with_them,
             stale_payments_expire,
             a_crash_after_a_provider_capture_never_captures_twice,
+            confirm_falls_back_when_a_provider_is_down,
         );
         $crate::ledger_store_conformance!(@webhooks $factory;
             webhooks_retry_sign_and_stop_on_gone,

@@ -790,3 +790,58 @@ pub async fn a_crash_after_a_provider_capture_never_captures_twice(store: Arc<dy
     assert_eq!(merchant(&restarted).await, (1000, 0));
     super::conformance::assert_balanced(store.as_ref()).await;
 }
+
+pub async fn confirm_falls_back_when_a_provider_is_down(store: Arc<dyn Store>) {
+    let sandbox = Arc::new(Sandbox::new());
+    let (ledger, _) = test_ledger(store.clone(), 50).await;
+    let mut providers = ProviderRegistry::new();
+    providers.register(Arc::new(
+        Faulty::new(sandbox.clone(), &[Fault::Unavailable]).named("primary"),
+    ));
+    providers.register(Arc::new(Faulty::new(sandbox.clone(), &[]).named("backup")));
+    let payments = Payments::new(Arc::new(ledger), providers);
+    let id = PaymentId::generate(payments.ledger().ids().as_ref());
+    payments
+        .create(NewPayment::new(id.clone(), 640, usd()))
+        .await
+        .unwrap();
+    let card =
+        CardDetails::new("4242424242424242", 12, 2030, "123", payments.ledger().now()).unwrap();
+    let token = payments.tokenize_card("primary", &card).await.unwrap();
+    payments.attach_method(&id, token).await.unwrap();
+    let paid = payments.confirm(&id).await.unwrap();
+    assert_eq!(paid.state.status, PaymentStatus::Succeeded);
+    assert_eq!(paid.provider.as_deref(), Some("backup"));
+    assert_eq!(paid.attempt, 2);
+    assert_eq!(sandbox.charge_count().unwrap(), 1);
+    let kinds = event_kinds(&payments, &id).await;
+    assert_eq!(
+        kinds[2..],
+        [
+            "payment.processing",
+            "payment.requires_confirmation",
+            "payment.processing",
+            "payment.succeeded"
+        ]
+    );
+    // With every provider down, confirm reports it and the payment can be confirmed later.
+    let (ledger, _) = test_ledger(store.clone(), 51).await;
+    let mut down = ProviderRegistry::new();
+    down.register(Arc::new(
+        Faulty::new(sandbox.clone(), &[Fault::Unavailable]).named("primary"),
+    ));
+    let payments = Payments::new(Arc::new(ledger), down);
+    let id = PaymentId::generate(payments.ledger().ids().as_ref());
+    payments
+        .create(NewPayment::new(id.clone(), 5, usd()))
+        .await
+        .unwrap();
+    let token = payments.tokenize_card("primary", &card).await.unwrap();
+    payments.attach_method(&id, token).await.unwrap();
+    let err = payments.confirm(&id).await.unwrap_err();
+    assert_eq!(err.code(), "provider_unavailable");
+    assert_eq!(
+        payments.payment(&id).await.unwrap().state.status,
+        PaymentStatus::RequiresConfirmation
+    );
+}
