@@ -183,6 +183,11 @@ typed_id!(
     "rfd"
 );
 typed_id!(
+    /// A merchant id (`mer_…`): whose balance a payment's money lands in.
+    MerchantId,
+    "mer"
+);
+typed_id!(
     /// A dispute id (`dp_…`).
     DisputeId,
     "dp"

@@ -20,8 +20,8 @@ pub mod testing;
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use error::{Error, Result};
 pub use id::{
-    AccountId, CustomerId, DisputeId, EndpointId, EventId, IdGen, PaymentId, PaymentMethodId,
-    RandomIdGen, RefundId, TransactionId,
+    AccountId, CustomerId, DisputeId, EndpointId, EventId, IdGen, MerchantId, PaymentId,
+    PaymentMethodId, RandomIdGen, RefundId, TransactionId,
 };
 pub use ledger::model::{
     Account, AccountFlags, Balance, Direction, Entry, HistoryEntry, Hold, HoldStatus,

@@ -69,7 +69,7 @@ async fn main() -> obol::Result<()> {
             println!("  event {} {}", stored.event.id, stored.event.kind);
         }
     }
-    let accounts = payments.accounts(&usd.code).await?;
+    let accounts = payments.accounts(&refunded.merchant, &usd.code).await?;
     let merchant = ledger.balance(&accounts.merchant).await?;
     let clearing = ledger.balance(&accounts.provider_clearing).await?;
     let fees = ledger.balance(&accounts.fees).await?;

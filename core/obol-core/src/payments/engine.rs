@@ -30,7 +30,8 @@ use super::state::{
 };
 use crate::error::{Error, Result};
 use crate::id::{
-    AccountId, CustomerId, DisputeId, EventId, PaymentId, PaymentMethodId, RefundId, TransactionId,
+    AccountId, CustomerId, DisputeId, EventId, MerchantId, PaymentId, PaymentMethodId, RefundId,
+    TransactionId,
 };
 use crate::idempotency::run_once;
 use crate::ledger::Ledger;
@@ -44,7 +45,7 @@ use crate::money::AssetCode;
 pub struct Payments {
     ledger: Arc<Ledger>,
     providers: ProviderRegistry,
-    accounts: Mutex<HashMap<AssetCode, PaymentAccounts>>,
+    accounts: Mutex<HashMap<(MerchantId, AssetCode), PaymentAccounts>>,
 }
 
 impl Payments {
@@ -62,19 +63,31 @@ impl Payments {
         &self.ledger
     }
 
-    /// The ledger accounts payments in `asset` move through (opened on first use, with ids
-    /// derived from the asset so every engine instance finds the same ones).
-    pub async fn accounts(&self, asset: &AssetCode) -> Result<PaymentAccounts> {
-        if let Some(found) = self.cached_accounts()?.get(asset) {
+    /// The ledger accounts a merchant's payments in `asset` move through: the merchant's own
+    /// balance, and the platform's provider clearing and fees accounts for the asset (opened
+    /// on first use, with ids derived from their names so every engine instance finds the
+    /// same ones).
+    pub async fn accounts(
+        &self,
+        merchant: &MerchantId,
+        asset: &AssetCode,
+    ) -> Result<PaymentAccounts> {
+        let key = (merchant.clone(), asset.clone());
+        if let Some(found) = self.cached_accounts()?.get(&key) {
             return Ok(found.clone());
         }
         let open = |role: &str, normal: Direction| {
-            NewAccount::new(
-                AccountId::derived(&format!("obol:payments:{role}:{asset}")),
-                asset.clone(),
-                normal,
-            )
-            .with_metadata("role", role)
+            let name = match role {
+                "merchant" => format!("obol:payments:merchant:{merchant}:{asset}"),
+                _ => format!("obol:payments:{role}:{asset}"),
+            };
+            let account = NewAccount::new(AccountId::derived(&name), asset.clone(), normal)
+                .with_metadata("role", role);
+            if role == "merchant" {
+                account.with_metadata("merchant", merchant.as_str())
+            } else {
+                account
+            }
         };
         let provider_clearing = self
             .ledger
@@ -97,14 +110,13 @@ impl Payments {
             merchant,
             fees,
         };
-        self.cached_accounts()?
-            .insert(asset.clone(), accounts.clone());
+        self.cached_accounts()?.insert(key, accounts.clone());
         Ok(accounts)
     }
 
     fn cached_accounts(
         &self,
-    ) -> Result<std::sync::MutexGuard<'_, HashMap<AssetCode, PaymentAccounts>>> {
+    ) -> Result<std::sync::MutexGuard<'_, HashMap<(MerchantId, AssetCode), PaymentAccounts>>> {
         self.accounts
             .lock()
             .map_err(|_| Error::unavailable("payment accounts lock poisoned"))
@@ -184,6 +196,7 @@ impl Payments {
             asset: new.asset.clone(),
             state,
             customer: new.customer.clone(),
+            merchant: new.merchant.clone(),
             method: None,
             provider: None,
             provider_reference: None,
@@ -550,7 +563,7 @@ impl Payments {
         next.state = step.next;
         let commands = self
             .commands(
-                &payment.asset,
+                &payment,
                 &refund.hold_id,
                 &[LedgerEffect::HoldReturn { amount }],
             )
@@ -608,9 +621,7 @@ impl Payments {
         status: RefundStatus,
     ) -> Result<Refund> {
         let effects = refund.status.to(status, refund.amount)?;
-        let commands = self
-            .commands(&payment.asset, &refund.hold_id, &effects)
-            .await?;
+        let commands = self.commands(payment, &refund.hold_id, &effects).await?;
         let mut next = payment.clone();
         if status != RefundStatus::Succeeded {
             next.state = transition(
@@ -702,7 +713,7 @@ impl Payments {
         next.state = step.next;
         let commands = self
             .commands(
-                &payment.asset,
+                &payment,
                 &dispute.hold_id,
                 &[LedgerEffect::HoldReturn { amount }],
             )
@@ -738,9 +749,7 @@ impl Payments {
             };
             next.state = transition(&payment.state, action)?.next;
         }
-        let commands = self
-            .commands(&payment.asset, &dispute.hold_id, &effects)
-            .await?;
+        let commands = self.commands(&payment, &dispute.hold_id, &effects).await?;
         let mut updated = dispute.clone();
         updated.status = status;
         updated.version += 1;
@@ -982,9 +991,7 @@ impl Payments {
             });
             effects.extend(fees);
         }
-        let commands = self
-            .commands(&payment.asset, &payment.hold_id, &effects)
-            .await?;
+        let commands = self.commands(payment, &payment.hold_id, &effects).await?;
         let kind = event_kind(payment.state.status, &next.state, action);
         self.commit(payment, next, commands, Vec::new(), vec![(kind, None)])
             .await
@@ -993,11 +1000,11 @@ impl Payments {
     /// The ledger commands for effects on the hold `hold_id`.
     async fn commands(
         &self,
-        asset: &AssetCode,
+        payment: &Payment,
         hold_id: &TransactionId,
         effects: &[LedgerEffect],
     ) -> Result<Vec<LedgerCommand>> {
-        let accounts = self.accounts(asset).await?;
+        let accounts = self.accounts(&payment.merchant, &payment.asset).await?;
         let ids = self.ledger.ids().clone();
         Ok(ledger_commands(&accounts, hold_id, effects, || {
             TransactionId::generate(ids.as_ref())
@@ -1061,6 +1068,7 @@ fn same_creation(existing: Payment, new: &NewPayment) -> Result<Payment> {
         && existing.asset == new.asset
         && existing.state.capture_method == new.capture_method
         && existing.customer == new.customer
+        && existing.merchant == new.merchant
         && existing.metadata == new.metadata;
     if same {
         Ok(existing)

@@ -24,7 +24,9 @@ pub use children::{Child, Dispute, DisputeStatus, Refund, RefundStatus};
 pub use customers::{Customer, NewCustomer, SavedMethod};
 pub use engine::Payments;
 pub use maintenance::{Maintenance, MaintenancePolicy};
-pub use model::{ChildWrite, Event, NewPayment, Payment, PaymentWrite, StoredEvent};
+pub use model::{
+    ChildWrite, Event, NewPayment, Payment, PaymentWrite, StoredEvent, default_merchant,
+};
 pub use postings::{PaymentAccounts, ledger_commands};
 pub use provider::{
     AuthorizeRequest, Capabilities, ChargeOutcome, ChargeStatus, MethodKind, MethodToken, Provider,

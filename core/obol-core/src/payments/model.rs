@@ -7,7 +7,7 @@ use super::children::Child;
 use super::provider::MethodToken;
 use super::state::{CaptureMethod, PaymentState};
 use crate::clock::Timestamp;
-use crate::id::{CustomerId, EventId, PaymentId, TransactionId};
+use crate::id::{CustomerId, EventId, MerchantId, PaymentId, TransactionId};
 use crate::ledger::batch::Submission;
 use crate::ledger::model::Metadata;
 use crate::money::AssetCode;
@@ -26,12 +26,15 @@ pub struct NewPayment {
     pub capture_method: CaptureMethod,
     /// The paying customer, if known.
     pub customer: Option<CustomerId>,
+    /// The merchant paid.
+    pub merchant: MerchantId,
     /// Free-form metadata.
     pub metadata: Metadata,
 }
 
 impl NewPayment {
-    /// A payment for `amount` minor units of `asset`, captured automatically.
+    /// A payment for `amount` minor units of `asset` to the default merchant, captured
+    /// automatically.
     pub fn new(id: PaymentId, amount: i128, asset: AssetCode) -> Self {
         NewPayment {
             id,
@@ -39,8 +42,15 @@ impl NewPayment {
             asset,
             capture_method: CaptureMethod::Automatic,
             customer: None,
+            merchant: default_merchant(),
             metadata: Metadata::new(),
         }
+    }
+
+    /// Paid to `merchant`.
+    pub fn for_merchant(mut self, merchant: MerchantId) -> Self {
+        self.merchant = merchant;
+        self
     }
 
     /// Authorize now, capture later.
@@ -48,6 +58,11 @@ impl NewPayment {
         self.capture_method = CaptureMethod::Manual;
         self
     }
+}
+
+/// The merchant of a single-merchant installation (an id derived from a fixed name).
+pub fn default_merchant() -> MerchantId {
+    MerchantId::derived("obol:default-merchant")
 }
 
 /// A payment (intent) as stored.
@@ -61,6 +76,8 @@ pub struct Payment {
     pub state: PaymentState,
     /// The paying customer.
     pub customer: Option<CustomerId>,
+    /// The merchant paid.
+    pub merchant: MerchantId,
     /// The payment method (a provider token; never card data).
     pub method: Option<MethodToken>,
     /// The provider that took the current attempt.

@@ -19,7 +19,7 @@ use proptest::test_runner::TestCaseError;
 use super::conformance::assert_balanced;
 use super::test_ledger;
 use crate::error::Error;
-use crate::id::PaymentId;
+use crate::id::{MerchantId, PaymentId};
 use crate::ledger::model::Direction;
 use crate::money::AssetCode;
 use crate::payments::{
@@ -50,6 +50,8 @@ enum Op {
     Create {
         amount: i128,
         manual: bool,
+        /// Paid to the second merchant rather than the first.
+        second: bool,
     },
     Attach {
         p: Index,
@@ -95,7 +97,8 @@ fn op() -> impl Strategy<Value = Op> {
     let card =
         prop_oneof![3 => Just(Card::Succeeds), 1 => Just(Card::Declines), 1 => Just(Card::ThreeDs)];
     prop_oneof![
-        3 => (1i128..500, any::<bool>()).prop_map(|(amount, manual)| Op::Create { amount, manual }),
+        3 => (1i128..500, any::<bool>(), any::<bool>())
+            .prop_map(|(amount, manual, second)| Op::Create { amount, manual, second }),
         3 => (p.clone(), card).prop_map(|(p, card)| Op::Attach { p, card }),
         3 => p.clone().prop_map(|p| Op::Confirm { p }),
         1 => p.clone().prop_map(|p| Op::CompleteAction { p }),
@@ -114,6 +117,7 @@ fn op() -> impl Strategy<Value = Op> {
 #[derive(Debug, Clone)]
 struct Model {
     id: PaymentId,
+    merchant: usize,
     status: PaymentStatus,
     manual: bool,
     amount: i128,
@@ -284,14 +288,24 @@ async fn run_case(store: Arc<dyn Store>, ops: Vec<Op>) -> Result<(), TestCaseErr
     providers.register(sandbox.clone());
     let payments = Payments::new(Arc::new(ledger), providers);
     let usd = AssetCode::new("USD").unwrap();
+    let merchants = [
+        MerchantId::derived("model:merchant:a"),
+        MerchantId::derived("model:merchant:b"),
+    ];
     let mut models: Vec<Model> = Vec::new();
     let mut last: Option<(String, PaymentRequest, Result<Payment, Error>)> = None;
     for (step, op) in ops.iter().enumerate() {
         let key = format!("step-{step}");
         match op {
-            Op::Create { amount, manual } => {
+            Op::Create {
+                amount,
+                manual,
+                second,
+            } => {
                 let id = PaymentId::generate(payments.ledger().ids().as_ref());
-                let mut new = NewPayment::new(id.clone(), *amount, usd.clone());
+                let merchant = usize::from(*second);
+                let mut new = NewPayment::new(id.clone(), *amount, usd.clone())
+                    .for_merchant(merchants[merchant].clone());
                 if *manual {
                     new = new.manual_capture();
                 }
@@ -300,6 +314,7 @@ async fn run_case(store: Arc<dyn Store>, ops: Vec<Op>) -> Result<(), TestCaseErr
                 prop_assert!(result.is_ok(), "create: {result:?}");
                 models.push(Model {
                     id,
+                    merchant,
                     status: PaymentStatus::RequiresPaymentMethod,
                     manual: *manual,
                     amount: *amount,
@@ -393,7 +408,7 @@ async fn run_case(store: Arc<dyn Store>, ops: Vec<Op>) -> Result<(), TestCaseErr
                 last = Some((key, request, result));
             }
         }
-        verify(&payments, &sandbox, &models, store.as_ref()).await?;
+        verify(&payments, &sandbox, &merchants, &models, store.as_ref()).await?;
     }
     Ok(())
 }
@@ -411,10 +426,13 @@ fn check(expected: &Expected, result: Result<(), Error>) -> Result<(), TestCaseE
 async fn verify(
     payments: &Payments,
     sandbox: &Sandbox,
+    merchants: &[MerchantId; 2],
     models: &[Model],
     store: &dyn Store,
 ) -> Result<(), TestCaseError> {
-    let (mut posted, mut pending, mut provider_net) = (0i128, 0i128, 0i128);
+    // Per merchant: (posted, pending) expected from the model.
+    let mut expected = [(0i128, 0i128); 2];
+    let mut provider_net = 0i128;
     for model in models {
         let payment = payments.payment(&model.id).await.unwrap();
         let s = &payment.state;
@@ -430,21 +448,25 @@ async fn verify(
             "{}",
             model.id
         );
-        posted += model.captured - model.refunded - model.lost;
+        let (posted, pending) = &mut expected[model.merchant];
+        *posted += model.captured - model.refunded - model.lost;
         if model.status == PaymentStatus::RequiresCapture {
-            pending += model.authorized - model.captured;
+            *pending += model.authorized - model.captured;
         }
-        pending -= model.open_disputes.iter().sum::<i128>();
+        *pending -= model.open_disputes.iter().sum::<i128>();
         provider_net += model.captured - model.refunded;
     }
-    if !models.is_empty() {
-        let accounts = payments
-            .accounts(&AssetCode::new("USD").unwrap())
-            .await
-            .unwrap();
-        let merchant = payments.ledger().balance(&accounts.merchant).await.unwrap();
-        prop_assert_eq!(merchant.posted(Direction::Credit), posted);
-        prop_assert_eq!(merchant.credits_pending - merchant.debits_pending, pending);
+    let usd = AssetCode::new("USD").unwrap();
+    for (merchant, (posted, pending)) in merchants.iter().zip(expected) {
+        let accounts = payments.accounts(merchant, &usd).await.unwrap();
+        let balance = payments.ledger().balance(&accounts.merchant).await.unwrap();
+        prop_assert_eq!(balance.posted(Direction::Credit), posted, "{}", merchant);
+        prop_assert_eq!(
+            balance.credits_pending - balance.debits_pending,
+            pending,
+            "{}",
+            merchant
+        );
     }
     prop_assert_eq!(sandbox.net_captured().unwrap(), provider_net);
     assert_balanced(store).await;
@@ -458,7 +480,13 @@ pub fn check_payments(
     factory: impl Fn() -> Pin<Box<dyn Future<Output = Arc<dyn Store>> + Send>> + Send + Sync,
 ) {
     // Every case starts with a manual-capture and an automatic-capture payment to act on.
-    let create = |manual| (1i128..500).prop_map(move |amount| Op::Create { amount, manual });
+    let create = |manual| {
+        (1i128..500, any::<bool>()).prop_map(move |(amount, second)| Op::Create {
+            amount,
+            manual,
+            second,
+        })
+    };
     let ops = (
         create(true),
         create(false),
@@ -500,10 +528,12 @@ mod tests {
             Op::Create {
                 amount: 100,
                 manual: true,
+                second: false,
             },
             Op::Create {
                 amount: 50,
                 manual: false,
+                second: true,
             },
             Op::Attach {
                 p,

@@ -17,6 +17,7 @@ use crate::id::PaymentId;
 use crate::idempotency::Claim;
 use crate::ledger::model::Direction;
 use crate::money::AssetCode;
+use crate::payments::model::default_merchant;
 use crate::payments::provider::{Provider, ProviderEvent, ProviderEventKind, RefundOutcome};
 use crate::payments::{
     CancellationReason, CardDetails, Child, DisputeStatus, NewCustomer, NewPayment, Payment,
@@ -54,7 +55,10 @@ async fn with_card(payments: &Payments, number: &str, amount: i128, manual: bool
 
 /// The merchant's (posted, pending) balance in USD.
 async fn merchant(payments: &Payments) -> (i128, i128) {
-    let accounts = payments.accounts(&usd()).await.unwrap();
+    let accounts = payments
+        .accounts(&default_merchant(), &usd())
+        .await
+        .unwrap();
     let balance = payments.ledger().balance(&accounts.merchant).await.unwrap();
     (
         balance.posted(Direction::Credit),
@@ -106,7 +110,10 @@ pub async fn manual_capture_in_parts_and_refund(store: Arc<dyn Store>) {
     assert_eq!(sandbox.net_captured().unwrap(), 600);
     // The provider kept 2.9 % + 30 of each capture: 38 of 300 and 50 of 700, as its own leg.
     assert_eq!(payments.payment(&id).await.unwrap().fees, 88);
-    let accounts = payments.accounts(&usd()).await.unwrap();
+    let accounts = payments
+        .accounts(&default_merchant(), &usd())
+        .await
+        .unwrap();
     let fees = payments.ledger().balance(&accounts.fees).await.unwrap();
     assert_eq!(fees.posted(Direction::Debit), 88);
     let clearing = payments
