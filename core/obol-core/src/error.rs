@@ -227,6 +227,22 @@ pub enum Error {
         /// The dispute id.
         id: String,
     },
+    /// A new password breaks the strength rules.
+    #[error("weak password: {reason}")]
+    WeakPassword {
+        /// The rule it breaks (never the password).
+        reason: String,
+    },
+    /// Credentials were missing, malformed, unknown, expired or revoked (one error for all,
+    /// so it tells an attacker nothing).
+    #[error("unauthenticated")]
+    Unauthenticated,
+    /// The principal may not do this here (missing scope or another tenant).
+    #[error("forbidden: {reason}")]
+    Forbidden {
+        /// What is missing.
+        reason: String,
+    },
     /// No payment has this id.
     #[error("payment {id} not found")]
     PaymentNotFound {
@@ -335,6 +351,9 @@ impl Error {
             Error::IdempotencyInProgress { .. } => "idempotency_in_progress",
             Error::WebhookSignatureInvalid { .. } => "webhook_signature_invalid",
             Error::PaymentNotFound { .. } => "payment_not_found",
+            Error::WeakPassword { .. } => "weak_password",
+            Error::Unauthenticated => "unauthenticated",
+            Error::Forbidden { .. } => "forbidden",
             Error::DisputeNotFound { .. } => "dispute_not_found",
             Error::InvalidCustomer { .. } => "invalid_customer",
             Error::CustomerNotFound { .. } => "customer_not_found",

@@ -188,6 +188,16 @@ typed_id!(
     "mer"
 );
 typed_id!(
+    /// An API key id (`key_…`).
+    ApiKeyId,
+    "key"
+);
+typed_id!(
+    /// A user id (`usr_…`).
+    UserId,
+    "usr"
+);
+typed_id!(
     /// A dispute id (`dp_…`).
     DisputeId,
     "dp"

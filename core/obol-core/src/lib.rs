@@ -1,8 +1,10 @@
-//! Obol's engine: money, ids, clock, the double-entry ledger, payments, and the storage seam.
+//! Obol's engine: money, ids, clock, the double-entry ledger, payments, auth, and the storage
+//! seam.
 //!
 //! Nothing here knows about HTTP, FFI or a particular database: stores, providers, servers and
 //! bindings depend on this crate, never the other way round.
 
+pub mod auth;
 pub mod clock;
 pub mod error;
 pub mod id;
