@@ -22,8 +22,8 @@ pub mod testing;
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use error::{Error, Result};
 pub use id::{
-    AccountId, CustomerId, DisputeId, EndpointId, EventId, IdGen, MerchantId, PaymentId,
-    PaymentMethodId, RandomIdGen, RefundId, TransactionId,
+    AccountId, ApiKeyId, CustomerId, DisputeId, EndpointId, EventId, IdGen, MerchantId, PaymentId,
+    PaymentMethodId, RandomIdGen, RefundId, TransactionId, UserId,
 };
 pub use ledger::model::{
     Account, AccountFlags, Balance, Direction, Entry, HistoryEntry, Hold, HoldStatus,
@@ -33,4 +33,6 @@ pub use ledger::model::{
 pub use ledger::{Ledger, LedgerConfig};
 pub use memory::MemoryStore;
 pub use money::{Asset, AssetCode, AssetRegistry, Money};
-pub use store::{CustomerStore, IdempotencyStore, LedgerStore, PaymentStore, Store, WebhookStore};
+pub use store::{
+    AuthStore, CustomerStore, IdempotencyStore, LedgerStore, PaymentStore, Store, WebhookStore,
+};

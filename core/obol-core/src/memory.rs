@@ -5,9 +5,11 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
+use crate::auth::api_key::ApiKey;
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::id::{AccountId, TransactionId};
+use crate::id::{ApiKeyId, MerchantId};
 use crate::id::{CustomerId, EndpointId, EventId, PaymentId, PaymentMethodId};
 use crate::idempotency::Claim;
 use crate::ledger::batch::{self, BatchKeys, BatchState, BatchWrites, Outcome, Record, Submission};
@@ -20,7 +22,9 @@ use crate::payments::children::Child;
 use crate::payments::customers::{Customer, SavedMethod};
 use crate::payments::model::{Event, Payment, PaymentWrite, StoredEvent};
 use crate::payments::state::PaymentStatus;
-use crate::store::{CustomerStore, IdempotencyStore, LedgerStore, PaymentStore, WebhookStore};
+use crate::store::{
+    AuthStore, CustomerStore, IdempotencyStore, LedgerStore, PaymentStore, WebhookStore,
+};
 use crate::webhooks::model::{
     AttemptOutcome, Delivery, DeliveryAttempt, DeliveryState, WebhookEndpoint,
 };
@@ -38,6 +42,8 @@ struct State {
     events: Vec<Event>,
     keys: HashMap<String, KeyRecord>,
     customers: HashMap<CustomerId, Customer>,
+    /// API keys, in creation order.
+    api_keys: Vec<ApiKey>,
     /// Saved payment methods, in creation order.
     methods: Vec<SavedMethod>,
     endpoints: Vec<WebhookEndpoint>,
@@ -592,5 +598,59 @@ impl CustomerStore for MemoryStore {
             .filter(|m| &m.customer == customer)
             .cloned()
             .collect())
+    }
+}
+
+#[async_trait]
+impl AuthStore for MemoryStore {
+    async fn insert_api_key(&self, key: &ApiKey) -> Result<()> {
+        let mut state = self.lock()?;
+        if state
+            .api_keys
+            .iter()
+            .any(|k| k.hash == key.hash || k.id == key.id)
+        {
+            return Err(Error::Contention {
+                reason: "an API key with this id or hash exists".into(),
+            });
+        }
+        state.api_keys.push(key.clone());
+        Ok(())
+    }
+
+    async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>> {
+        Ok(self
+            .lock()?
+            .api_keys
+            .iter()
+            .find(|k| k.hash == hash)
+            .cloned())
+    }
+
+    async fn api_keys(&self, merchant: &MerchantId) -> Result<Vec<ApiKey>> {
+        Ok(self
+            .lock()?
+            .api_keys
+            .iter()
+            .filter(|k| &k.merchant == merchant)
+            .cloned()
+            .collect())
+    }
+
+    async fn revoke_api_key(
+        &self,
+        merchant: &MerchantId,
+        id: &ApiKeyId,
+        at: Timestamp,
+    ) -> Result<Option<ApiKey>> {
+        let mut state = self.lock()?;
+        Ok(state
+            .api_keys
+            .iter_mut()
+            .find(|k| &k.id == id && &k.merchant == merchant)
+            .map(|key| {
+                key.revoked_at.get_or_insert(at);
+                key.clone()
+            }))
     }
 }

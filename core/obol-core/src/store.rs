@@ -3,10 +3,11 @@
 
 use async_trait::async_trait;
 
+use crate::auth::api_key::ApiKey;
 use crate::clock::Timestamp;
 use crate::error::Result;
 use crate::id::{AccountId, TransactionId};
-use crate::id::{CustomerId, EventId, PaymentId, PaymentMethodId};
+use crate::id::{ApiKeyId, CustomerId, EventId, MerchantId, PaymentId, PaymentMethodId};
 use crate::idempotency::Claim;
 use crate::ledger::batch::Submission;
 use crate::ledger::model::{Account, AssetTotals, Balance, HistoryEntry, Hold, Transaction};
@@ -185,13 +186,35 @@ pub trait CustomerStore: Send + Sync + std::fmt::Debug {
     async fn saved_methods(&self, customer: &CustomerId) -> Result<Vec<SavedMethod>>;
 }
 
+/// Auth: API keys (users, sessions and signing keys join here).
+#[async_trait]
+pub trait AuthStore: Send + Sync + std::fmt::Debug {
+    /// Stores a new API key (its hash is unique).
+    async fn insert_api_key(&self, key: &ApiKey) -> Result<()>;
+
+    /// The key with this hash.
+    async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>>;
+
+    /// A tenant's keys, oldest first (revoked ones included).
+    async fn api_keys(&self, merchant: &MerchantId) -> Result<Vec<ApiKey>>;
+
+    /// Marks a tenant's key revoked at `at` (once); returns it, or `None` if the tenant has no
+    /// such key.
+    async fn revoke_api_key(
+        &self,
+        merchant: &MerchantId,
+        id: &ApiKeyId,
+        at: Timestamp,
+    ) -> Result<Option<ApiKey>>;
+}
+
 /// Everything the engine stores. New areas (auth) join as further supertraits.
 pub trait Store:
-    LedgerStore + PaymentStore + IdempotencyStore + WebhookStore + CustomerStore
+    LedgerStore + PaymentStore + IdempotencyStore + WebhookStore + CustomerStore + AuthStore
 {
 }
 
 impl<T> Store for T where
-    T: LedgerStore + PaymentStore + IdempotencyStore + WebhookStore + CustomerStore
+    T: LedgerStore + PaymentStore + IdempotencyStore + WebhookStore + CustomerStore + AuthStore
 {
 }

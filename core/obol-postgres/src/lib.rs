@@ -5,6 +5,7 @@
 //! so two writers never deadlock), and a collision on a new id (unique violation) or a
 //! serialization failure is reported as contention, which the ledger's writer retries.
 
+mod auth;
 mod customers;
 mod idempotency;
 mod ledger;

@@ -4,6 +4,7 @@
 //! transaction the ledger acknowledged survives a crash or power loss; a small pool of read
 //! connections beside it. Migrations in `migrations/` run on open.
 
+mod auth;
 mod customers;
 mod idempotency;
 mod ledger;

@@ -166,3 +166,35 @@ mod tests {
         assert!(shown.contains("obol_sk_test_"));
     }
 }
+
+/// A stored API key: everything but the key itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKey {
+    /// The id.
+    pub id: crate::id::ApiKeyId,
+    /// The tenant it acts for.
+    pub merchant: crate::id::MerchantId,
+    /// A label chosen by its owner.
+    pub name: String,
+    /// Live or test.
+    pub mode: ApiKeyMode,
+    /// The last four characters, for listings (`obol_sk_live_…abcd`).
+    pub last4: String,
+    /// Hex SHA-256 of the key.
+    pub hash: String,
+    /// What it may do.
+    pub scopes: std::collections::BTreeSet<super::scope::Scope>,
+    /// When issued.
+    pub created_at: crate::clock::Timestamp,
+    /// After this it no longer authenticates.
+    pub expires_at: Option<crate::clock::Timestamp>,
+    /// Set when revoked.
+    pub revoked_at: Option<crate::clock::Timestamp>,
+}
+
+impl ApiKey {
+    /// True when it may authenticate at `now`.
+    pub fn is_usable(&self, now: crate::clock::Timestamp) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|at| now < at)
+    }
+}

@@ -2,9 +2,11 @@
 //! Users, sessions and signing keys follow.
 
 pub mod api_key;
+pub mod engine;
 pub mod password;
 pub mod scope;
 
-pub use api_key::{ApiKeyMode, ApiKeySecret, IssuedApiKey};
+pub use api_key::{ApiKey, ApiKeyMode, ApiKeySecret, IssuedApiKey};
+pub use engine::Auth;
 pub use password::{Password, PasswordHasher};
 pub use scope::{Principal, Scope, authorize};

@@ -1,6 +1,7 @@
 //! The Store conformance suites (ledger and payments) and the model-based property test: every
 //! backend runs them all through [`crate::ledger_store_conformance!`].
 
+pub mod auth;
 pub mod conformance;
 pub mod faulty;
 pub mod model;
@@ -120,6 +121,19 @@ macro_rules! ledger_store_conformance {
         $crate::ledger_store_conformance!(@webhooks $factory;
             webhooks_retry_sign_and_stop_on_gone,
         );
+        $crate::ledger_store_conformance!(@auth $factory;
+            api_keys_authenticate_until_revoked_or_expired,
+        );
+    };
+    (@auth $factory:ident; $($name:ident),* $(,)?) => {
+        mod auth_store_conformance {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $crate::testing::auth::$name(super::$factory().await).await;
+                }
+            )*
+        }
     };
     (@webhooks $factory:ident; $($name:ident),* $(,)?) => {
         mod webhook_store_conformance {
