@@ -227,6 +227,27 @@ pub enum Error {
         /// The dispute id.
         id: String,
     },
+    /// User details failed validation.
+    #[error("invalid user: {reason}")]
+    InvalidUser {
+        /// What is wrong.
+        reason: String,
+    },
+    /// Another user of the tenant has this email.
+    #[error("the email address is taken")]
+    EmailTaken,
+    /// No user of the tenant has this id.
+    #[error("user {id} not found")]
+    UserNotFound {
+        /// The user id.
+        id: String,
+    },
+    /// Too many failed sign-ins for this account or source; try again later.
+    #[error("too many attempts; retry after {retry_after_seconds} s")]
+    TooManyAttempts {
+        /// Seconds until the oldest counted failure leaves the window.
+        retry_after_seconds: u64,
+    },
     /// A new password breaks the strength rules.
     #[error("weak password: {reason}")]
     WeakPassword {
@@ -352,6 +373,10 @@ impl Error {
             Error::WebhookSignatureInvalid { .. } => "webhook_signature_invalid",
             Error::PaymentNotFound { .. } => "payment_not_found",
             Error::WeakPassword { .. } => "weak_password",
+            Error::InvalidUser { .. } => "invalid_user",
+            Error::EmailTaken => "email_taken",
+            Error::UserNotFound { .. } => "user_not_found",
+            Error::TooManyAttempts { .. } => "too_many_attempts",
             Error::Unauthenticated => "unauthenticated",
             Error::Forbidden { .. } => "forbidden",
             Error::DisputeNotFound { .. } => "dispute_not_found",

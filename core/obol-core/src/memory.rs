@@ -6,11 +6,13 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use crate::auth::api_key::ApiKey;
+use crate::auth::user::User;
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
-use crate::id::{AccountId, TransactionId};
-use crate::id::{ApiKeyId, MerchantId};
-use crate::id::{CustomerId, EndpointId, EventId, PaymentId, PaymentMethodId};
+use crate::id::{
+    AccountId, ApiKeyId, CustomerId, EndpointId, EventId, MerchantId, PaymentId, PaymentMethodId,
+    TransactionId, UserId,
+};
 use crate::idempotency::Claim;
 use crate::ledger::batch::{self, BatchKeys, BatchState, BatchWrites, Outcome, Record, Submission};
 use crate::ledger::codec::to_json;
@@ -44,6 +46,8 @@ struct State {
     customers: HashMap<CustomerId, Customer>,
     /// API keys, in creation order.
     api_keys: Vec<ApiKey>,
+    users: Vec<User>,
+    login_failures: Vec<(String, Timestamp)>,
     /// Saved payment methods, in creation order.
     methods: Vec<SavedMethod>,
     endpoints: Vec<WebhookEndpoint>,
@@ -652,5 +656,94 @@ impl AuthStore for MemoryStore {
                 key.revoked_at.get_or_insert(at);
                 key.clone()
             }))
+    }
+
+    async fn insert_user(&self, user: &User) -> Result<()> {
+        let mut state = self.lock()?;
+        if state
+            .users
+            .iter()
+            .any(|u| u.merchant == user.merchant && u.email == user.email)
+        {
+            return Err(Error::EmailTaken);
+        }
+        if state.users.iter().any(|u| u.id == user.id) {
+            return Err(Error::Contention {
+                reason: "a user with this id exists".into(),
+            });
+        }
+        state.users.push(user.clone());
+        Ok(())
+    }
+
+    async fn user(&self, merchant: &MerchantId, id: &UserId) -> Result<Option<User>> {
+        Ok(self
+            .lock()?
+            .users
+            .iter()
+            .find(|u| &u.merchant == merchant && &u.id == id)
+            .cloned())
+    }
+
+    async fn user_by_email(&self, merchant: &MerchantId, email: &str) -> Result<Option<User>> {
+        Ok(self
+            .lock()?
+            .users
+            .iter()
+            .find(|u| &u.merchant == merchant && u.email == email)
+            .cloned())
+    }
+
+    async fn update_user(&self, user: &User, expected_version: i64) -> Result<()> {
+        let mut state = self.lock()?;
+        if state
+            .users
+            .iter()
+            .any(|u| u.merchant == user.merchant && u.email == user.email && u.id != user.id)
+        {
+            return Err(Error::EmailTaken);
+        }
+        let stored = state
+            .users
+            .iter_mut()
+            .find(|u| {
+                u.merchant == user.merchant && u.id == user.id && u.version == expected_version
+            })
+            .ok_or_else(|| Error::Contention {
+                reason: "the user changed concurrently".into(),
+            })?;
+        *stored = user.clone();
+        Ok(())
+    }
+
+    async fn delete_user(&self, merchant: &MerchantId, id: &UserId) -> Result<bool> {
+        let mut state = self.lock()?;
+        let before = state.users.len();
+        state
+            .users
+            .retain(|u| !(&u.merchant == merchant && &u.id == id));
+        Ok(state.users.len() < before)
+    }
+
+    async fn record_login_failure(&self, key: &str, at: Timestamp) -> Result<()> {
+        self.lock()?.login_failures.push((key.to_owned(), at));
+        Ok(())
+    }
+
+    async fn login_failures_since(&self, key: &str, since: Timestamp) -> Result<Vec<Timestamp>> {
+        let mut times: Vec<Timestamp> = self
+            .lock()?
+            .login_failures
+            .iter()
+            .filter(|(k, at)| k == key && *at >= since)
+            .map(|(_, at)| *at)
+            .collect();
+        times.sort();
+        Ok(times)
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> Result<()> {
+        self.lock()?.login_failures.retain(|(k, _)| k != key);
+        Ok(())
     }
 }

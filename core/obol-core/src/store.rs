@@ -4,10 +4,13 @@
 use async_trait::async_trait;
 
 use crate::auth::api_key::ApiKey;
+use crate::auth::user::User;
 use crate::clock::Timestamp;
 use crate::error::Result;
-use crate::id::{AccountId, TransactionId};
-use crate::id::{ApiKeyId, CustomerId, EventId, MerchantId, PaymentId, PaymentMethodId};
+use crate::id::{
+    AccountId, ApiKeyId, CustomerId, EventId, MerchantId, PaymentId, PaymentMethodId,
+    TransactionId, UserId,
+};
 use crate::idempotency::Claim;
 use crate::ledger::batch::Submission;
 use crate::ledger::model::{Account, AssetTotals, Balance, HistoryEntry, Hold, Transaction};
@@ -206,6 +209,31 @@ pub trait AuthStore: Send + Sync + std::fmt::Debug {
         id: &ApiKeyId,
         at: Timestamp,
     ) -> Result<Option<ApiKey>>;
+
+    /// Stores a new user; `email_taken` if the tenant has a user with this email.
+    async fn insert_user(&self, user: &User) -> Result<()>;
+
+    /// A tenant's user.
+    async fn user(&self, merchant: &MerchantId, id: &UserId) -> Result<Option<User>>;
+
+    /// A tenant's user by normalised email.
+    async fn user_by_email(&self, merchant: &MerchantId, email: &str) -> Result<Option<User>>;
+
+    /// Replaces a user whose stored version is `expected_version` (else contention);
+    /// `email_taken` if the new email belongs to another user of the tenant.
+    async fn update_user(&self, user: &User, expected_version: i64) -> Result<()>;
+
+    /// Deletes a tenant's user; false if there was none.
+    async fn delete_user(&self, merchant: &MerchantId, id: &UserId) -> Result<bool>;
+
+    /// Counts a failed sign-in under `key` (an account or a source) at `at`.
+    async fn record_login_failure(&self, key: &str, at: Timestamp) -> Result<()>;
+
+    /// Failed sign-ins under `key` at or after `since`, oldest first (their times).
+    async fn login_failures_since(&self, key: &str, since: Timestamp) -> Result<Vec<Timestamp>>;
+
+    /// Forgets the failures under `key` (after a successful sign-in).
+    async fn clear_login_failures(&self, key: &str) -> Result<()>;
 }
 
 /// Everything the engine stores. New areas (auth) join as further supertraits.

@@ -1,12 +1,16 @@
-//! API keys on PostgreSQL.
+//! API keys, users and failed sign-ins on PostgreSQL.
 
 use async_trait::async_trait;
-use obol_core::auth::ApiKey;
+use obol_core::auth::{ApiKey, User};
 use obol_core::ledger::codec::{from_json, to_json};
-use obol_core::{ApiKeyId, AuthStore, MerchantId, Result, Timestamp};
+use obol_core::{ApiKeyId, AuthStore, Error, MerchantId, Result, Timestamp, UserId};
 use sqlx::Row;
 
 use crate::{PostgresStore, db_error};
+
+fn user(row: &sqlx::postgres::PgRow) -> Result<User> {
+    from_json(&row.try_get::<String, _>("body").map_err(db_error)?)
+}
 
 fn api_key(row: &sqlx::postgres::PgRow) -> Result<ApiKey> {
     from_json(&row.try_get::<String, _>("body").map_err(db_error)?)
@@ -79,5 +83,123 @@ impl AuthStore for PostgresStore {
         }
         tx.commit().await.map_err(db_error)?;
         Ok(Some(key))
+    }
+
+    async fn insert_user(&self, user: &User) -> Result<()> {
+        let inserted = sqlx::query(
+            "INSERT INTO users (id, merchant_id, email, version, body) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (merchant_id, email) DO NOTHING",
+        )
+        .bind(user.id.to_string())
+        .bind(user.merchant.to_string())
+        .bind(&user.email)
+        .bind(user.version)
+        .bind(to_json(user)?)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        if inserted == 0 {
+            return Err(Error::EmailTaken);
+        }
+        Ok(())
+    }
+
+    async fn user(&self, merchant: &MerchantId, id: &UserId) -> Result<Option<User>> {
+        let row = sqlx::query("SELECT body FROM users WHERE merchant_id = $1 AND id = $2")
+            .bind(merchant.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(user).transpose()
+    }
+
+    async fn user_by_email(&self, merchant: &MerchantId, email: &str) -> Result<Option<User>> {
+        let row = sqlx::query("SELECT body FROM users WHERE merchant_id = $1 AND email = $2")
+            .bind(merchant.to_string())
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(user).transpose()
+    }
+
+    async fn update_user(&self, user: &User, expected_version: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let clash =
+            sqlx::query("SELECT id FROM users WHERE merchant_id = $1 AND email = $2 AND id <> $3")
+                .bind(user.merchant.to_string())
+                .bind(&user.email)
+                .bind(user.id.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        if clash.is_some() {
+            return Err(Error::EmailTaken);
+        }
+        let updated = sqlx::query(
+            "UPDATE users SET email = $1, version = $2, body = $3 \
+             WHERE merchant_id = $4 AND id = $5 AND version = $6",
+        )
+        .bind(&user.email)
+        .bind(user.version)
+        .bind(to_json(user)?)
+        .bind(user.merchant.to_string())
+        .bind(user.id.to_string())
+        .bind(expected_version)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        if updated == 0 {
+            return Err(Error::Contention {
+                reason: "the user changed concurrently".into(),
+            });
+        }
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn delete_user(&self, merchant: &MerchantId, id: &UserId) -> Result<bool> {
+        let deleted = sqlx::query("DELETE FROM users WHERE merchant_id = $1 AND id = $2")
+            .bind(merchant.to_string())
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        Ok(deleted > 0)
+    }
+
+    async fn record_login_failure(&self, key: &str, at: Timestamp) -> Result<()> {
+        sqlx::query("INSERT INTO login_failures (key, at) VALUES ($1, $2)")
+            .bind(key)
+            .bind(at.as_micros())
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn login_failures_since(&self, key: &str, since: Timestamp) -> Result<Vec<Timestamp>> {
+        let rows =
+            sqlx::query("SELECT at FROM login_failures WHERE key = $1 AND at >= $2 ORDER BY at")
+                .bind(key)
+                .bind(since.as_micros())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)?;
+        rows.iter()
+            .map(|row| Ok(Timestamp::from_micros(row.try_get("at").map_err(db_error)?)))
+            .collect()
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> Result<()> {
+        sqlx::query("DELETE FROM login_failures WHERE key = $1")
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
     }
 }

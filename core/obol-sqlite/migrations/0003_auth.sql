@@ -1,4 +1,5 @@
--- Auth: API keys, stored as SHA-256 hashes (the key itself is shown once and never kept).
+-- Auth: API keys, stored as SHA-256 hashes (the key itself is shown once and never kept);
+-- users (email unique per tenant, password as an argon2id hash); failed sign-ins.
 
 CREATE TABLE api_keys (
     id          TEXT PRIMARY KEY,
@@ -9,3 +10,18 @@ CREATE TABLE api_keys (
     body        TEXT NOT NULL
 );
 CREATE INDEX api_keys_by_merchant ON api_keys (merchant_id, created_at);
+
+CREATE TABLE users (
+    id          TEXT PRIMARY KEY,
+    merchant_id TEXT NOT NULL,
+    email       TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    body        TEXT NOT NULL,
+    UNIQUE (merchant_id, email)
+);
+
+CREATE TABLE login_failures (
+    key TEXT NOT NULL,
+    at  INTEGER NOT NULL
+);
+CREATE INDEX login_failures_by_key ON login_failures (key, at);

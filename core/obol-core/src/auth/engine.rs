@@ -1,18 +1,77 @@
-//! The auth engine: issues, checks, lists and revokes API keys (users, sessions and signing
-//! keys join here), over the Store with the injected clock and ids.
+//! The auth engine: API keys, users and sign-in (sessions and signing keys join here), over
+//! the Store with the injected clock and ids.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use super::api_key::{ApiKey, ApiKeyMode, ApiKeySecret};
+use super::password::{Password, PasswordHasher};
 use super::scope::{Principal, Scope};
+use super::user::{Profile, User, normalise_email};
 use crate::clock::{Clock, Timestamp};
 use crate::error::{Error, Result};
-use crate::id::{ApiKeyId, IdGen, MerchantId};
+use crate::id::{ApiKeyId, IdGen, MerchantId, UserId};
 use crate::store::Store;
 
 /// Longest API key label.
 const MAX_NAME: usize = 100;
+
+/// How many failed sign-ins are allowed within a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginLimits {
+    /// The sliding window.
+    pub window: Duration,
+    /// Failures allowed per account (tenant + email) within the window.
+    pub per_account: usize,
+    /// Failures allowed per source (say, an IP address) within the window.
+    pub per_source: usize,
+}
+
+impl Default for LoginLimits {
+    fn default() -> Self {
+        LoginLimits {
+            window: Duration::from_secs(15 * 60),
+            per_account: 10,
+            per_source: 100,
+        }
+    }
+}
+
+/// Auth tuning.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// Password hashing.
+    pub hasher: PasswordHasher,
+    /// Failed sign-in limits.
+    pub limits: LoginLimits,
+}
+
+impl AuthConfig {
+    /// OWASP argon2id parameters and the default limits.
+    pub fn standard() -> Result<Self> {
+        Ok(AuthConfig {
+            hasher: PasswordHasher::new()?,
+            limits: LoginLimits::default(),
+        })
+    }
+}
+
+/// A new user.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// The tenant.
+    pub merchant: MerchantId,
+    /// Email (normalised on creation).
+    pub email: String,
+    /// The initial password.
+    pub password: Password,
+    /// Profile and settings.
+    pub profile: Profile,
+    /// What the user may do.
+    pub scopes: BTreeSet<Scope>,
+}
 
 /// Auth over a store.
 #[derive(Debug, Clone)]
@@ -20,12 +79,194 @@ pub struct Auth {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGen>,
+    config: AuthConfig,
 }
 
 impl Auth {
     /// Auth writing through `store`, reading time and ids from the given sources.
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGen>) -> Self {
-        Auth { store, clock, ids }
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGen>,
+        config: AuthConfig,
+    ) -> Self {
+        Auth {
+            store,
+            clock,
+            ids,
+            config,
+        }
+    }
+
+    /// Creates a user: email normalised and unique in the tenant, password checked and hashed.
+    pub async fn create_user(&self, new: NewUser) -> Result<User> {
+        let email = normalise_email(&new.email)?;
+        new.password.check_strength()?;
+        new.profile.validate()?;
+        let now = self.clock.now();
+        let user = User {
+            id: UserId::generate(self.ids.as_ref()),
+            merchant: new.merchant,
+            email,
+            password_hash: self.config.hasher.hash(&new.password)?,
+            profile: new.profile,
+            scopes: new.scopes,
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+            password_changed_at: now,
+            version: 1,
+        };
+        self.store.insert_user(&user).await?;
+        tracing::info!(user = %user.id, merchant = %user.merchant, "user created");
+        Ok(user)
+    }
+
+    /// A tenant's user.
+    pub async fn user(&self, merchant: &MerchantId, id: &UserId) -> Result<User> {
+        self.store
+            .user(merchant, id)
+            .await?
+            .ok_or_else(|| Error::UserNotFound { id: id.to_string() })
+    }
+
+    /// Loads a user, applies `change` and saves it (version checked).
+    async fn modify(
+        &self,
+        merchant: &MerchantId,
+        id: &UserId,
+        change: impl FnOnce(&mut User),
+    ) -> Result<User> {
+        let user = self.user(merchant, id).await?;
+        let mut next = user.clone();
+        change(&mut next);
+        self.save(&user, next).await
+    }
+
+    async fn save(&self, before: &User, mut after: User) -> Result<User> {
+        after.version = before.version + 1;
+        after.updated_at = self.clock.now();
+        self.store.update_user(&after, before.version).await?;
+        Ok(after)
+    }
+
+    /// Replaces a user's profile and settings.
+    pub async fn update_profile(
+        &self,
+        merchant: &MerchantId,
+        id: &UserId,
+        profile: Profile,
+    ) -> Result<User> {
+        profile.validate()?;
+        self.modify(merchant, id, |user| user.profile = profile)
+            .await
+    }
+
+    /// Changes the email (normalised, unique in the tenant).
+    pub async fn change_email(
+        &self,
+        merchant: &MerchantId,
+        id: &UserId,
+        email: &str,
+    ) -> Result<User> {
+        let email = normalise_email(email)?;
+        self.modify(merchant, id, |user| user.email = email).await
+    }
+
+    /// Changes the password after checking the current one. Sessions signed in before the
+    /// change are ended (they compare against `password_changed_at`).
+    pub async fn change_password(
+        &self,
+        merchant: &MerchantId,
+        id: &UserId,
+        current: &Password,
+        new: &Password,
+    ) -> Result<User> {
+        let user = self.user(merchant, id).await?;
+        if !self.config.hasher.verify(current, &user.password_hash)? {
+            return Err(Error::Unauthenticated);
+        }
+        new.check_strength()?;
+        let mut next = user.clone();
+        next.password_hash = self.config.hasher.hash(new)?;
+        next.password_changed_at = self.clock.now();
+        self.save(&user, next).await
+    }
+
+    /// Disables a user: no more sign-ins, and their sessions end.
+    pub async fn disable_user(&self, merchant: &MerchantId, id: &UserId) -> Result<User> {
+        self.modify(merchant, id, |user| user.disabled = true).await
+    }
+
+    /// Deletes a user. Their sessions end with them; API keys belong to the tenant, not the
+    /// user, and stay.
+    pub async fn delete_user(&self, merchant: &MerchantId, id: &UserId) -> Result<()> {
+        if self.store.delete_user(merchant, id).await? {
+            tracing::info!(user = %id, merchant = %merchant, "user deleted");
+            Ok(())
+        } else {
+            Err(Error::UserNotFound { id: id.to_string() })
+        }
+    }
+
+    /// Checks a sign-in. Unknown email, wrong password and disabled user all answer
+    /// `unauthenticated` after the same hashing work; past the failure limits for the account
+    /// or the source, `too_many_attempts` before any work.
+    pub async fn sign_in(
+        &self,
+        merchant: &MerchantId,
+        email: &str,
+        password: &Password,
+        source: Option<&str>,
+    ) -> Result<User> {
+        let email = normalise_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
+        let account_key = format!("account:{merchant}:{email}");
+        let source_key = source.map(|s| format!("source:{s}"));
+        let limits = self.config.limits;
+        self.check_limit(&account_key, limits.per_account).await?;
+        if let Some(key) = &source_key {
+            self.check_limit(key, limits.per_source).await?;
+        }
+        let user = self.store.user_by_email(merchant, &email).await?;
+        let accepted = match &user {
+            Some(user) => {
+                self.config.hasher.verify(password, &user.password_hash)? && !user.disabled
+            }
+            None => self.config.hasher.verify_dummy(password)?,
+        };
+        match user {
+            Some(user) if accepted => {
+                self.store.clear_login_failures(&account_key).await?;
+                Ok(user)
+            }
+            _ => {
+                let now = self.clock.now();
+                self.store.record_login_failure(&account_key, now).await?;
+                if let Some(key) = &source_key {
+                    self.store.record_login_failure(key, now).await?;
+                }
+                Err(Error::Unauthenticated)
+            }
+        }
+    }
+
+    async fn check_limit(&self, key: &str, allowed: usize) -> Result<()> {
+        let window = self.config.limits.window;
+        let now = self.clock.now();
+        let since = Timestamp::from_micros(
+            now.as_micros() - i64::try_from(window.as_micros()).unwrap_or(i64::MAX),
+        );
+        let failures = self.store.login_failures_since(key, since).await?;
+        if failures.len() < allowed {
+            return Ok(());
+        }
+        // The window frees a slot when its oldest counted failure ages out.
+        let oldest = failures.first().copied().unwrap_or(now);
+        let frees_at = oldest.plus(window).as_micros();
+        let wait = u64::try_from((frees_at - now.as_micros()).max(0) / 1_000_000).unwrap_or(0);
+        Err(Error::TooManyAttempts {
+            retry_after_seconds: wait.max(1),
+        })
     }
 
     /// Issues an API key for `merchant`; the returned secret is the only time the key is

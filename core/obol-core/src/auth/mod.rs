@@ -1,12 +1,14 @@
-//! Auth (ARCHITECTURE §5): passwords, API keys, scopes and the one authorization check.
-//! Users, sessions and signing keys follow.
+//! Auth (ARCHITECTURE §5): passwords, API keys, scopes and the one authorization check,
+//! users (with sign-in limits). Sessions and signing keys follow.
 
 pub mod api_key;
 pub mod engine;
 pub mod password;
 pub mod scope;
+pub mod user;
 
 pub use api_key::{ApiKey, ApiKeyMode, ApiKeySecret, IssuedApiKey};
-pub use engine::Auth;
+pub use engine::{Auth, AuthConfig, LoginLimits, NewUser};
 pub use password::{Password, PasswordHasher};
 pub use scope::{Principal, Scope, authorize};
+pub use user::{Profile, User, normalise_email};

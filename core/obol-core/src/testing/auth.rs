@@ -6,13 +6,31 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::test_ledger;
-use crate::auth::{ApiKeyMode, Auth, Principal, Scope, authorize};
+use crate::auth::{
+    ApiKeyMode, Auth, AuthConfig, LoginLimits, NewUser, Password, PasswordHasher, Principal,
+    Profile, Scope, authorize,
+};
 use crate::id::MerchantId;
+use crate::ledger::Ledger;
 use crate::store::Store;
+
+/// Auth with cheap hashing (the parameters travel in each hash; production uses OWASP's).
+fn test_auth(store: &Arc<dyn Store>, ledger: &Ledger) -> Auth {
+    let config = AuthConfig {
+        hasher: PasswordHasher::with_params(1024, 1, 1).unwrap(),
+        limits: LoginLimits::default(),
+    };
+    Auth::new(
+        store.clone(),
+        ledger.clock().clone(),
+        ledger.ids().clone(),
+        config,
+    )
+}
 
 pub async fn api_keys_authenticate_until_revoked_or_expired(store: Arc<dyn Store>) {
     let (ledger, clock) = test_ledger(store.clone(), 91).await;
-    let auth = Auth::new(store.clone(), ledger.clock().clone(), ledger.ids().clone());
+    let auth = test_auth(&store, &ledger);
     let acme = MerchantId::derived("acme");
     let other = MerchantId::derived("other");
     let scopes = [Scope::PaymentsRead, Scope::PaymentsWrite].into();
@@ -81,4 +99,156 @@ pub async fn api_keys_authenticate_until_revoked_or_expired(store: Arc<dyn Store
         .await;
     assert!(none.is_err());
     assert_eq!(auth.api_keys(&acme).await.unwrap().len(), 2);
+}
+
+pub async fn users_sign_in_with_limits_and_tenancy(store: Arc<dyn Store>) {
+    let (ledger, clock) = test_ledger(store.clone(), 92).await;
+    let auth = test_auth(&store, &ledger);
+    let acme = MerchantId::derived("acme");
+    let other = MerchantId::derived("other");
+    let password = Password::new("purple-monkey-dishwasher");
+    let new = NewUser {
+        merchant: acme.clone(),
+        email: "  Alice@Example.com".into(),
+        password: password.clone(),
+        profile: Profile::default(),
+        scopes: [Scope::PaymentsRead].into(),
+    };
+    let alice = auth.create_user(new.clone()).await.unwrap();
+    assert_eq!(alice.email, "alice@example.com");
+    assert!(!alice.password_hash.contains("purple"));
+    let taken = auth
+        .create_user(NewUser {
+            email: "ALICE@example.com".into(),
+            ..new.clone()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(taken.code(), "email_taken");
+    // The same email in another tenant is another user.
+    auth.create_user(NewUser {
+        merchant: other.clone(),
+        ..new.clone()
+    })
+    .await
+    .unwrap();
+    let weak = auth
+        .create_user(NewUser {
+            email: "bob@example.com".into(),
+            password: Password::new("password1"),
+            ..new.clone()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(weak.code(), "weak_password");
+    assert_eq!(
+        auth.user(&other, &alice.id).await.unwrap_err().code(),
+        "user_not_found"
+    );
+
+    let signed_in = auth
+        .sign_in(&acme, "alice@EXAMPLE.com", &password, Some("10.0.0.1"))
+        .await
+        .unwrap();
+    assert_eq!(signed_in.id, alice.id);
+    let wrong = auth
+        .sign_in(
+            &acme,
+            "alice@example.com",
+            &Password::new("nope-nope-nope"),
+            None,
+        )
+        .await
+        .unwrap_err();
+    let unknown = auth
+        .sign_in(&acme, "carol@example.com", &password, None)
+        .await
+        .unwrap_err();
+    assert_eq!(wrong, unknown);
+    assert_eq!(wrong.code(), "unauthenticated");
+
+    // Ten failures lock the account for the window, even with the right password.
+    for _ in 1..10 {
+        let _ = auth
+            .sign_in(
+                &acme,
+                "alice@example.com",
+                &Password::new("guess-guess"),
+                None,
+            )
+            .await;
+    }
+    let locked = auth
+        .sign_in(&acme, "alice@example.com", &password, None)
+        .await
+        .unwrap_err();
+    assert_eq!(locked.code(), "too_many_attempts");
+    clock.advance(Duration::from_secs(15 * 60 + 1));
+    auth.sign_in(&acme, "alice@example.com", &password, None)
+        .await
+        .unwrap();
+
+    // Profile, email and password changes; disable and delete.
+    let profile = Profile {
+        name: Some("Alice".into()),
+        ..Profile::default()
+    };
+    let updated = auth
+        .update_profile(&acme, &alice.id, profile)
+        .await
+        .unwrap();
+    assert_eq!(updated.version, alice.version + 1);
+    let new_password = Password::new("correct-horse-battery");
+    let err = auth
+        .change_password(
+            &acme,
+            &alice.id,
+            &Password::new("not-the-one"),
+            &new_password,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "unauthenticated");
+    auth.change_password(&acme, &alice.id, &password, &new_password)
+        .await
+        .unwrap();
+    assert!(
+        auth.sign_in(&acme, "alice@example.com", &password, None)
+            .await
+            .is_err()
+    );
+    auth.sign_in(&acme, "alice@example.com", &new_password, None)
+        .await
+        .unwrap();
+    let bob = auth
+        .create_user(NewUser {
+            email: "bob@example.com".into(),
+            ..new.clone()
+        })
+        .await
+        .unwrap();
+    let clash = auth
+        .change_email(&acme, &alice.id, "BOB@example.com")
+        .await
+        .unwrap_err();
+    assert_eq!(clash.code(), "email_taken");
+    let moved = auth
+        .change_email(&acme, &bob.id, "robert@example.com")
+        .await
+        .unwrap();
+    assert_eq!(moved.email, "robert@example.com");
+    auth.sign_in(&acme, "robert@example.com", &password, None)
+        .await
+        .unwrap();
+    auth.disable_user(&acme, &alice.id).await.unwrap();
+    let disabled = auth
+        .sign_in(&acme, "alice@example.com", &new_password, None)
+        .await
+        .unwrap_err();
+    assert_eq!(disabled.code(), "unauthenticated");
+    auth.delete_user(&acme, &alice.id).await.unwrap();
+    assert_eq!(
+        auth.delete_user(&acme, &alice.id).await.unwrap_err().code(),
+        "user_not_found"
+    );
 }
