@@ -193,6 +193,11 @@ typed_id!(
     "key"
 );
 typed_id!(
+    /// A session id (`ses_…`).
+    SessionId,
+    "ses"
+);
+typed_id!(
     /// A user id (`usr_…`).
     UserId,
     "usr"

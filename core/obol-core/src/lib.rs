@@ -23,7 +23,7 @@ pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use error::{Error, Result};
 pub use id::{
     AccountId, ApiKeyId, CustomerId, DisputeId, EndpointId, EventId, IdGen, MerchantId, PaymentId,
-    PaymentMethodId, RandomIdGen, RefundId, TransactionId, UserId,
+    PaymentMethodId, RandomIdGen, RefundId, SessionId, TransactionId, UserId,
 };
 pub use ledger::model::{
     Account, AccountFlags, Balance, Direction, Entry, HistoryEntry, Hold, HoldStatus,

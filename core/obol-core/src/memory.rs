@@ -6,12 +6,13 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use crate::auth::api_key::ApiKey;
+use crate::auth::session::Session;
 use crate::auth::user::User;
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::id::{
     AccountId, ApiKeyId, CustomerId, EndpointId, EventId, MerchantId, PaymentId, PaymentMethodId,
-    TransactionId, UserId,
+    SessionId, TransactionId, UserId,
 };
 use crate::idempotency::Claim;
 use crate::ledger::batch::{self, BatchKeys, BatchState, BatchWrites, Outcome, Record, Submission};
@@ -47,6 +48,7 @@ struct State {
     /// API keys, in creation order.
     api_keys: Vec<ApiKey>,
     users: Vec<User>,
+    sessions: Vec<Session>,
     login_failures: Vec<(String, Timestamp)>,
     /// Saved payment methods, in creation order.
     methods: Vec<SavedMethod>,
@@ -744,6 +746,77 @@ impl AuthStore for MemoryStore {
 
     async fn clear_login_failures(&self, key: &str) -> Result<()> {
         self.lock()?.login_failures.retain(|(k, _)| k != key);
+        Ok(())
+    }
+
+    async fn insert_session(&self, session: &Session) -> Result<()> {
+        let mut state = self.lock()?;
+        if state
+            .sessions
+            .iter()
+            .any(|s| s.id == session.id || s.refresh_hash == session.refresh_hash)
+        {
+            return Err(Error::Contention {
+                reason: "a session with this id or token exists".into(),
+            });
+        }
+        state.sessions.push(session.clone());
+        Ok(())
+    }
+
+    async fn session_by_refresh_hash(&self, hash: &str) -> Result<Option<Session>> {
+        Ok(self
+            .lock()?
+            .sessions
+            .iter()
+            .find(|s| s.refresh_hash == hash)
+            .cloned())
+    }
+
+    async fn session(&self, id: &SessionId) -> Result<Option<Session>> {
+        Ok(self.lock()?.sessions.iter().find(|s| &s.id == id).cloned())
+    }
+
+    async fn rotate_session(&self, old: &SessionId, new: &Session, at: Timestamp) -> Result<bool> {
+        let mut state = self.lock()?;
+        let Some(current) = state
+            .sessions
+            .iter_mut()
+            .find(|s| &s.id == old && s.rotated_at.is_none() && s.revoked_at.is_none())
+        else {
+            return Ok(false);
+        };
+        current.rotated_at = Some(at);
+        state.sessions.push(new.clone());
+        Ok(true)
+    }
+
+    async fn revoke_family(&self, family: &SessionId, at: Timestamp) -> Result<()> {
+        for session in self
+            .lock()?
+            .sessions
+            .iter_mut()
+            .filter(|s| &s.family == family)
+        {
+            session.revoked_at.get_or_insert(at);
+        }
+        Ok(())
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        merchant: &MerchantId,
+        user: &UserId,
+        at: Timestamp,
+    ) -> Result<()> {
+        for session in self
+            .lock()?
+            .sessions
+            .iter_mut()
+            .filter(|s| &s.merchant == merchant && &s.user == user)
+        {
+            session.revoked_at.get_or_insert(at);
+        }
         Ok(())
     }
 }

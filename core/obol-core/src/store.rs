@@ -4,11 +4,12 @@
 use async_trait::async_trait;
 
 use crate::auth::api_key::ApiKey;
+use crate::auth::session::Session;
 use crate::auth::user::User;
 use crate::clock::Timestamp;
 use crate::error::Result;
 use crate::id::{
-    AccountId, ApiKeyId, CustomerId, EventId, MerchantId, PaymentId, PaymentMethodId,
+    AccountId, ApiKeyId, CustomerId, EventId, MerchantId, PaymentId, PaymentMethodId, SessionId,
     TransactionId, UserId,
 };
 use crate::idempotency::Claim;
@@ -234,6 +235,30 @@ pub trait AuthStore: Send + Sync + std::fmt::Debug {
 
     /// Forgets the failures under `key` (after a successful sign-in).
     async fn clear_login_failures(&self, key: &str) -> Result<()>;
+
+    /// Stores a new session (its refresh hash is unique).
+    async fn insert_session(&self, session: &Session) -> Result<()>;
+
+    /// The session whose refresh token has this hash.
+    async fn session_by_refresh_hash(&self, hash: &str) -> Result<Option<Session>>;
+
+    /// A session by id.
+    async fn session(&self, id: &SessionId) -> Result<Option<Session>>;
+
+    /// Atomically marks `old` rotated at `at` and stores `new`, if `old` is still live
+    /// (not rotated or revoked); false, writing nothing, otherwise.
+    async fn rotate_session(&self, old: &SessionId, new: &Session, at: Timestamp) -> Result<bool>;
+
+    /// Revokes every session of a family at `at`.
+    async fn revoke_family(&self, family: &SessionId, at: Timestamp) -> Result<()>;
+
+    /// Revokes every session of a user at `at`.
+    async fn revoke_user_sessions(
+        &self,
+        merchant: &MerchantId,
+        user: &UserId,
+        at: Timestamp,
+    ) -> Result<()>;
 }
 
 /// Everything the engine stores. New areas (auth) join as further supertraits.

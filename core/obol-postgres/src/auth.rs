@@ -1,10 +1,10 @@
-//! API keys, users and failed sign-ins on PostgreSQL.
+//! API keys, users, failed sign-ins and sessions on PostgreSQL.
 
 use async_trait::async_trait;
-use obol_core::auth::{ApiKey, User};
+use obol_core::auth::{ApiKey, Session, User};
 use obol_core::ledger::codec::{from_json, to_json};
-use obol_core::{ApiKeyId, AuthStore, Error, MerchantId, Result, Timestamp, UserId};
-use sqlx::Row;
+use obol_core::{ApiKeyId, AuthStore, Error, MerchantId, Result, SessionId, Timestamp, UserId};
+use sqlx::{AssertSqlSafe, Row};
 
 use crate::{PostgresStore, db_error};
 
@@ -12,8 +12,58 @@ fn user(row: &sqlx::postgres::PgRow) -> Result<User> {
     from_json(&row.try_get::<String, _>("body").map_err(db_error)?)
 }
 
+fn session(row: &sqlx::postgres::PgRow) -> Result<Session> {
+    from_json(&row.try_get::<String, _>("body").map_err(db_error)?)
+}
+
+/// Inserts a session row.
+async fn write_session(conn: &mut sqlx::PgConnection, session: &Session) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO sessions (id, family, merchant_id, user_id, refresh_hash, rotated_at, \
+         revoked_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(session.id.to_string())
+    .bind(session.family.to_string())
+    .bind(session.merchant.to_string())
+    .bind(session.user.to_string())
+    .bind(&session.refresh_hash)
+    .bind(session.rotated_at.map(Timestamp::as_micros))
+    .bind(session.revoked_at.map(Timestamp::as_micros))
+    .bind(to_json(session)?)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
 fn api_key(row: &sqlx::postgres::PgRow) -> Result<ApiKey> {
     from_json(&row.try_get::<String, _>("body").map_err(db_error)?)
+}
+
+impl PostgresStore {
+    /// Revokes (once) every session matching `filter` (placeholders bound to `values`).
+    async fn revoke_where(&self, filter: &str, values: &[String], at: Timestamp) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut select = sqlx::query(AssertSqlSafe(format!(
+            "SELECT body FROM sessions WHERE {filter} AND revoked_at IS NULL"
+        )));
+        for value in values {
+            select = select.bind(value.clone());
+        }
+        let rows = select.fetch_all(&mut *tx).await.map_err(db_error)?;
+        for row in &rows {
+            let mut revoked = session(row)?;
+            revoked.revoked_at = Some(at);
+            sqlx::query("UPDATE sessions SET revoked_at = $1, body = $2 WHERE id = $3")
+                .bind(at.as_micros())
+                .bind(to_json(&revoked)?)
+                .bind(revoked.id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)
+    }
 }
 
 #[async_trait]
@@ -201,5 +251,72 @@ impl AuthStore for PostgresStore {
             .await
             .map_err(db_error)?;
         Ok(())
+    }
+
+    async fn insert_session(&self, session: &Session) -> Result<()> {
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        write_session(&mut conn, session).await
+    }
+
+    async fn session_by_refresh_hash(&self, hash: &str) -> Result<Option<Session>> {
+        let row = sqlx::query("SELECT body FROM sessions WHERE refresh_hash = $1")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(session).transpose()
+    }
+
+    async fn session(&self, id: &SessionId) -> Result<Option<Session>> {
+        let row = sqlx::query("SELECT body FROM sessions WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(session).transpose()
+    }
+
+    async fn rotate_session(&self, old: &SessionId, new: &Session, at: Timestamp) -> Result<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let row = sqlx::query(
+            "SELECT body FROM sessions WHERE id = $1 AND rotated_at IS NULL AND revoked_at IS NULL FOR UPDATE",
+        )
+        .bind(old.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let Some(mut current) = row.as_ref().map(session).transpose()? else {
+            return Ok(false);
+        };
+        current.rotated_at = Some(at);
+        sqlx::query("UPDATE sessions SET rotated_at = $1, body = $2 WHERE id = $3")
+            .bind(at.as_micros())
+            .bind(to_json(&current)?)
+            .bind(old.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        write_session(&mut tx, new).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
+    }
+
+    async fn revoke_family(&self, family: &SessionId, at: Timestamp) -> Result<()> {
+        self.revoke_where("family = $1", &[family.to_string()], at)
+            .await
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        merchant: &MerchantId,
+        user: &UserId,
+        at: Timestamp,
+    ) -> Result<()> {
+        self.revoke_where(
+            "merchant_id = $1 AND user_id = $2",
+            &[merchant.to_string(), user.to_string()],
+            at,
+        )
+        .await
     }
 }

@@ -1,5 +1,6 @@
 -- Auth: API keys, stored as SHA-256 hashes (the key itself is shown once and never kept);
--- users (email unique per tenant, password as an argon2id hash); failed sign-ins.
+-- users (email unique per tenant, password as an argon2id hash); failed sign-ins; sessions
+-- (refresh tokens as SHA-256 hashes, one row per rotation, grouped in families).
 
 CREATE TABLE api_keys (
     id          TEXT PRIMARY KEY,
@@ -25,3 +26,16 @@ CREATE TABLE login_failures (
     at  INTEGER NOT NULL
 );
 CREATE INDEX login_failures_by_key ON login_failures (key, at);
+
+CREATE TABLE sessions (
+    id           TEXT PRIMARY KEY,
+    family       TEXT NOT NULL,
+    merchant_id  TEXT NOT NULL,
+    user_id      TEXT NOT NULL,
+    refresh_hash TEXT NOT NULL UNIQUE,
+    rotated_at   INTEGER,
+    revoked_at   INTEGER,
+    body         TEXT NOT NULL
+);
+CREATE INDEX sessions_by_family ON sessions (family);
+CREATE INDEX sessions_by_user ON sessions (merchant_id, user_id);

@@ -9,10 +9,11 @@ use std::time::Duration;
 use super::api_key::{ApiKey, ApiKeyMode, ApiKeySecret};
 use super::password::{Password, PasswordHasher};
 use super::scope::{Principal, Scope};
+use super::session::{RefreshToken, Session};
 use super::user::{Profile, User, normalise_email};
 use crate::clock::{Clock, Timestamp};
 use crate::error::{Error, Result};
-use crate::id::{ApiKeyId, IdGen, MerchantId, UserId};
+use crate::id::{ApiKeyId, IdGen, MerchantId, SessionId, UserId};
 use crate::store::Store;
 
 /// Longest API key label.
@@ -46,14 +47,17 @@ pub struct AuthConfig {
     pub hasher: PasswordHasher,
     /// Failed sign-in limits.
     pub limits: LoginLimits,
+    /// How long a sign-in lasts, refreshes included (7 days).
+    pub session_lifetime: Duration,
 }
 
 impl AuthConfig {
-    /// OWASP argon2id parameters and the default limits.
+    /// OWASP argon2id parameters, the default limits, 7-day sessions.
     pub fn standard() -> Result<Self> {
         Ok(AuthConfig {
             hasher: PasswordHasher::new()?,
             limits: LoginLimits::default(),
+            session_lifetime: Duration::from_secs(7 * 24 * 3600),
         })
     }
 }
@@ -190,17 +194,30 @@ impl Auth {
         let mut next = user.clone();
         next.password_hash = self.config.hasher.hash(new)?;
         next.password_changed_at = self.clock.now();
-        self.save(&user, next).await
+        let saved = self.save(&user, next).await?;
+        self.store
+            .revoke_user_sessions(merchant, id, self.clock.now())
+            .await?;
+        Ok(saved)
     }
 
     /// Disables a user: no more sign-ins, and their sessions end.
     pub async fn disable_user(&self, merchant: &MerchantId, id: &UserId) -> Result<User> {
-        self.modify(merchant, id, |user| user.disabled = true).await
+        let disabled = self
+            .modify(merchant, id, |user| user.disabled = true)
+            .await?;
+        self.store
+            .revoke_user_sessions(merchant, id, self.clock.now())
+            .await?;
+        Ok(disabled)
     }
 
     /// Deletes a user. Their sessions end with them; API keys belong to the tenant, not the
     /// user, and stay.
     pub async fn delete_user(&self, merchant: &MerchantId, id: &UserId) -> Result<()> {
+        self.store
+            .revoke_user_sessions(merchant, id, self.clock.now())
+            .await?;
         if self.store.delete_user(merchant, id).await? {
             tracing::info!(user = %id, merchant = %merchant, "user deleted");
             Ok(())
@@ -248,6 +265,111 @@ impl Auth {
                 Err(Error::Unauthenticated)
             }
         }
+    }
+
+    /// Signs in and starts a session family: returns the session and its refresh token (shown
+    /// once).
+    pub async fn login(
+        &self,
+        merchant: &MerchantId,
+        email: &str,
+        password: &Password,
+        source: Option<&str>,
+    ) -> Result<(Session, RefreshToken)> {
+        let user = self.sign_in(merchant, email, password, source).await?;
+        let now = self.clock.now();
+        let id = SessionId::generate(self.ids.as_ref());
+        let token = RefreshToken::generate(&mut rand::rng());
+        let session = Session {
+            family: id.clone(),
+            id,
+            user: user.id,
+            merchant: user.merchant,
+            refresh_hash: token.hash(),
+            signed_in_at: now,
+            created_at: now,
+            expires_at: now.plus(self.config.session_lifetime),
+            rotated_at: None,
+            revoked_at: None,
+        };
+        self.store.insert_session(&session).await?;
+        Ok((session, token))
+    }
+
+    /// Exchanges a refresh token for a new one (rotation). A token that was already rotated
+    /// away, or is raced by another refresh, revokes its whole family.
+    pub async fn refresh(&self, presented: &str) -> Result<(Session, RefreshToken)> {
+        let token = RefreshToken::parse(presented)?;
+        let session = self
+            .store
+            .session_by_refresh_hash(&token.hash())
+            .await?
+            .ok_or(Error::Unauthenticated)?;
+        let now = self.clock.now();
+        if session.rotated_at.is_some() && session.revoked_at.is_none() {
+            tracing::warn!(family = %session.family, "refresh token reused; session family revoked");
+            self.store.revoke_family(&session.family, now).await?;
+            return Err(Error::Unauthenticated);
+        }
+        if !session.is_live(now) {
+            return Err(Error::Unauthenticated);
+        }
+        if self.live_user(&session).await.is_err() {
+            self.store.revoke_family(&session.family, now).await?;
+            return Err(Error::Unauthenticated);
+        }
+        let next_token = RefreshToken::generate(&mut rand::rng());
+        let next = Session {
+            id: SessionId::generate(self.ids.as_ref()),
+            refresh_hash: next_token.hash(),
+            created_at: now,
+            rotated_at: None,
+            revoked_at: None,
+            ..session.clone()
+        };
+        if !self.store.rotate_session(&session.id, &next, now).await? {
+            tracing::warn!(family = %session.family, "concurrent refresh; session family revoked");
+            self.store.revoke_family(&session.family, now).await?;
+            return Err(Error::Unauthenticated);
+        }
+        Ok((next, next_token))
+    }
+
+    /// Ends the session family a refresh token belongs to.
+    pub async fn logout(&self, presented: &str) -> Result<()> {
+        let token = RefreshToken::parse(presented)?;
+        if let Some(session) = self.store.session_by_refresh_hash(&token.hash()).await? {
+            self.store
+                .revoke_family(&session.family, self.clock.now())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The principal of a session (the `sid` of an access token), checked now: the family is
+    /// not revoked or expired, and the user still exists, is enabled and has not changed
+    /// password since signing in.
+    pub async fn session_principal(&self, id: &SessionId) -> Result<Principal> {
+        let session = self
+            .store
+            .session(id)
+            .await?
+            .filter(|s| s.revoked_at.is_none() && self.clock.now() < s.expires_at)
+            .ok_or(Error::Unauthenticated)?;
+        let user = self.live_user(&session).await?;
+        Ok(Principal::User {
+            user: user.id,
+            merchant: user.merchant,
+            scopes: user.scopes,
+        })
+    }
+
+    async fn live_user(&self, session: &Session) -> Result<User> {
+        self.store
+            .user(&session.merchant, &session.user)
+            .await?
+            .filter(|u| !u.disabled && u.password_changed_at <= session.signed_in_at)
+            .ok_or(Error::Unauthenticated)
     }
 
     async fn check_limit(&self, key: &str, allowed: usize) -> Result<()> {

@@ -5,10 +5,12 @@ pub mod api_key;
 pub mod engine;
 pub mod password;
 pub mod scope;
+pub mod session;
 pub mod user;
 
 pub use api_key::{ApiKey, ApiKeyMode, ApiKeySecret, IssuedApiKey};
 pub use engine::{Auth, AuthConfig, LoginLimits, NewUser};
 pub use password::{Password, PasswordHasher};
 pub use scope::{Principal, Scope, authorize};
+pub use session::{RefreshToken, Session};
 pub use user::{Profile, User, normalise_email};

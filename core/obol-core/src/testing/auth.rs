@@ -19,6 +19,7 @@ fn test_auth(store: &Arc<dyn Store>, ledger: &Ledger) -> Auth {
     let config = AuthConfig {
         hasher: PasswordHasher::with_params(1024, 1, 1).unwrap(),
         limits: LoginLimits::default(),
+        session_lifetime: Duration::from_secs(7 * 24 * 3600),
     };
     Auth::new(
         store.clone(),
@@ -250,5 +251,90 @@ pub async fn users_sign_in_with_limits_and_tenancy(store: Arc<dyn Store>) {
     assert_eq!(
         auth.delete_user(&acme, &alice.id).await.unwrap_err().code(),
         "user_not_found"
+    );
+}
+
+pub async fn sessions_rotate_detect_reuse_and_end(store: Arc<dyn Store>) {
+    let (ledger, clock) = test_ledger(store.clone(), 93).await;
+    let auth = test_auth(&store, &ledger);
+    let acme = MerchantId::derived("acme");
+    let password = Password::new("purple-monkey-dishwasher");
+    let new = NewUser {
+        merchant: acme.clone(),
+        email: "dana@example.com".into(),
+        password: password.clone(),
+        profile: Profile::default(),
+        scopes: [Scope::LedgerRead].into(),
+    };
+    let dana = auth.create_user(new.clone()).await.unwrap();
+    let (first, token) = auth
+        .login(&acme, "dana@example.com", &password, None)
+        .await
+        .unwrap();
+    let principal = auth.session_principal(&first.id).await.unwrap();
+    assert!(authorize(&principal, Scope::LedgerRead, &acme).is_ok());
+
+    // Rotation: the new token works, the old one is now a reuse that ends the family.
+    let (second, token2) = auth.refresh(token.expose()).await.unwrap();
+    assert_eq!(second.family, first.family);
+    assert_ne!(token2, token);
+    let (third, token3) = auth.refresh(token2.expose()).await.unwrap();
+    let reuse = auth.refresh(token.expose()).await.unwrap_err();
+    assert_eq!(reuse.code(), "unauthenticated");
+    assert!(auth.refresh(token3.expose()).await.is_err());
+    assert!(auth.session_principal(&third.id).await.is_err());
+
+    // Logout ends the family at once.
+    let (session, token) = auth
+        .login(&acme, "dana@example.com", &password, None)
+        .await
+        .unwrap();
+    auth.logout(token.expose()).await.unwrap();
+    assert!(auth.session_principal(&session.id).await.is_err());
+    assert!(auth.refresh(token.expose()).await.is_err());
+
+    // A password change and disabling end sessions on the next call.
+    let (session, token) = auth
+        .login(&acme, "dana@example.com", &password, None)
+        .await
+        .unwrap();
+    let changed = Password::new("a-brand-new-passphrase");
+    auth.change_password(&acme, &dana.id, &password, &changed)
+        .await
+        .unwrap();
+    assert!(auth.session_principal(&session.id).await.is_err());
+    assert!(auth.refresh(token.expose()).await.is_err());
+    let (session, token) = auth
+        .login(&acme, "dana@example.com", &changed, None)
+        .await
+        .unwrap();
+    auth.disable_user(&acme, &dana.id).await.unwrap();
+    assert!(auth.session_principal(&session.id).await.is_err());
+    assert!(auth.refresh(token.expose()).await.is_err());
+
+    // Sessions end after their lifetime, refreshes do not extend it.
+    let erin = auth
+        .create_user(NewUser {
+            email: "erin@example.com".into(),
+            ..new
+        })
+        .await
+        .unwrap();
+    let (session, token) = auth
+        .login(&acme, &erin.email, &password, None)
+        .await
+        .unwrap();
+    clock.advance(Duration::from_secs(6 * 24 * 3600));
+    let (later, token) = auth.refresh(token.expose()).await.unwrap();
+    assert_eq!(later.expires_at, session.expires_at);
+    clock.advance(Duration::from_secs(24 * 3600));
+    assert!(auth.refresh(token.expose()).await.is_err());
+    assert!(auth.session_principal(&later.id).await.is_err());
+    assert_eq!(
+        auth.refresh("obol_rt_not-a-token")
+            .await
+            .unwrap_err()
+            .code(),
+        "unauthenticated"
     );
 }

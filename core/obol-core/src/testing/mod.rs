@@ -124,6 +124,7 @@ macro_rules! ledger_store_conformance {
         $crate::ledger_store_conformance!(@auth $factory;
             api_keys_authenticate_until_revoked_or_expired,
             users_sign_in_with_limits_and_tenancy,
+            sessions_rotate_detect_reuse_and_end,
         );
     };
     (@auth $factory:ident; $($name:ident),* $(,)?) => {
