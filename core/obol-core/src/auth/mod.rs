@@ -3,6 +3,7 @@
 
 pub mod api_key;
 pub mod engine;
+pub mod jwt;
 pub mod password;
 pub mod scope;
 pub mod session;
