@@ -4,6 +4,7 @@
 pub mod api_key;
 pub mod engine;
 pub mod jwt;
+pub mod keyring;
 pub mod password;
 pub mod scope;
 pub mod session;
