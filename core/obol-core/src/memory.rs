@@ -6,6 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use crate::auth::api_key::ApiKey;
+use crate::auth::keyring::KeyRecord as SigningKeyRecord;
 use crate::auth::session::Session;
 use crate::auth::user::User;
 use crate::clock::Timestamp;
@@ -49,6 +50,7 @@ struct State {
     api_keys: Vec<ApiKey>,
     users: Vec<User>,
     sessions: Vec<Session>,
+    signing_keys: Vec<SigningKeyRecord>,
     login_failures: Vec<(String, Timestamp)>,
     /// Saved payment methods, in creation order.
     methods: Vec<SavedMethod>,
@@ -789,6 +791,26 @@ impl AuthStore for MemoryStore {
         current.rotated_at = Some(at);
         state.sessions.push(new.clone());
         Ok(true)
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
+        Ok(self.lock()?.signing_keys.clone())
+    }
+
+    async fn add_signing_key(&self, record: &SigningKeyRecord, retire: Option<&str>) -> Result<()> {
+        let mut state = self.lock()?;
+        if state.signing_keys.iter().any(|k| k.kid == record.kid) {
+            return Err(Error::Contention {
+                reason: "a signing key with this kid exists".into(),
+            });
+        }
+        if let Some(old) = retire {
+            for key in state.signing_keys.iter_mut().filter(|k| k.kid == old) {
+                key.retired_at.get_or_insert(record.activates_at);
+            }
+        }
+        state.signing_keys.push(record.clone());
+        Ok(())
     }
 
     async fn revoke_family(&self, family: &SessionId, at: Timestamp) -> Result<()> {

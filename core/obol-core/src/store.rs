@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 
 use crate::auth::api_key::ApiKey;
+use crate::auth::keyring::KeyRecord;
 use crate::auth::session::Session;
 use crate::auth::user::User;
 use crate::clock::Timestamp;
@@ -251,6 +252,13 @@ pub trait AuthStore: Send + Sync + std::fmt::Debug {
 
     /// Revokes every session of a family at `at`.
     async fn revoke_family(&self, family: &SessionId, at: Timestamp) -> Result<()>;
+
+    /// Every signing key record, oldest first.
+    async fn signing_keys(&self) -> Result<Vec<KeyRecord>>;
+
+    /// Stores a new signing key, and retires `retire` (the key it replaces) at the new key's
+    /// activation, atomically.
+    async fn add_signing_key(&self, record: &KeyRecord, retire: Option<&str>) -> Result<()>;
 
     /// Revokes every session of a user at `at`.
     async fn revoke_user_sessions(

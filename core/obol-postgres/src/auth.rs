@@ -1,6 +1,7 @@
 //! API keys, users, failed sign-ins and sessions on PostgreSQL.
 
 use async_trait::async_trait;
+use obol_core::auth::keyring::KeyRecord;
 use obol_core::auth::{ApiKey, Session, User};
 use obol_core::ledger::codec::{from_json, to_json};
 use obol_core::{ApiKeyId, AuthStore, Error, MerchantId, Result, SessionId, Timestamp, UserId};
@@ -318,5 +319,45 @@ impl AuthStore for PostgresStore {
             at,
         )
         .await
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<KeyRecord>> {
+        let rows = sqlx::query("SELECT body FROM signing_keys ORDER BY created_at, kid")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        rows.iter()
+            .map(|row| from_json(&row.try_get::<String, _>("body").map_err(db_error)?))
+            .collect()
+    }
+
+    async fn add_signing_key(&self, record: &KeyRecord, retire: Option<&str>) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        if let Some(old) = retire {
+            let row = sqlx::query("SELECT body FROM signing_keys WHERE kid = $1 FOR UPDATE")
+                .bind(old)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            if let Some(row) = row {
+                let mut retired: KeyRecord =
+                    from_json(&row.try_get::<String, _>("body").map_err(db_error)?)?;
+                retired.retired_at.get_or_insert(record.activates_at);
+                sqlx::query("UPDATE signing_keys SET body = $1 WHERE kid = $2")
+                    .bind(to_json(&retired)?)
+                    .bind(old)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+            }
+        }
+        sqlx::query("INSERT INTO signing_keys (kid, created_at, body) VALUES ($1, $2, $3)")
+            .bind(&record.kid)
+            .bind(record.created_at.as_micros())
+            .bind(to_json(record)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)
     }
 }

@@ -1,6 +1,7 @@
 -- Auth: API keys, stored as SHA-256 hashes (the key itself is shown once and never kept);
 -- users (email unique per tenant, password as an argon2id hash); failed sign-ins; sessions
--- (refresh tokens as SHA-256 hashes, one row per rotation, grouped in families).
+-- (refresh tokens as SHA-256 hashes, one row per rotation, grouped in families); signing keys
+-- (private keys sealed under the key-encryption key, never stored in clear).
 
 CREATE TABLE api_keys (
     id          TEXT PRIMARY KEY,
@@ -39,3 +40,9 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_by_family ON sessions (family);
 CREATE INDEX sessions_by_user ON sessions (merchant_id, user_id);
+
+CREATE TABLE signing_keys (
+    kid          TEXT PRIMARY KEY,
+    created_at   INTEGER NOT NULL,
+    body         TEXT NOT NULL
+);

@@ -1,6 +1,7 @@
 //! API keys, users, failed sign-ins and sessions on SQLite.
 
 use async_trait::async_trait;
+use obol_core::auth::keyring::KeyRecord;
 use obol_core::auth::{ApiKey, Session, User};
 use obol_core::ledger::codec::{from_json, to_json};
 use obol_core::{ApiKeyId, AuthStore, Error, MerchantId, Result, SessionId, Timestamp, UserId};
@@ -333,5 +334,49 @@ impl AuthStore for SqliteStore {
             at,
         )
         .await
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<KeyRecord>> {
+        let rows = sqlx::query("SELECT body FROM signing_keys ORDER BY created_at, kid")
+            .fetch_all(&self.read)
+            .await
+            .map_err(db_error)?;
+        rows.iter()
+            .map(|row| from_json(&row.try_get::<String, _>("body").map_err(db_error)?))
+            .collect()
+    }
+
+    async fn add_signing_key(&self, record: &KeyRecord, retire: Option<&str>) -> Result<()> {
+        let mut tx = self
+            .write
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_error)?;
+        if let Some(old) = retire {
+            let row = sqlx::query("SELECT body FROM signing_keys WHERE kid = ?")
+                .bind(old)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            if let Some(row) = row {
+                let mut retired: KeyRecord =
+                    from_json(&row.try_get::<String, _>("body").map_err(db_error)?)?;
+                retired.retired_at.get_or_insert(record.activates_at);
+                sqlx::query("UPDATE signing_keys SET body = ? WHERE kid = ?")
+                    .bind(to_json(&retired)?)
+                    .bind(old)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+            }
+        }
+        sqlx::query("INSERT INTO signing_keys (kid, created_at, body) VALUES (?, ?, ?)")
+            .bind(&record.kid)
+            .bind(record.created_at.as_micros())
+            .bind(to_json(record)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)
     }
 }

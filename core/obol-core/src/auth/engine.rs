@@ -7,14 +7,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::api_key::{ApiKey, ApiKeyMode, ApiKeySecret};
+use super::jwt::{AccessTokenVerifier, Algorithm, Expectations, Jwks, SigningKey};
+use super::keyring::{
+    KeyEncryptionKey, KeyRecord, RotationPolicy, published, rotation_due, signing_record,
+};
 use super::password::{Password, PasswordHasher};
 use super::scope::{Principal, Scope};
 use super::session::{RefreshToken, Session};
 use super::user::{Profile, User, normalise_email};
 use crate::clock::{Clock, Timestamp};
 use crate::error::{Error, Result};
-use crate::id::{ApiKeyId, IdGen, MerchantId, SessionId, UserId};
+use crate::id::{ApiKeyId, EventId, IdGen, MerchantId, SessionId, UserId};
 use crate::store::Store;
+use rand::Rng;
 
 /// Longest API key label.
 const MAX_NAME: usize = 100;
@@ -40,6 +45,40 @@ impl Default for LoginLimits {
     }
 }
 
+/// Access-token settings.
+#[derive(Debug, Clone)]
+pub struct TokenConfig {
+    /// The `iss` of every token.
+    pub issuer: String,
+    /// The `aud` of every token.
+    pub audience: String,
+    /// Access-token lifetime (15 minutes).
+    pub access_lifetime: Duration,
+    /// The algorithm of new signing keys (RS256 by default).
+    pub algorithm: Algorithm,
+    /// When keys rotate.
+    pub rotation: RotationPolicy,
+    /// Seals signing keys at rest.
+    pub kek: KeyEncryptionKey,
+    /// Clock skew tolerated when verifying, in seconds.
+    pub leeway_seconds: i64,
+}
+
+impl TokenConfig {
+    /// RS256, 15-minute tokens, 30-day rotation, 30 s leeway.
+    pub fn new(issuer: &str, audience: &str, kek: KeyEncryptionKey) -> Self {
+        TokenConfig {
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            access_lifetime: Duration::from_secs(15 * 60),
+            algorithm: Algorithm::RS256,
+            rotation: RotationPolicy::default(),
+            kek,
+            leeway_seconds: 30,
+        }
+    }
+}
+
 /// Auth tuning.
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
@@ -49,17 +88,31 @@ pub struct AuthConfig {
     pub limits: LoginLimits,
     /// How long a sign-in lasts, refreshes included (7 days).
     pub session_lifetime: Duration,
+    /// Access tokens and signing keys.
+    pub tokens: TokenConfig,
 }
 
 impl AuthConfig {
-    /// OWASP argon2id parameters, the default limits, 7-day sessions.
-    pub fn standard() -> Result<Self> {
+    /// OWASP argon2id parameters, the default limits, 7-day sessions, `tokens`.
+    pub fn standard(tokens: TokenConfig) -> Result<Self> {
         Ok(AuthConfig {
             hasher: PasswordHasher::new()?,
             limits: LoginLimits::default(),
             session_lifetime: Duration::from_secs(7 * 24 * 3600),
+            tokens,
         })
     }
+}
+
+/// What a login or a refresh hands the client.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    /// The session link.
+    pub session: Session,
+    /// The refresh token (shown once).
+    pub refresh: RefreshToken,
+    /// The access token (JWT, `typ: at+jwt`).
+    pub access: String,
 }
 
 /// A new user.
@@ -275,7 +328,7 @@ impl Auth {
         email: &str,
         password: &Password,
         source: Option<&str>,
-    ) -> Result<(Session, RefreshToken)> {
+    ) -> Result<Tokens> {
         let user = self.sign_in(merchant, email, password, source).await?;
         let now = self.clock.now();
         let id = SessionId::generate(self.ids.as_ref());
@@ -293,12 +346,17 @@ impl Auth {
             revoked_at: None,
         };
         self.store.insert_session(&session).await?;
-        Ok((session, token))
+        let access = self.access_token(&session, &user.scopes).await?;
+        Ok(Tokens {
+            session,
+            refresh: token,
+            access,
+        })
     }
 
     /// Exchanges a refresh token for a new one (rotation). A token that was already rotated
     /// away, or is raced by another refresh, revokes its whole family.
-    pub async fn refresh(&self, presented: &str) -> Result<(Session, RefreshToken)> {
+    pub async fn refresh(&self, presented: &str) -> Result<Tokens> {
         let token = RefreshToken::parse(presented)?;
         let session = self
             .store
@@ -314,10 +372,10 @@ impl Auth {
         if !session.is_live(now) {
             return Err(Error::Unauthenticated);
         }
-        if self.live_user(&session).await.is_err() {
+        let Ok(user) = self.live_user(&session).await else {
             self.store.revoke_family(&session.family, now).await?;
             return Err(Error::Unauthenticated);
-        }
+        };
         let next_token = RefreshToken::generate(&mut rand::rng());
         let next = Session {
             id: SessionId::generate(self.ids.as_ref()),
@@ -332,7 +390,122 @@ impl Auth {
             self.store.revoke_family(&session.family, now).await?;
             return Err(Error::Unauthenticated);
         }
-        Ok((next, next_token))
+        let access = self.access_token(&next, &user.scopes).await?;
+        Ok(Tokens {
+            session: next,
+            refresh: next_token,
+            access,
+        })
+    }
+
+    /// Creates a signing key if none signs or the current one is due (the new key is
+    /// published `publish_lead` before it signs; the old one retires then). Returns whether a
+    /// key was created. The server exposes this as `obol keys rotate`.
+    pub async fn rotate_keys(&self) -> Result<bool> {
+        let tokens = &self.config.tokens;
+        let now = self.clock.now();
+        let keys = self.store.signing_keys().await?;
+        if !rotation_due(&keys, now, &tokens.rotation) {
+            return Ok(false);
+        }
+        let current = signing_record(&keys, now).map(|k| k.kid.clone());
+        let activates_at = if current.is_some() {
+            now.plus(tokens.rotation.publish_lead)
+        } else {
+            now
+        };
+        let kid = format!(
+            "sig_{}",
+            EventId::generate(self.ids.as_ref())
+                .as_str()
+                .trim_start_matches("evt_")
+        );
+        let key = match tokens.algorithm {
+            Algorithm::RS256 => SigningKey::generate_rs256(&kid)?,
+            Algorithm::EdDSA => SigningKey::generate_eddsa(&kid),
+        };
+        let record = KeyRecord {
+            kid: kid.clone(),
+            algorithm: tokens.algorithm,
+            created_at: now,
+            activates_at,
+            retired_at: None,
+            public: key.verifying_key().to_jwk(),
+            sealed: tokens.kek.seal(&key)?,
+        };
+        self.store
+            .add_signing_key(&record, current.as_deref())
+            .await?;
+        tracing::info!(kid, "signing key created");
+        Ok(true)
+    }
+
+    /// The JWKS document: upcoming, signing and recently retired public keys.
+    pub async fn jwks(&self) -> Result<Jwks> {
+        let keys = self.store.signing_keys().await?;
+        let now = self.clock.now();
+        Ok(Jwks {
+            keys: published(&keys, now, &self.config.tokens.rotation)
+                .into_iter()
+                .map(|k| k.public.clone())
+                .collect(),
+        })
+    }
+
+    /// Signs an access token for a session.
+    async fn access_token(&self, session: &Session, scopes: &BTreeSet<Scope>) -> Result<String> {
+        let tokens = &self.config.tokens;
+        let now = self.clock.now();
+        let mut keys = self.store.signing_keys().await?;
+        if signing_record(&keys, now).is_none() {
+            self.rotate_keys().await?;
+            keys = self.store.signing_keys().await?;
+        }
+        let record = signing_record(&keys, now)
+            .ok_or_else(|| Error::unavailable("no signing key is active"))?;
+        let key = tokens
+            .kek
+            .open(&record.kid, record.algorithm, &record.sealed)?;
+        let seconds = now.as_micros().div_euclid(1_000_000);
+        let lifetime = i64::try_from(tokens.access_lifetime.as_secs()).unwrap_or(900);
+        let scope: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
+        let mut jti = [0u8; 16];
+        rand::rng().fill_bytes(&mut jti);
+        key.sign(&serde_json::json!({
+            "iss": tokens.issuer,
+            "aud": tokens.audience,
+            "sub": session.user.as_str(),
+            "sid": session.id.as_str(),
+            "mer": session.merchant.as_str(),
+            "scope": scope.join(" "),
+            "iat": seconds,
+            "nbf": seconds,
+            "exp": seconds + lifetime,
+            "jti": hex::encode(jti),
+        }))
+    }
+
+    /// Verifies an access token and checks its session now (logout, disable and password
+    /// change take effect on the next call).
+    pub async fn verify_access_token(&self, token: &str) -> Result<Principal> {
+        let verifier = AccessTokenVerifier::from_jwks(&self.jwks().await?, self.expectations())?;
+        let claims = verifier.verify(token, self.clock.now())?;
+        let sid = claims
+            .get("sid")
+            .and_then(serde_json::Value::as_str)
+            .ok_or(Error::Unauthenticated)?;
+        let sid = SessionId::parse(sid).map_err(|_| Error::Unauthenticated)?;
+        self.session_principal(&sid).await
+    }
+
+    /// What tokens of this issuer must carry.
+    pub fn expectations(&self) -> Expectations {
+        let tokens = &self.config.tokens;
+        Expectations {
+            issuer: tokens.issuer.clone(),
+            audience: tokens.audience.clone(),
+            leeway_seconds: tokens.leeway_seconds,
+        }
     }
 
     /// Ends the session family a refresh token belongs to.

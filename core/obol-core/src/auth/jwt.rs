@@ -293,6 +293,30 @@ pub struct Expectations {
     pub leeway_seconds: i64,
 }
 
+/// An offline verifier: trusted keys from a cached JWKS and the expectations, no calls.
+#[derive(Debug, Clone)]
+pub struct AccessTokenVerifier {
+    keys: Vec<VerifyingKey>,
+    expect: Expectations,
+}
+
+impl AccessTokenVerifier {
+    /// Trusts the keys of a JWKS document (keys off the allowlist are skipped).
+    pub fn from_jwks(jwks: &Jwks, expect: Expectations) -> Result<Self> {
+        let keys = jwks
+            .keys
+            .iter()
+            .filter_map(|jwk| VerifyingKey::from_jwk(jwk).ok())
+            .collect();
+        Ok(AccessTokenVerifier { keys, expect })
+    }
+
+    /// Verifies a token's signature and claims at `now`.
+    pub fn verify(&self, token: &str, now: Timestamp) -> Result<serde_json::Map<String, Value>> {
+        verify(token, &self.keys, &self.expect, now)
+    }
+}
+
 fn refuse(reason: &str) -> Error {
     tracing::debug!(reason, "access token refused");
     Error::Unauthenticated

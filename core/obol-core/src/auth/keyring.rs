@@ -16,7 +16,7 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::jwt::{Algorithm, SigningKey};
+use super::jwt::{Algorithm, Jwk, SigningKey};
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 
@@ -114,6 +114,8 @@ pub struct KeyRecord {
     pub activates_at: Timestamp,
     /// When it stopped signing (its successor activated), if it has.
     pub retired_at: Option<Timestamp>,
+    /// The public key as published.
+    pub public: Jwk,
     /// The private key, sealed.
     pub sealed: String,
 }
@@ -187,6 +189,7 @@ mod tests {
             created_at: Timestamp::from_micros(activates),
             activates_at: Timestamp::from_micros(activates),
             retired_at: retired.map(Timestamp::from_micros),
+            public: SigningKey::generate_eddsa(kid).verifying_key().to_jwk(),
             sealed: String::new(),
         }
     }

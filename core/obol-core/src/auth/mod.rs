@@ -11,7 +11,9 @@ pub mod session;
 pub mod user;
 
 pub use api_key::{ApiKey, ApiKeyMode, ApiKeySecret, IssuedApiKey};
-pub use engine::{Auth, AuthConfig, LoginLimits, NewUser};
+pub use engine::{Auth, AuthConfig, LoginLimits, NewUser, TokenConfig, Tokens};
+pub use jwt::{AccessTokenVerifier, Algorithm, Expectations, Jwks};
+pub use keyring::{KeyEncryptionKey, RotationPolicy};
 pub use password::{Password, PasswordHasher};
 pub use scope::{Principal, Scope, authorize};
 pub use session::{RefreshToken, Session};

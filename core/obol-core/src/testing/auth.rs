@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::test_ledger;
 use crate::auth::{
-    ApiKeyMode, Auth, AuthConfig, LoginLimits, NewUser, Password, PasswordHasher, Principal,
-    Profile, Scope, authorize,
+    AccessTokenVerifier, Algorithm, ApiKeyMode, Auth, AuthConfig, KeyEncryptionKey, LoginLimits,
+    NewUser, Password, PasswordHasher, Principal, Profile, Scope, TokenConfig, Tokens, authorize,
 };
 use crate::id::MerchantId;
 use crate::ledger::Ledger;
@@ -16,10 +16,14 @@ use crate::store::Store;
 
 /// Auth with cheap hashing (the parameters travel in each hash; production uses OWASP's).
 fn test_auth(store: &Arc<dyn Store>, ledger: &Ledger) -> Auth {
+    let mut tokens = TokenConfig::new("https://obol.test", "obol-api", KeyEncryptionKey::random());
+    // EdDSA keys are quick to make; the RS256 path is covered by the JWT unit tests.
+    tokens.algorithm = Algorithm::EdDSA;
     let config = AuthConfig {
         hasher: PasswordHasher::with_params(1024, 1, 1).unwrap(),
         limits: LoginLimits::default(),
         session_lifetime: Duration::from_secs(7 * 24 * 3600),
+        tokens,
     };
     Auth::new(
         store.clone(),
@@ -267,7 +271,11 @@ pub async fn sessions_rotate_detect_reuse_and_end(store: Arc<dyn Store>) {
         scopes: [Scope::LedgerRead].into(),
     };
     let dana = auth.create_user(new.clone()).await.unwrap();
-    let (first, token) = auth
+    let Tokens {
+        session: first,
+        refresh: token,
+        ..
+    } = auth
         .login(&acme, "dana@example.com", &password, None)
         .await
         .unwrap();
@@ -275,17 +283,29 @@ pub async fn sessions_rotate_detect_reuse_and_end(store: Arc<dyn Store>) {
     assert!(authorize(&principal, Scope::LedgerRead, &acme).is_ok());
 
     // Rotation: the new token works, the old one is now a reuse that ends the family.
-    let (second, token2) = auth.refresh(token.expose()).await.unwrap();
+    let Tokens {
+        session: second,
+        refresh: token2,
+        ..
+    } = auth.refresh(token.expose()).await.unwrap();
     assert_eq!(second.family, first.family);
     assert_ne!(token2, token);
-    let (third, token3) = auth.refresh(token2.expose()).await.unwrap();
+    let Tokens {
+        session: third,
+        refresh: token3,
+        ..
+    } = auth.refresh(token2.expose()).await.unwrap();
     let reuse = auth.refresh(token.expose()).await.unwrap_err();
     assert_eq!(reuse.code(), "unauthenticated");
     assert!(auth.refresh(token3.expose()).await.is_err());
     assert!(auth.session_principal(&third.id).await.is_err());
 
     // Logout ends the family at once.
-    let (session, token) = auth
+    let Tokens {
+        session,
+        refresh: token,
+        ..
+    } = auth
         .login(&acme, "dana@example.com", &password, None)
         .await
         .unwrap();
@@ -294,7 +314,11 @@ pub async fn sessions_rotate_detect_reuse_and_end(store: Arc<dyn Store>) {
     assert!(auth.refresh(token.expose()).await.is_err());
 
     // A password change and disabling end sessions on the next call.
-    let (session, token) = auth
+    let Tokens {
+        session,
+        refresh: token,
+        ..
+    } = auth
         .login(&acme, "dana@example.com", &password, None)
         .await
         .unwrap();
@@ -304,7 +328,11 @@ pub async fn sessions_rotate_detect_reuse_and_end(store: Arc<dyn Store>) {
         .unwrap();
     assert!(auth.session_principal(&session.id).await.is_err());
     assert!(auth.refresh(token.expose()).await.is_err());
-    let (session, token) = auth
+    let Tokens {
+        session,
+        refresh: token,
+        ..
+    } = auth
         .login(&acme, "dana@example.com", &changed, None)
         .await
         .unwrap();
@@ -320,12 +348,20 @@ pub async fn sessions_rotate_detect_reuse_and_end(store: Arc<dyn Store>) {
         })
         .await
         .unwrap();
-    let (session, token) = auth
+    let Tokens {
+        session,
+        refresh: token,
+        ..
+    } = auth
         .login(&acme, &erin.email, &password, None)
         .await
         .unwrap();
     clock.advance(Duration::from_secs(6 * 24 * 3600));
-    let (later, token) = auth.refresh(token.expose()).await.unwrap();
+    let Tokens {
+        session: later,
+        refresh: token,
+        ..
+    } = auth.refresh(token.expose()).await.unwrap();
     assert_eq!(later.expires_at, session.expires_at);
     clock.advance(Duration::from_secs(24 * 3600));
     assert!(auth.refresh(token.expose()).await.is_err());
@@ -337,4 +373,87 @@ pub async fn sessions_rotate_detect_reuse_and_end(store: Arc<dyn Store>) {
             .code(),
         "unauthenticated"
     );
+}
+
+pub async fn access_tokens_verify_rotate_and_end_with_the_session(store: Arc<dyn Store>) {
+    let (ledger, clock) = test_ledger(store.clone(), 94).await;
+    let auth = test_auth(&store, &ledger);
+    let acme = MerchantId::derived("acme");
+    let password = Password::new("purple-monkey-dishwasher");
+    auth.create_user(NewUser {
+        merchant: acme.clone(),
+        email: "fay@example.com".into(),
+        password: password.clone(),
+        profile: Profile::default(),
+        scopes: [Scope::PaymentsRead].into(),
+    })
+    .await
+    .unwrap();
+    let login = auth
+        .login(&acme, "fay@example.com", &password, None)
+        .await
+        .unwrap();
+    let principal = auth.verify_access_token(&login.access).await.unwrap();
+    assert!(authorize(&principal, Scope::PaymentsRead, &acme).is_ok());
+    // A refresh token is not an access token, nor the reverse.
+    assert!(
+        auth.verify_access_token(login.refresh.expose())
+            .await
+            .is_err()
+    );
+    assert!(auth.refresh(&login.access).await.is_err());
+
+    // Offline: a verifier from the published JWKS needs no call.
+    let jwks = auth.jwks().await.unwrap();
+    assert_eq!(jwks.keys.len(), 1);
+    let offline = AccessTokenVerifier::from_jwks(&jwks, auth.expectations()).unwrap();
+    let claims = offline.verify(&login.access, ledger.now()).unwrap();
+    assert_eq!(claims["sid"], login.session.id.as_str());
+    assert!(!serde_json::to_string(&jwks).unwrap().contains("\"d\""));
+
+    // Rotation after 30 days: the new key is published an hour before it signs.
+    assert!(!auth.rotate_keys().await.unwrap());
+    clock.advance(Duration::from_secs(30 * 24 * 3600));
+    let old = auth
+        .login(&acme, "fay@example.com", &password, None)
+        .await
+        .unwrap();
+    assert!(auth.rotate_keys().await.unwrap());
+    assert_eq!(auth.jwks().await.unwrap().keys.len(), 2);
+    let still_old = auth.refresh(old.refresh.expose()).await.unwrap();
+    let kid = |token: &str| -> String {
+        use base64::Engine;
+        let header = token.split('.').next().unwrap();
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()["kid"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(kid(&still_old.access), kid(&old.access));
+    clock.advance(Duration::from_secs(3599));
+    let last_old = auth.refresh(still_old.refresh.expose()).await.unwrap();
+    assert_eq!(kid(&last_old.access), kid(&old.access));
+    let signed_at = ledger.now();
+    clock.advance(Duration::from_secs(2));
+    let new = auth.refresh(last_old.refresh.expose()).await.unwrap();
+    assert_ne!(kid(&new.access), kid(&old.access));
+    // The old key's last token still verifies during its grace period…
+    assert!(auth.verify_access_token(&last_old.access).await.is_ok());
+    assert!(auth.verify_access_token(&new.access).await.is_ok());
+    // …and after it the old key is gone from the JWKS: its tokens are refused outright.
+    clock.advance(Duration::from_secs(16 * 60));
+    let after = auth.jwks().await.unwrap();
+    assert_eq!(after.keys.len(), 1);
+    let strict = AccessTokenVerifier::from_jwks(&after, auth.expectations()).unwrap();
+    let err = strict.verify(&last_old.access, signed_at).unwrap_err();
+    assert_eq!(err.code(), "unauthenticated");
+
+    // Logging out ends the access token's session on the next call.
+    let fresh = auth.refresh(new.refresh.expose()).await.unwrap();
+    assert!(auth.verify_access_token(&fresh.access).await.is_ok());
+    auth.logout(fresh.refresh.expose()).await.unwrap();
+    assert!(auth.verify_access_token(&fresh.access).await.is_err());
 }

@@ -125,6 +125,7 @@ macro_rules! ledger_store_conformance {
             api_keys_authenticate_until_revoked_or_expired,
             users_sign_in_with_limits_and_tenancy,
             sessions_rotate_detect_reuse_and_end,
+            access_tokens_verify_rotate_and_end_with_the_session,
         );
     };
     (@auth $factory:ident; $($name:ident),* $(,)?) => {
