@@ -104,8 +104,8 @@ impl AuthConfig {
     }
 }
 
-/// What a login or a refresh hands the client.
-#[derive(Debug, Clone)]
+/// What a login or a refresh hands the client. Debug shows neither token.
+#[derive(Clone)]
 pub struct Tokens {
     /// The session link.
     pub session: Session,
@@ -137,6 +137,14 @@ pub struct Auth {
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGen>,
     config: AuthConfig,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens")
+            .field("session", &self.session.id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Auth {
