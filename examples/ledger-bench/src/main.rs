@@ -14,6 +14,8 @@
     clippy::cast_possible_truncation
 )]
 
+mod auth_bench;
+
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,8 +63,8 @@ struct Target {
 #[tokio::main]
 async fn main() -> Result<()> {
     let seconds: u64 = arg("--seconds").and_then(|s| s.parse().ok()).unwrap_or(3);
-    // Optional filters, for profiling one case: --only sqlite|postgres, --case uniform|hot10,
-    // --submitters N, --per-request N.
+    // Optional filters, for profiling one case: --only sqlite|postgres|auth,
+    // --case uniform|hot10, --submitters N, --per-request N, --auth-tries N.
     let only = arg("--only");
     let only_case = arg("--case");
     let only_submitters: Option<usize> = arg("--submitters").and_then(|s| s.parse().ok());
@@ -82,6 +84,15 @@ async fn main() -> Result<()> {
     let pg_url = std::env::var("OBOL_BENCH_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let schema = format!("obol_bench_{}", std::process::id());
+    if only.as_deref().is_none_or(|o| o == "auth") {
+        let tries = arg("--auth-tries")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1000);
+        auth_bench::run(run_for.min(Duration::from_secs(2)), tries).await?;
+        if only.is_some() {
+            return Ok(());
+        }
+    }
     let want_pg = only.as_deref().is_none_or(|o| o == "postgres");
     match obol_postgres::PostgresStore::open_in_schema(&pg_url, Some(&schema)).await {
         _ if !want_pg => {}
