@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod memory;
 pub mod money;
 pub mod payments;
+pub mod periodic;
 pub mod store;
 pub mod webhooks;
 

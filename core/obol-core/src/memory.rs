@@ -829,13 +829,14 @@ impl AuthStore for MemoryStore {
         &self,
         merchant: &MerchantId,
         user: &UserId,
+        except: Option<&SessionId>,
         at: Timestamp,
     ) -> Result<()> {
         for session in self
             .lock()?
             .sessions
             .iter_mut()
-            .filter(|s| &s.merchant == merchant && &s.user == user)
+            .filter(|s| &s.merchant == merchant && &s.user == user && Some(&s.family) != except)
         {
             session.revoked_at.get_or_insert(at);
         }

@@ -260,11 +260,13 @@ pub trait AuthStore: Send + Sync + std::fmt::Debug {
     /// activation, atomically.
     async fn add_signing_key(&self, record: &KeyRecord, retire: Option<&str>) -> Result<()>;
 
-    /// Revokes every session of a user at `at`.
+    /// Revokes every session of a user at `at`, except the family `except` (the session
+    /// that asked, say, for a password change).
     async fn revoke_user_sessions(
         &self,
         merchant: &MerchantId,
         user: &UserId,
+        except: Option<&SessionId>,
         at: Timestamp,
     ) -> Result<()>;
 }

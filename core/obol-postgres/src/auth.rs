@@ -311,11 +311,14 @@ impl AuthStore for PostgresStore {
         &self,
         merchant: &MerchantId,
         user: &UserId,
+        except: Option<&SessionId>,
         at: Timestamp,
     ) -> Result<()> {
+        // Ids are never empty, so "" excepts nothing.
+        let except = except.map(ToString::to_string).unwrap_or_default();
         self.revoke_where(
-            "merchant_id = $1 AND user_id = $2",
-            &[merchant.to_string(), user.to_string()],
+            "merchant_id = $1 AND user_id = $2 AND family <> $3",
+            &[merchant.to_string(), user.to_string(), except],
             at,
         )
         .await

@@ -326,11 +326,14 @@ impl AuthStore for SqliteStore {
         &self,
         merchant: &MerchantId,
         user: &UserId,
+        except: Option<&SessionId>,
         at: Timestamp,
     ) -> Result<()> {
+        // Ids are never empty, so "" excepts nothing.
+        let except = except.map(ToString::to_string).unwrap_or_default();
         self.revoke_where(
-            "merchant_id = ? AND user_id = ?",
-            &[merchant.to_string(), user.to_string()],
+            "merchant_id = ? AND user_id = ? AND family <> ?",
+            &[merchant.to_string(), user.to_string(), except],
             at,
         )
         .await

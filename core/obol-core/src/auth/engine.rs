@@ -18,6 +18,7 @@ use super::user::{Profile, User, normalise_email};
 use crate::clock::{Clock, Timestamp};
 use crate::error::{Error, Result};
 use crate::id::{ApiKeyId, EventId, IdGen, MerchantId, SessionId, UserId};
+use crate::periodic::Periodic;
 use crate::store::Store;
 use rand::Rng;
 
@@ -238,28 +239,42 @@ impl Auth {
         self.modify(merchant, id, |user| user.email = email).await
     }
 
-    /// Changes the password after checking the current one. Sessions signed in before the
-    /// change are ended (they compare against `password_changed_at`).
+    /// Changes the password after checking the current one, and ends the user's other
+    /// sessions: all of them, or all but the family of `keep` (the session asking).
     pub async fn change_password(
         &self,
         merchant: &MerchantId,
         id: &UserId,
         current: &Password,
         new: &Password,
+        keep: Option<&SessionId>,
     ) -> Result<User> {
         let user = self.user(merchant, id).await?;
         if !self.config.hasher.verify(current, &user.password_hash)? {
             return Err(Error::Unauthenticated);
         }
         new.check_strength()?;
+        let keep_family = match keep {
+            Some(sid) => {
+                let session = self
+                    .store
+                    .session(sid)
+                    .await?
+                    .filter(|s| &s.user == id && &s.merchant == merchant)
+                    .ok_or(Error::Unauthenticated)?;
+                Some(session.family)
+            }
+            None => None,
+        };
         let mut next = user.clone();
         next.password_hash = self.config.hasher.hash(new)?;
         next.password_changed_at = self.clock.now();
-        let saved = self.save(&user, next).await?;
+        // Sessions end first: a crash before the save leaves the old password and no sessions,
+        // never the new password with old sessions alive.
         self.store
-            .revoke_user_sessions(merchant, id, self.clock.now())
+            .revoke_user_sessions(merchant, id, keep_family.as_ref(), self.clock.now())
             .await?;
-        Ok(saved)
+        self.save(&user, next).await
     }
 
     /// Disables a user: no more sign-ins, and their sessions end.
@@ -268,7 +283,7 @@ impl Auth {
             .modify(merchant, id, |user| user.disabled = true)
             .await?;
         self.store
-            .revoke_user_sessions(merchant, id, self.clock.now())
+            .revoke_user_sessions(merchant, id, None, self.clock.now())
             .await?;
         Ok(disabled)
     }
@@ -277,7 +292,7 @@ impl Auth {
     /// user, and stay.
     pub async fn delete_user(&self, merchant: &MerchantId, id: &UserId) -> Result<()> {
         self.store
-            .revoke_user_sessions(merchant, id, self.clock.now())
+            .revoke_user_sessions(merchant, id, None, self.clock.now())
             .await?;
         if self.store.delete_user(merchant, id).await? {
             tracing::info!(user = %id, merchant = %merchant, "user deleted");
@@ -448,6 +463,24 @@ impl Auth {
         Ok(true)
     }
 
+    /// Checks for due key rotations every `every` in the background (the first check runs at
+    /// once, so a fresh installation gets its first key).
+    pub fn spawn_key_rotation(&self, every: Duration) -> Periodic {
+        let auth = self.clone();
+        Periodic::spawn(every, move || {
+            let auth = auth.clone();
+            async move {
+                match auth.rotate_keys().await {
+                    Ok(true) => tracing::info!("signing keys rotated"),
+                    Ok(false) => {}
+                    Err(error) => {
+                        tracing::warn!(code = error.code(), %error, "key rotation failed")
+                    }
+                }
+            }
+        })
+    }
+
     /// The JWKS document: upcoming, signing and recently retired public keys.
     pub async fn jwks(&self) -> Result<Jwks> {
         let keys = self.store.signing_keys().await?;
@@ -549,7 +582,7 @@ impl Auth {
         self.store
             .user(&session.merchant, &session.user)
             .await?
-            .filter(|u| !u.disabled && u.password_changed_at <= session.signed_in_at)
+            .filter(|u| !u.disabled)
             .ok_or(Error::Unauthenticated)
     }
 

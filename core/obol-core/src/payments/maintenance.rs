@@ -5,10 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
-
 use super::engine::Payments;
+use crate::periodic::Periodic;
 
 /// How often and how patiently the maintenance task works.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,33 +34,20 @@ impl Default for MaintenancePolicy {
 
 /// The running task; [`Maintenance::stop`] ends it after its current pass.
 #[derive(Debug)]
-pub struct Maintenance {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
+pub struct Maintenance(Periodic);
 
 impl Maintenance {
     /// Starts the task on the current tokio runtime.
     pub fn spawn(payments: Arc<Payments>, policy: MaintenancePolicy) -> Self {
-        let (stop, mut stopped) = watch::channel(false);
-        let task = tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(policy.every);
-            loop {
-                tokio::select! {
-                    _ = ticks.tick() => pass(&payments, &policy).await,
-                    _ = stopped.changed() => break,
-                }
-            }
-        });
-        Maintenance { stop, task }
+        Maintenance(Periodic::spawn(policy.every, move || {
+            let payments = payments.clone();
+            async move { pass(&payments, &policy).await }
+        }))
     }
 
     /// Stops the task and waits for it.
     pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        if let Err(error) = self.task.await {
-            tracing::error!(%error, "payments maintenance task ended abnormally");
-        }
+        self.0.stop().await;
     }
 }
 

@@ -16,12 +16,16 @@ use crate::store::Store;
 
 /// Auth with cheap hashing (the parameters travel in each hash; production uses OWASP's).
 fn test_auth(store: &Arc<dyn Store>, ledger: &Ledger) -> Auth {
+    test_auth_with(store, ledger, LoginLimits::default())
+}
+
+fn test_auth_with(store: &Arc<dyn Store>, ledger: &Ledger, limits: LoginLimits) -> Auth {
     let mut tokens = TokenConfig::new("https://obol.test", "obol-api", KeyEncryptionKey::random());
     // EdDSA keys are quick to make; the RS256 path is covered by the JWT unit tests.
     tokens.algorithm = Algorithm::EdDSA;
     let config = AuthConfig {
         hasher: PasswordHasher::with_params(1024, 1, 1).unwrap(),
-        limits: LoginLimits::default(),
+        limits,
         session_lifetime: Duration::from_secs(7 * 24 * 3600),
         tokens,
     };
@@ -36,6 +40,17 @@ fn test_auth(store: &Arc<dyn Store>, ledger: &Ledger) -> Auth {
 pub async fn api_keys_authenticate_until_revoked_or_expired(store: Arc<dyn Store>) {
     let (ledger, clock) = test_ledger(store.clone(), 91).await;
     let auth = test_auth(&store, &ledger);
+    // The background rotation job gives a fresh installation its first signing key.
+    assert!(auth.jwks().await.unwrap().keys.is_empty());
+    let rotation = auth.spawn_key_rotation(Duration::from_millis(5));
+    for _ in 0..100 {
+        if !auth.jwks().await.unwrap().keys.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    rotation.stop().await;
+    assert_eq!(auth.jwks().await.unwrap().keys.len(), 1);
     let acme = MerchantId::derived("acme");
     let other = MerchantId::derived("other");
     let scopes = [Scope::PaymentsRead, Scope::PaymentsWrite].into();
@@ -193,6 +208,32 @@ pub async fn users_sign_in_with_limits_and_tenancy(store: Arc<dyn Store>) {
         .await
         .unwrap();
 
+    // A source that keeps failing is stopped across accounts; other sources are not.
+    let strict = test_auth_with(
+        &store,
+        &ledger,
+        LoginLimits {
+            per_source: 3,
+            ..LoginLimits::default()
+        },
+    );
+    for email in ["x@example.com", "y@example.com", "z@example.com"] {
+        let err = strict
+            .sign_in(&acme, email, &password, Some("203.0.113.9"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "unauthenticated");
+    }
+    let blocked = strict
+        .sign_in(&acme, "alice@example.com", &password, Some("203.0.113.9"))
+        .await
+        .unwrap_err();
+    assert_eq!(blocked.code(), "too_many_attempts");
+    strict
+        .sign_in(&acme, "alice@example.com", &password, Some("198.51.100.4"))
+        .await
+        .unwrap();
+
     // Profile, email and password changes; disable and delete.
     let profile = Profile {
         name: Some("Alice".into()),
@@ -210,11 +251,12 @@ pub async fn users_sign_in_with_limits_and_tenancy(store: Arc<dyn Store>) {
             &alice.id,
             &Password::new("not-the-one"),
             &new_password,
+            None,
         )
         .await
         .unwrap_err();
     assert_eq!(err.code(), "unauthenticated");
-    auth.change_password(&acme, &alice.id, &password, &new_password)
+    auth.change_password(&acme, &alice.id, &password, &new_password, None)
         .await
         .unwrap();
     assert!(
@@ -313,6 +355,27 @@ pub async fn sessions_rotate_detect_reuse_and_end(store: Arc<dyn Store>) {
     assert!(auth.session_principal(&session.id).await.is_err());
     assert!(auth.refresh(token.expose()).await.is_err());
 
+    // A password change from one session keeps it and ends the others.
+    let kept = auth
+        .login(&acme, "dana@example.com", &password, None)
+        .await
+        .unwrap();
+    let other = auth
+        .login(&acme, "dana@example.com", &password, None)
+        .await
+        .unwrap();
+    let interim = Password::new("an-interim-passphrase");
+    auth.change_password(&acme, &dana.id, &password, &interim, Some(&kept.session.id))
+        .await
+        .unwrap();
+    assert!(auth.verify_access_token(&kept.access).await.is_ok());
+    assert!(auth.verify_access_token(&other.access).await.is_err());
+    assert!(auth.refresh(other.refresh.expose()).await.is_err());
+    auth.change_password(&acme, &dana.id, &interim, &password, Some(&kept.session.id))
+        .await
+        .unwrap();
+    auth.logout(kept.refresh.expose()).await.unwrap();
+
     // A password change and disabling end sessions on the next call.
     let Tokens {
         session,
@@ -323,7 +386,7 @@ pub async fn sessions_rotate_detect_reuse_and_end(store: Arc<dyn Store>) {
         .await
         .unwrap();
     let changed = Password::new("a-brand-new-passphrase");
-    auth.change_password(&acme, &dana.id, &password, &changed)
+    auth.change_password(&acme, &dana.id, &password, &changed, None)
         .await
         .unwrap();
     assert!(auth.session_principal(&session.id).await.is_err());
