@@ -138,6 +138,20 @@ pub struct Auth {
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGen>,
     config: AuthConfig,
+    keys: Arc<std::sync::Mutex<KeyCache>>,
+}
+
+/// How long a verifier built from the stored JWKS is reused. New keys are published an hour
+/// before they sign and retired keys stay published while their tokens live, so a minute-old
+/// copy verifies the same tokens (a miss rebuilds it once, in case of a shorter lead).
+const VERIFIER_TTL: Duration = Duration::from_secs(60);
+
+/// What token work would otherwise redo on every call: the opened signing key and a verifier
+/// over the published keys.
+#[derive(Debug, Default)]
+struct KeyCache {
+    signer: Option<Arc<SigningKey>>,
+    verifier: Option<(Timestamp, Arc<AccessTokenVerifier>)>,
 }
 
 impl std::fmt::Debug for Tokens {
@@ -161,6 +175,7 @@ impl Auth {
             clock,
             ids,
             config,
+            keys: Arc::default(),
         }
     }
 
@@ -504,9 +519,23 @@ impl Auth {
         }
         let record = signing_record(&keys, now)
             .ok_or_else(|| Error::unavailable("no signing key is active"))?;
-        let key = tokens
-            .kek
-            .open(&record.kid, record.algorithm, &record.sealed)?;
+        let cached = self
+            .key_cache()?
+            .signer
+            .clone()
+            .filter(|key| key.kid() == record.kid);
+        let key = match cached {
+            Some(key) => key,
+            None => {
+                let opened = Arc::new(tokens.kek.open(
+                    &record.kid,
+                    record.algorithm,
+                    &record.sealed,
+                )?);
+                self.key_cache()?.signer = Some(opened.clone());
+                opened
+            }
+        };
         let seconds = now.as_micros().div_euclid(1_000_000);
         let lifetime = i64::try_from(tokens.access_lifetime.as_secs()).unwrap_or(900);
         let scope: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
@@ -529,14 +558,41 @@ impl Auth {
     /// Verifies an access token and checks its session now (logout, disable and password
     /// change take effect on the next call).
     pub async fn verify_access_token(&self, token: &str) -> Result<Principal> {
-        let verifier = AccessTokenVerifier::from_jwks(&self.jwks().await?, self.expectations())?;
-        let claims = verifier.verify(token, self.clock.now())?;
+        let now = self.clock.now();
+        let claims = match self.verifier(false).await?.verify(token, now) {
+            Ok(claims) => claims,
+            Err(_) => self.verifier(true).await?.verify(token, now)?,
+        };
         let sid = claims
             .get("sid")
             .and_then(serde_json::Value::as_str)
             .ok_or(Error::Unauthenticated)?;
         let sid = SessionId::parse(sid).map_err(|_| Error::Unauthenticated)?;
         self.session_principal(&sid).await
+    }
+
+    /// A verifier over the published keys: the cached one unless it is older than
+    /// [`VERIFIER_TTL`] or `rebuild` is asked.
+    async fn verifier(&self, rebuild: bool) -> Result<Arc<AccessTokenVerifier>> {
+        let now = self.clock.now();
+        if !rebuild
+            && let Some((built, verifier)) = &self.key_cache()?.verifier
+            && now < built.plus(VERIFIER_TTL)
+        {
+            return Ok(verifier.clone());
+        }
+        let verifier = Arc::new(AccessTokenVerifier::from_jwks(
+            &self.jwks().await?,
+            self.expectations(),
+        )?);
+        self.key_cache()?.verifier = Some((now, verifier.clone()));
+        Ok(verifier)
+    }
+
+    fn key_cache(&self) -> Result<std::sync::MutexGuard<'_, KeyCache>> {
+        self.keys
+            .lock()
+            .map_err(|_| Error::unavailable("auth key cache lock poisoned"))
     }
 
     /// What tokens of this issuer must carry.
@@ -682,5 +738,22 @@ impl Auth {
             })?;
         tracing::info!(key = %key.id, merchant = %merchant, "API key revoked");
         Ok(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>(_: T) {}
+
+    /// Servers spawn these futures on a multi-threaded runtime: no lock may be held across an
+    /// await.
+    #[allow(dead_code)]
+    fn futures_are_send(auth: &Auth, merchant: &MerchantId, password: &Password) {
+        assert_send(auth.verify_access_token("token"));
+        assert_send(auth.login(merchant, "a@b.io", password, None));
+        assert_send(auth.refresh("token"));
+        assert_send(auth.rotate_keys());
     }
 }

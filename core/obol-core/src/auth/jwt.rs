@@ -34,7 +34,7 @@ pub enum Algorithm {
 }
 
 enum Secret {
-    Rsa(Box<pkcs1v15::SigningKey<Sha256>>, RsaPrivateKey),
+    Rsa(pkcs1v15::SigningKey<Sha256>),
     Ed(ed25519_dalek::SigningKey),
 }
 
@@ -108,10 +108,9 @@ impl SigningKey {
     }
 
     fn from_rsa(kid: &str, private: RsaPrivateKey) -> Self {
-        let signer = pkcs1v15::SigningKey::<Sha256>::new(private.clone());
         SigningKey {
             kid: kid.to_owned(),
-            secret: Secret::Rsa(Box::new(signer), private),
+            secret: Secret::Rsa(pkcs1v15::SigningKey::<Sha256>::new(private)),
         }
     }
 
@@ -142,7 +141,9 @@ impl SigningKey {
     pub fn to_pkcs8_der(&self) -> Result<Vec<u8>> {
         use ed25519_dalek::pkcs8::EncodePrivateKey as _;
         let der = match &self.secret {
-            Secret::Rsa(_, private) => private.to_pkcs8_der().map(|d| d.as_bytes().to_vec()),
+            Secret::Rsa(signer) => AsRef::<RsaPrivateKey>::as_ref(signer)
+                .to_pkcs8_der()
+                .map(|d| d.as_bytes().to_vec()),
             Secret::Ed(key) => {
                 return key
                     .to_pkcs8_der()
@@ -177,7 +178,9 @@ impl SigningKey {
             kid: self.kid.clone(),
             algorithm: self.algorithm(),
             material: match &self.secret {
-                Secret::Rsa(_, private) => Public::Rsa(private.to_public_key()),
+                Secret::Rsa(signer) => {
+                    Public::Rsa(AsRef::<RsaPrivateKey>::as_ref(signer).to_public_key())
+                }
                 Secret::Ed(key) => Public::Ed(key.verifying_key()),
             },
         }
@@ -200,7 +203,7 @@ impl SigningKey {
     /// The signature of `input` under this key.
     fn sign_raw(&self, input: &[u8]) -> Vec<u8> {
         match &self.secret {
-            Secret::Rsa(signer, _) => signer.sign(input).to_vec(),
+            Secret::Rsa(signer) => signer.sign(input).to_vec(),
             Secret::Ed(key) => key.sign(input).to_bytes().to_vec(),
         }
     }

@@ -561,24 +561,14 @@ impl Payments {
         };
         let mut next = payment.clone();
         next.state = step.next;
-        let commands = self
-            .commands(
-                &payment,
-                &refund.hold_id,
-                &[LedgerEffect::HoldReturn { amount }],
-            )
-            .await?;
-        let child = Child::Refund(refund.clone());
         let held = self
-            .commit(
+            .commit_child(
                 &payment,
                 next,
-                commands,
-                vec![ChildWrite {
-                    child: child.clone(),
-                    expected_version: None,
-                }],
-                vec![("refund.created", Some(child))],
+                Child::Refund(refund.clone()),
+                None,
+                &[LedgerEffect::HoldReturn { amount }],
+                "refund.created",
             )
             .await?;
         self.call_refund(&held, &refund).await
@@ -621,7 +611,6 @@ impl Payments {
         status: RefundStatus,
     ) -> Result<Refund> {
         let effects = refund.status.to(status, refund.amount)?;
-        let commands = self.commands(payment, &refund.hold_id, &effects).await?;
         let mut next = payment.clone();
         if status != RefundStatus::Succeeded {
             next.state = transition(
@@ -641,16 +630,13 @@ impl Payments {
             RefundStatus::Failed => "refund.failed",
             _ => "refund.canceled",
         };
-        let child = Child::Refund(settled.clone());
-        self.commit(
+        self.commit_child(
             payment,
             next,
-            commands,
-            vec![ChildWrite {
-                child: child.clone(),
-                expected_version: Some(refund.version),
-            }],
-            vec![(kind, Some(child))],
+            Child::Refund(settled.clone()),
+            Some(refund.version),
+            &effects,
+            kind,
         )
         .await?;
         Ok(settled)
@@ -711,23 +697,13 @@ impl Payments {
         };
         let mut next = payment.clone();
         next.state = step.next;
-        let commands = self
-            .commands(
-                &payment,
-                &dispute.hold_id,
-                &[LedgerEffect::HoldReturn { amount }],
-            )
-            .await?;
-        let child = Child::Dispute(dispute.clone());
-        self.commit(
+        self.commit_child(
             &payment,
             next,
-            commands,
-            vec![ChildWrite {
-                child: child.clone(),
-                expected_version: None,
-            }],
-            vec![("dispute.created", Some(child))],
+            Child::Dispute(dispute.clone()),
+            None,
+            &[LedgerEffect::HoldReturn { amount }],
+            "dispute.created",
         )
         .await?;
         Ok(dispute)
@@ -749,7 +725,6 @@ impl Payments {
             };
             next.state = transition(&payment.state, action)?.next;
         }
-        let commands = self.commands(&payment, &dispute.hold_id, &effects).await?;
         let mut updated = dispute.clone();
         updated.status = status;
         updated.version += 1;
@@ -759,16 +734,13 @@ impl Payments {
             DisputeStatus::Lost => "dispute.lost",
             _ => "dispute.updated",
         };
-        let child = Child::Dispute(updated.clone());
-        self.commit(
+        self.commit_child(
             &payment,
             next,
-            commands,
-            vec![ChildWrite {
-                child: child.clone(),
-                expected_version: Some(dispute.version),
-            }],
-            vec![(kind, Some(child))],
+            Child::Dispute(updated.clone()),
+            Some(dispute.version),
+            &effects,
+            kind,
         )
         .await?;
         Ok(updated)
@@ -777,8 +749,7 @@ impl Payments {
     /// Settles payments left `processing` for at least `min_age` (a crash mid-call, a timeout,
     /// a slow rail) by asking their provider what happened. Returns how many changed.
     pub async fn sync_processing(&self, min_age: Duration) -> Result<usize> {
-        let cutoff =
-            self.ledger.now().as_micros() - i64::try_from(min_age.as_micros()).unwrap_or(i64::MAX);
+        let cutoff = self.cutoff(min_age);
         let stuck = self
             .ledger
             .store()
@@ -974,7 +945,7 @@ impl Payments {
             .and_then(|name| self.providers.get(name))
         {
             // Each capture pays the provider's fee, as its own leg.
-            let fees: Vec<LedgerEffect> = effects
+            let fees: Vec<i128> = effects
                 .iter()
                 .filter_map(|effect| match *effect {
                     LedgerEffect::Capture { amount, .. } => {
@@ -983,13 +954,11 @@ impl Payments {
                     _ => None,
                 })
                 .filter(|fee| *fee > 0)
-                .map(|amount| LedgerEffect::Fee { amount })
                 .collect();
-            next.fees = fees.iter().fold(next.fees, |sum, fee| match fee {
-                LedgerEffect::Fee { amount } => sum.saturating_add(*amount),
-                _ => sum,
-            });
-            effects.extend(fees);
+            next.fees = fees
+                .iter()
+                .fold(next.fees, |sum, fee| sum.saturating_add(*fee));
+            effects.extend(fees.into_iter().map(|amount| LedgerEffect::Fee { amount }));
         }
         let commands = self.commands(payment, &payment.hold_id, &effects).await?;
         let kind = event_kind(payment.state.status, &next.state, action);
@@ -1013,6 +982,36 @@ impl Payments {
 
     fn cutoff(&self, min_age: Duration) -> i64 {
         self.ledger.now().as_micros() - i64::try_from(min_age.as_micros()).unwrap_or(i64::MAX)
+    }
+
+    /// Writes a change to a refund or dispute: its ledger effects on its own hold, the child
+    /// (new when `expected_version` is `None`), one event about it, and the payment `next`.
+    async fn commit_child(
+        &self,
+        payment: &Payment,
+        next: Payment,
+        child: Child,
+        expected_version: Option<i64>,
+        effects: &[LedgerEffect],
+        kind: &'static str,
+    ) -> Result<Payment> {
+        let hold_id = match &child {
+            Child::Refund(r) => r.hold_id.clone(),
+            Child::Dispute(d) => d.hold_id.clone(),
+        };
+        let commands = self.commands(payment, &hold_id, effects).await?;
+        let write = ChildWrite {
+            child: child.clone(),
+            expected_version,
+        };
+        self.commit(
+            payment,
+            next,
+            commands,
+            vec![write],
+            vec![(kind, Some(child))],
+        )
+        .await
     }
 
     /// Writes one change atomically: the payment (version checked), its ledger commands, its

@@ -177,8 +177,7 @@ impl Sandbox {
         let mut books = self.books()?;
         let charge = books.charge_mut(reference)?;
         if let ChargeOutcome::Processing { .. } = charge.outcome {
-            let amount = charge.requested;
-            charge.outcome = authorized(charge, amount);
+            charge.outcome = charge.authorize();
         }
         Ok(charge.outcome.clone())
     }
@@ -221,14 +220,19 @@ impl Sandbox {
     }
 }
 
-fn authorized(charge: &mut Charge, amount: i128) -> ChargeOutcome {
-    charge.authorized = amount;
-    if charge.capture_method == CaptureMethod::Automatic {
-        charge.captured = amount;
-    }
-    ChargeOutcome::Authorized {
-        reference: charge.reference.clone(),
-        amount,
+impl Charge {
+    /// Authorizes the amount asked for (and captures it, for automatic capture); returns
+    /// the new outcome.
+    fn authorize(&mut self) -> ChargeOutcome {
+        let amount = self.requested;
+        self.authorized = amount;
+        if self.capture_method == CaptureMethod::Automatic {
+            self.captured = amount;
+        }
+        ChargeOutcome::Authorized {
+            reference: self.reference.clone(),
+            amount,
+        }
     }
 }
 
@@ -285,9 +289,7 @@ impl Authorizer for Sandbox {
             decline_code: code.into(),
         };
         charge.outcome = match behaviour {
-            Behaviour::Succeeds | Behaviour::Disputed | Behaviour::TimesOut => {
-                authorized(&mut charge, request.amount)
-            }
+            Behaviour::Succeeds | Behaviour::Disputed | Behaviour::TimesOut => charge.authorize(),
             Behaviour::Declined => declined("generic_decline"),
             Behaviour::InsufficientFunds => declined("insufficient_funds"),
             Behaviour::ExpiredCard => declined("expired_card"),
@@ -316,8 +318,7 @@ impl Authorizer for Sandbox {
         let mut books = self.books()?;
         let charge = books.charge_mut(reference)?;
         if let ChargeOutcome::RequiresAction { .. } = charge.outcome {
-            let amount = charge.requested;
-            charge.outcome = authorized(charge, amount);
+            charge.outcome = charge.authorize();
         }
         Ok(charge.outcome.clone())
     }
@@ -397,8 +398,7 @@ impl StatusSync for Sandbox {
         if charge.behaviour == Behaviour::Processing
             && matches!(charge.outcome, ChargeOutcome::Processing { .. })
         {
-            let amount = charge.requested;
-            charge.outcome = authorized(charge, amount);
+            charge.outcome = charge.authorize();
         }
         Ok(ChargeStatus::Found(charge.outcome.clone()))
     }

@@ -117,10 +117,9 @@ impl WebhookDispatcher {
     async fn attempt(&self, delivery: &Delivery) -> Result<AttemptOutcome> {
         let now = self.clock.now();
         let body = delivery.body.as_bytes();
-        let headers = delivery
+        let mut headers = delivery
             .secret
             .headers(delivery.event_id.as_str(), now, body)?;
-        let mut headers = headers;
         headers.push(("content-type".into(), "application/json".into()));
         let sent = self.transport.post(&delivery.url, &headers, body).await;
         let number = delivery.attempts + 1;
