@@ -24,7 +24,7 @@ use crate::ledger::model::{
 use crate::money::{Asset, AssetCode};
 use crate::payments::children::Child;
 use crate::payments::customers::{Customer, SavedMethod};
-use crate::payments::model::{Event, Payment, PaymentWrite, StoredEvent};
+use crate::payments::model::{Event, EventQuery, Payment, PaymentQuery, PaymentWrite, StoredEvent};
 use crate::payments::state::PaymentStatus;
 use crate::store::{
     AuthStore, CustomerStore, IdempotencyStore, LedgerStore, PaymentStore, WebhookStore,
@@ -376,6 +376,43 @@ impl PaymentStore for MemoryStore {
             .filter(|c| c.kind() == kind && c.status() == status)
             .take(usize::try_from(limit).unwrap_or(usize::MAX))
             .cloned()
+            .collect())
+    }
+
+    async fn list_payments(&self, query: &PaymentQuery) -> Result<Vec<Payment>> {
+        let state = self.lock()?;
+        let mut found: Vec<Payment> = state
+            .payments
+            .values()
+            .filter(|p| query.matches(p))
+            .filter(|p| {
+                query
+                    .starting_after
+                    .as_ref()
+                    .is_none_or(|after| p.id < *after)
+            })
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| b.id.cmp(&a.id));
+        found.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
+        Ok(found)
+    }
+
+    async fn merchant_events(&self, query: &EventQuery) -> Result<Vec<StoredEvent>> {
+        let state = self.lock()?;
+        let skip = usize::try_from(query.after.max(0)).unwrap_or(usize::MAX);
+        Ok(state
+            .events
+            .iter()
+            .enumerate()
+            .skip(skip)
+            .filter(|(_, e)| e.payment.merchant == query.merchant)
+            .filter(|(_, e)| query.payment.as_ref().is_none_or(|p| *p == e.payment_id))
+            .take(usize::try_from(query.limit).unwrap_or(usize::MAX))
+            .map(|(index, event)| StoredEvent {
+                sequence: i64::try_from(index).unwrap_or(i64::MAX) + 1,
+                event: event.clone(),
+            })
             .collect())
     }
 

@@ -19,7 +19,7 @@ use crate::ledger::model::{Account, AssetTotals, Balance, HistoryEntry, Hold, Tr
 use crate::money::Asset;
 use crate::payments::children::Child;
 use crate::payments::customers::{Customer, SavedMethod};
-use crate::payments::model::{Payment, PaymentWrite, StoredEvent};
+use crate::payments::model::{EventQuery, Payment, PaymentQuery, PaymentWrite, StoredEvent};
 use crate::payments::state::PaymentStatus;
 use crate::webhooks::model::{AttemptOutcome, Delivery, DeliveryAttempt, WebhookEndpoint};
 
@@ -106,6 +106,12 @@ pub trait PaymentStore: Send + Sync + std::fmt::Debug {
 
     /// Outbox events after position `after`, in order, at most `limit`.
     async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<StoredEvent>>;
+
+    /// One merchant's payments, newest first, filtered and paged as the query says.
+    async fn list_payments(&self, query: &PaymentQuery) -> Result<Vec<Payment>>;
+
+    /// One merchant's events (optionally one payment's), in order, after a position.
+    async fn merchant_events(&self, query: &EventQuery) -> Result<Vec<StoredEvent>>;
 
     /// A refund or dispute by id.
     async fn child(&self, id: &str) -> Result<Option<Child>>;

@@ -3,7 +3,9 @@
 use async_trait::async_trait;
 use obol_core::ledger::batch;
 use obol_core::ledger::codec::{from_json, to_json};
-use obol_core::payments::{Child, Event, Payment, PaymentStatus, PaymentWrite, StoredEvent};
+use obol_core::payments::{
+    Child, Event, EventQuery, Payment, PaymentQuery, PaymentStatus, PaymentWrite, StoredEvent,
+};
 use obol_core::{Error, PaymentId, PaymentStore, Result, Timestamp};
 use sqlx::{Row, SqliteConnection};
 
@@ -22,11 +24,11 @@ async fn stored_version(conn: &mut SqliteConnection, id: &PaymentId) -> Result<O
 
 async fn save_payment(conn: &mut SqliteConnection, payment: &Payment) -> Result<()> {
     sqlx::query(
-        "INSERT INTO payments (id, status, version, updated_at, provider, reference, body) \
-         VALUES (?, ?, ?, ?, ?, ?, ?) \
+        "INSERT INTO payments (id, status, version, updated_at, provider, reference, body, \
+         merchant, customer, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
          ON CONFLICT (id) DO UPDATE SET status = excluded.status, version = excluded.version, \
          updated_at = excluded.updated_at, provider = excluded.provider, \
-         reference = excluded.reference, body = excluded.body",
+         reference = excluded.reference, body = excluded.body, customer = excluded.customer",
     )
     .bind(payment.id.to_string())
     .bind(payment.state.status.as_str())
@@ -35,6 +37,9 @@ async fn save_payment(conn: &mut SqliteConnection, payment: &Payment) -> Result<
     .bind(payment.provider.as_deref())
     .bind(payment.provider_reference.as_deref())
     .bind(to_json(payment)?)
+    .bind(payment.merchant.as_str())
+    .bind(payment.customer.as_ref().map(|c| c.to_string()))
+    .bind(payment.created_at.as_micros())
     .execute(&mut *conn)
     .await
     .map_err(db_error)?;
@@ -43,14 +48,15 @@ async fn save_payment(conn: &mut SqliteConnection, payment: &Payment) -> Result<
 
 async fn save_event(conn: &mut SqliteConnection, event: &Event) -> Result<()> {
     sqlx::query(
-        "INSERT INTO payment_events (id, kind, payment_id, body, created_at) \
-         VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO payment_events (id, kind, payment_id, body, created_at, merchant) \
+         VALUES (?, ?, ?, ?, ?, ?)",
     )
     .bind(event.id.to_string())
     .bind(&event.kind)
     .bind(event.payment_id.to_string())
     .bind(to_json(event)?)
     .bind(event.created_at.as_micros())
+    .bind(event.payment.merchant.as_str())
     .execute(&mut *conn)
     .await
     .map_err(db_error)?;
@@ -213,6 +219,53 @@ impl PaymentStore for SqliteStore {
         rows.iter().map(child_body).collect()
     }
 
+    async fn list_payments(&self, query: &PaymentQuery) -> Result<Vec<Payment>> {
+        let status = query.status.map(PaymentStatus::as_str);
+        let customer = query.customer.as_ref().map(|c| c.to_string());
+        let from = query.created_from.map(Timestamp::as_micros);
+        let before = query.created_before.map(Timestamp::as_micros);
+        let after = query.starting_after.as_ref().map(|p| p.to_string());
+        let rows = sqlx::query(
+            "SELECT body FROM payments WHERE merchant = ? \
+             AND (? IS NULL OR status = ?) AND (? IS NULL OR customer = ?) \
+             AND (? IS NULL OR created_at >= ?) AND (? IS NULL OR created_at < ?) \
+             AND (? IS NULL OR id < ?) ORDER BY id DESC LIMIT ?",
+        )
+        .bind(query.merchant.as_str())
+        .bind(status)
+        .bind(status)
+        .bind(customer.as_deref())
+        .bind(customer.as_deref())
+        .bind(from)
+        .bind(from)
+        .bind(before)
+        .bind(before)
+        .bind(after.as_deref())
+        .bind(after.as_deref())
+        .bind(i64::from(query.limit))
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_error)?;
+        rows.iter().map(payment_body).collect()
+    }
+
+    async fn merchant_events(&self, query: &EventQuery) -> Result<Vec<StoredEvent>> {
+        let payment = query.payment.as_ref().map(|p| p.to_string());
+        let rows = sqlx::query(
+            "SELECT seq, body FROM payment_events WHERE merchant = ? AND seq > ? \
+             AND (? IS NULL OR payment_id = ?) ORDER BY seq LIMIT ?",
+        )
+        .bind(query.merchant.as_str())
+        .bind(query.after)
+        .bind(payment.as_deref())
+        .bind(payment.as_deref())
+        .bind(i64::from(query.limit))
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_error)?;
+        rows.iter().map(stored_event).collect()
+    }
+
     async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<StoredEvent>> {
         let rows =
             sqlx::query("SELECT seq, body FROM payment_events WHERE seq > ? ORDER BY seq LIMIT ?")
@@ -221,13 +274,13 @@ impl PaymentStore for SqliteStore {
                 .fetch_all(&self.read)
                 .await
                 .map_err(db_error)?;
-        rows.iter()
-            .map(|row| {
-                Ok(StoredEvent {
-                    sequence: row.try_get("seq").map_err(db_error)?,
-                    event: from_json(&row.try_get::<String, _>("body").map_err(db_error)?)?,
-                })
-            })
-            .collect()
+        rows.iter().map(stored_event).collect()
     }
+}
+
+fn stored_event(row: &sqlx::sqlite::SqliteRow) -> Result<StoredEvent> {
+    Ok(StoredEvent {
+        sequence: row.try_get("seq").map_err(db_error)?,
+        event: from_json(&row.try_get::<String, _>("body").map_err(db_error)?)?,
+    })
 }

@@ -17,7 +17,9 @@ use std::time::Duration;
 use super::card::CardDetails;
 use super::children::{Child, Dispute, DisputeStatus, Refund, RefundStatus};
 use super::customers::{Customer, NewCustomer, SavedMethod};
-use super::model::{ChildWrite, Event, NewPayment, Payment, PaymentWrite, StoredEvent};
+use super::model::{
+    ChildWrite, Event, EventQuery, NewPayment, Payment, PaymentQuery, PaymentWrite, StoredEvent,
+};
 use super::postings::{PaymentAccounts, ledger_commands};
 use super::provider::{
     AuthorizeRequest, ChargeOutcome, ChargeStatus, MethodToken, Provider, ProviderEvent,
@@ -129,6 +131,16 @@ impl Payments {
             .payment(id)
             .await?
             .ok_or_else(|| Error::PaymentNotFound { id: id.to_string() })
+    }
+
+    /// One merchant's payments, newest first, filtered and paged by `query`.
+    pub async fn list(&self, query: &PaymentQuery) -> Result<Vec<Payment>> {
+        self.ledger.store().list_payments(query).await
+    }
+
+    /// One merchant's events in order, after a position.
+    pub async fn events(&self, query: &EventQuery) -> Result<Vec<StoredEvent>> {
+        self.ledger.store().merchant_events(query).await
     }
 
     /// Outbox events after position `after`.

@@ -25,7 +25,8 @@ pub use customers::{Customer, NewCustomer, SavedMethod};
 pub use engine::Payments;
 pub use maintenance::{Maintenance, MaintenancePolicy};
 pub use model::{
-    ChildWrite, Event, NewPayment, Payment, PaymentWrite, StoredEvent, default_merchant,
+    ChildWrite, Event, EventQuery, NewPayment, Payment, PaymentQuery, PaymentWrite, StoredEvent,
+    default_merchant,
 };
 pub use postings::{PaymentAccounts, ledger_commands};
 pub use provider::{

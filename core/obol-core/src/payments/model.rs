@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::children::Child;
 use super::provider::MethodToken;
-use super::state::{CaptureMethod, PaymentState};
+use super::state::{CaptureMethod, PaymentState, PaymentStatus};
 use crate::clock::Timestamp;
 use crate::id::{CustomerId, EventId, MerchantId, PaymentId, TransactionId};
 use crate::ledger::batch::Submission;
@@ -161,4 +161,64 @@ pub struct ChildWrite {
     pub child: Child,
     /// The version the change was computed from; `None` for a new child.
     pub expected_version: Option<i64>,
+}
+
+/// Which payments a listing returns: one merchant's, newest first (by id, which is
+/// time-ordered), optionally filtered, one page at a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentQuery {
+    /// The merchant whose payments are listed.
+    pub merchant: MerchantId,
+    /// Only payments in this status.
+    pub status: Option<PaymentStatus>,
+    /// Only this customer's payments.
+    pub customer: Option<CustomerId>,
+    /// Only payments created at or after this time.
+    pub created_from: Option<Timestamp>,
+    /// Only payments created before this time.
+    pub created_before: Option<Timestamp>,
+    /// The cursor: only payments older than this one (the last id of the previous page).
+    pub starting_after: Option<PaymentId>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+impl PaymentQuery {
+    /// The first `limit` payments of `merchant`, unfiltered.
+    pub fn merchant(merchant: MerchantId, limit: u32) -> Self {
+        PaymentQuery {
+            merchant,
+            status: None,
+            customer: None,
+            created_from: None,
+            created_before: None,
+            starting_after: None,
+            limit,
+        }
+    }
+
+    /// Whether `payment` passes the filters (the cursor and limit aside).
+    pub fn matches(&self, payment: &Payment) -> bool {
+        payment.merchant == self.merchant
+            && self.status.is_none_or(|s| payment.state.status == s)
+            && self
+                .customer
+                .as_ref()
+                .is_none_or(|c| payment.customer.as_ref() == Some(c))
+            && self.created_from.is_none_or(|t| payment.created_at >= t)
+            && self.created_before.is_none_or(|t| payment.created_at < t)
+    }
+}
+
+/// Which events a listing returns: one merchant's, oldest first, after a position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventQuery {
+    /// The merchant whose payments the events are about.
+    pub merchant: MerchantId,
+    /// Only events of this payment.
+    pub payment: Option<PaymentId>,
+    /// Only events after this outbox position (0: from the start).
+    pub after: i64,
+    /// At most this many.
+    pub limit: u32,
 }

@@ -117,6 +117,7 @@ macro_rules! ledger_store_conformance {
             stale_payments_expire,
             a_crash_after_a_provider_capture_never_captures_twice,
             confirm_falls_back_when_a_provider_is_down,
+            payments_and_events_list_per_merchant_with_filters_and_pages,
         );
         $crate::ledger_store_conformance!(@webhooks $factory;
             webhooks_retry_sign_and_stop_on_gone,

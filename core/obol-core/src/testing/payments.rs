@@ -852,3 +852,139 @@ pub async fn confirm_falls_back_when_a_provider_is_down(store: Arc<dyn Store>) {
         PaymentStatus::RequiresConfirmation
     );
 }
+
+pub async fn payments_and_events_list_per_merchant_with_filters_and_pages(store: Arc<dyn Store>) {
+    use crate::id::{CustomerId, MerchantId};
+    use crate::payments::{EventQuery, PaymentQuery};
+    let (payments, clock) = engine(store, Arc::new(Sandbox::new()), 23).await;
+    let acme = MerchantId::derived("acme");
+    let globex = MerchantId::derived("globex");
+    let alice = payments
+        .create_customer(NewCustomer::new(CustomerId::generate(
+            payments.ledger().ids().as_ref(),
+        )))
+        .await
+        .unwrap();
+    let mut made = Vec::new();
+    for i in 0..7 {
+        clock.advance(Duration::from_secs(1));
+        let merchant = if i == 3 { globex.clone() } else { acme.clone() };
+        let mut new = NewPayment::new(
+            PaymentId::generate(payments.ledger().ids().as_ref()),
+            100 + i,
+            usd(),
+        )
+        .for_merchant(merchant);
+        if i % 2 == 0 {
+            new.customer = Some(alice.id.clone());
+        }
+        made.push(payments.create(new).await.unwrap());
+    }
+    payments
+        .cancel(&made[6].id, CancellationReason::RequestedByCustomer)
+        .await
+        .unwrap();
+    let acme_ids: Vec<PaymentId> = made
+        .iter()
+        .rev()
+        .filter(|p| p.merchant == acme)
+        .map(|p| p.id.clone())
+        .collect();
+
+    // Pages of two, newest first, until the cursor runs out.
+    let mut seen = Vec::new();
+    let mut query = PaymentQuery::merchant(acme.clone(), 2);
+    loop {
+        let page = payments.list(&query).await.unwrap();
+        assert!(page.len() <= 2);
+        if page.is_empty() {
+            break;
+        }
+        query.starting_after = page.last().map(|p| p.id.clone());
+        seen.extend(page.into_iter().map(|p| p.id));
+    }
+    assert_eq!(seen, acme_ids);
+
+    let canceled = PaymentQuery {
+        status: Some(PaymentStatus::Canceled),
+        ..PaymentQuery::merchant(acme.clone(), 10)
+    };
+    let found = payments.list(&canceled).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].id, made[6].id);
+
+    let of_alice = PaymentQuery {
+        customer: Some(alice.id.clone()),
+        ..PaymentQuery::merchant(acme.clone(), 10)
+    };
+    let ids: Vec<_> = payments
+        .list(&of_alice)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            made[6].id.clone(),
+            made[4].id.clone(),
+            made[2].id.clone(),
+            made[0].id.clone()
+        ]
+    );
+
+    let window = PaymentQuery {
+        created_from: Some(made[1].created_at),
+        created_before: Some(made[4].created_at),
+        ..PaymentQuery::merchant(acme.clone(), 10)
+    };
+    let ids: Vec<_> = payments
+        .list(&window)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(ids, [made[2].id.clone(), made[1].id.clone()]);
+    let theirs = payments
+        .list(&PaymentQuery::merchant(globex.clone(), 10))
+        .await
+        .unwrap();
+    assert_eq!(theirs.len(), 1);
+
+    // Events: only the merchant's, in order, after a position, optionally one payment's.
+    let all = payments
+        .events(&EventQuery {
+            merchant: acme.clone(),
+            payment: None,
+            after: 0,
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 7, "six payment.created and one payment.canceled");
+    assert!(all.iter().all(|e| e.event.payment.merchant == acme));
+    assert!(all.windows(2).all(|w| w[0].sequence < w[1].sequence));
+    let rest = payments
+        .events(&EventQuery {
+            merchant: acme.clone(),
+            payment: None,
+            after: all[4].sequence,
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    assert_eq!(rest, all[5..].to_vec());
+    let of_last = payments
+        .events(&EventQuery {
+            merchant: acme,
+            payment: Some(made[6].id.clone()),
+            after: 0,
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    let kinds: Vec<_> = of_last.iter().map(|e| e.event.kind.as_str()).collect();
+    assert_eq!(kinds, ["payment.created", "payment.canceled"]);
+}

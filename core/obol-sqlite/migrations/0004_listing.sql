@@ -1,0 +1,15 @@
+-- Listing: a merchant's payments newest first (filtered by status, customer and creation
+-- time) and a merchant's events, without reading every body.
+
+ALTER TABLE payments ADD COLUMN merchant TEXT NOT NULL DEFAULT '';
+ALTER TABLE payments ADD COLUMN customer TEXT;
+ALTER TABLE payments ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;
+UPDATE payments SET merchant = json_extract(body, '$.merchant'),
+                    customer = json_extract(body, '$.customer'),
+                    created_at = json_extract(body, '$.created_at');
+CREATE INDEX payments_by_merchant ON payments (merchant, id);
+
+ALTER TABLE payment_events ADD COLUMN merchant TEXT NOT NULL DEFAULT '';
+UPDATE payment_events SET merchant = json_extract(body, '$.payment.merchant');
+CREATE INDEX payment_events_by_merchant ON payment_events (merchant, seq);
+CREATE INDEX payment_events_by_payment ON payment_events (payment_id, seq);
