@@ -71,6 +71,7 @@ pub struct NewAccount {
     /// Balance constraints.
     pub flags: AccountFlags,
     /// How far past zero a flagged side may go, in minor units (an overdraft); `0` by default.
+    #[serde(with = "crate::money::amount_serde")]
     pub limit: i128,
     /// Free-form metadata.
     pub metadata: Metadata,
@@ -120,6 +121,7 @@ pub struct Account {
     /// Balance constraints.
     pub flags: AccountFlags,
     /// How far past zero a flagged side may go.
+    #[serde(with = "crate::money::amount_serde")]
     pub limit: i128,
     /// Free-form metadata.
     pub metadata: Metadata,
@@ -145,12 +147,16 @@ impl Account {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Balance {
     /// Sum of posted debits.
+    #[serde(with = "crate::money::amount_serde")]
     pub debits_posted: i128,
     /// Sum of posted credits.
+    #[serde(with = "crate::money::amount_serde")]
     pub credits_posted: i128,
     /// Sum of debits held by pending holds.
+    #[serde(with = "crate::money::amount_serde")]
     pub debits_pending: i128,
     /// Sum of credits held by pending holds.
+    #[serde(with = "crate::money::amount_serde")]
     pub credits_pending: i128,
 }
 
@@ -214,6 +220,7 @@ pub struct Entry {
     /// Debit or credit.
     pub direction: Direction,
     /// Minor units, greater than zero.
+    #[serde(with = "crate::money::amount_serde")]
     pub amount: i128,
     /// The asset; must be the account's asset.
     pub asset: AssetCode,
@@ -299,9 +306,9 @@ pub enum PostAmount {
     /// Everything still held.
     Remaining,
     /// This amount, for a hold of one debit and one credit of the same amount.
-    Amount(i128),
+    Amount(#[serde(with = "crate::money::amount_serde")] i128),
     /// One amount per hold entry (zero allowed), balancing per asset.
-    PerEntry(Vec<i128>),
+    PerEntry(#[serde(with = "crate::money::amount_serde::vec")] Vec<i128>),
 }
 
 /// Post all or part of a pending hold.
@@ -505,6 +512,7 @@ pub struct Hold {
     /// The entries as held.
     pub entries: Vec<Entry>,
     /// Posted so far, per entry.
+    #[serde(with = "crate::money::amount_serde::vec")]
     pub posted: Vec<i128>,
     /// Where it stands.
     pub status: HoldStatus,
@@ -535,6 +543,7 @@ pub struct HistoryEntry {
     /// Debit or credit.
     pub direction: Direction,
     /// Minor units.
+    #[serde(with = "crate::money::amount_serde")]
     pub amount: i128,
     /// The asset.
     pub asset: AssetCode,

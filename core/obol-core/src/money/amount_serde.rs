@@ -68,6 +68,31 @@ pub mod option {
     }
 }
 
+/// The same for `Vec<i128>` (a list of decimal strings).
+pub mod vec {
+    use serde::ser::SerializeSeq;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes each amount as a decimal string.
+    pub fn serialize<S: Serializer>(amounts: &[i128], serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(amounts.len()))?;
+        for amount in amounts {
+            seq.serialize_element(&amount.to_string())?;
+        }
+        seq.end()
+    }
+
+    /// Reads a list of decimal strings or integers.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<i128>, D::Error> {
+        #[derive(Deserialize)]
+        struct Wrapped(#[serde(with = "super")] i128);
+        Ok(Vec::<Wrapped>::deserialize(deserializer)?
+            .into_iter()
+            .map(|Wrapped(amount)| amount)
+            .collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde::{Deserialize, Serialize};
@@ -101,5 +126,15 @@ mod tests {
             }
         );
         assert!(serde_json::from_str::<Tagged>(r#"{"kind":"Pay","amount":"1.5"}"#).is_err());
+    }
+
+    #[test]
+    fn lists_of_amounts_travel_as_strings() {
+        #[derive(Debug, PartialEq, Serialize, Deserialize)]
+        struct Posted(#[serde(with = "super::vec")] Vec<i128>);
+        let json = serde_json::to_string(&Posted(vec![1, i128::MAX])).unwrap();
+        assert_eq!(json, format!("[\"1\",\"{}\"]", i128::MAX));
+        let mixed: Posted = serde_json::from_str(r#"[3, "4"]"#).unwrap();
+        assert_eq!(mixed, Posted(vec![3, 4]));
     }
 }
