@@ -497,8 +497,14 @@ impl WebhookStore for MemoryStore {
         Ok(())
     }
 
-    async fn endpoints(&self) -> Result<Vec<WebhookEndpoint>> {
-        Ok(self.lock()?.endpoints.clone())
+    async fn endpoints(&self, merchant: &MerchantId) -> Result<Vec<WebhookEndpoint>> {
+        let state = self.lock()?;
+        Ok(state
+            .endpoints
+            .iter()
+            .filter(|e| e.merchant == *merchant)
+            .cloned()
+            .collect())
     }
 
     async fn fan_out_events(&self, limit: u32, now: Timestamp) -> Result<usize> {
@@ -507,15 +513,16 @@ impl WebhookStore for MemoryStore {
             .events
             .len()
             .min(state.fanned_out + usize::try_from(limit).unwrap_or(usize::MAX));
-        let targets: Vec<EndpointId> = state
+        let targets: Vec<(MerchantId, EndpointId)> = state
             .endpoints
             .iter()
             .filter(|e| e.enabled)
-            .map(|e| e.id.clone())
+            .map(|e| (e.merchant.clone(), e.id.clone()))
             .collect();
         let mut created = 0;
         for event in state.fanned_out..end {
-            for endpoint_id in &targets {
+            let merchant = state.events[event].payment.merchant.clone();
+            for (_, endpoint_id) in targets.iter().filter(|(m, _)| *m == merchant) {
                 state.deliveries.push(DeliveryRow {
                     event,
                     endpoint_id: endpoint_id.clone(),

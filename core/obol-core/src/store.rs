@@ -155,7 +155,7 @@ pub trait WebhookStore: Send + Sync + std::fmt::Debug {
     async fn save_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<()>;
 
     /// Every endpoint, oldest first.
-    async fn endpoints(&self) -> Result<Vec<WebhookEndpoint>>;
+    async fn endpoints(&self, merchant: &MerchantId) -> Result<Vec<WebhookEndpoint>>;
 
     /// Creates a pending delivery, due `now`, for each of up to `limit` outbox events not yet
     /// fanned out and each enabled endpoint; returns how many deliveries were created.

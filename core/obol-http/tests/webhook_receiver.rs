@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use obol_core::payments::{NewPayment, Payments, ProviderRegistry, Sandbox};
+use obol_core::payments::{NewPayment, Payments, ProviderRegistry, Sandbox, default_merchant};
 use obol_core::testing::test_ledger;
 use obol_core::webhooks::{RETRY_SCHEDULE, WebhookDispatcher, verify};
 use obol_core::{AssetCode, MemoryStore, PaymentId, Store};
@@ -111,9 +111,18 @@ async fn deliveries_reach_a_local_receiver_signed_and_retried() {
     let mut endpoints = HashMap::new();
     for path in ["/ok", "/flaky", "/gone"] {
         let url = format!("{}{path}", receiver.address);
-        endpoints.insert(path, dispatcher.add_endpoint(&url).await.unwrap());
+        endpoints.insert(
+            path,
+            dispatcher
+                .add_endpoint(&default_merchant(), &url)
+                .await
+                .unwrap(),
+        );
     }
-    let refused = dispatcher.add_endpoint(&closed).await.unwrap();
+    let refused = dispatcher
+        .add_endpoint(&default_merchant(), &closed)
+        .await
+        .unwrap();
 
     let usd = AssetCode::new("USD").unwrap();
     let first = PaymentId::generate(ledger.ids().as_ref());
@@ -204,7 +213,7 @@ async fn deliveries_reach_a_local_receiver_signed_and_retried() {
             .all(|a| a.status.is_none() && a.error.is_some())
     );
     let gone = store
-        .endpoints()
+        .endpoints(&default_merchant())
         .await
         .unwrap()
         .into_iter()

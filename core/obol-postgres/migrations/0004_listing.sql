@@ -13,3 +13,6 @@ ALTER TABLE payment_events ADD COLUMN merchant TEXT NOT NULL DEFAULT '';
 UPDATE payment_events SET merchant = body::jsonb -> 'payment' ->> 'merchant';
 CREATE INDEX payment_events_by_merchant ON payment_events (merchant, seq);
 CREATE INDEX payment_events_by_payment ON payment_events (payment_id, seq);
+
+-- Webhook endpoints belong to a merchant and receive only its payments' events.
+ALTER TABLE webhook_endpoints ADD COLUMN merchant TEXT NOT NULL DEFAULT '';

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use obol_core::webhooks::{
     AttemptOutcome, Delivery, DeliveryAttempt, WebhookEndpoint, WebhookSecret,
 };
-use obol_core::{EndpointId, EventId, Result, Timestamp, WebhookStore};
+use obol_core::{EndpointId, EventId, MerchantId, Result, Timestamp, WebhookStore};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
@@ -13,6 +13,7 @@ use crate::{SqliteStore, db_error};
 fn endpoint(row: &SqliteRow) -> Result<WebhookEndpoint> {
     Ok(WebhookEndpoint {
         id: EndpointId::parse(&row.try_get::<String, _>("id").map_err(db_error)?)?,
+        merchant: MerchantId::parse(&row.try_get::<String, _>("merchant").map_err(db_error)?)?,
         url: row.try_get("url").map_err(db_error)?,
         secret: WebhookSecret::parse(&row.try_get::<String, _>("secret").map_err(db_error)?)?,
         enabled: row.try_get("enabled").map_err(db_error)?,
@@ -29,8 +30,8 @@ fn attempt_count(row: &SqliteRow, column: &str) -> Result<u32> {
 impl WebhookStore for SqliteStore {
     async fn save_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<()> {
         sqlx::query(
-            "INSERT INTO webhook_endpoints (id, url, secret, enabled, created_at) \
-             VALUES (?, ?, ?, ?, ?) \
+            "INSERT INTO webhook_endpoints (id, url, secret, enabled, created_at, merchant) \
+             VALUES (?, ?, ?, ?, ?, ?) \
              ON CONFLICT (id) DO UPDATE SET url = excluded.url, enabled = excluded.enabled",
         )
         .bind(endpoint.id.to_string())
@@ -38,17 +39,19 @@ impl WebhookStore for SqliteStore {
         .bind(endpoint.secret.expose())
         .bind(endpoint.enabled)
         .bind(endpoint.created_at.as_micros())
+        .bind(endpoint.merchant.as_str())
         .execute(&self.write)
         .await
         .map_err(db_error)?;
         Ok(())
     }
 
-    async fn endpoints(&self) -> Result<Vec<WebhookEndpoint>> {
+    async fn endpoints(&self, merchant: &MerchantId) -> Result<Vec<WebhookEndpoint>> {
         let rows = sqlx::query(
-            "SELECT id, url, secret, enabled, created_at FROM webhook_endpoints \
-             ORDER BY created_at, id",
+            "SELECT id, url, secret, enabled, created_at, merchant FROM webhook_endpoints \
+             WHERE merchant = ? ORDER BY created_at, id",
         )
+        .bind(merchant.as_str())
         .fetch_all(&self.read)
         .await
         .map_err(db_error)?;
@@ -76,8 +79,8 @@ impl WebhookStore for SqliteStore {
         let created = sqlx::query(
             "INSERT INTO webhook_deliveries (event_seq, endpoint_id, state, attempts, \
              next_attempt_at) SELECT e.seq, w.id, 'pending', 0, ? FROM payment_events e \
-             CROSS JOIN webhook_endpoints w WHERE e.fanned_out = 0 AND e.seq <= ? \
-             AND w.enabled ORDER BY e.seq, w.created_at",
+             JOIN webhook_endpoints w ON w.merchant = e.merchant WHERE e.fanned_out = 0 \
+             AND e.seq <= ? AND w.enabled ORDER BY e.seq, w.created_at",
         )
         .bind(now.as_micros())
         .bind(bound)

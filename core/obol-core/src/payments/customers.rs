@@ -3,10 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::model::default_merchant;
 use super::provider::MethodToken;
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
-use crate::id::{CustomerId, PaymentMethodId};
+use crate::id::{CustomerId, MerchantId, PaymentMethodId};
 use crate::ledger::model::Metadata;
 use crate::ledger::validate;
 
@@ -19,19 +20,29 @@ pub struct NewCustomer {
     pub email: Option<String>,
     /// Display name.
     pub name: Option<String>,
+    /// The merchant whose customer this is.
+    #[serde(default = "default_merchant")]
+    pub merchant: MerchantId,
     /// Free-form metadata.
     pub metadata: Metadata,
 }
 
 impl NewCustomer {
-    /// A customer with nothing but an id.
+    /// A customer of the default merchant with nothing but an id.
     pub fn new(id: CustomerId) -> Self {
         NewCustomer {
             id,
             email: None,
             name: None,
+            merchant: default_merchant(),
             metadata: Metadata::new(),
         }
+    }
+
+    /// A customer of `merchant`.
+    pub fn for_merchant(mut self, merchant: MerchantId) -> Self {
+        self.merchant = merchant;
+        self
     }
 
     /// With an email address.
@@ -73,6 +84,9 @@ pub struct Customer {
     pub email: Option<String>,
     /// Display name.
     pub name: Option<String>,
+    /// The merchant whose customer this is.
+    #[serde(default = "default_merchant")]
+    pub merchant: MerchantId,
     /// Free-form metadata.
     pub metadata: Metadata,
     /// When created.
@@ -85,6 +99,7 @@ impl Customer {
         self.id == new.id
             && self.email == new.email
             && self.name == new.name
+            && self.merchant == new.merchant
             && self.metadata == new.metadata
     }
 }

@@ -197,7 +197,12 @@ impl Payments {
         validate::metadata(&new.metadata)?;
         let state = PaymentState::new(new.amount, new.capture_method)?;
         if let Some(customer) = &new.customer {
-            self.customer(customer).await?;
+            // Another merchant's customer is as good as unknown here.
+            if self.customer(customer).await?.merchant != new.merchant {
+                return Err(Error::CustomerNotFound {
+                    id: customer.to_string(),
+                });
+            }
         }
         if let Some(existing) = self.ledger.store().payment(&new.id).await? {
             return same_creation(existing, &new);
@@ -250,6 +255,7 @@ impl Payments {
             id: new.id.clone(),
             email: new.email.clone(),
             name: new.name.clone(),
+            merchant: new.merchant.clone(),
             metadata: new.metadata.clone(),
             created_at: self.ledger.now(),
         };

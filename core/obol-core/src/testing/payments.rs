@@ -859,10 +859,16 @@ pub async fn payments_and_events_list_per_merchant_with_filters_and_pages(store:
     let (payments, clock) = engine(store, Arc::new(Sandbox::new()), 23).await;
     let acme = MerchantId::derived("acme");
     let globex = MerchantId::derived("globex");
+    let foreign = NewPayment::new(
+        PaymentId::generate(payments.ledger().ids().as_ref()),
+        100,
+        usd(),
+    );
     let alice = payments
-        .create_customer(NewCustomer::new(CustomerId::generate(
-            payments.ledger().ids().as_ref(),
-        )))
+        .create_customer(
+            NewCustomer::new(CustomerId::generate(payments.ledger().ids().as_ref()))
+                .for_merchant(acme.clone()),
+        )
         .await
         .unwrap();
     let mut made = Vec::new();
@@ -880,6 +886,13 @@ pub async fn payments_and_events_list_per_merchant_with_filters_and_pages(store:
         }
         made.push(payments.create(new).await.unwrap());
     }
+    // Another merchant's customer is unknown to this one.
+    let foreign = NewPayment {
+        customer: Some(alice.id.clone()),
+        ..foreign.for_merchant(globex.clone())
+    };
+    let refused = payments.create(foreign).await.unwrap_err();
+    assert_eq!(refused.code(), "customer_not_found");
     payments
         .cancel(&made[6].id, CancellationReason::RequestedByCustomer)
         .await

@@ -11,9 +11,9 @@ use async_trait::async_trait;
 
 use super::test_ledger;
 use crate::error::{Error, Result};
-use crate::id::PaymentId;
+use crate::id::{MerchantId, PaymentId};
 use crate::money::AssetCode;
-use crate::payments::{NewPayment, Payments, ProviderRegistry, Sandbox};
+use crate::payments::{NewPayment, Payments, ProviderRegistry, Sandbox, default_merchant};
 use crate::store::Store;
 use crate::webhooks::{RETRY_SCHEDULE, WebhookDispatcher, WebhookTransport, verify};
 
@@ -69,22 +69,35 @@ pub async fn webhooks_retry_sign_and_stop_on_gone(store: Arc<dyn Store>) {
         ledger.clock().clone(),
         ledger.ids().clone(),
     );
+    let merchant = default_merchant();
+    // Another merchant's endpoint never hears of this merchant's payments.
+    let elsewhere = MerchantId::derived("elsewhere");
+    let theirs = dispatcher
+        .add_endpoint(&elsewhere, "http://127.0.0.1:9/theirs")
+        .await
+        .unwrap();
+    receivers.script(&theirs.url, &[204]);
     let flaky = dispatcher
-        .add_endpoint("http://127.0.0.1:9/flaky")
+        .add_endpoint(&merchant, "http://127.0.0.1:9/flaky")
         .await
         .unwrap();
     let gone = dispatcher
-        .add_endpoint("http://127.0.0.1:9/gone")
+        .add_endpoint(&merchant, "http://127.0.0.1:9/gone")
         .await
         .unwrap();
     let down = dispatcher
-        .add_endpoint("http://127.0.0.1:9/down")
+        .add_endpoint(&merchant, "http://127.0.0.1:9/down")
         .await
         .unwrap();
     receivers.script(&flaky.url, &[500, 503, 204]);
     receivers.script(&gone.url, &[410]);
     receivers.script(&down.url, &[500]);
-    assert!(dispatcher.add_endpoint("ftp://nope").await.is_err());
+    assert!(
+        dispatcher
+            .add_endpoint(&merchant, "ftp://nope")
+            .await
+            .is_err()
+    );
 
     let usd = AssetCode::new("USD").unwrap();
     let id = PaymentId::generate(ledger.ids().as_ref());
@@ -107,8 +120,18 @@ pub async fn webhooks_retry_sign_and_stop_on_gone(store: Arc<dyn Store>) {
     let third = dispatcher.run_due(100).await.unwrap();
     assert_eq!((third.attempted, third.delivered), (2, 1));
 
+    assert_eq!(store.endpoints(&elsewhere).await.unwrap().len(), 1);
+    assert!(
+        store
+            .delivery_attempts(&event.id)
+            .await
+            .unwrap()
+            .iter()
+            .all(|a| a.endpoint_id != theirs.id)
+    );
+
     // 410 disabled its endpoint: later events are not sent there.
-    let endpoints = store.endpoints().await.unwrap();
+    let endpoints = store.endpoints(&merchant).await.unwrap();
     assert_eq!(endpoints.len(), 3);
     for endpoint in &endpoints {
         assert_eq!(endpoint.enabled, endpoint.id != gone.id, "{}", endpoint.url);

@@ -12,7 +12,7 @@ use super::model::{AttemptOutcome, Delivery, DeliveryAttempt, DeliveryState, Web
 use super::signature::WebhookSecret;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
-use crate::id::{EndpointId, IdGen};
+use crate::id::{EndpointId, IdGen, MerchantId};
 use crate::store::Store;
 
 /// Waits before each attempt: immediately, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h
@@ -77,8 +77,9 @@ impl WebhookDispatcher {
         }
     }
 
-    /// Adds an endpoint with a new secret; returns it (the secret is shown this once).
-    pub async fn add_endpoint(&self, url: &str) -> Result<WebhookEndpoint> {
+    /// Adds an endpoint for `merchant`'s events with a new secret; returns it (the secret is
+    /// shown this once).
+    pub async fn add_endpoint(&self, merchant: &MerchantId, url: &str) -> Result<WebhookEndpoint> {
         if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() > 2048 {
             return Err(Error::Config {
                 reason: "a webhook URL is http:// or https:// and at most 2048 characters".into(),
@@ -86,6 +87,7 @@ impl WebhookDispatcher {
         }
         let endpoint = WebhookEndpoint {
             id: EndpointId::generate(self.ids.as_ref()),
+            merchant: merchant.clone(),
             url: url.to_owned(),
             secret: WebhookSecret::random(&mut rand::rng()),
             enabled: true,

@@ -4,13 +4,15 @@ use serde::{Deserialize, Serialize};
 
 use super::signature::WebhookSecret;
 use crate::clock::Timestamp;
-use crate::id::{EndpointId, EventId};
+use crate::id::{EndpointId, EventId, MerchantId};
 
 /// Where events are delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookEndpoint {
     /// The id.
     pub id: EndpointId,
+    /// The merchant whose payments' events it receives.
+    pub merchant: MerchantId,
     /// The receiver's URL.
     pub url: String,
     /// The signing secret (stored; shown to the receiver once).
