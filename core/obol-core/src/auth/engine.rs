@@ -179,6 +179,11 @@ impl Auth {
         }
     }
 
+    /// How long an access token lives.
+    pub fn access_lifetime(&self) -> Duration {
+        self.config.tokens.access_lifetime
+    }
+
     /// Creates a user: email normalised and unique in the tenant, password checked and hashed.
     pub async fn create_user(&self, new: NewUser) -> Result<User> {
         let email = normalise_email(&new.email)?;
@@ -446,7 +451,20 @@ impl Auth {
         if !rotation_due(&keys, now, &tokens.rotation) {
             return Ok(false);
         }
-        let current = signing_record(&keys, now).map(|k| k.kid.clone());
+        self.add_signing_key(&keys, now).await?;
+        Ok(true)
+    }
+
+    /// Creates a signing key now, due or not (`obol keys rotate`): it is published at once
+    /// and signs after the publication lead; returns its `kid`.
+    pub async fn rotate_keys_now(&self) -> Result<String> {
+        let keys = self.store.signing_keys().await?;
+        self.add_signing_key(&keys, self.clock.now()).await
+    }
+
+    async fn add_signing_key(&self, keys: &[KeyRecord], now: Timestamp) -> Result<String> {
+        let tokens = &self.config.tokens;
+        let current = signing_record(keys, now).map(|k| k.kid.clone());
         let activates_at = if current.is_some() {
             now.plus(tokens.rotation.publish_lead)
         } else {
@@ -475,7 +493,7 @@ impl Auth {
             .add_signing_key(&record, current.as_deref())
             .await?;
         tracing::info!(kid, "signing key created");
-        Ok(true)
+        Ok(kid)
     }
 
     /// Checks for due key rotations every `every` in the background (the first check runs at

@@ -163,7 +163,8 @@ impl Ledger {
         Ok(self.account_and_balance(id).await?.0)
     }
 
-    async fn account_and_balance(&self, id: &AccountId) -> Result<(Account, Balance)> {
+    /// An account and its balance, read together.
+    pub async fn account_and_balance(&self, id: &AccountId) -> Result<(Account, Balance)> {
         self.store
             .account(id)
             .await?

@@ -65,6 +65,11 @@ impl Payments {
         &self.ledger
     }
 
+    /// Gives back the ledger (to shut it down once nothing else uses it).
+    pub fn into_ledger(self) -> Arc<Ledger> {
+        self.ledger
+    }
+
     /// The ledger accounts a merchant's payments in `asset` move through: the merchant's own
     /// balance, and the platform's provider clearing and fees accounts for the asset (opened
     /// on first use, with ids derived from their names so every engine instance finds the

@@ -66,7 +66,7 @@ pub struct Delivery {
 }
 
 /// One try at delivering, as recorded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryAttempt {
     /// The delivery.
     pub delivery_id: i64,

@@ -1,0 +1,251 @@
+//! The `obol` command line: `serve`, and the admin commands (`migrate`, `keys`, `api-keys`,
+//! `users`). Every command reads the same configuration (file, then environment).
+#![allow(clippy::print_stdout, reason = "a command line prints its answers")]
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use obol::MerchantId;
+use obol::auth::{ApiKeyMode, NewUser, Password, Profile, Scope};
+use obol::payments::default_merchant;
+
+use crate::config::Config;
+use crate::engine::Engine;
+
+/// Obol: a payment engine's reference server and admin tool.
+#[derive(Debug, Parser)]
+#[command(name = "obol", version, about)]
+pub struct Cli {
+    /// A TOML configuration file (environment variables OBOL_* override it).
+    #[arg(long, global = true, env = "OBOL_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (REST API and web UI; all services in one process).
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Signing keys and the key-encryption key.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Merchant API keys.
+    #[command(subcommand, name = "api-keys")]
+    ApiKeys(ApiKeysCommand),
+    /// Users.
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
+
+/// `obol serve` options.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Development mode: a generated key-encryption key and a development user.
+    #[arg(long)]
+    pub dev: bool,
+}
+
+/// `obol keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a new signing key now (published at once, signing after the lead time).
+    Rotate,
+    /// Print a new random key-encryption key (for OBOL_KEY_ENCRYPTION_KEY).
+    Kek,
+}
+
+/// `obol api-keys …`
+#[derive(Debug, Subcommand)]
+pub enum ApiKeysCommand {
+    /// Issue an API key and print it (shown this once).
+    Create(CreateApiKeyArgs),
+}
+
+/// `obol api-keys create` options.
+#[derive(Debug, Args)]
+pub struct CreateApiKeyArgs {
+    /// A label.
+    #[arg(long)]
+    pub name: String,
+    /// Comma-separated scopes, e.g. payments:read,payments:write.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub scopes: Vec<String>,
+    /// The tenant (the default merchant when absent).
+    #[arg(long)]
+    pub merchant: Option<String>,
+    /// A live key (obol_sk_live_…) instead of a test key.
+    #[arg(long)]
+    pub live: bool,
+}
+
+/// `obol users …`
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create a user; the password is read from OBOL_NEW_USER_PASSWORD or the first line
+    /// of standard input.
+    Create(CreateUserArgs),
+}
+
+/// `obol users create` options.
+#[derive(Debug, Args)]
+pub struct CreateUserArgs {
+    /// Email.
+    #[arg(long)]
+    pub email: String,
+    /// Comma-separated scopes (every scope when absent).
+    #[arg(long, value_delimiter = ',')]
+    pub scopes: Vec<String>,
+    /// The tenant (the default merchant when absent).
+    #[arg(long)]
+    pub merchant: Option<String>,
+    /// Display name.
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// Parses the command line and runs it.
+pub async fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let dev_flag = matches!(&cli.command, Command::Serve(ServeArgs { dev: true }));
+    let mut config = if dev_flag {
+        // --dev stands in for OBOL_DEV=1 before the configuration is checked.
+        let mut env: Vec<(String, String)> = std::env::vars().collect();
+        env.push(("OBOL_DEV".to_owned(), "1".to_owned()));
+        let text = match &cli.config {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the config file {}", path.display()))?,
+            ),
+            None => None,
+        };
+        Config::from_sources(text.as_deref(), env)?
+    } else {
+        Config::load(cli.config.as_deref())?
+    };
+    init_tracing(&config);
+    match cli.command {
+        Command::Serve(args) => {
+            config.dev |= args.dev;
+            crate::serve::serve_all(config, print_started, crate::serve::shutdown_signal()).await
+        }
+        Command::Migrate => {
+            let engine = Engine::open(&config).await?;
+            println!(
+                "migrations applied to {}",
+                crate::engine::redact(&config.store_url())
+            );
+            engine.shutdown().await;
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Kek) => {
+            println!("{}", crate::secrets::random_base64(32));
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Rotate) => {
+            let engine = Engine::open(&config).await?;
+            let kid = engine.auth.rotate_keys_now().await?;
+            println!("created signing key {kid}");
+            engine.shutdown().await;
+            Ok(())
+        }
+        Command::ApiKeys(ApiKeysCommand::Create(args)) => create_api_key(&config, args).await,
+        Command::Users(UsersCommand::Create(args)) => create_user(&config, args).await,
+    }
+}
+
+fn print_started(started: &crate::serve::Started) {
+    println!("Obol is running: http://{}/", started.http);
+    println!("  REST API   http://{}/v1/…", started.http);
+    println!("  health     http://{}/healthz", started.http);
+    if let Some(dev) = &started.dev {
+        println!("  dev sign-in: {} / {}", dev.email, dev.password);
+        println!(
+            "  sandbox cards: 4242 4242 4242 4242 (succeeds), 4000 0027 6000 3184 (3-D Secure)"
+        );
+    }
+}
+
+fn merchant_of(text: Option<&str>) -> anyhow::Result<MerchantId> {
+    match text {
+        Some(text) => Ok(MerchantId::parse(text)?),
+        None => Ok(default_merchant()),
+    }
+}
+
+fn scopes_of(names: &[String]) -> anyhow::Result<BTreeSet<Scope>> {
+    if names.is_empty() {
+        return Ok(Scope::ALL.into());
+    }
+    names
+        .iter()
+        .map(|n| Scope::parse(n.trim()).map_err(anyhow::Error::from))
+        .collect()
+}
+
+async fn create_api_key(config: &Config, args: CreateApiKeyArgs) -> anyhow::Result<()> {
+    let engine = Engine::open(config).await?;
+    let merchant = merchant_of(args.merchant.as_deref())?;
+    let mode = if args.live {
+        ApiKeyMode::Live
+    } else {
+        ApiKeyMode::Test
+    };
+    let (key, secret) = engine
+        .auth
+        .issue_api_key(&merchant, &args.name, mode, scopes_of(&args.scopes)?, None)
+        .await?;
+    println!("{}", secret.expose());
+    tracing::info!(key = %key.id, "API key created");
+    engine.shutdown().await;
+    Ok(())
+}
+
+async fn create_user(config: &Config, args: CreateUserArgs) -> anyhow::Result<()> {
+    let password = match std::env::var("OBOL_NEW_USER_PASSWORD") {
+        Ok(password) => password,
+        Err(_) => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("cannot read the password from standard input")?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    let engine = Engine::open(config).await?;
+    let user = engine
+        .auth
+        .create_user(NewUser {
+            merchant: merchant_of(args.merchant.as_deref())?,
+            email: args.email,
+            password: Password::new(&password),
+            profile: Profile {
+                name: args.name,
+                ..Profile::default()
+            },
+            scopes: scopes_of(&args.scopes)?,
+        })
+        .await?;
+    println!("created user {} ({})", user.id, user.email);
+    engine.shutdown().await;
+    Ok(())
+}
+
+fn init_tracing(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OBOL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if config.log_format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}

@@ -1,0 +1,250 @@
+//! Configuration: defaults, then a TOML file, then `OBOL_*` environment variables (the
+//! environment wins). Unknown keys in the file are refused; every problem is reported with
+//! the key it concerns.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+/// Everything the server reads at start.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the embedded database, the development key and credentials live.
+    pub data_dir: PathBuf,
+    /// The store; the embedded SQLite file in `data_dir` when absent.
+    pub database_url: Option<String>,
+    /// REST API and web UI.
+    pub http_addr: SocketAddr,
+    /// gRPC services.
+    pub grpc_addr: SocketAddr,
+    /// Development mode: a generated key-encryption key and a development user.
+    pub dev: bool,
+    /// Base64 of 32 bytes sealing signing keys at rest (required outside dev mode).
+    pub key_encryption_key: Option<String>,
+    /// The `iss` of access tokens.
+    pub issuer: String,
+    /// The `aud` of access tokens.
+    pub audience: String,
+    /// Origins allowed by CORS (`*` for any).
+    pub cors_origins: Vec<String>,
+    /// Largest request body, in bytes.
+    pub body_limit_bytes: usize,
+    /// Longest a request may take, in seconds.
+    pub request_timeout_seconds: u64,
+    /// Requests per second allowed per API key, user or IP address.
+    pub rate_limit_per_second: u32,
+    /// Requests allowed in a burst above the rate.
+    pub rate_limit_burst: u32,
+    /// `text` or `json` logs.
+    pub log_format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("obol-data"),
+            database_url: None,
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            dev: false,
+            key_encryption_key: None,
+            issuer: "obol".to_owned(),
+            audience: "obol-api".to_owned(),
+            cors_origins: Vec::new(),
+            body_limit_bytes: 64 * 1024,
+            request_timeout_seconds: 30,
+            rate_limit_per_second: 200,
+            rate_limit_burst: 400,
+            log_format: "text".to_owned(),
+        }
+    }
+}
+
+/// How an environment variable's text becomes a value.
+#[derive(Clone, Copy)]
+enum Kind {
+    Text,
+    Integer,
+    Bool,
+    List,
+}
+
+/// Every key, with its type: `OBOL_` + the key in capitals is its environment variable.
+const KEYS: &[(&str, Kind)] = &[
+    ("data_dir", Kind::Text),
+    ("database_url", Kind::Text),
+    ("http_addr", Kind::Text),
+    ("grpc_addr", Kind::Text),
+    ("dev", Kind::Bool),
+    ("key_encryption_key", Kind::Text),
+    ("issuer", Kind::Text),
+    ("audience", Kind::Text),
+    ("cors_origins", Kind::List),
+    ("body_limit_bytes", Kind::Integer),
+    ("request_timeout_seconds", Kind::Integer),
+    ("rate_limit_per_second", Kind::Integer),
+    ("rate_limit_burst", Kind::Integer),
+    ("log_format", Kind::Text),
+];
+
+/// The variable naming a configuration file.
+pub const CONFIG_FILE_VAR: &str = "OBOL_CONFIG";
+
+impl Config {
+    /// Reads the file (if any) and the process environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let env_file = std::env::var_os(CONFIG_FILE_VAR).map(PathBuf::from);
+        let file = file.map(Path::to_path_buf).or(env_file);
+        let text = match &file {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the config file {}", path.display()))?,
+            ),
+            None => None,
+        };
+        Self::from_sources(text.as_deref(), std::env::vars())
+    }
+
+    /// Builds the configuration from a file's text and environment pairs.
+    pub fn from_sources(
+        file: Option<&str>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Self> {
+        let mut table: toml::Table = match file {
+            Some(text) => toml::from_str(text).context("the config file is not valid TOML")?,
+            None => toml::Table::new(),
+        };
+        for (name, value) in env {
+            let Some(key) = name.strip_prefix("OBOL_") else {
+                continue;
+            };
+            let key = key.to_ascii_lowercase();
+            if let Some((key, kind)) = KEYS.iter().find(|(k, _)| *k == key) {
+                table.insert((*key).to_owned(), env_value(&name, &value, *kind)?);
+            }
+        }
+        let config: Config = table
+            .try_into()
+            .map_err(|e: toml::de::Error| anyhow::anyhow!("bad configuration: {}", e.message()))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Refuses settings that cannot work.
+    fn check(&self) -> anyhow::Result<()> {
+        if !self.dev && self.key_encryption_key.is_none() {
+            bail!(
+                "OBOL_KEY_ENCRYPTION_KEY is required outside dev mode (base64 of 32 random bytes; \
+                 `obol keys kek` prints one), or run with --dev"
+            );
+        }
+        if let Some(kek) = &self.key_encryption_key {
+            obol::auth::KeyEncryptionKey::from_base64(kek).map_err(|_| {
+                anyhow::anyhow!("OBOL_KEY_ENCRYPTION_KEY is not base64 of 32 bytes")
+            })?;
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            bail!("OBOL_LOG_FORMAT is text or json");
+        }
+        if self.body_limit_bytes == 0 || self.request_timeout_seconds == 0 {
+            bail!("OBOL_BODY_LIMIT_BYTES and OBOL_REQUEST_TIMEOUT_SECONDS must be above zero");
+        }
+        if self.rate_limit_per_second == 0 {
+            bail!("OBOL_RATE_LIMIT_PER_SECOND must be above zero");
+        }
+        Ok(())
+    }
+
+    /// The store URL: the configured one, or the SQLite file in the data directory.
+    pub fn store_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("obol.db").display()),
+        }
+    }
+}
+
+fn env_value(name: &str, value: &str, kind: Kind) -> anyhow::Result<toml::Value> {
+    Ok(match kind {
+        Kind::Text => toml::Value::String(value.to_owned()),
+        Kind::Integer => toml::Value::Integer(
+            value
+                .trim()
+                .parse()
+                .with_context(|| format!("{name} must be a whole number"))?,
+        ),
+        Kind::Bool => toml::Value::Boolean(match value.trim() {
+            "1" | "true" | "yes" => true,
+            "0" | "false" | "no" | "" => false,
+            _ => bail!("{name} must be true or false"),
+        }),
+        Kind::List => toml::Value::Array(
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_owned()))
+                .collect(),
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_then_file_then_environment() {
+        let file = "dev = true\nhttp_addr = \"127.0.0.1:9000\"\ncors_origins = [\"https://a\"]";
+        let config = Config::from_sources(
+            Some(file),
+            env(&[
+                ("OBOL_HTTP_ADDR", "0.0.0.0:7000"),
+                ("OBOL_CORS_ORIGINS", "https://b, https://c"),
+                ("OBOL_BODY_LIMIT_BYTES", "1024"),
+                ("UNRELATED", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.http_addr.to_string(), "0.0.0.0:7000");
+        assert_eq!(config.cors_origins, ["https://b", "https://c"]);
+        assert_eq!(config.body_limit_bytes, 1024);
+        assert_eq!(config.grpc_addr.to_string(), "127.0.0.1:50051");
+        assert!(config.store_url().starts_with("sqlite://obol-data"));
+    }
+
+    #[test]
+    fn bad_configuration_is_refused_with_the_key_named() {
+        let unknown = Config::from_sources(Some("dev = true\nhttp_adr = \"x\""), env(&[]));
+        assert!(unknown.unwrap_err().to_string().contains("http_adr"));
+        let no_kek = Config::from_sources(None, env(&[])).unwrap_err();
+        assert!(no_kek.to_string().contains("OBOL_KEY_ENCRYPTION_KEY"));
+        let bad_kek = Config::from_sources(None, env(&[("OBOL_KEY_ENCRYPTION_KEY", "short")]));
+        assert!(bad_kek.is_err());
+        let bad_number = Config::from_sources(
+            None,
+            env(&[("OBOL_DEV", "1"), ("OBOL_BODY_LIMIT_BYTES", "lots")]),
+        );
+        assert!(
+            bad_number
+                .unwrap_err()
+                .to_string()
+                .contains("OBOL_BODY_LIMIT_BYTES")
+        );
+        let bad_addr = Config::from_sources(
+            None,
+            env(&[("OBOL_DEV", "1"), ("OBOL_HTTP_ADDR", "nowhere")]),
+        );
+        assert!(bad_addr.is_err());
+    }
+}

@@ -1,0 +1,201 @@
+//! The engine a server process runs: store, ledger, payments (sandbox provider), auth and
+//! webhook delivery, opened from the configuration, with its housekeeping tasks.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use obol::auth::{Auth, AuthConfig, KeyEncryptionKey, TokenConfig};
+use obol::payments::{Maintenance, MaintenancePolicy, Payments, ProviderRegistry, Sandbox};
+use obol::periodic::Periodic;
+use obol::webhooks::WebhookDispatcher;
+use obol::{Ledger, LedgerConfig, Store, Timestamp};
+use obol_http::HttpWebhookTransport;
+
+use crate::config::Config;
+
+/// How often signing keys are checked for rotation.
+const KEY_ROTATION_CHECK: Duration = Duration::from_secs(3600);
+/// How often the webhook outbox is drained.
+const WEBHOOK_PASS: Duration = Duration::from_secs(1);
+/// Deliveries attempted per pass.
+const WEBHOOK_BATCH: u32 = 100;
+/// How long one webhook delivery may take.
+const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The engine of one process.
+pub struct Engine {
+    /// Payments (and, underneath, the ledger and the store).
+    pub payments: Arc<Payments>,
+    /// Users, sessions, tokens and API keys.
+    pub auth: Auth,
+    /// Webhook endpoints and delivery.
+    pub webhooks: WebhookDispatcher,
+}
+
+impl Engine {
+    /// Opens the store the configuration names (running its migrations) and the engine on
+    /// it.
+    pub async fn open(config: &Config) -> anyhow::Result<Self> {
+        let url = config.store_url();
+        if config.database_url.is_none() {
+            std::fs::create_dir_all(&config.data_dir).with_context(|| {
+                format!(
+                    "cannot create the data directory {}",
+                    config.data_dir.display()
+                )
+            })?;
+        }
+        let store = obol::open_store(&url)
+            .await
+            .with_context(|| format!("cannot open the database at {}", redact(&url)))?;
+        let kek = key_encryption_key(config)?;
+        Self::on_store(store, config, kek).await
+    }
+
+    /// The engine over an open store.
+    pub async fn on_store(
+        store: Arc<dyn Store>,
+        config: &Config,
+        kek: KeyEncryptionKey,
+    ) -> anyhow::Result<Self> {
+        let ledger = Arc::new(Ledger::open(store.clone(), LedgerConfig::default()).await?);
+        let mut providers = ProviderRegistry::new();
+        providers.register(Arc::new(Sandbox::new()));
+        let payments = Arc::new(Payments::new(ledger.clone(), providers));
+        let tokens = TokenConfig::new(&config.issuer, &config.audience, kek);
+        let auth = Auth::new(
+            store.clone(),
+            ledger.clock().clone(),
+            ledger.ids().clone(),
+            AuthConfig::standard(tokens)?,
+        );
+        let transport = Arc::new(HttpWebhookTransport::new(WEBHOOK_TIMEOUT)?);
+        let webhooks = WebhookDispatcher::new(
+            store,
+            transport,
+            ledger.clock().clone(),
+            ledger.ids().clone(),
+        );
+        Ok(Engine {
+            payments,
+            auth,
+            webhooks,
+        })
+    }
+
+    /// The ledger.
+    pub fn ledger(&self) -> &Arc<Ledger> {
+        self.payments.ledger()
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        self.ledger().store()
+    }
+
+    /// The time now, from the engine's clock.
+    pub fn now(&self) -> Timestamp {
+        self.ledger().now()
+    }
+
+    /// Starts housekeeping: payment maintenance (expiry, status sync), signing-key rotation
+    /// and webhook delivery.
+    pub fn start_background(&self) -> Background {
+        let maintenance = Maintenance::spawn(self.payments.clone(), MaintenancePolicy::default());
+        let rotation = self.auth.spawn_key_rotation(KEY_ROTATION_CHECK);
+        let webhooks = self.webhooks.clone();
+        let delivery = Periodic::spawn(WEBHOOK_PASS, move || {
+            let webhooks = webhooks.clone();
+            async move {
+                if let Err(error) = webhooks.run_due(WEBHOOK_BATCH).await {
+                    tracing::warn!(code = error.code(), %error, "webhook delivery pass failed");
+                }
+            }
+        });
+        Background {
+            maintenance,
+            rotation,
+            delivery,
+        }
+    }
+
+    /// Waits until every ledger write is durable and stops the writer. Call once the
+    /// servers have stopped and dropped their handles.
+    pub async fn shutdown(self) {
+        drop(self.webhooks);
+        drop(self.auth);
+        let ledger = match Arc::try_unwrap(self.payments) {
+            Ok(payments) => payments.into_ledger(),
+            Err(_) => {
+                tracing::warn!("payments still shared at shutdown; the ledger drains on drop");
+                return;
+            }
+        };
+        match Arc::try_unwrap(ledger) {
+            Ok(ledger) => ledger.shutdown().await,
+            Err(_) => tracing::warn!("ledger still shared at shutdown; it drains on drop"),
+        }
+    }
+}
+
+/// The housekeeping tasks of a process.
+pub struct Background {
+    maintenance: Maintenance,
+    rotation: Periodic,
+    delivery: Periodic,
+}
+
+impl Background {
+    /// Stops every task after its current pass.
+    pub async fn stop(self) {
+        self.maintenance.stop().await;
+        self.rotation.stop().await;
+        self.delivery.stop().await;
+    }
+}
+
+/// The key that seals signing keys: configured, or in dev mode one kept in the data
+/// directory (made on first start).
+pub fn key_encryption_key(config: &Config) -> anyhow::Result<KeyEncryptionKey> {
+    if let Some(text) = &config.key_encryption_key {
+        return Ok(KeyEncryptionKey::from_base64(text)?);
+    }
+    let path = config.data_dir.join("dev-key-encryption-key");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return Ok(KeyEncryptionKey::from_base64(text.trim())?);
+    }
+    let text = crate::secrets::random_base64(32);
+    crate::secrets::write_private(&path, &text)?;
+    tracing::warn!(path = %path.display(), "dev mode: generated a key-encryption key");
+    Ok(KeyEncryptionKey::from_base64(&text)?)
+}
+
+/// A database URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact("postgres://me:secret@db:5432/x"),
+            "postgres://me:***@db:5432/x"
+        );
+        assert_eq!(redact("postgres://me@db/x"), "postgres://me@db/x");
+        assert_eq!(redact("sqlite://a.db"), "sqlite://a.db");
+    }
+}

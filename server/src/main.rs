@@ -1,0 +1,6 @@
+//! The `obol` binary.
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    obol_server::cli::run().await
+}

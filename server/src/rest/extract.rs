@@ -1,0 +1,191 @@
+//! Extractors whose every refusal is an [`ApiError`]: JSON bodies (malformed, wrong types,
+//! unknown fields, too large), query strings, the caller's credential and the idempotency
+//! key.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use obol::auth::Principal;
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use super::error::ApiError;
+
+/// A JSON body of type `T`.
+#[derive(Debug, Clone)]
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(Body(value)),
+            Err(rejection) => Err(json_rejection(&rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: &JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as JSON with Content-Type: application/json",
+        ),
+        JsonRejection::JsonSyntaxError(_) => {
+            ApiError::invalid("invalid_json", "the body is not valid JSON")
+        }
+        JsonRejection::JsonDataError(error) => {
+            let detail = error.body_text();
+            let param = field_of(&detail);
+            let error = ApiError::invalid("invalid_request", detail);
+            match param {
+                Some(param) => error.with_param(&param),
+                None => error,
+            }
+        }
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the body is larger than this server accepts",
+        ),
+        other => ApiError::invalid("invalid_request", other.body_text()),
+    }
+}
+
+/// The field serde names in a data error ("…: unknown field `x`…" or "amount: invalid…").
+fn field_of(detail: &str) -> Option<String> {
+    let text = detail.strip_prefix("Failed to deserialize the JSON body into the target type: ")?;
+    if let Some(start) = text.find("field `") {
+        let rest = &text[start + 7..];
+        return rest.find('`').map(|end| rest[..end].to_owned());
+    }
+    let (path, _) = text.split_once(": ")?;
+    (!path.contains(' ')).then(|| path.to_owned())
+}
+
+/// Query parameters of type `T`.
+#[derive(Debug, Clone)]
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(Params(value)),
+            Err(rejection) => Err(query_rejection(&rejection)),
+        }
+    }
+}
+
+fn query_rejection(rejection: &QueryRejection) -> ApiError {
+    ApiError::invalid("invalid_request", rejection.body_text())
+}
+
+/// The authenticated caller: `Authorization: Bearer <access token or API key>`.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Principal);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(known) = parts.extensions.get::<Caller>() {
+            return Ok(known.clone());
+        }
+        let credential = bearer(parts).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "send Authorization: Bearer <access token or API key>",
+            )
+        })?;
+        let principal = state.services.auth.authenticate(credential).await?;
+        let caller = Caller(principal);
+        parts.extensions.insert(caller.clone());
+        Ok(caller)
+    }
+}
+
+/// The bearer credential of a request, if it has one.
+pub fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, credential) = value.split_once(' ')?;
+    let credential = credential.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !credential.is_empty()).then_some(credential)
+}
+
+/// The `Idempotency-Key` header: 1 to 255 printable ASCII characters, when present.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey(pub Option<String>);
+
+impl IdempotencyKey {
+    /// The key, if one was sent.
+    pub fn get(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let Some(value) = parts.headers.get("idempotency-key") else {
+            return Ok(IdempotencyKey(None));
+        };
+        let text = value.to_str().ok().filter(|t| {
+            (1..=255).contains(&t.len()) && t.bytes().all(|b| (0x20..0x7f).contains(&b))
+        });
+        match text {
+            Some(text) => Ok(IdempotencyKey(Some(text.to_owned()))),
+            None => Err(ApiError::invalid(
+                "invalid_idempotency_key",
+                "Idempotency-Key is 1 to 255 printable ASCII characters",
+            )
+            .with_param("Idempotency-Key")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_messages_name_the_field() {
+        let prefix = "Failed to deserialize the JSON body into the target type: ";
+        assert_eq!(
+            field_of(&format!(
+                "{prefix}unknown field `colour`, expected one of `a`"
+            )),
+            Some("colour".into())
+        );
+        assert_eq!(
+            field_of(&format!("{prefix}amount: invalid type: integer at line 1")),
+            Some("amount".into())
+        );
+        assert_eq!(
+            field_of(&format!("{prefix}missing field `asset` at line 1")),
+            Some("asset".into())
+        );
+        assert_eq!(field_of("something else"), None);
+    }
+}
+
+/// The client's address, when the server knows it (tests without a socket do not).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let info = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+        Ok(Peer(info.map(|info| info.0.ip())))
+    }
+}

@@ -1,0 +1,231 @@
+//! What wraps every route: request ids (set, propagated, logged), tracing, a timeout, a body
+//! limit, CORS, gzip, rate limiting per credential or address, and a panic guard, every
+//! refusal in the API's error format.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use rand::RngExt;
+use tokio::time::Instant;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+
+use super::error::ApiError;
+use super::extract::bearer;
+
+/// The request id header, set when the client sent none and echoed in the answer.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Middleware settings.
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
+    /// Largest body in bytes.
+    pub body_limit_bytes: usize,
+    /// Longest a request may take.
+    pub timeout: Duration,
+    /// Origins CORS allows (`*` for any); none allows no cross-origin calls.
+    pub cors_origins: Vec<String>,
+    /// Requests per second per credential or address.
+    pub rate_per_second: u32,
+    /// Requests allowed at once above the rate.
+    pub burst: u32,
+}
+
+/// Wraps `routes` in every layer.
+pub fn wrap(routes: Router, limits: &HttpLimits) -> Router {
+    let limiter = RateLimiter::new(limits.rate_per_second, limits.burst);
+    let request_id = HeaderName::from_static(REQUEST_ID);
+    routes
+        .layer(DefaultBodyLimit::max(limits.body_limit_bytes))
+        .layer(middleware::from_fn_with_state(limiter, rate_limit))
+        .layer(middleware::from_fn_with_state(limits.timeout, timeout))
+        .layer(CompressionLayer::new().gzip(true))
+        .layer(cors(&limits.cors_origins))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            let id = request
+                .headers()
+                .get(REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, NewRequestId))
+}
+
+/// Request ids: `req_` and 16 random hex digits.
+#[derive(Debug, Clone, Copy)]
+pub struct NewRequestId;
+
+impl MakeRequestId for NewRequestId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let value: u64 = rand::rng().random();
+        HeaderValue::from_str(&format!("req_{value:016x}"))
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let layer = CorsLayer::new()
+        .allow_methods(Any)
+        .allow_headers(Any)
+        .expose_headers([HeaderName::from_static(REQUEST_ID)]);
+    if origins.iter().any(|o| o == "*") {
+        return layer.allow_origin(Any);
+    }
+    let allowed: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    layer.allow_origin(AllowOrigin::list(allowed))
+}
+
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal error",
+    )
+    .into_response()
+}
+
+async fn timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            "the request took too long",
+        )
+        .with_retry_after(1)
+        .into_response(),
+    }
+}
+
+/// Token buckets per caller, in millionths of a request (integers: no floats here).
+#[derive(Clone)]
+pub struct RateLimiter {
+    rate: u64,
+    capacity: u64,
+    buckets: Arc<Mutex<HashMap<String, Bucket>>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: u64,
+    at: Instant,
+}
+
+const ONE: u64 = 1_000_000;
+/// Buckets kept before full ones are forgotten.
+const MAX_BUCKETS: usize = 100_000;
+
+impl RateLimiter {
+    /// `rate` requests per second, bursts of `burst` above it.
+    pub fn new(rate: u32, burst: u32) -> Self {
+        RateLimiter {
+            rate: u64::from(rate.max(1)),
+            capacity: u64::from(burst.max(1)) * ONE,
+            buckets: Arc::default(),
+        }
+    }
+
+    /// Takes one request from `key`'s bucket, or says how many seconds until one is free.
+    pub fn take(&self, key: &str, now: Instant) -> Result<(), u64> {
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return Ok(());
+        };
+        if buckets.len() > MAX_BUCKETS {
+            let capacity = self.capacity;
+            let rate = self.rate;
+            buckets.retain(|_, b| refill(*b, now, rate, capacity) < capacity);
+        }
+        let bucket = buckets.entry(key.to_owned()).or_insert(Bucket {
+            tokens: self.capacity,
+            at: now,
+        });
+        let tokens = refill(*bucket, now, self.rate, self.capacity);
+        if tokens >= ONE {
+            *bucket = Bucket {
+                tokens: tokens - ONE,
+                at: now,
+            };
+            Ok(())
+        } else {
+            *bucket = Bucket { tokens, at: now };
+            let missing = ONE - tokens;
+            Err(missing.div_ceil(self.rate * ONE).max(1))
+        }
+    }
+}
+
+fn refill(bucket: Bucket, now: Instant, rate: u64, capacity: u64) -> u64 {
+    let elapsed = u64::try_from(now.duration_since(bucket.at).as_micros()).unwrap_or(u64::MAX);
+    bucket
+        .tokens
+        .saturating_add(elapsed.saturating_mul(rate))
+        .min(capacity)
+}
+
+async fn rate_limit(State(limiter): State<RateLimiter>, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let key = match bearer(&parts) {
+        Some(credential) => format!("credential:{}", short_hash(credential)),
+        None => match parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+            Some(ConnectInfo(addr)) => format!("address:{}", addr.ip()),
+            None => "address:unknown".to_owned(),
+        },
+    };
+    if let Err(wait) = limiter.take(&key, Instant::now()) {
+        return ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many requests; slow down",
+        )
+        .with_retry_after(wait)
+        .into_response();
+    }
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// A short, non-reversible name for a credential (it is never kept as is).
+fn short_hash(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(text.as_bytes())[..12])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_allow_the_burst_then_the_rate() {
+        let limiter = RateLimiter::new(2, 3);
+        let start = Instant::now();
+        for _ in 0..3 {
+            assert!(limiter.take("a", start).is_ok());
+        }
+        assert_eq!(limiter.take("a", start), Err(1));
+        assert!(limiter.take("b", start).is_ok(), "buckets are per key");
+        let later = start + Duration::from_millis(500);
+        assert!(
+            limiter.take("a", later).is_ok(),
+            "half a second refills one at 2/s"
+        );
+        assert!(limiter.take("a", later).is_err());
+    }
+}

@@ -1,0 +1,77 @@
+//! Health (`/healthz`: the process answers), readiness (`/readyz`: the database answers and
+//! its migrations ran), the merchant's balances, and the answers for unknown routes.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use obol::AssetCode;
+use serde::{Deserialize, Serialize};
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{Caller, Params};
+use super::{AppState, List};
+use crate::services::MerchantBalance;
+
+/// A health answer.
+#[derive(Debug, Serialize)]
+pub struct Health {
+    /// `ok`.
+    pub status: &'static str,
+}
+
+/// The process is up.
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// The store answers (it was opened, so its migrations ran).
+pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
+    state.services.payments.ready().await.map_err(|error| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            format!("the database does not answer ({})", error.code()),
+        )
+    })?;
+    Ok(Json(Health { status: "ok" }))
+}
+
+/// Which balances.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BalanceParams {
+    /// Comma-separated asset codes (default `USD`).
+    pub assets: Option<String>,
+}
+
+/// The caller's balances as a merchant, per asset.
+pub async fn balances(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Params(params): Params<BalanceParams>,
+) -> ApiResult<Json<List<MerchantBalance>>> {
+    let assets = params
+        .assets
+        .as_deref()
+        .unwrap_or("USD")
+        .split(',')
+        .map(|code| AssetCode::new(code.trim()))
+        .collect::<obol::Result<Vec<_>>>()
+        .map_err(|e| ApiError::from(e).with_param("assets"))?;
+    let found = state.services.payments.balances(&who, &assets).await?;
+    Ok(Json(List::all(found)))
+}
+
+/// No such route.
+pub async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+/// The route exists with other methods.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method",
+    )
+}
