@@ -167,7 +167,7 @@ fn print_started(started: &crate::serve::Started) {
     if let Some(dev) = &started.dev {
         println!("  dev sign-in: {} / {}", dev.email, dev.password);
         println!(
-            "  sandbox cards: 4242 4242 4242 4242 (succeeds), 4000 0027 6000 3184 (3-D Secure)"
+            "  sandbox cards: 4242 4242 4242 4242 (succeeds), 4000 0025 0000 3155 (3-D Secure), 4000 0000 0000 0002 (declined)"
         );
     }
 }

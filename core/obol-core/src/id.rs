@@ -19,11 +19,13 @@ pub trait IdGen: Send + Sync + fmt::Debug {
     fn next_body(&self) -> u128;
 }
 
-/// Time-ordered bodies from a clock and a random number generator.
+/// Time-ordered bodies from a clock and a random number generator. Bodies from one
+/// generator strictly increase, even within a millisecond (the last one plus one, as ULID's
+/// monotonic mode), so listings by id follow creation order.
 #[derive(Debug)]
 pub struct RandomIdGen {
     clock: Arc<dyn Clock>,
-    rng: Mutex<StdRng>,
+    state: Mutex<(StdRng, u128)>,
 }
 
 impl RandomIdGen {
@@ -37,7 +39,7 @@ impl RandomIdGen {
     pub fn seeded(clock: Arc<dyn Clock>, seed: u64) -> Self {
         RandomIdGen {
             clock,
-            rng: Mutex::new(StdRng::seed_from_u64(seed)),
+            state: Mutex::new((StdRng::seed_from_u64(seed), 0)),
         }
     }
 }
@@ -45,11 +47,16 @@ impl RandomIdGen {
 impl IdGen for RandomIdGen {
     fn next_body(&self) -> u128 {
         let millis = u128::from(self.clock.now().as_millis().max(0).unsigned_abs());
-        let random: u128 = match self.rng.lock() {
-            Ok(mut rng) => rng.random(),
-            Err(poisoned) => poisoned.into_inner().random(),
+        let mut state = match self.state.lock() {
+            Ok(state) => state,
+            Err(poisoned) => poisoned.into_inner(),
         };
-        ((millis & 0xFFFF_FFFF_FFFF) << 80) | (random & ((1u128 << 80) - 1))
+        let (rng, last) = &mut *state;
+        let random: u128 = rng.random();
+        let fresh = ((millis & 0xFFFF_FFFF_FFFF) << 80) | (random & ((1u128 << 80) - 1));
+        let body = fresh.max(last.saturating_add(1));
+        *last = body;
+        body
     }
 }
 
@@ -263,5 +270,16 @@ mod tests {
         clock.set(Timestamp::from_micros(1_000_000));
         let b = RandomIdGen::seeded(clock, 1);
         assert_eq!(TransactionId::generate(&b), first);
+    }
+
+    #[test]
+    fn ids_within_one_millisecond_still_increase() {
+        let clock = Arc::new(ManualClock::new(Timestamp::from_micros(5_000_000)));
+        let ids = RandomIdGen::seeded(clock.clone(), 9);
+        let made: Vec<PaymentId> = (0..1000).map(|_| PaymentId::generate(&ids)).collect();
+        assert!(made.windows(2).all(|w| w[0] < w[1]));
+        // A clock that steps back does not break the order either.
+        clock.set(Timestamp::from_micros(1_000_000));
+        assert!(PaymentId::generate(&ids) > made[999]);
     }
 }

@@ -4,14 +4,16 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use obol::auth::{ApiKey, Jwks, Principal, Profile};
+use obol::auth::{Jwks, Principal, Profile};
 use obol::{ApiKeyId, UserId};
 use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{Body, Caller, IdempotencyKey, Peer};
 use super::{AppState, List, parse_id};
-use crate::services::{CreateApiKey, CreateUser, IssuedTokens, LoginRequest, NewApiKey, UserView};
+use crate::services::{
+    ApiKeyView, CreateApiKey, CreateUser, IssuedTokens, LoginRequest, NewApiKey, UserView,
+};
 
 /// Signs in with email and password.
 pub async fn login(
@@ -132,7 +134,7 @@ pub async fn create_api_key(
 pub async fn api_keys(
     State(state): State<AppState>,
     Caller(who): Caller,
-) -> ApiResult<Json<List<ApiKey>>> {
+) -> ApiResult<Json<List<ApiKeyView>>> {
     Ok(Json(List::all(state.services.auth.api_keys(&who).await?)))
 }
 
@@ -141,7 +143,7 @@ pub async fn revoke_api_key(
     State(state): State<AppState>,
     Caller(who): Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<ApiKey>> {
+) -> ApiResult<Json<ApiKeyView>> {
     let id = parse_id(&id, ApiKeyId::parse)?;
     Ok(Json(state.services.auth.revoke_api_key(&who, &id).await?))
 }

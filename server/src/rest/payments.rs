@@ -228,9 +228,13 @@ pub async fn list(
     let status = params
         .status
         .as_deref()
-        .map(PaymentStatus::parse)
-        .transpose()
-        .map_err(|e| ApiError::from(e).with_param("status"))?;
+        .map(|s| {
+            PaymentStatus::parse(s).map_err(|_| {
+                ApiError::invalid("invalid_request", format!("{s:?} is not a payment status"))
+                    .with_param("status")
+            })
+        })
+        .transpose()?;
     let customer = params
         .customer
         .as_deref()

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use obol::auth::{ApiKey, Jwks, NewUser, Password, Principal, Profile, Scope, authorize};
+use obol::auth::{Jwks, NewUser, Password, Principal, Profile, Scope, authorize};
 use obol::idempotency::run_once;
 use obol::payments::{
     CaptureMethod, CardDetails, Child, Customer, EventQuery, MethodToken, NewCustomer, NewPayment,
@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 use super::{
-    AuthService, CreateApiKey, CreatePayment, CreateUser, EndpointView, IssuedTokens,
+    ApiKeyView, AuthService, CreateApiKey, CreatePayment, CreateUser, EndpointView, IssuedTokens,
     LedgerService, LoginRequest, MerchantBalance, MethodInput, NewApiKey, NewEndpoint,
     PaymentsService, Services, UserView,
 };
@@ -687,7 +687,7 @@ impl AuthService for Local {
         let auth = &self.engine.auth;
         // The secret is never stored: a replay answers with the key's record only.
         let fresh = std::sync::Mutex::new(None);
-        let issued: ApiKey = self
+        let issued: ApiKeyView = self
             .once(who, "api_keys", key, &request, || async {
                 let (key, secret) = auth
                     .issue_api_key(
@@ -701,7 +701,7 @@ impl AuthService for Local {
                 if let Ok(mut slot) = fresh.lock() {
                     *slot = Some(secret.expose().to_owned());
                 }
-                Ok(key)
+                Ok(ApiKeyView::from(key))
             })
             .await?;
         let secret = fresh.into_inner().ok().flatten();
@@ -711,14 +711,16 @@ impl AuthService for Local {
         })
     }
 
-    async fn api_keys(&self, who: &Principal) -> Result<Vec<ApiKey>> {
+    async fn api_keys(&self, who: &Principal) -> Result<Vec<ApiKeyView>> {
         allow(who, Scope::UsersAdmin)?;
-        self.engine.auth.api_keys(who.merchant()).await
+        let keys = self.engine.auth.api_keys(who.merchant()).await?;
+        Ok(keys.into_iter().map(ApiKeyView::from).collect())
     }
 
-    async fn revoke_api_key(&self, who: &Principal, id: &ApiKeyId) -> Result<ApiKey> {
+    async fn revoke_api_key(&self, who: &Principal, id: &ApiKeyId) -> Result<ApiKeyView> {
         allow(who, Scope::UsersAdmin)?;
-        self.engine.auth.revoke_api_key(who.merchant(), id).await
+        let key = self.engine.auth.revoke_api_key(who.merchant(), id).await?;
+        Ok(key.into())
     }
 }
 

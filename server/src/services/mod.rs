@@ -178,9 +178,9 @@ pub trait AuthService: Send + Sync {
         request: CreateApiKey,
     ) -> Result<NewApiKey>;
     /// The tenant's API keys (no secrets).
-    async fn api_keys(&self, who: &Principal) -> Result<Vec<ApiKey>>;
+    async fn api_keys(&self, who: &Principal) -> Result<Vec<ApiKeyView>>;
     /// Revokes one of the tenant's API keys.
-    async fn revoke_api_key(&self, who: &Principal, id: &ApiKeyId) -> Result<ApiKey>;
+    async fn revoke_api_key(&self, who: &Principal, id: &ApiKeyId) -> Result<ApiKeyView>;
 }
 
 /// A payment as a client asks for it.
@@ -424,12 +424,48 @@ fn test_mode() -> ApiKeyMode {
     ApiKeyMode::Test
 }
 
+/// An API key as shown: everything but its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyView {
+    /// The id.
+    pub id: ApiKeyId,
+    /// A label.
+    pub name: String,
+    /// Live or test.
+    pub mode: ApiKeyMode,
+    /// The last four characters.
+    pub last4: String,
+    /// What it may do.
+    pub scopes: BTreeSet<Scope>,
+    /// When issued.
+    pub created_at: Timestamp,
+    /// When it stops working.
+    pub expires_at: Option<Timestamp>,
+    /// When revoked.
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl From<ApiKey> for ApiKeyView {
+    fn from(key: ApiKey) -> Self {
+        ApiKeyView {
+            id: key.id,
+            name: key.name,
+            mode: key.mode,
+            last4: key.last4,
+            scopes: key.scopes,
+            created_at: key.created_at,
+            expires_at: key.expires_at,
+            revoked_at: key.revoked_at,
+        }
+    }
+}
+
 /// A new API key with its secret (shown once).
 #[derive(Clone, Serialize, Deserialize)]
 pub struct NewApiKey {
     /// The key's record.
     #[serde(flatten)]
-    pub key: ApiKey,
+    pub key: ApiKeyView,
     /// `obol_sk_…`: send as `Authorization: Bearer …`. Absent when an idempotent retry
     /// replays the creation: the secret is shown once and never stored.
     #[serde(skip_serializing_if = "Option::is_none")]

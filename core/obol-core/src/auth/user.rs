@@ -14,6 +14,7 @@ use crate::id::{MerchantId, UserId};
 
 /// Profile fields a user edits.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Profile {
     /// Display name.
     pub name: Option<String>,

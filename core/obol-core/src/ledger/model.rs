@@ -51,6 +51,7 @@ impl Direction {
 
 /// Balance constraints of an account (TigerBeetle's flags).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AccountFlags {
     /// Posted plus pending debits may not exceed posted credits plus the limit
     /// (a customer wallet that may not go negative).

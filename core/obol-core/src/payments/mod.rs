@@ -35,7 +35,7 @@ pub use provider::{
 };
 pub use request::PaymentRequest;
 pub use routing::ProviderRegistry;
-pub use sandbox::Sandbox;
+pub use sandbox::{SANDBOX_WEBHOOK_SECRET, Sandbox};
 pub use state::{
     CancellationReason, CaptureMethod, LedgerEffect, PaymentAction, PaymentState, PaymentStatus,
     Transition, transition,

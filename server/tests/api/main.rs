@@ -1,0 +1,13 @@
+//! The REST API, route by route: successes, each error class, authentication and scopes,
+//! idempotent replays and pagination. One binary, one module per area.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod harness;
+
+mod auth;
+mod errors;
+mod fuzz;
+mod ledger;
+mod middleware;
+mod payments;
+mod webhooks;

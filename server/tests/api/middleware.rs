@@ -1,0 +1,115 @@
+use axum::http::{Method, StatusCode};
+
+use crate::harness::{Harness, request, test_config};
+
+#[tokio::test]
+async fn health_readiness_and_request_ids() {
+    let h = Harness::new().await;
+    let health = h.send(Method::GET, "/healthz", None, None, None).await;
+    assert_eq!(health.body["status"], "ok");
+    let ready = h.send(Method::GET, "/readyz", None, None, None).await;
+    assert_eq!(ready.status, StatusCode::OK);
+    let id = health.headers["x-request-id"].to_str().unwrap().to_owned();
+    assert!(id.starts_with("req_"), "{id}");
+
+    let mut given = request(
+        Method::GET,
+        "/healthz",
+        None,
+        None,
+        None,
+        "application/json",
+    );
+    given
+        .headers_mut()
+        .insert("x-request-id", "client-chosen-1".parse().unwrap());
+    let echoed = h.call(given).await;
+    assert_eq!(echoed.headers["x-request-id"], "client-chosen-1");
+}
+
+#[tokio::test]
+async fn rate_limits_answer_429_with_retry_after() {
+    let config = obol_server::config::Config {
+        rate_limit_per_second: 1,
+        rate_limit_burst: 3,
+        ..test_config()
+    };
+    let h = Harness::with_config(config).await;
+    // The harness's own login took one request from the anonymous bucket.
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(h.get("/v1/payments").await.status);
+    }
+    assert_eq!(&statuses[..3], [StatusCode::OK; 3]);
+    let limited = h.get("/v1/payments").await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(limited.code(), "rate_limited");
+    assert_eq!(limited.headers["retry-after"], "1");
+}
+
+#[tokio::test]
+async fn cors_allows_configured_origins_only() {
+    let config = obol_server::config::Config {
+        cors_origins: vec!["https://shop.example".to_owned()],
+        ..test_config()
+    };
+    let h = Harness::with_config(config).await;
+    let mut preflight = request(
+        Method::OPTIONS,
+        "/v1/payments",
+        None,
+        None,
+        None,
+        "application/json",
+    );
+    let headers = preflight.headers_mut();
+    headers.insert("origin", "https://shop.example".parse().unwrap());
+    headers.insert("access-control-request-method", "POST".parse().unwrap());
+    let allowed = h.call(preflight).await;
+    assert_eq!(
+        allowed.headers["access-control-allow-origin"],
+        "https://shop.example"
+    );
+
+    let mut foreign = request(
+        Method::GET,
+        "/healthz",
+        None,
+        None,
+        None,
+        "application/json",
+    );
+    foreign
+        .headers_mut()
+        .insert("origin", "https://evil.example".parse().unwrap());
+    let refused = h.call(foreign).await;
+    assert!(refused.headers.get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn answers_are_gzipped_when_asked() {
+    let h = Harness::new().await;
+    for i in 0..30 {
+        h.post(
+            "/v1/payments",
+            None,
+            serde_json::json!({"amount": format!("{}", i + 1), "asset": "USD"}),
+        )
+        .await;
+    }
+    let mut asking = request(
+        Method::GET,
+        "/v1/payments?limit=30",
+        Some(&h.token),
+        None,
+        None,
+        "application/json",
+    );
+    asking
+        .headers_mut()
+        .insert("accept-encoding", "gzip".parse().unwrap());
+    let response = tower::ServiceExt::oneshot(h.app.clone(), asking)
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+}
