@@ -113,6 +113,11 @@ pub struct CreateUserArgs {
 /// Parses the command line and runs it.
 pub async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // Needs no configuration: it makes one of its values.
+    if let Command::Keys(KeysCommand::Kek) = cli.command {
+        println!("{}", crate::secrets::random_base64(32));
+        return Ok(());
+    }
     let dev_flag = matches!(&cli.command, Command::Serve(ServeArgs { dev: true }));
     let mut config = if dev_flag {
         // --dev stands in for OBOL_DEV=1 before the configuration is checked.
@@ -144,10 +149,7 @@ pub async fn run() -> anyhow::Result<()> {
             engine.shutdown().await;
             Ok(())
         }
-        Command::Keys(KeysCommand::Kek) => {
-            println!("{}", crate::secrets::random_base64(32));
-            Ok(())
-        }
+        Command::Keys(KeysCommand::Kek) => Ok(()),
         Command::Keys(KeysCommand::Rotate) => {
             let engine = Engine::open(&config).await?;
             let kid = engine.auth.rotate_keys_now().await?;

@@ -36,6 +36,7 @@ impl PostgresStore {
         let mut options = PgConnectOptions::from_str(url).map_err(|e| Error::Config {
             reason: format!("bad PostgreSQL URL: {e}"),
         })?;
+        probe(&options).await?;
         if let Some(schema) = schema {
             if !schema
                 .chars()
@@ -99,4 +100,18 @@ pub(crate) fn db_error(error: sqlx::Error) -> Error {
     }
     tracing::warn!(%error, "PostgreSQL error");
     Error::unavailable(format!("PostgreSQL: {error}"))
+}
+
+/// How long the first connection may take before the server is called unreachable.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// One direct connection before the pool: a refused, unknown or silent server is reported
+/// with its real cause at once, not as a pool timeout half a minute later.
+async fn probe(options: &PgConnectOptions) -> Result<()> {
+    use sqlx::{ConnectOptions, Connection};
+    let connection = tokio::time::timeout(CONNECT_TIMEOUT, options.connect())
+        .await
+        .map_err(|_| Error::unavailable("PostgreSQL did not answer within 10 s"))?
+        .map_err(db_error)?;
+    connection.close().await.map_err(db_error)
 }

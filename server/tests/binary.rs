@@ -1,0 +1,183 @@
+//! The `obol` binary as a user runs it: admin commands on a fresh data directory, `serve
+//! --dev` printing where to go and the credentials to sign in with, a payment through the
+//! API, and a graceful stop on SIGTERM; bad configuration refused with a clear message.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+fn obol(data: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_obol"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("OBOL_DATA_DIR", data)
+        .env("OBOL_LOG", "warn");
+    command
+}
+
+fn http(method: &str, url: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    let client = reqwest::blocking::Client::new();
+    let mut request = client.request(method.parse().unwrap(), url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().unwrap_or(Value::Null))
+}
+
+#[test]
+fn admin_commands_then_serve_pay_and_stop_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let kek = obol(dir.path()).args(["keys", "kek"]).output().unwrap();
+    assert!(kek.status.success());
+    let kek = String::from_utf8(kek.stdout).unwrap().trim().to_owned();
+    assert_eq!(kek.len(), 44, "base64 of 32 bytes");
+
+    let with_kek = |args: &[&str]| {
+        let output = obol(dir.path())
+            .env("OBOL_KEY_ENCRYPTION_KEY", &kek)
+            .env("OBOL_NEW_USER_PASSWORD", "a long enough password")
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "{args:?}: {stderr}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    assert!(with_kek(&["migrate"]).contains("migrations applied"));
+    assert!(with_kek(&["keys", "rotate"]).starts_with("created signing key sig_"));
+    assert!(with_kek(&["users", "create", "--email", "ops@acme.test"]).contains("ops@acme.test"));
+    let key = with_kek(&[
+        "api-keys",
+        "create",
+        "--name",
+        "ci",
+        "--scopes",
+        "payments:read,payments:write",
+    ]);
+    let key = key.trim().to_owned();
+    assert!(key.starts_with("obol_sk_test_"), "{key}");
+
+    let mut server = obol(dir.path())
+        .env("OBOL_KEY_ENCRYPTION_KEY", &kek)
+        .env("OBOL_HTTP_ADDR", "127.0.0.1:0")
+        .args(["serve", "--dev"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let base = first
+        .strip_prefix("Obol is running: ")
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    let sign_in = lines
+        .map(Result::unwrap)
+        .find(|l| l.contains("dev sign-in:"))
+        .unwrap();
+    let (email, password) = sign_in
+        .split_once(": ")
+        .unwrap()
+        .1
+        .split_once(" / ")
+        .unwrap();
+
+    let (status, tokens) = http(
+        "POST",
+        &format!("{base}/v1/auth/login"),
+        None,
+        Some(json!({"email": email, "password": password})),
+    );
+    assert_eq!(status, 200, "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap();
+    let card = json!({"card": {"number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2099, "cvc": "123"}});
+    let (status, paid) = http(
+        "POST",
+        &format!("{base}/v1/payments"),
+        Some(access),
+        Some(json!({"amount": "2000", "asset": "USD", "payment_method": card, "confirm": true})),
+    );
+    assert_eq!(status, 201, "{paid}");
+    assert_eq!(paid["state"]["status"], "succeeded");
+    let (status, listed) = http("GET", &format!("{base}/v1/payments"), Some(&key), None);
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(
+        listed["data"][0]["id"], paid["id"],
+        "the API key made by the admin command works"
+    );
+
+    let pid = server.id().to_string();
+    let stopped = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(stopped.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = server.try_wait().unwrap() {
+            assert!(status.success(), "a graceful stop exits 0: {status}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // Everything is still there after the stop.
+    let again = obol(dir.path())
+        .env("OBOL_KEY_ENCRYPTION_KEY", &kek)
+        .args(["migrate"])
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+}
+
+#[test]
+fn bad_configuration_is_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let refuse = |command: &mut Command, expected: &str| {
+        let output = command.output().unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{expected:?} not in {stderr}");
+    };
+    refuse(
+        obol(dir.path()).args(["serve"]),
+        "OBOL_KEY_ENCRYPTION_KEY is required",
+    );
+    refuse(
+        obol(dir.path())
+            .env(
+                "OBOL_DATABASE_URL",
+                "postgres://postgres:secret@127.0.0.1:1/none",
+            )
+            .args(["serve", "--dev"]),
+        "cannot open the database at postgres://postgres:***@127.0.0.1:1/none",
+    );
+    let config = dir.path().join("obol.toml");
+    std::fs::write(&config, "dev = true\nhttp_port = 1\n").unwrap();
+    refuse(
+        obol(dir.path()).args(["--config", config.to_str().unwrap(), "serve"]),
+        "http_port",
+    );
+    refuse(
+        obol(dir.path())
+            .env("OBOL_HTTP_ADDR", "nowhere")
+            .args(["serve", "--dev"]),
+        "bad configuration",
+    );
+    let help = obol(dir.path())
+        .args(["api-keys", "create", "--help"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--scopes"));
+}
