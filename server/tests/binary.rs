@@ -3,21 +3,12 @@
 //! API, and a graceful stop on SIGTERM; bad configuration refused with a clear message.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod support;
+
+use std::process::Command;
 
 use serde_json::{Value, json};
-
-fn obol(data: &std::path::Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_obol"));
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("OBOL_DATA_DIR", data)
-        .env("OBOL_LOG", "warn");
-    command
-}
+use support::{DevServer, obol};
 
 fn http(method: &str, url: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
     let client = reqwest::blocking::Client::new();
@@ -66,31 +57,8 @@ fn admin_commands_then_serve_pay_and_stop_gracefully() {
     let key = key.trim().to_owned();
     assert!(key.starts_with("obol_sk_test_"), "{key}");
 
-    let mut server = obol(dir.path())
-        .env("OBOL_KEY_ENCRYPTION_KEY", &kek)
-        .env("OBOL_HTTP_ADDR", "127.0.0.1:0")
-        .args(["serve", "--dev"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let base = first
-        .strip_prefix("Obol is running: ")
-        .unwrap()
-        .trim_end_matches('/')
-        .to_owned();
-    let sign_in = lines
-        .map(Result::unwrap)
-        .find(|l| l.contains("dev sign-in:"))
-        .unwrap();
-    let (email, password) = sign_in
-        .split_once(": ")
-        .unwrap()
-        .1
-        .split_once(" / ")
-        .unwrap();
+    let server = DevServer::start(dir.path(), &[("OBOL_KEY_ENCRYPTION_KEY", &kek)]);
+    let (base, email, password) = (&server.base, &server.email, &server.password);
 
     let (status, tokens) = http(
         "POST",
@@ -116,21 +84,7 @@ fn admin_commands_then_serve_pay_and_stop_gracefully() {
         "the API key made by the admin command works"
     );
 
-    let pid = server.id().to_string();
-    let stopped = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(stopped.success());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = server.try_wait().unwrap() {
-            assert!(status.success(), "a graceful stop exits 0: {status}");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the server did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    server.stop();
 
     // Everything is still there after the stop.
     let again = obol(dir.path())

@@ -10,6 +10,7 @@ pub mod ledger;
 pub mod middleware;
 pub mod ops;
 pub mod payments;
+pub mod ui;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -189,6 +190,8 @@ pub fn routes(state: AppState) -> Router {
         .nest("/v1", v1)
         .route("/.well-known/jwks.json", get(auth::jwks))
         .route("/webhooks/{provider}", post(webhooks::provider))
+        .route("/", get(ui::index))
+        .route("/ui/{file}", get(ui::asset))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .fallback(ops::not_found)
