@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod dev;
 pub mod engine;
+pub mod metrics;
 pub mod rest;
 pub mod secrets;
 pub mod serve;

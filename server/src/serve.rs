@@ -20,6 +20,7 @@ pub fn app(engine: &Arc<Engine>, config: &Config) -> Router {
     let state = AppState {
         services: Local::services(engine.clone()),
         ids: engine.ledger().ids().clone(),
+        metrics: Arc::new(crate::metrics::Metrics::new(Some(engine.ledger().clone()))),
     };
     wrap(routes(state), &limits(config))
 }

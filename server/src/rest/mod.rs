@@ -32,6 +32,8 @@ pub struct AppState {
     pub services: Services,
     /// Ids the gateway makes (for resources created without one).
     pub ids: Arc<dyn IdGen>,
+    /// Request and payment counters.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
@@ -194,6 +196,11 @@ pub fn routes(state: AppState) -> Router {
         .route("/ui/{file}", get(ui::asset))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            middleware::track,
+        ))
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
         .with_state(state)

@@ -23,12 +23,13 @@ pub async fn create(
     key: IdempotencyKey,
     Body(request): Body<CreatePayment>,
 ) -> ApiResult<(StatusCode, Json<Payment>)> {
-    let payment = state
+    let result = state
         .services
         .payments
         .create_payment(&who, key.get(), request)
-        .await?;
-    Ok((StatusCode::CREATED, Json(payment)))
+        .await;
+    state.metrics.payment("create", &result);
+    Ok((StatusCode::CREATED, Json(result?)))
 }
 
 /// The body of a confirmation.
@@ -49,12 +50,13 @@ pub async fn confirm(
     Body(body): Body<Confirm>,
 ) -> ApiResult<Json<Payment>> {
     let id = parse_id(&id, PaymentId::parse)?;
-    let payment = state
+    let result = state
         .services
         .payments
         .confirm_payment(&who, key.get(), &id, body.payment_method)
-        .await?;
-    Ok(Json(payment))
+        .await;
+    state.metrics.payment("confirm", &result);
+    Ok(Json(result?))
 }
 
 /// The body of a capture.
@@ -182,12 +184,20 @@ async fn execute(
     key: IdempotencyKey,
     request: PaymentRequest,
 ) -> ApiResult<Json<Payment>> {
-    let payment = state
+    let operation = match &request {
+        PaymentRequest::Capture { .. } => "capture",
+        PaymentRequest::Cancel { .. } => "cancel",
+        PaymentRequest::CompleteAction { .. } => "complete_action",
+        PaymentRequest::Refund { .. } => "refund",
+        _ => "other",
+    };
+    let result = state
         .services
         .payments
         .execute(who, key.get(), request)
-        .await?;
-    Ok(Json(payment))
+        .await;
+    state.metrics.payment(operation, &result);
+    Ok(Json(result?))
 }
 
 /// One payment.

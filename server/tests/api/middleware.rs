@@ -28,6 +28,28 @@ async fn health_readiness_and_request_ids() {
 }
 
 #[tokio::test]
+async fn metrics_count_requests_payments_and_ledger_batches() {
+    let h = Harness::new().await;
+    let body = serde_json::json!({"amount": "100", "asset": "USD", "confirm": true,
+        "payment_method": crate::harness::card("4242424242424242")});
+    h.post("/v1/payments", None, body).await;
+    h.get("/v1/payments/pay_00000000000000000000000000").await;
+    let text = h.send(Method::GET, "/metrics", None, None, None).await;
+    let text = text.body.as_str().unwrap().to_owned();
+    assert!(
+        text.contains(
+            "obol_http_requests_total{route=\"/v1/payments\",method=\"POST\",status=\"201\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("route=\"/v1/payments/{id}\",method=\"GET\",status=\"404\"} 1"));
+    assert!(text.contains("obol_http_request_duration_seconds_bucket{route=\"/v1/payments\",method=\"POST\",le=\"+Inf\"} 1"));
+    assert!(text.contains("obol_payment_operations_total{operation=\"create\",status=\"succeeded\",provider=\"sandbox\",outcome=\"ok\"} 1"));
+    assert!(text.contains("obol_ledger_batch_size_bucket{le=\"+Inf\"}"));
+    assert!(text.contains("# TYPE obol_ledger_commit_duration_seconds histogram"));
+}
+
+#[tokio::test]
 async fn rate_limits_answer_429_with_retry_after() {
     let config = obol_server::config::Config {
         rate_limit_per_second: 1,

@@ -3,6 +3,7 @@
 pub mod batch;
 pub mod codec;
 pub mod model;
+pub mod stats;
 pub mod validate;
 pub mod writer;
 
@@ -320,6 +321,11 @@ impl Ledger {
             .filter(|_| full)
             .map(|last| encode_cursor(last.sequence));
         Ok(Page { items, next_cursor })
+    }
+
+    /// The batching writer's counters (batches, sizes, commit latencies).
+    pub fn writer_stats(&self) -> stats::WriterSnapshot {
+        self.writer.stats().snapshot()
     }
 
     /// Stops taking writes and waits until everything queued is durable.

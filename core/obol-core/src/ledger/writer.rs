@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 
 use super::batch::Submission;
 use super::model::Transaction;
+use super::stats::WriterStats;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -49,14 +50,21 @@ impl Default for WriterConfig {
 pub struct BatchWriter {
     queue: mpsc::Sender<Job>,
     task: JoinHandle<()>,
+    stats: Arc<WriterStats>,
 }
 
 impl BatchWriter {
     /// Starts the writer task on the current tokio runtime.
     pub fn spawn(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: WriterConfig) -> Self {
         let (queue, receiver) = mpsc::channel(config.queue_depth.max(1));
-        let task = tokio::spawn(run(store, clock, config, receiver));
-        BatchWriter { queue, task }
+        let stats = Arc::new(WriterStats::default());
+        let task = tokio::spawn(run(store, clock, config, receiver, stats.clone()));
+        BatchWriter { queue, task, stats }
+    }
+
+    /// What the writer has done so far.
+    pub fn stats(&self) -> &WriterStats {
+        &self.stats
     }
 
     /// Queues a submission and waits until its batch is durable.
@@ -98,6 +106,7 @@ async fn run(
     clock: Arc<dyn Clock>,
     config: WriterConfig,
     mut receiver: mpsc::Receiver<Job>,
+    stats: Arc<WriterStats>,
 ) {
     let max_batch = config.max_batch.max(1);
     let in_flight = config
@@ -122,9 +131,11 @@ async fn run(
                 Err(_) => break,
             }
         }
-        let (store, clock) = (store.clone(), clock.clone());
+        let (store, clock, stats) = (store.clone(), clock.clone(), stats.clone());
         tokio::spawn(async move {
-            batch.write(store.as_ref(), clock.as_ref(), &config).await;
+            batch
+                .write(store.as_ref(), clock.as_ref(), &config, &stats)
+                .await;
             drop(slot);
         });
     }
@@ -149,12 +160,20 @@ impl Batch {
     }
 
     /// Writes the batch and answers every request.
-    async fn write(self, store: &dyn Store, clock: &dyn Clock, config: &WriterConfig) {
+    async fn write(
+        self,
+        store: &dyn Store,
+        clock: &dyn Clock,
+        config: &WriterConfig,
+        stats: &WriterStats,
+    ) {
         let started = Instant::now();
         let outcome = write_with_retries(store, clock, config, &self.submissions).await;
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        stats.record(self.submissions.len(), micros, outcome.is_ok());
         tracing::debug!(
             batch = self.submissions.len(),
-            micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            micros,
             "ledger batch committed"
         );
         match outcome {

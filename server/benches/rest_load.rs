@@ -1,0 +1,276 @@
+//! Load over REST against the real binary: payments created and confirmed in one call
+//! (sandbox card, automatic capture) by concurrent clients with an API key, on SQLite and
+//! PostgreSQL, all services in one process. Prints payments/s and p50/p99 latency.
+//!
+//! `cargo bench -p obol-server --bench rest_load -- [--seconds 60] [--clients 64]
+//! [--only sqlite|postgres]`
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    missing_docs
+)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Options {
+    seconds: u64,
+    clients: usize,
+    only: Option<String>,
+}
+
+fn options() -> Options {
+    let mut options = Options {
+        seconds: 60,
+        clients: 64,
+        only: None,
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let value = args.get(i + 1).cloned().unwrap_or_default();
+        match args[i].as_str() {
+            "--seconds" => options.seconds = value.parse().expect("--seconds N"),
+            "--clients" => options.clients = value.parse().expect("--clients N"),
+            "--only" => options.only = Some(value),
+            _ => {
+                i += 1;
+                continue;
+            }
+        }
+        i += 2;
+    }
+    options
+}
+
+/// The binary with a clean environment.
+fn obol(env: &[(String, String)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_obol"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("OBOL_LOG", "warn");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(env: &[(String, String)]) -> Self {
+        let mut child = obol(env)
+            .env("OBOL_HTTP_ADDR", "127.0.0.1:0")
+            .env("OBOL_RATE_LIMIT_PER_SECOND", "10000000")
+            .env("OBOL_RATE_LIMIT_BURST", "10000000")
+            .arg("serve")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let banner = lines.next().unwrap().unwrap();
+        let base = banner
+            .strip_prefix("Obol is running: ")
+            .unwrap()
+            .trim_end_matches('/')
+            .to_owned();
+        // Keep reading so the pipe never fills.
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, base }
+    }
+
+    fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let _ = self.child.wait();
+    }
+}
+
+struct Outcome {
+    done: usize,
+    errors: usize,
+    latencies: Vec<u64>,
+}
+
+async fn load(base: &str, key: &str, clients: usize, seconds: u64) -> (Outcome, Duration) {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()
+        .unwrap();
+    let url = Arc::new(format!("{base}/v1/payments"));
+    let body = serde_json::json!({
+        "amount": "1999", "asset": "USD", "confirm": true,
+        "payment_method": {"card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2099, "cvc": "123"}},
+    })
+    .to_string();
+    let body = Arc::new(body);
+    // One second of warm-up, not counted.
+    let warm = Instant::now() + Duration::from_secs(1);
+    let started = warm;
+    let deadline = warm + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for worker in 0..clients {
+        let (client, url, body, key) = (client.clone(), url.clone(), body.clone(), key.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let mut outcome = Outcome {
+                done: 0,
+                errors: 0,
+                latencies: Vec::new(),
+            };
+            let mut n = 0u64;
+            loop {
+                let now = Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                n += 1;
+                let sent = Instant::now();
+                let response = client
+                    .post(url.as_str())
+                    .bearer_auth(&key)
+                    .header("content-type", "application/json")
+                    .header("idempotency-key", format!("load-{worker}-{n}"))
+                    .body(body.as_str().to_owned())
+                    .send()
+                    .await;
+                let ok = match response {
+                    Ok(response) => {
+                        let status = response.status();
+                        let text = response.text().await.unwrap_or_default();
+                        status.as_u16() == 201 && text.contains("\"status\":\"succeeded\"")
+                    }
+                    Err(_) => false,
+                };
+                if sent < warm {
+                    continue;
+                }
+                if ok {
+                    outcome.done += 1;
+                    outcome
+                        .latencies
+                        .push(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX));
+                } else {
+                    outcome.errors += 1;
+                }
+            }
+            outcome
+        }));
+    }
+    let mut total = Outcome {
+        done: 0,
+        errors: 0,
+        latencies: Vec::new(),
+    };
+    for task in tasks {
+        let outcome = task.await.unwrap();
+        total.done += outcome.done;
+        total.errors += outcome.errors;
+        total.latencies.extend(outcome.latencies);
+    }
+    (total, started.elapsed())
+}
+
+fn percentile(sorted: &[u64], per_mille: usize) -> String {
+    if sorted.is_empty() {
+        return "-".to_owned();
+    }
+    let index = (sorted.len() * per_mille / 1000).min(sorted.len() - 1);
+    let micros = sorted[index];
+    format!("{}.{:02} ms", micros / 1000, (micros % 1000) / 10)
+}
+
+fn api_key(env: &[(String, String)]) -> String {
+    let output = obol(env)
+        .args([
+            "api-keys",
+            "create",
+            "--name",
+            "load",
+            "--scopes",
+            "payments:read,payments:write",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+fn run(
+    label: &str,
+    env: Vec<(String, String)>,
+    options: &Options,
+    runtime: &tokio::runtime::Runtime,
+) {
+    let key = api_key(&env);
+    let server = Server::start(&env);
+    let (outcome, elapsed) =
+        runtime.block_on(load(&server.base, &key, options.clients, options.seconds));
+    server.stop();
+    let mut latencies = outcome.latencies;
+    latencies.sort_unstable();
+    let millis = u64::try_from(elapsed.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    let rate = u64::try_from(outcome.done).unwrap_or(0) * 1000 / millis;
+    println!(
+        "rest     {label:<8} all-in-one clients={:<3} payments/s {rate:>6}  p50 {:>10}  p99 {:>10}  errors {}",
+        options.clients,
+        percentile(&latencies, 500),
+        percentile(&latencies, 990),
+        outcome.errors
+    );
+}
+
+fn main() {
+    let options = options();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let kek = {
+        let output = obol(&[]).args(["keys", "kek"]).output().unwrap();
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    };
+    if options.only.as_deref().is_none_or(|o| o == "sqlite") {
+        let dir = tempfile::tempdir().unwrap();
+        let env = vec![
+            ("OBOL_DATA_DIR".to_owned(), dir.path().display().to_string()),
+            ("OBOL_KEY_ENCRYPTION_KEY".to_owned(), kek.clone()),
+        ];
+        run("sqlite", env, &options, &runtime);
+    }
+    if options.only.as_deref().is_none_or(|o| o == "postgres") {
+        let database = format!("obol_load_{}", std::process::id());
+        let admin = std::env::var("OBOL_BENCH_POSTGRES_ADMIN")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let psql = |sql: &str| {
+            let status = Command::new("psql")
+                .args([admin.as_str(), "-q", "-c", sql])
+                .status()
+                .unwrap();
+            assert!(status.success(), "psql {sql}");
+        };
+        psql(&format!("CREATE DATABASE {database}"));
+        let dir = tempfile::tempdir().unwrap();
+        let url = admin.rsplit_once('/').unwrap().0.to_owned() + "/" + &database;
+        let env = vec![
+            ("OBOL_DATA_DIR".to_owned(), dir.path().display().to_string()),
+            ("OBOL_KEY_ENCRYPTION_KEY".to_owned(), kek.clone()),
+            ("OBOL_DATABASE_URL".to_owned(), url),
+        ];
+        run("postgres", env, &options, &runtime);
+        psql(&format!("DROP DATABASE {database}"));
+    }
+}
