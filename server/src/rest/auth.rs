@@ -31,7 +31,7 @@ pub async fn login(
 }
 
 /// A refresh token presented.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshBody {
     /// The refresh token.

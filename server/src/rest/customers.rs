@@ -13,7 +13,7 @@ use super::{AppState, List, parse_id};
 use crate::services::MethodInput;
 
 /// A new customer.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCustomer {
     /// Email address.
@@ -64,7 +64,7 @@ pub async fn get(
 }
 
 /// A method to save.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SaveMethod {
     /// The method (a card is tokenized at once).

@@ -18,7 +18,7 @@ use super::extract::{Body, Caller, IdempotencyKey, Params};
 use super::{AppState, parse_id};
 
 /// A new account.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAccount {
     /// The id (a retry reuses it); generated when absent.
@@ -33,6 +33,7 @@ pub struct CreateAccount {
     pub flags: AccountFlags,
     /// How far past zero a flagged side may go, in minor units.
     #[serde(default, with = "obol::money::amount_serde::option")]
+    #[schemars(with = "Option<String>")]
     pub limit: Option<i128>,
     /// Free-form metadata.
     #[serde(default)]
@@ -40,7 +41,7 @@ pub struct CreateAccount {
 }
 
 /// An account with its balance.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct AccountView {
     /// The account.
     pub account: Account,
@@ -100,7 +101,7 @@ pub async fn close_account(
 }
 
 /// When a balance is read.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BalanceParams {
     /// Microseconds since the epoch; now when absent.
@@ -128,7 +129,7 @@ pub async fn balance(
 }
 
 /// A page of history.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryParams {
     /// The `next_cursor` of the previous page.
@@ -155,7 +156,7 @@ pub async fn history(
 }
 
 /// A transfer.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTransaction {
     /// The id and idempotency key; derived from `Idempotency-Key` or generated when absent.
@@ -199,7 +200,7 @@ pub async fn transaction(
 }
 
 /// A reversal.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReverseBody {
     /// The reversal's id; derived or generated when absent.
@@ -230,7 +231,7 @@ pub async fn reverse(
 }
 
 /// A hold.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateHold {
     /// The id; derived or generated when absent.
@@ -274,7 +275,7 @@ pub async fn hold(
 }
 
 /// Posting a hold.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostBody {
     /// The post's id; derived or generated when absent.
@@ -282,6 +283,7 @@ pub struct PostBody {
     pub id: Option<TransactionId>,
     /// One amount (a two-entry hold); everything still held when absent.
     #[serde(default, with = "obol::money::amount_serde::option")]
+    #[schemars(with = "Option<String>")]
     pub amount: Option<i128>,
     /// Release what stays held and close the hold (default true).
     #[serde(default = "yes")]
@@ -319,7 +321,7 @@ pub async fn post_hold(
 }
 
 /// Voiding a hold.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VoidBody {
     /// The void's id; derived or generated when absent.

@@ -2,12 +2,14 @@
 //! errors as `{"error": {"code", "message", "param"}}`. Handlers only translate HTTP to calls
 //! on the [`Services`] and back.
 
+pub mod api;
 pub mod auth;
 pub mod customers;
 pub mod error;
 pub mod extract;
 pub mod ledger;
 pub mod middleware;
+pub mod openapi;
 pub mod ops;
 pub mod payments;
 pub mod ui;
@@ -16,7 +18,7 @@ pub mod webhooks;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::get;
 use obol::auth::Principal;
 use obol::{IdGen, TransactionId};
 use serde::Serialize;
@@ -101,7 +103,8 @@ pub fn parse_id<T>(text: &str, parse: impl FnOnce(&str) -> obol::Result<T>) -> R
 }
 
 /// A list answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "ListOf{T}")]
 pub struct List<T> {
     /// The items.
     pub data: Vec<T>,
@@ -138,65 +141,11 @@ impl<T> List<T> {
 
 /// Every route, without middleware.
 pub fn routes(state: AppState) -> Router {
-    let v1 = Router::new()
-        .route("/payments", post(payments::create).get(payments::list))
-        .route("/payments/{id}", get(payments::get))
-        .route("/payments/{id}/confirm", post(payments::confirm))
-        .route("/payments/{id}/capture", post(payments::capture))
-        .route("/payments/{id}/cancel", post(payments::cancel))
-        .route(
-            "/payments/{id}/complete_action",
-            post(payments::complete_action),
-        )
-        .route(
-            "/payments/{id}/refunds",
-            post(payments::refund).get(payments::children),
-        )
-        .route("/payments/{id}/events", get(payments::payment_events))
-        .route("/events", get(payments::events))
-        .route("/events/{id}/attempts", get(webhooks::attempts))
-        .route("/customers", post(customers::create))
-        .route("/customers/{id}", get(customers::get))
-        .route(
-            "/customers/{id}/payment_methods",
-            post(customers::save_method).get(customers::methods),
-        )
-        .route("/payment_methods/{id}/detach", post(customers::detach))
-        .route("/balances", get(ops::balances))
-        .route("/ledger/accounts", post(ledger::create_account))
-        .route("/ledger/accounts/{id}", get(ledger::account))
-        .route("/ledger/accounts/{id}/close", post(ledger::close_account))
-        .route("/ledger/accounts/{id}/balance", get(ledger::balance))
-        .route("/ledger/accounts/{id}/history", get(ledger::history))
-        .route("/ledger/transactions", post(ledger::create_transaction))
-        .route("/ledger/transactions/{id}", get(ledger::transaction))
-        .route("/ledger/transactions/{id}/reverse", post(ledger::reverse))
-        .route("/ledger/holds", post(ledger::create_hold))
-        .route("/ledger/holds/{id}", get(ledger::hold))
-        .route("/ledger/holds/{id}/post", post(ledger::post_hold))
-        .route("/ledger/holds/{id}/void", post(ledger::void_hold))
-        .route("/auth/login", post(auth::login))
-        .route("/auth/refresh", post(auth::refresh))
-        .route("/auth/logout", post(auth::logout))
-        .route("/users", post(auth::create_user))
-        .route("/users/me", get(auth::me))
-        .route("/users/{id}", get(auth::user))
-        .route("/users/{id}/profile", post(auth::update_profile))
-        .route("/api_keys", post(auth::create_api_key).get(auth::api_keys))
-        .route("/api_keys/{id}/revoke", post(auth::revoke_api_key))
-        .route(
-            "/webhook_endpoints",
-            post(webhooks::create).get(webhooks::list),
-        );
-    Router::new()
-        .nest("/v1", v1)
-        .route("/.well-known/jwks.json", get(auth::jwks))
-        .route("/webhooks/{provider}", post(webhooks::provider))
+    api::routes()
         .route("/", get(ui::index))
         .route("/ui/{file}", get(ui::asset))
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(openapi::serve))
         .route_layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             middleware::track,

@@ -13,7 +13,7 @@ use super::{AppState, List};
 use crate::services::MerchantBalance;
 
 /// A health answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Health {
     /// `ok`.
     pub status: &'static str,
@@ -37,7 +37,7 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
 }
 
 /// Which balances.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BalanceParams {
     /// Comma-separated asset codes (default `USD`).

@@ -33,7 +33,7 @@ pub async fn create(
 }
 
 /// The body of a confirmation.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Confirm {
     /// A method to attach first.
@@ -60,11 +60,12 @@ pub async fn confirm(
 }
 
 /// The body of a capture.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Capture {
     /// Minor units; everything capturable when absent.
     #[serde(default, with = "obol::money::amount_serde::option")]
+    #[schemars(with = "Option<String>")]
     pub amount: Option<i128>,
     /// Release the rest after this capture (default true, as Stripe).
     #[serde(default = "yes")]
@@ -93,7 +94,7 @@ pub async fn capture(
 }
 
 /// The body of a cancellation.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Cancel {
     /// Why (default: requested by the customer).
@@ -139,11 +140,12 @@ pub async fn complete_action(
 }
 
 /// The body of a refund.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefundBody {
     /// Minor units; everything refundable when absent.
     #[serde(default, with = "obol::money::amount_serde::option")]
+    #[schemars(with = "Option<String>")]
     pub amount: Option<i128>,
     /// Why.
     #[serde(default)]
@@ -211,7 +213,7 @@ pub async fn get(
 }
 
 /// Filters of a payment listing.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// Only this status.
@@ -281,7 +283,7 @@ pub async fn children(
 }
 
 /// An event as listed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct EventView {
     /// Position in the outbox (pass as `after` to read on).
     pub sequence: i64,
@@ -300,7 +302,7 @@ impl From<StoredEvent> for EventView {
 }
 
 /// Filters of an event listing.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventParams {
     /// Only events after this position.

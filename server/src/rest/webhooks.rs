@@ -15,7 +15,7 @@ use super::{AppState, List, parse_id};
 use crate::services::{EndpointView, NewEndpoint};
 
 /// A new endpoint.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateEndpoint {
     /// Where events are sent (http:// or https://).
@@ -59,7 +59,7 @@ pub async fn attempts(
 }
 
 /// What a provider is told after its webhook was applied.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Received {
     /// Always true.
     pub received: bool,

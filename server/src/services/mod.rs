@@ -184,11 +184,12 @@ pub trait AuthService: Send + Sync {
 }
 
 /// A payment as a client asks for it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePayment {
     /// Minor units, as a string.
     #[serde(with = "obol::money::amount_serde")]
+    #[schemars(with = "String")]
     pub amount: i128,
     /// The asset (`USD`).
     pub asset: AssetCode,
@@ -210,7 +211,7 @@ pub struct CreatePayment {
 }
 
 /// A payment method as a client gives it.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum MethodInput {
     /// Card details, tokenized with the provider at once and never kept.
@@ -245,7 +246,7 @@ impl std::fmt::Debug for MethodInput {
 }
 
 /// Card details as typed. Debug shows none of them.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CardInput {
     /// The card number.
@@ -265,7 +266,7 @@ impl std::fmt::Debug for CardInput {
 }
 
 /// A merchant's balance in one asset.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MerchantBalance {
     /// The asset.
     pub asset: AssetCode,
@@ -276,7 +277,7 @@ pub struct MerchantBalance {
 }
 
 /// A webhook endpoint as listed: everything but the secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EndpointView {
     /// The id.
     pub id: EndpointId,
@@ -300,7 +301,7 @@ impl From<&WebhookEndpoint> for EndpointView {
 }
 
 /// A new webhook endpoint with its signing secret (shown once).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NewEndpoint {
     /// The endpoint.
     #[serde(flatten)]
@@ -310,7 +311,7 @@ pub struct NewEndpoint {
 }
 
 /// A sign-in request.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// The tenant; the default merchant when absent.
@@ -323,7 +324,7 @@ pub struct LoginRequest {
 }
 
 /// Tokens handed to a client after a login or refresh.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IssuedTokens {
     /// The JWT to send as `Authorization: Bearer …`.
     pub access_token: String,
@@ -348,7 +349,7 @@ impl std::fmt::Debug for IssuedTokens {
 }
 
 /// A new user in the caller's tenant.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     /// Email.
@@ -372,7 +373,7 @@ impl std::fmt::Debug for CreateUser {
 }
 
 /// A user as shown: no password hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UserView {
     /// The id.
     pub id: UserId,
@@ -405,7 +406,7 @@ impl From<User> for UserView {
 }
 
 /// A new API key.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
     /// A label.
@@ -425,7 +426,7 @@ fn test_mode() -> ApiKeyMode {
 }
 
 /// An API key as shown: everything but its hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ApiKeyView {
     /// The id.
     pub id: ApiKeyId,
@@ -461,7 +462,7 @@ impl From<ApiKey> for ApiKeyView {
 }
 
 /// A new API key with its secret (shown once).
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NewApiKey {
     /// The key's record.
     #[serde(flatten)]

@@ -9,5 +9,6 @@ mod errors;
 mod fuzz;
 mod ledger;
 mod middleware;
+mod openapi;
 mod payments;
 mod webhooks;

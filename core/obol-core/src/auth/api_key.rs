@@ -16,7 +16,7 @@ const BODY_LEN: usize = 32;
 const CHECK_LEN: usize = 6;
 
 /// Live keys move real money; test keys only reach sandbox providers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ApiKeyMode {
     /// `obol_sk_live_…`

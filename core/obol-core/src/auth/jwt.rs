@@ -67,7 +67,7 @@ enum Public {
 }
 
 /// A JSON Web Key (public part only), as published in the JWKS document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Jwk {
     /// `RSA` or `OKP`.
     pub kty: String,
@@ -93,7 +93,7 @@ pub struct Jwk {
 }
 
 /// The JWKS document.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Jwks {
     /// The keys.
     pub keys: Vec<Jwk>,

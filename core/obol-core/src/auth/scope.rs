@@ -9,7 +9,19 @@ use crate::error::{Error, Result};
 use crate::id::{ApiKeyId, MerchantId, UserId};
 
 /// What a principal may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 pub enum Scope {
     /// Read payments, refunds and disputes.
     #[serde(rename = "payments:read")]

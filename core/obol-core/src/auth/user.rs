@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::id::{MerchantId, UserId};
 
 /// Profile fields a user edits.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
     /// Display name.

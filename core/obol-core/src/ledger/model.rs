@@ -13,7 +13,7 @@ use crate::money::AssetCode;
 pub type Metadata = BTreeMap<String, String>;
 
 /// The side of an entry, and an account's normal balance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// Debit side.
@@ -50,7 +50,9 @@ impl Direction {
 }
 
 /// Balance constraints of an account (TigerBeetle's flags).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(default)]
 pub struct AccountFlags {
     /// Posted plus pending debits may not exceed posted credits plus the limit
@@ -61,7 +63,7 @@ pub struct AccountFlags {
 }
 
 /// What a caller asks for when opening an account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NewAccount {
     /// The id to use; reusing it with the same body returns the existing account.
     pub id: AccountId,
@@ -73,6 +75,7 @@ pub struct NewAccount {
     pub flags: AccountFlags,
     /// How far past zero a flagged side may go, in minor units (an overdraft); `0` by default.
     #[serde(with = "crate::money::amount_serde")]
+    #[schemars(with = "String")]
     pub limit: i128,
     /// Free-form metadata.
     pub metadata: Metadata,
@@ -111,7 +114,7 @@ impl NewAccount {
 }
 
 /// A ledger account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Account {
     /// Its id.
     pub id: AccountId,
@@ -123,6 +126,7 @@ pub struct Account {
     pub flags: AccountFlags,
     /// How far past zero a flagged side may go.
     #[serde(with = "crate::money::amount_serde")]
+    #[schemars(with = "String")]
     pub limit: i128,
     /// Free-form metadata.
     pub metadata: Metadata,
@@ -145,19 +149,25 @@ impl Account {
 }
 
 /// Posted and pending totals of an account, in minor units.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Balance {
     /// Sum of posted debits.
     #[serde(with = "crate::money::amount_serde")]
+    #[schemars(with = "String")]
     pub debits_posted: i128,
     /// Sum of posted credits.
     #[serde(with = "crate::money::amount_serde")]
+    #[schemars(with = "String")]
     pub credits_posted: i128,
     /// Sum of debits held by pending holds.
     #[serde(with = "crate::money::amount_serde")]
+    #[schemars(with = "String")]
     pub debits_pending: i128,
     /// Sum of credits held by pending holds.
     #[serde(with = "crate::money::amount_serde")]
+    #[schemars(with = "String")]
     pub credits_pending: i128,
 }
 
@@ -214,7 +224,7 @@ impl Balance {
 }
 
 /// One leg of a transaction: an amount debited or credited to an account.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Entry {
     /// The account.
     pub account: AccountId,
@@ -222,6 +232,7 @@ pub struct Entry {
     pub direction: Direction,
     /// Minor units, greater than zero.
     #[serde(with = "crate::money::amount_serde")]
+    #[schemars(with = "String")]
     pub amount: i128,
     /// The asset; must be the account's asset.
     pub asset: AssetCode,
@@ -395,7 +406,7 @@ impl LedgerCommand {
 }
 
 /// What a transaction did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TransactionKind {
     /// Entries posted directly.
@@ -448,7 +459,7 @@ impl TransactionKind {
 }
 
 /// A committed, immutable ledger transaction.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Transaction {
     /// Its id.
     pub id: TransactionId,
@@ -469,7 +480,7 @@ pub struct Transaction {
 }
 
 /// Where a hold stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HoldStatus {
     /// Some amount still held.
@@ -506,7 +517,7 @@ impl HoldStatus {
 }
 
 /// A two-phase reservation and how much of each entry has been posted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Hold {
     /// The hold's transaction id.
     pub id: TransactionId,
@@ -514,6 +525,7 @@ pub struct Hold {
     pub entries: Vec<Entry>,
     /// Posted so far, per entry.
     #[serde(with = "crate::money::amount_serde::vec")]
+    #[schemars(with = "Vec<String>")]
     pub posted: Vec<i128>,
     /// Where it stands.
     pub status: HoldStatus,
@@ -535,7 +547,7 @@ impl Hold {
 }
 
 /// One posted entry in an account's history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HistoryEntry {
     /// Position in the ledger's entry log (the pagination key).
     pub sequence: i64,
@@ -545,6 +557,7 @@ pub struct HistoryEntry {
     pub direction: Direction,
     /// Minor units.
     #[serde(with = "crate::money::amount_serde")]
+    #[schemars(with = "String")]
     pub amount: i128,
     /// The asset.
     pub asset: AssetCode,
@@ -555,7 +568,8 @@ pub struct HistoryEntry {
 }
 
 /// One page of a list and the cursor for the next one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "PageOf{T}")]
 pub struct Page<T> {
     /// The items.
     pub items: Vec<T>,

@@ -23,6 +23,20 @@ pub const MAX_SCALE: u8 = 36;
 #[serde(try_from = "String", into = "String")]
 pub struct AssetCode(String);
 
+impl schemars::JsonSchema for AssetCode {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "AssetCode".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[A-Z][A-Z0-9._-]{0,31}$",
+            "examples": ["USD", "BTC", "USDC.ETH"],
+        })
+    }
+}
+
 impl AssetCode {
     /// Checks and wraps an asset code.
     pub fn new(code: impl Into<String>) -> Result<Self> {

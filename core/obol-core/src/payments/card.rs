@@ -108,7 +108,7 @@ impl CardDetails {
 }
 
 /// A card network, from the number's leading digits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CardBrand {
     /// Visa (4…).
@@ -142,7 +142,7 @@ impl CardBrand {
 }
 
 /// The card data the engine stores: never the number or CVC.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CardSummary {
     /// The network.
     pub brand: CardBrand,

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::id::{DisputeId, PaymentId, RefundId, TransactionId};
 
 /// Where a refund stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RefundStatus {
     /// Sent (or being sent) to the provider.
@@ -32,7 +32,7 @@ pub enum RefundStatus {
 }
 
 /// Where a dispute stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DisputeStatus {
     /// Opened by the customer's bank; the merchant may respond.
@@ -46,7 +46,7 @@ pub enum DisputeStatus {
 }
 
 /// A refund of part or all of a payment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Refund {
     /// The id (also the provider idempotency key of the refund call).
     pub id: RefundId,
@@ -54,6 +54,7 @@ pub struct Refund {
     pub payment_id: PaymentId,
     /// Minor units.
     #[serde(with = "crate::money::amount_serde")]
+    #[schemars(with = "String")]
     pub amount: i128,
     /// Where it stands.
     pub status: RefundStatus,
@@ -70,7 +71,7 @@ pub struct Refund {
 }
 
 /// A dispute (chargeback) of part or all of a payment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Dispute {
     /// The id.
     pub id: DisputeId,
@@ -78,6 +79,7 @@ pub struct Dispute {
     pub payment_id: PaymentId,
     /// Minor units.
     #[serde(with = "crate::money::amount_serde")]
+    #[schemars(with = "String")]
     pub amount: i128,
     /// Where it stands.
     pub status: DisputeStatus,
@@ -94,7 +96,7 @@ pub struct Dispute {
 }
 
 /// A refund or a dispute, as stored beside its payment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "object", rename_all = "snake_case")]
 pub enum Child {
     /// A refund.

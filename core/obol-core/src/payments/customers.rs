@@ -12,7 +12,7 @@ use crate::ledger::model::Metadata;
 use crate::ledger::validate;
 
 /// What a caller gives to create a customer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NewCustomer {
     /// The id (callers may supply it, so a retry reuses it).
     pub id: CustomerId,
@@ -76,7 +76,7 @@ impl NewCustomer {
 }
 
 /// A customer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Customer {
     /// The id.
     pub id: CustomerId,
@@ -105,7 +105,7 @@ impl Customer {
 }
 
 /// A payment method saved for a customer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SavedMethod {
     /// The id.
     pub id: PaymentMethodId,

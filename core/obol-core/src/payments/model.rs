@@ -13,12 +13,13 @@ use crate::ledger::model::Metadata;
 use crate::money::AssetCode;
 
 /// What a caller asks for when creating a payment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NewPayment {
     /// The payment's id (callers may supply it, so a retry reuses it).
     pub id: PaymentId,
     /// Minor units.
     #[serde(with = "crate::money::amount_serde")]
+    #[schemars(with = "String")]
     pub amount: i128,
     /// The asset.
     pub asset: AssetCode,
@@ -66,7 +67,7 @@ pub fn default_merchant() -> MerchantId {
 }
 
 /// A payment (intent) as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Payment {
     /// The id.
     pub id: PaymentId,
@@ -94,6 +95,7 @@ pub struct Payment {
     pub hold_id: TransactionId,
     /// Provider fees paid on its captures, in minor units.
     #[serde(with = "crate::money::amount_serde", default)]
+    #[schemars(with = "String")]
     pub fees: i128,
     /// Free-form metadata.
     pub metadata: Metadata,
@@ -113,7 +115,7 @@ impl Payment {
 }
 
 /// A domain event: written to the outbox in the same transaction as the change it reports.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Event {
     /// Stable id (the `webhook-id` of every delivery attempt).
     pub id: EventId,

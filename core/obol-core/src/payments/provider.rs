@@ -20,7 +20,7 @@ use crate::id::{PaymentId, RefundId};
 use crate::money::AssetCode;
 
 /// The kind of payment method a provider takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MethodKind {
     /// Credit and debit cards.
@@ -72,7 +72,7 @@ impl Capabilities {
 }
 
 /// A payment method as a provider knows it: its token, and what the engine may show.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MethodToken {
     /// The provider that issued the token.
     pub provider: String,
@@ -102,7 +102,7 @@ pub struct AuthorizeRequest {
 }
 
 /// A provider's answer to an authorization, a completed customer action, or a status query.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum ChargeOutcome {
     /// Funds are held (manual capture) or taken (automatic capture).
@@ -111,6 +111,7 @@ pub enum ChargeOutcome {
         reference: String,
         /// Minor units authorized.
         #[serde(with = "crate::money::amount_serde")]
+        #[schemars(with = "String")]
         amount: i128,
     },
     /// The customer must act (e.g. 3-D Secure) at `redirect_url`.
@@ -168,7 +169,7 @@ pub struct ProviderEvent {
 }
 
 /// What a provider event says.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ProviderEventKind {
     /// A processing charge settled.
@@ -177,6 +178,7 @@ pub enum ProviderEventKind {
     DisputeOpened {
         /// Minor units disputed.
         #[serde(with = "crate::money::amount_serde")]
+        #[schemars(with = "String")]
         amount: i128,
         /// The bank's reason.
         reason: String,

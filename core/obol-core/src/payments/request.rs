@@ -9,7 +9,7 @@ use super::state::CancellationReason;
 use crate::id::{PaymentId, PaymentMethodId};
 
 /// A mutating payment request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "request", rename_all = "snake_case")]
 pub enum PaymentRequest {
     /// Create a payment.
@@ -44,6 +44,7 @@ pub enum PaymentRequest {
         payment: PaymentId,
         /// Minor units; everything capturable when absent.
         #[serde(with = "crate::money::amount_serde::option", default)]
+        #[schemars(with = "Option<String>")]
         amount: Option<i128>,
         /// Release the rest after this capture.
         final_capture: bool,
@@ -66,6 +67,7 @@ pub enum PaymentRequest {
         payment: PaymentId,
         /// Minor units.
         #[serde(with = "crate::money::amount_serde")]
+        #[schemars(with = "String")]
         amount: i128,
         /// Why.
         reason: Option<String>,

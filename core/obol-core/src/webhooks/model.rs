@@ -66,7 +66,7 @@ pub struct Delivery {
 }
 
 /// One try at delivering, as recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DeliveryAttempt {
     /// The delivery.
     pub delivery_id: i64,

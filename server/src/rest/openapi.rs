@@ -1,0 +1,126 @@
+//! The OpenAPI 3.1 document, made from the API table ([`super::api`]) and the JSON Schemas
+//! the types derive; served at `/openapi.json` and kept in the repository
+//! (`server/openapi.json`, checked by a test).
+
+use std::sync::OnceLock;
+
+use axum::Json;
+use schemars::SchemaGenerator;
+use schemars::generate::SchemaSettings;
+use serde_json::{Map, Value, json};
+
+use super::api::{Operation, operations};
+
+/// The error answer, as documented.
+#[derive(schemars::JsonSchema)]
+#[allow(dead_code)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(schemars::JsonSchema)]
+#[allow(dead_code)]
+struct ErrorDetail {
+    /// The stable machine code (`insufficient_funds`, `idempotency_conflict`, …).
+    code: String,
+    /// A human-readable explanation.
+    message: String,
+    /// The request field at fault, when known.
+    param: Option<String>,
+}
+
+/// The document.
+pub fn document() -> Value {
+    let settings = SchemaSettings::draft2020_12().with(|s| {
+        s.definitions_path = "/components/schemas".into();
+        s.meta_schema = None;
+    });
+    let mut generator: SchemaGenerator = settings.into_generator();
+    let error = generator.subschema_for::<ErrorBody>();
+    let mut paths = Map::new();
+    for operation in operations(&mut generator) {
+        let entry = paths
+            .entry(operation.path.to_owned())
+            .or_insert_with(|| json!({}));
+        if let Some(entry) = entry.as_object_mut() {
+            entry.insert(operation.method.to_owned(), describe(&operation));
+        }
+    }
+    let schemas = generator.take_definitions(true);
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Obol",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Obol's REST API. Amounts are strings of minor units; every POST takes an \
+                Idempotency-Key header; errors are {\"error\": {\"code\", \"message\", \"param\"}}.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An access token (JWT) from /v1/auth/login, or an API key (obol_sk_…).",
+                },
+            },
+            "responses": {
+                "Error": {
+                    "description": "Refused: the code says why.",
+                    "content": {"application/json": {"schema": error}},
+                },
+            },
+        },
+    })
+}
+
+fn describe(operation: &Operation) -> Value {
+    let mut parameters: Vec<Value> = operation
+        .path
+        .split('/')
+        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+        .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+        .collect();
+    parameters.extend(operation.query.iter().map(|(name, kind, description)| {
+        json!({"name": name, "in": "query", "required": false, "description": description, "schema": {"type": kind}})
+    }));
+    if operation.method == "post" {
+        parameters.push(json!({
+            "name": "Idempotency-Key", "in": "header", "required": false,
+            "description": "1–255 printable ASCII characters: a retry with the same key answers the same.",
+            "schema": {"type": "string", "maxLength": 255},
+        }));
+    }
+    let success = match &operation.response {
+        Some(schema) => {
+            json!({"description": "Success.", "content": {"application/json": {"schema": schema}}})
+        }
+        None => json!({"description": "Success, no body."}),
+    };
+    let mut described = json!({
+        "tags": [operation.tag],
+        "summary": operation.summary,
+        "operationId": format!("{}_{}", operation.method, operation.path.trim_start_matches('/').replace(['/', '{', '}', '.'], "_")),
+        "parameters": parameters,
+        "responses": {
+            operation.status.to_string(): success,
+            "default": {"$ref": "#/components/responses/Error"},
+        },
+    });
+    if let Some(schema) = &operation.request {
+        described["requestBody"] =
+            json!({"required": true, "content": {"application/json": {"schema": schema}}});
+    }
+    if operation.auth {
+        described["security"] = json!([{"bearer": []}]);
+    }
+    described
+}
+
+/// `GET /openapi.json`.
+pub async fn serve() -> Json<Value> {
+    static DOCUMENT: OnceLock<Value> = OnceLock::new();
+    Json(DOCUMENT.get_or_init(document).clone())
+}
