@@ -42,6 +42,39 @@ pub enum Command {
     /// Users.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// A development CA and service certificates for mutual TLS.
+    #[command(subcommand)]
+    Certs(CertsCommand),
+}
+
+/// `obol certs …`
+#[derive(Debug, Subcommand)]
+pub enum CertsCommand {
+    /// Create the development CA (ca.pem, ca-key.pem).
+    Init(CertsDir),
+    /// Issue a certificate for a service, signed by the CA (<name>.pem, <name>-key.pem).
+    Issue(IssueArgs),
+}
+
+/// Where certificates live.
+#[derive(Debug, Args)]
+pub struct CertsDir {
+    /// The directory (default: `certs` in the data directory).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+/// `obol certs issue` options.
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// The service name (also its first DNS name), e.g. payments.
+    pub name: String,
+    /// More DNS names, comma-separated (e.g. payments.obol.svc.cluster.local).
+    #[arg(long, value_delimiter = ',')]
+    pub dns: Vec<String>,
+    /// Where the CA is and the certificate goes.
+    #[command(flatten)]
+    pub dir: CertsDir,
 }
 
 /// `obol serve` options.
@@ -131,6 +164,8 @@ pub async fn run() -> anyhow::Result<()> {
             None => None,
         };
         Config::from_sources(text.as_deref(), env)?
+    } else if matches!(cli.command, Command::Certs(_)) {
+        Config::load_settings(cli.config.as_deref())?
     } else {
         Config::load(cli.config.as_deref())?
     };
@@ -158,8 +193,29 @@ pub async fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::ApiKeys(ApiKeysCommand::Create(args)) => create_api_key(&config, args).await,
+        Command::Certs(CertsCommand::Init(dir)) => {
+            let path = crate::certs::init(&certs_dir(&config, &dir))?;
+            println!("created the development CA {}", path.display());
+            Ok(())
+        }
+        Command::Certs(CertsCommand::Issue(args)) => {
+            let issued =
+                crate::certs::issue(&certs_dir(&config, &args.dir), &args.name, &args.dns)?;
+            println!(
+                "issued {} and {}",
+                issued.cert.display(),
+                issued.key.display()
+            );
+            Ok(())
+        }
         Command::Users(UsersCommand::Create(args)) => create_user(&config, args).await,
     }
+}
+
+fn certs_dir(config: &Config, dir: &CertsDir) -> PathBuf {
+    dir.dir
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("certs"))
 }
 
 fn print_started(started: &crate::serve::Started) {

@@ -94,8 +94,17 @@ const KEYS: &[(&str, Kind)] = &[
 pub const CONFIG_FILE_VAR: &str = "OBOL_CONFIG";
 
 impl Config {
-    /// Reads the file (if any) and the process environment.
+    /// Reads the file (if any) and the process environment, for a command that opens the
+    /// engine.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let config = Self::load_settings(file)?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Reads the file and the environment without the engine's requirements (the
+    /// key-encryption key), for commands that only need the data directory.
+    pub fn load_settings(file: Option<&Path>) -> anyhow::Result<Self> {
         let env_file = std::env::var_os(CONFIG_FILE_VAR).map(PathBuf::from);
         let file = file.map(Path::to_path_buf).or(env_file);
         let text = match &file {
@@ -105,11 +114,23 @@ impl Config {
             ),
             None => None,
         };
-        Self::from_sources(text.as_deref(), std::env::vars())
+        Self::parse_sources(text.as_deref(), std::env::vars())
     }
 
-    /// Builds the configuration from a file's text and environment pairs.
+    /// Builds the configuration from a file's text and environment pairs, checked for a
+    /// command that opens the engine.
     pub fn from_sources(
+        file: Option<&str>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Self> {
+        let config = Self::parse_sources(file, env)?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Builds the configuration from a file's text and environment pairs: types and keys
+    /// checked, the engine's requirements not.
+    pub fn parse_sources(
         file: Option<&str>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> anyhow::Result<Self> {
@@ -129,7 +150,6 @@ impl Config {
         let config: Config = table
             .try_into()
             .map_err(|e: toml::de::Error| anyhow::anyhow!("bad configuration: {}", e.message()))?;
-        config.check()?;
         Ok(config)
     }
 

@@ -1,6 +1,7 @@
 //! Obol's reference server: one binary, `obol`, exposing the engine over REST (and gRPC),
 //! with its admin commands. Thin by design: every rule lives in the engine.
 
+pub mod certs;
 pub mod cli;
 pub mod config;
 pub mod dev;

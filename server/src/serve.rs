@@ -75,11 +75,24 @@ pub async fn serve_all(
     .context("the HTTP server failed")?;
     tracing::info!("HTTP server stopped; stopping housekeeping and draining the ledger");
     background.stop().await;
-    match Arc::try_unwrap(engine) {
+    match last_handle(engine).await {
         Ok(engine) => engine.shutdown().await,
-        Err(_) => tracing::warn!("engine still shared at shutdown"),
+        Err(_) => tracing::warn!("engine still shared at shutdown; the ledger drains on drop"),
     }
     Ok(())
+}
+
+/// The engine once every connection task has let go of it (they finish just after the
+/// server stops), waiting up to five seconds.
+async fn last_handle(mut engine: Arc<Engine>) -> Result<Engine, Arc<Engine>> {
+    for _ in 0..100 {
+        match Arc::try_unwrap(engine) {
+            Ok(engine) => return Ok(engine),
+            Err(shared) => engine = shared,
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(engine)
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

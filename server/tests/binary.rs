@@ -32,6 +32,26 @@ fn admin_commands_then_serve_pay_and_stop_gracefully() {
     let kek = String::from_utf8(kek.stdout).unwrap().trim().to_owned();
     assert_eq!(kek.len(), 44, "base64 of 32 bytes");
 
+    // Certificates need no key-encryption key: only the data directory.
+    let init = obol(dir.path()).args(["certs", "init"]).output().unwrap();
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let issue = obol(dir.path())
+        .args(["certs", "issue", "payments", "--dns", "payments.obol.svc"])
+        .output()
+        .unwrap();
+    assert!(
+        issue.status.success(),
+        "{}",
+        String::from_utf8_lossy(&issue.stderr)
+    );
+    for file in ["ca.pem", "ca-key.pem", "payments.pem", "payments-key.pem"] {
+        assert!(dir.path().join("certs").join(file).exists(), "{file}");
+    }
+
     let with_kek = |args: &[&str]| {
         let output = obol(dir.path())
             .env("OBOL_KEY_ENCRYPTION_KEY", &kek)
