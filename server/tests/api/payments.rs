@@ -256,6 +256,12 @@ async fn three_d_secure_declines_and_cancel() {
 #[tokio::test]
 async fn lists_filter_and_page() {
     let h = Harness::new().await;
+    // Reading a balance never paid into opens nothing.
+    let empty = h.get("/v1/balances?assets=EUR,USD").await;
+    assert_eq!(empty.body["data"][1]["balance"]["credits_posted"], "0", "{}", empty.body);
+    let account = empty.body["data"][0]["account"].as_str().unwrap().to_owned();
+    let unopened = h.get(&format!("/v1/ledger/accounts/{account}")).await;
+    assert_eq!(unopened.code(), "account_not_found");
     let mut ids = Vec::new();
     for i in 0..5 {
         let answer = h

@@ -84,12 +84,11 @@ impl Payments {
             return Ok(found.clone());
         }
         let open = |role: &str, normal: Direction| {
-            let name = match role {
-                "merchant" => format!("obol:payments:merchant:{merchant}:{asset}"),
-                _ => format!("obol:payments:{role}:{asset}"),
+            let id = match role {
+                "merchant" => Self::merchant_account_id(merchant, asset),
+                _ => AccountId::derived(&format!("obol:payments:{role}:{asset}")),
             };
-            let account = NewAccount::new(AccountId::derived(&name), asset.clone(), normal)
-                .with_metadata("role", role);
+            let account = NewAccount::new(id, asset.clone(), normal).with_metadata("role", role);
             if role == "merchant" {
                 account.with_metadata("merchant", merchant.as_str())
             } else {
@@ -119,6 +118,12 @@ impl Payments {
         };
         self.cached_accounts()?.insert(key, accounts.clone());
         Ok(accounts)
+    }
+
+    /// The id of a merchant's balance account in `asset` (it exists once the merchant was
+    /// first paid in that asset).
+    pub fn merchant_account_id(merchant: &MerchantId, asset: &AssetCode) -> AccountId {
+        AccountId::derived(&format!("obol:payments:merchant:{merchant}:{asset}"))
     }
 
     fn cached_accounts(
