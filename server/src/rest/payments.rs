@@ -161,16 +161,9 @@ pub async fn refund(
     Body(body): Body<RefundBody>,
 ) -> ApiResult<(StatusCode, Json<Payment>)> {
     let payment = parse_id(&id, PaymentId::parse)?;
-    let amount = match body.amount {
-        Some(amount) => amount,
-        None => {
-            let current = state.services.payments.payment(&who, &payment).await?;
-            current.state.refundable()
-        }
-    };
     let request = PaymentRequest::Refund {
         payment,
-        amount,
+        amount: body.amount,
         reason: body.reason,
     };
     let (status, payment) = (

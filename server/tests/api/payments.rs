@@ -164,6 +164,29 @@ async fn manual_capture_in_parts_then_refund() {
     assert_eq!(refunds.body["data"].as_array().unwrap().len(), 1);
     assert_eq!(refunds.body["data"][0]["amount"], "120");
 
+    // The rest, without an amount; its retry asks the same and refunds nothing more.
+    let rest_refund = h
+        .post(
+            &format!("/v1/payments/{id}/refunds"),
+            Some("rf-all"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        rest_refund.body["state"]["refunded"], "500",
+        "{}",
+        rest_refund.body
+    );
+    let retried = h
+        .post(
+            &format!("/v1/payments/{id}/refunds"),
+            Some("rf-all"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(retried.status, StatusCode::CREATED, "{}", retried.body);
+    assert_eq!(retried.body["state"]["refunded"], "500");
+
     let events = h.get(&format!("/v1/payments/{id}/events")).await;
     let kinds: Vec<&str> = events.body["data"]
         .as_array()
@@ -179,7 +202,7 @@ async fn manual_capture_in_parts_then_refund() {
     let balances = h.get("/v1/balances?assets=USD").await;
     assert_eq!(balances.body["data"][0]["balance"]["credits_posted"], "500");
     assert_eq!(
-        balances.body["data"][0]["balance"]["debits_posted"], "120",
+        balances.body["data"][0]["balance"]["debits_posted"], "500",
         "the sandbox refunds at once"
     );
 }
@@ -258,8 +281,15 @@ async fn lists_filter_and_page() {
     let h = Harness::new().await;
     // Reading a balance never paid into opens nothing.
     let empty = h.get("/v1/balances?assets=EUR,USD").await;
-    assert_eq!(empty.body["data"][1]["balance"]["credits_posted"], "0", "{}", empty.body);
-    let account = empty.body["data"][0]["account"].as_str().unwrap().to_owned();
+    assert_eq!(
+        empty.body["data"][1]["balance"]["credits_posted"], "0",
+        "{}",
+        empty.body
+    );
+    let account = empty.body["data"][0]["account"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let unopened = h.get(&format!("/v1/ledger/accounts/{account}")).await;
     assert_eq!(unopened.code(), "account_not_found");
     let mut ids = Vec::new();

@@ -194,6 +194,10 @@ impl Payments {
                 amount,
                 reason,
             } => {
+                let amount = match amount {
+                    Some(amount) => amount,
+                    None => self.payment(&payment).await?.state.refundable(),
+                };
                 self.refund(&payment, amount, reason).await?;
                 self.payment(&payment).await
             }

@@ -65,10 +65,11 @@ pub enum PaymentRequest {
     Refund {
         /// The payment.
         payment: PaymentId,
-        /// Minor units.
-        #[serde(with = "crate::money::amount_serde")]
-        #[schemars(with = "String")]
-        amount: i128,
+        /// Minor units; everything still refundable when absent (decided when it runs, so a
+        /// retry with the same key asks the same).
+        #[serde(with = "crate::money::amount_serde::option", default)]
+        #[schemars(with = "Option<String>")]
+        amount: Option<i128>,
         /// Why.
         reason: Option<String>,
     },

@@ -274,7 +274,7 @@ fn request(
         Op::Expire { .. } => PaymentRequest::Expire { payment },
         Op::Refund { amount, .. } => PaymentRequest::Refund {
             payment,
-            amount: *amount,
+            amount: Some(*amount),
             reason: None,
         },
         _ => return None,

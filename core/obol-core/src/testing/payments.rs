@@ -439,7 +439,7 @@ pub async fn identical_requests_with_one_key_run_once(store: Arc<dyn Store>) {
     // The same key with other parameters is refused and runs nothing.
     let other = PaymentRequest::Refund {
         payment: payment.id.clone(),
-        amount: 1,
+        amount: Some(1),
         reason: None,
     };
     let err = payments
@@ -450,7 +450,7 @@ pub async fn identical_requests_with_one_key_run_once(store: Arc<dyn Store>) {
     // A failure that is not retryable is stored and replayed like a success.
     let bad = PaymentRequest::Refund {
         payment: payment.id.clone(),
-        amount: 801,
+        amount: Some(801),
         reason: None,
     };
     let first = payments
