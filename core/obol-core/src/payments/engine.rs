@@ -207,6 +207,16 @@ impl Payments {
     /// Creates a payment in `requires_payment_method`. The same id again returns the stored
     /// payment if it was created the same way, else `idempotency_conflict`.
     pub async fn create(&self, new: NewPayment) -> Result<Payment> {
+        self.create_with_method(new, None).await
+    }
+
+    /// Creates a payment with its method already attached (`requires_confirmation`) in one
+    /// write, or without one as [`Payments::create`]. A replay answers the stored payment.
+    pub async fn create_with_method(
+        &self,
+        new: NewPayment,
+        method: Option<MethodToken>,
+    ) -> Result<Payment> {
         self.ledger.asset(new.asset.as_str())?;
         validate::metadata(&new.metadata)?;
         let state = PaymentState::new(new.amount, new.capture_method)?;
@@ -241,8 +251,19 @@ impl Payments {
             updated_at: now,
             version: 1,
         };
+        let mut events = vec![self.event("payment.created", &payment, None)];
+        let mut payment = payment;
+        if let Some(method) = method {
+            self.provider(&method.provider)?;
+            let action = PaymentAction::AttachPaymentMethod;
+            let step = transition(&payment.state, action)?;
+            let kind = event_kind(payment.state.status, &step.next, action);
+            payment.state = step.next;
+            payment.method = Some(method);
+            events.push(self.event(kind, &payment, None));
+        }
         let write = PaymentWrite {
-            events: vec![self.event("payment.created", &payment, None)],
+            events,
             payment: payment.clone(),
             expected_version: None,
             ledger: Vec::new(),

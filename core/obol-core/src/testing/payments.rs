@@ -1001,3 +1001,40 @@ pub async fn payments_and_events_list_per_merchant_with_filters_and_pages(store:
     let kinds: Vec<_> = of_last.iter().map(|e| e.event.kind.as_str()).collect();
     assert_eq!(kinds, ["payment.created", "payment.canceled"]);
 }
+
+pub async fn create_with_a_method_is_one_write(store: Arc<dyn Store>) {
+    let (payments, _clock) = engine(store, Arc::new(Sandbox::new()), 29).await;
+    let card =
+        CardDetails::new("4242424242424242", 12, 2030, "123", payments.ledger().now()).unwrap();
+    let token = payments.tokenize_card("sandbox", &card).await.unwrap();
+    let id = PaymentId::generate(payments.ledger().ids().as_ref());
+    let new = NewPayment::new(id.clone(), 700, usd());
+    let created = payments
+        .create_with_method(new.clone(), Some(token.clone()))
+        .await
+        .unwrap();
+    assert_eq!(created.state.status, PaymentStatus::RequiresConfirmation);
+    assert_eq!(created.version, 1, "created and attached in one write");
+    assert_eq!(
+        event_kinds(&payments, &id).await,
+        ["payment.created", "payment.requires_confirmation"]
+    );
+    let replay = payments
+        .create_with_method(new, Some(token.clone()))
+        .await
+        .unwrap();
+    assert_eq!(replay, created);
+    let paid = payments.confirm(&id).await.unwrap();
+    assert_eq!(paid.state.status, PaymentStatus::Succeeded);
+
+    // A token of an unknown provider is refused before anything is written.
+    let mut foreign = token;
+    foreign.provider = "nobody".into();
+    let other = PaymentId::generate(payments.ledger().ids().as_ref());
+    let refused = payments
+        .create_with_method(NewPayment::new(other.clone(), 5, usd()), Some(foreign))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "config", "no such provider");
+    assert!(payments.payment(&other).await.is_err());
+}

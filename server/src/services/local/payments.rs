@@ -108,7 +108,9 @@ impl Local {
             ),
             None => None,
         };
-        let mut payment = payments.create(new).await?;
+        let mut payment = payments.create_with_method(new, token.clone()).await?;
+        // A payment a first attempt made without its method (it cannot happen through this
+        // call, but the id may have been used by a plain create) takes it now.
         if let Some(token) = token
             && payment.state.status == PaymentStatus::RequiresPaymentMethod
         {
