@@ -11,18 +11,21 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::engine::Engine;
-use crate::rest::middleware::{HttpLimits, wrap};
+use crate::rest::middleware::{HttpLimits, RateLimiter, wrap};
 use crate::rest::{AppState, routes};
 use crate::services::local::Local;
 
 /// The REST app over an engine in this process, with every middleware layer.
 pub fn app(engine: &Arc<Engine>, config: &Config) -> Router {
+    let limits = limits(config);
+    let limiter = RateLimiter::new(limits.rate_per_second, limits.burst);
     let state = AppState {
         services: Local::services(engine.clone()),
         ids: engine.ledger().ids().clone(),
         metrics: Arc::new(crate::metrics::Metrics::new(Some(engine.ledger().clone()))),
+        limiter: limiter.clone(),
     };
-    wrap(routes(state), &limits(config))
+    wrap(routes(state), &limits, limiter)
 }
 
 /// The middleware settings of a configuration.

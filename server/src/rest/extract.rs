@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 
 use super::AppState;
 use super::error::ApiError;
+use super::middleware::{address_key, limited};
 
 /// A JSON body of type `T`.
 #[derive(Debug, Clone)]
@@ -103,7 +104,24 @@ impl FromRequestParts<AppState> for Caller {
                 "send Authorization: Bearer <access token or API key>",
             )
         })?;
-        let principal = state.services.auth.authenticate(credential).await?;
+        let now = tokio::time::Instant::now();
+        let principal = match state.services.auth.authenticate(credential).await {
+            Ok(principal) => principal,
+            Err(error) => {
+                // A failed credential spends the address's budget, not a budget of its own.
+                if let Err(wait) = state.limiter.take(&address_key(parts), now) {
+                    return Err(limited(wait));
+                }
+                return Err(error.into());
+            }
+        };
+        let budget = match &principal {
+            Principal::User { user, .. } => format!("user:{user}"),
+            Principal::ApiKey { key, .. } => format!("key:{key}"),
+        };
+        if let Err(wait) = state.limiter.take(&budget, now) {
+            return Err(limited(wait));
+        }
         let caller = Caller(principal);
         parts.extensions.insert(caller.clone());
         Ok(caller)

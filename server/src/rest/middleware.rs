@@ -1,6 +1,8 @@
 //! What wraps every route: request ids (set, propagated, logged), tracing, a timeout, a body
-//! limit, CORS, gzip, rate limiting per credential or address, and a panic guard, every
-//! refusal in the API's error format.
+//! limit, CORS, gzip, rate limiting and a panic guard, every refusal in the API's error
+//! format. Requests without a credential are limited per address here; requests with one are
+//! limited per principal once it is verified ([`super::extract::Caller`]), and failed
+//! verifications count against the address, so made-up credentials buy no extra budget.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -42,9 +44,8 @@ pub struct HttpLimits {
     pub burst: u32,
 }
 
-/// Wraps `routes` in every layer.
-pub fn wrap(routes: Router, limits: &HttpLimits) -> Router {
-    let limiter = RateLimiter::new(limits.rate_per_second, limits.burst);
+/// Wraps `routes` in every layer; `limiter` is the one the handlers' state holds.
+pub fn wrap(routes: Router, limits: &HttpLimits, limiter: RateLimiter) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID);
     routes
         .layer(DefaultBodyLimit::max(limits.body_limit_bytes))
@@ -199,31 +200,33 @@ fn refill(bucket: Bucket, now: Instant, rate: u64, capacity: u64) -> u64 {
         .min(capacity)
 }
 
-async fn rate_limit(State(limiter): State<RateLimiter>, request: Request, next: Next) -> Response {
-    let (parts, body) = request.into_parts();
-    let key = match bearer(&parts) {
-        Some(credential) => format!("credential:{}", short_hash(credential)),
-        None => match parts.extensions.get::<ConnectInfo<SocketAddr>>() {
-            Some(ConnectInfo(addr)) => format!("address:{}", addr.ip()),
-            None => "address:unknown".to_owned(),
-        },
-    };
-    if let Err(wait) = limiter.take(&key, Instant::now()) {
-        return ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many requests; slow down",
-        )
-        .with_retry_after(wait)
-        .into_response();
-    }
-    next.run(Request::from_parts(parts, body)).await
+/// The 429 answer.
+pub fn limited(wait: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        "too many requests; slow down",
+    )
+    .with_retry_after(wait)
 }
 
-/// A short, non-reversible name for a credential (it is never kept as is).
-fn short_hash(text: &str) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(&Sha256::digest(text.as_bytes())[..12])
+/// The bucket of a request's address.
+pub fn address_key(parts: &axum::http::request::Parts) -> String {
+    match parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+        Some(ConnectInfo(addr)) => format!("address:{}", addr.ip()),
+        None => "address:unknown".to_owned(),
+    }
+}
+
+/// Limits requests that carry no credential, per address.
+async fn rate_limit(State(limiter): State<RateLimiter>, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    if bearer(&parts).is_none()
+        && let Err(wait) = limiter.take(&address_key(&parts), Instant::now())
+    {
+        return limited(wait).into_response();
+    }
+    next.run(Request::from_parts(parts, body)).await
 }
 
 #[cfg(test)]

@@ -36,6 +36,8 @@ pub struct AppState {
     pub ids: Arc<dyn IdGen>,
     /// Request and payment counters.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Request budgets per principal and per address.
+    pub limiter: middleware::RateLimiter,
 }
 
 impl AppState {

@@ -57,16 +57,35 @@ async fn rate_limits_answer_429_with_retry_after() {
         ..test_config()
     };
     let h = Harness::with_config(config).await;
-    // The harness's own login took one request from the anonymous bucket.
-    let mut statuses = Vec::new();
-    for _ in 0..4 {
-        statuses.push(h.get("/v1/payments").await.status);
+    // The signed-in user has a budget of its own: three at once, then 429.
+    for _ in 0..3 {
+        assert_eq!(h.get("/v1/payments").await.status, StatusCode::OK);
     }
-    assert_eq!(&statuses[..3], [StatusCode::OK; 3]);
     let limited = h.get("/v1/payments").await;
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(limited.code(), "rate_limited");
     assert_eq!(limited.headers["retry-after"], "1");
+
+    // Made-up credentials do not get fresh budgets: they spend the address's, which the
+    // harness's login already used once.
+    let mut answers = Vec::new();
+    for i in 0..4 {
+        let credential = format!("made-up-{i}");
+        answers.push(
+            h.send(Method::GET, "/v1/payments", Some(&credential), None, None)
+                .await
+                .status,
+        );
+    }
+    assert_eq!(
+        answers,
+        [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
 }
 
 #[tokio::test]
