@@ -9,12 +9,10 @@ use crate::harness::Harness;
 async fn login_refresh_rotate_and_logout() {
     let h = Harness::new().await;
     let wrong = h
-        .send(
-            Method::POST,
+        .post_as(
             "/v1/auth/login",
             None,
-            None,
-            Some(json!({"email": "owner@acme.test", "password": "not the password"})),
+            json!({"email": "owner@acme.test", "password": "not the password"}),
         )
         .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
@@ -25,69 +23,37 @@ async fn login_refresh_rotate_and_logout() {
     assert_eq!(tokens.body["expires_in"], 900);
     let refresh = tokens.str("refresh_token");
     let renewed = h
-        .send(
-            Method::POST,
-            "/v1/auth/refresh",
-            None,
-            None,
-            Some(json!({"refresh_token": refresh})),
-        )
+        .post_as("/v1/auth/refresh", None, json!({"refresh_token": refresh}))
         .await;
     assert_eq!(renewed.status, StatusCode::OK, "{}", renewed.body);
-    let me = h
-        .send(
-            Method::GET,
-            "/v1/users/me",
-            Some(&renewed.str("access_token")),
-            None,
-            None,
-        )
-        .await;
+    let me = h.get_as("/v1/users/me", &renewed.str("access_token")).await;
     assert_eq!(me.body["email"], "owner@acme.test");
     assert!(me.body.get("password_hash").is_none());
 
     // The rotated-away token is reuse: the whole family ends.
     let reused = h
-        .send(
-            Method::POST,
-            "/v1/auth/refresh",
-            None,
-            None,
-            Some(json!({"refresh_token": refresh})),
-        )
+        .post_as("/v1/auth/refresh", None, json!({"refresh_token": refresh}))
         .await;
     assert_eq!(reused.status, StatusCode::UNAUTHORIZED);
     let after_reuse = h
-        .send(
-            Method::POST,
+        .post_as(
             "/v1/auth/refresh",
             None,
-            None,
-            Some(json!({"refresh_token": renewed.str("refresh_token")})),
+            json!({"refresh_token": renewed.str("refresh_token")}),
         )
         .await;
     assert_eq!(after_reuse.status, StatusCode::UNAUTHORIZED);
 
     let fresh = h.login_answer(None, "owner@acme.test").await;
     let out = h
-        .send(
-            Method::POST,
+        .post_as(
             "/v1/auth/logout",
             None,
-            None,
-            Some(json!({"refresh_token": fresh.str("refresh_token")})),
+            json!({"refresh_token": fresh.str("refresh_token")}),
         )
         .await;
     assert_eq!(out.status, StatusCode::NO_CONTENT);
-    let ended = h
-        .send(
-            Method::GET,
-            "/v1/users/me",
-            Some(&fresh.str("access_token")),
-            None,
-            None,
-        )
-        .await;
+    let ended = h.get_as("/v1/users/me", &fresh.str("access_token")).await;
     assert_eq!(
         ended.status,
         StatusCode::UNAUTHORIZED,
@@ -107,19 +73,9 @@ async fn credentials_and_scopes_are_checked_on_every_route() {
     let none = h.send(Method::GET, "/v1/payments", None, None, None).await;
     assert_eq!(none.status, StatusCode::UNAUTHORIZED);
     assert_eq!(none.code(), "unauthenticated");
-    let junk = h
-        .send(Method::GET, "/v1/payments", Some("junk"), None, None)
-        .await;
+    let junk = h.get_as("/v1/payments", "junk").await;
     assert_eq!(junk.status, StatusCode::UNAUTHORIZED);
-    let fake_key = h
-        .send(
-            Method::GET,
-            "/v1/payments",
-            Some("obol_sk_test_notarealkey"),
-            None,
-            None,
-        )
-        .await;
+    let fake_key = h.get_as("/v1/payments", "obol_sk_test_notarealkey").await;
     assert_eq!(fake_key.status, StatusCode::UNAUTHORIZED);
 
     // A reader may read payments and nothing else.
@@ -130,9 +86,7 @@ async fn credentials_and_scopes_are_checked_on_every_route() {
     )
     .await;
     let reader = h.login(None, "reader@acme.test").await;
-    let read = h
-        .send(Method::GET, "/v1/payments", Some(&reader), None, None)
-        .await;
+    let read = h.get_as("/v1/payments", &reader).await;
     assert_eq!(read.status, StatusCode::OK);
     let checks = [
         (
@@ -200,26 +154,20 @@ async fn api_keys_are_shown_once_work_and_stop_when_revoked() {
     assert!(replay.body.get("secret").is_none());
 
     let paid = h
-        .send(
-            Method::POST,
+        .post_as(
             "/v1/payments",
             Some(&secret),
-            None,
-            Some(json!({"amount": "5", "asset": "USD"})),
+            json!({"amount": "5", "asset": "USD"}),
         )
         .await;
     assert_eq!(paid.status, StatusCode::CREATED, "{}", paid.body);
-    let ledger = h
-        .send(Method::GET, "/v1/balances", Some(&secret), None, None)
-        .await;
+    let ledger = h.get_as("/v1/balances", &secret).await;
     assert_eq!(
         ledger.status,
         StatusCode::FORBIDDEN,
         "the key has no ledger scope"
     );
-    let me = h
-        .send(Method::GET, "/v1/users/me", Some(&secret), None, None)
-        .await;
+    let me = h.get_as("/v1/users/me", &secret).await;
     assert_eq!(me.code(), "not_a_user");
 
     let listed = h.get("/v1/api_keys").await;
@@ -231,9 +179,7 @@ async fn api_keys_are_shown_once_work_and_stop_when_revoked() {
         .post(&format!("/v1/api_keys/{id}/revoke"), None, json!({}))
         .await;
     assert!(revoked.body["revoked_at"].is_number(), "{}", revoked.body);
-    let after = h
-        .send(Method::GET, "/v1/payments", Some(&secret), None, None)
-        .await;
+    let after = h.get_as("/v1/payments", &secret).await;
     assert_eq!(after.status, StatusCode::UNAUTHORIZED);
 
     let empty = h
@@ -291,36 +237,24 @@ async fn users_and_profiles() {
 
     let id = created.str("id");
     let clerk = h
-        .send(
-            Method::POST,
+        .post_as(
             "/v1/auth/login",
             None,
-            None,
-            Some(json!({"email": "clerk@acme.test", "password": "a long enough password"})),
+            json!({"email": "clerk@acme.test", "password": "a long enough password"}),
         )
         .await
         .str("access_token");
     let own = h
-        .send(
-            Method::POST,
+        .post_as(
             &format!("/v1/users/{id}/profile"),
             Some(&clerk),
-            None,
-            Some(json!({"name": "Clerk Kent", "locale": "en-GB", "settings": {"theme": "dark"}})),
+            json!({"name": "Clerk Kent", "locale": "en-GB", "settings": {"theme": "dark"}}),
         )
         .await;
     assert_eq!(own.status, StatusCode::OK, "{}", own.body);
     assert_eq!(own.body["profile"]["locale"], "en-GB");
     let owner_id = h.get("/v1/users/me").await.str("id");
-    let others = h
-        .send(
-            Method::GET,
-            &format!("/v1/users/{owner_id}"),
-            Some(&clerk),
-            None,
-            None,
-        )
-        .await;
+    let others = h.get_as(&format!("/v1/users/{owner_id}"), &clerk).await;
     assert_eq!(
         others.status,
         StatusCode::FORBIDDEN,

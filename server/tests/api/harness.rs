@@ -155,6 +155,18 @@ impl Harness {
             .await
     }
 
+    /// GET with another credential.
+    pub async fn get_as(&self, path: &str, credential: &str) -> Answer {
+        self.send(Method::GET, path, Some(credential), None, None)
+            .await
+    }
+
+    /// POST with another credential (`None`: anonymous).
+    pub async fn post_as(&self, path: &str, credential: Option<&str>, body: Value) -> Answer {
+        self.send(Method::POST, path, credential, None, Some(body))
+            .await
+    }
+
     /// POST as the default user, with an optional idempotency key.
     pub async fn post(&self, path: &str, key: Option<&str>, body: Value) -> Answer {
         self.send(Method::POST, path, Some(&self.token), key, Some(body))
@@ -191,6 +203,13 @@ pub fn request(
         None => request.body(Body::empty()),
     }
     .unwrap()
+}
+
+/// An anonymous GET carrying one extra header.
+pub fn get_with_header(path: &str, name: &'static str, value: &str) -> Request<Body> {
+    let mut call = request(Method::GET, path, None, None, None, "application/json");
+    call.headers_mut().insert(name, value.parse().unwrap());
+    call
 }
 
 /// A card payment method body.

@@ -176,22 +176,14 @@ async fn tenants_never_touch_each_others_accounts() {
     h.user(&other, "o@other.test", Scope::ALL.into()).await;
     let theirs = h.login(Some(&other), "o@other.test").await;
     let read = h
-        .send(
-            Method::GET,
-            &format!("/v1/ledger/accounts/{mine}"),
-            Some(&theirs),
-            None,
-            None,
-        )
+        .get_as(&format!("/v1/ledger/accounts/{mine}"), &theirs)
         .await;
     assert_eq!(read.code(), "account_not_found");
     let their_account = h
-        .send(
-            Method::POST,
+        .post_as(
             "/v1/ledger/accounts",
             Some(&theirs),
-            None,
-            Some(json!({"asset": "USD", "normal_balance": "debit"})),
+            json!({"asset": "USD", "normal_balance": "debit"}),
         )
         .await
         .str("id");
@@ -214,13 +206,7 @@ async fn tenants_never_touch_each_others_accounts() {
         .await;
     let tid = funded.str("id");
     let peek = h
-        .send(
-            Method::GET,
-            &format!("/v1/ledger/transactions/{tid}"),
-            Some(&theirs),
-            None,
-            None,
-        )
+        .get_as(&format!("/v1/ledger/transactions/{tid}"), &theirs)
         .await;
     assert_eq!(peek.code(), "transaction_not_found");
     let spoof = h

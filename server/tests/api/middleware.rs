@@ -1,6 +1,6 @@
 use axum::http::{Method, StatusCode};
 
-use crate::harness::{Harness, request, test_config};
+use crate::harness::{Harness, get_with_header, request, test_config};
 
 #[tokio::test]
 async fn health_readiness_and_request_ids() {
@@ -12,17 +12,7 @@ async fn health_readiness_and_request_ids() {
     let id = health.headers["x-request-id"].to_str().unwrap().to_owned();
     assert!(id.starts_with("req_"), "{id}");
 
-    let mut given = request(
-        Method::GET,
-        "/healthz",
-        None,
-        None,
-        None,
-        "application/json",
-    );
-    given
-        .headers_mut()
-        .insert("x-request-id", "client-chosen-1".parse().unwrap());
+    let given = get_with_header("/healthz", "x-request-id", "client-chosen-1");
     let echoed = h.call(given).await;
     assert_eq!(echoed.headers["x-request-id"], "client-chosen-1");
 }
@@ -71,11 +61,7 @@ async fn rate_limits_answer_429_with_retry_after() {
     let mut answers = Vec::new();
     for i in 0..4 {
         let credential = format!("made-up-{i}");
-        answers.push(
-            h.send(Method::GET, "/v1/payments", Some(&credential), None, None)
-                .await
-                .status,
-        );
+        answers.push(h.get_as("/v1/payments", &credential).await.status);
     }
     assert_eq!(
         answers,
@@ -112,17 +98,7 @@ async fn cors_allows_configured_origins_only() {
         "https://shop.example"
     );
 
-    let mut foreign = request(
-        Method::GET,
-        "/healthz",
-        None,
-        None,
-        None,
-        "application/json",
-    );
-    foreign
-        .headers_mut()
-        .insert("origin", "https://evil.example".parse().unwrap());
+    let foreign = get_with_header("/healthz", "origin", "https://evil.example");
     let refused = h.call(foreign).await;
     assert!(refused.headers.get("access-control-allow-origin").is_none());
 }

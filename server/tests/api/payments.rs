@@ -51,24 +51,14 @@ async fn pay_in_one_call_and_replay_the_answer() {
 
     // And cannot see the first tenant's payment.
     let id = first.str("id");
-    let hidden = h
-        .send(
-            Method::GET,
-            &format!("/v1/payments/{id}"),
-            Some(&theirs),
-            None,
-            None,
-        )
-        .await;
+    let hidden = h.get_as(&format!("/v1/payments/{id}"), &theirs).await;
     assert_eq!(hidden.status, StatusCode::NOT_FOUND);
     assert_eq!(hidden.code(), "payment_not_found");
     let refused = h
-        .send(
-            Method::POST,
+        .post_as(
             &format!("/v1/payments/{id}/cancel"),
             Some(&theirs),
-            None,
-            Some(json!({})),
+            json!({}),
         )
         .await;
     assert_eq!(refused.status, StatusCode::NOT_FOUND);
@@ -434,15 +424,7 @@ async fn customers_save_cards_and_pay_with_them() {
     let other = MerchantId::derived("other");
     h.user(&other, "x@other.test", Scope::ALL.into()).await;
     let theirs = h.login(Some(&other), "x@other.test").await;
-    let hidden = h
-        .send(
-            Method::GET,
-            &format!("/v1/customers/{cid}"),
-            Some(&theirs),
-            None,
-            None,
-        )
-        .await;
+    let hidden = h.get_as(&format!("/v1/customers/{cid}"), &theirs).await;
     assert_eq!(hidden.code(), "customer_not_found");
     let _ = default_merchant();
 }
