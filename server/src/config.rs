@@ -93,6 +93,11 @@ const KEYS: &[(&str, Kind)] = &[
 /// The variable naming a configuration file.
 pub const CONFIG_FILE_VAR: &str = "OBOL_CONFIG";
 
+/// `OBOL_*` variables that are not settings: the file's name, the log filter, a command's
+/// input, and those of tests, benchmarks and tools.
+const OTHER_VARS: &[&str] = &["CONFIG", "LOG", "NEW_USER_PASSWORD"];
+const OTHER_PREFIXES: &[&str] = &["TEST_", "BENCH_", "MODEL_", "CRASH_", "WRITE_", "E2E_"];
+
 impl Config {
     /// Reads the file (if any) and the process environment, for a command that opens the
     /// engine.
@@ -142,9 +147,17 @@ impl Config {
             let Some(key) = name.strip_prefix("OBOL_") else {
                 continue;
             };
-            let key = key.to_ascii_lowercase();
-            if let Some((key, kind)) = KEYS.iter().find(|(k, _)| *k == key) {
-                table.insert((*key).to_owned(), env_value(&name, &value, *kind)?);
+            let lower = key.to_ascii_lowercase();
+            if let Some((known, kind)) = KEYS.iter().find(|(k, _)| *k == lower) {
+                table.insert((*known).to_owned(), env_value(&name, &value, *kind)?);
+            } else if !OTHER_VARS.contains(&key)
+                && !OTHER_PREFIXES.iter().any(|p| key.starts_with(p))
+            {
+                // A misspelt setting would otherwise be ignored in silence.
+                bail!(
+                    "unknown setting {name}; the settings are OBOL_ + {}",
+                    setting_names()
+                );
             }
         }
         let config: Config = table
@@ -185,6 +198,13 @@ impl Config {
             None => format!("sqlite://{}", self.data_dir.join("obol.db").display()),
         }
     }
+}
+
+fn setting_names() -> String {
+    KEYS.iter()
+        .map(|(k, _)| k.to_ascii_uppercase())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn env_value(name: &str, value: &str, kind: Kind) -> anyhow::Result<toml::Value> {
@@ -261,6 +281,14 @@ mod tests {
                 .to_string()
                 .contains("OBOL_BODY_LIMIT_BYTES")
         );
+        let typo = Config::from_sources(None, env(&[("OBOL_DEV", "1"), ("OBOL_HTTP_ADRR", "x")]));
+        assert!(typo.unwrap_err().to_string().contains("OBOL_HTTP_ADRR"));
+        let others = env(&[
+            ("OBOL_DEV", "1"),
+            ("OBOL_LOG", "debug"),
+            ("OBOL_TEST_POSTGRES_URL", "postgres://x"),
+        ]);
+        assert!(Config::from_sources(None, others).is_ok());
         let bad_addr = Config::from_sources(
             None,
             env(&[("OBOL_DEV", "1"), ("OBOL_HTTP_ADDR", "nowhere")]),
