@@ -33,6 +33,12 @@ pub trait LedgerStore: Send + Sync + std::fmt::Debug {
         1
     }
 
+    /// Answers when the database is reachable and every migration this build knows has run
+    /// (readiness); an in-memory store always is.
+    async fn ready(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// Saves a custom asset definition (the caller has checked it against the registry).
     async fn save_asset(&self, asset: &Asset) -> Result<()>;
 

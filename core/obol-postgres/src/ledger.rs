@@ -227,6 +227,22 @@ async fn account_by_id(pool: &sqlx::PgPool, id: &AccountId) -> Result<Option<(Ac
 
 #[async_trait]
 impl LedgerStore for PostgresStore {
+    async fn ready(&self) -> Result<()> {
+        let applied: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(crate::db_error)?;
+        let known = i64::try_from(crate::MIGRATOR.migrations.len()).unwrap_or(i64::MAX);
+        if applied < known {
+            return Err(obol_core::Error::unavailable(format!(
+                "{} of {known} migrations applied; run `obol migrate`",
+                applied
+            )));
+        }
+        Ok(())
+    }
+
     fn concurrent_batches(&self) -> usize {
         // Batches lock what they touch in one global order, so they may overlap; while one
         // waits on its commit's fsync the next is already loading.

@@ -68,7 +68,7 @@ impl PostgresStore {
             .connect_with(options)
             .await
             .map_err(db_error)?;
-        sqlx::migrate!("./migrations")
+        MIGRATOR
             .run(&pool)
             .await
             .map_err(|e| Error::unavailable(format!("PostgreSQL migration failed: {e}")))?;
@@ -86,6 +86,9 @@ impl PostgresStore {
         self.pool.close().await;
     }
 }
+
+/// The migrations this build applies on open.
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Maps a driver error to the engine's error: collisions between writers are contention
 /// (retryable); anything else is the store being unavailable. Details go to the log.

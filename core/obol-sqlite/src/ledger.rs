@@ -177,6 +177,22 @@ async fn account_by_id(
 
 #[async_trait]
 impl LedgerStore for SqliteStore {
+    async fn ready(&self) -> Result<()> {
+        let applied: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&self.read)
+                .await
+                .map_err(crate::db_error)?;
+        let known = i64::try_from(crate::MIGRATOR.migrations.len()).unwrap_or(i64::MAX);
+        if applied < known {
+            return Err(obol_core::Error::unavailable(format!(
+                "{} of {known} migrations applied; run `obol migrate`",
+                applied
+            )));
+        }
+        Ok(())
+    }
+
     async fn save_asset(&self, asset: &Asset) -> Result<()> {
         sqlx::query("INSERT INTO assets (code, scale) VALUES (?, ?) ON CONFLICT (code) DO NOTHING")
             .bind(asset.code.to_string())

@@ -59,7 +59,7 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await
             .map_err(db_error)?;
-        sqlx::migrate!("./migrations")
+        MIGRATOR
             .run(&write)
             .await
             .map_err(|e| Error::unavailable(format!("SQLite migration failed: {e}")))?;
@@ -82,6 +82,9 @@ impl SqliteStore {
         self.write.close().await;
     }
 }
+
+/// The migrations this build applies on open.
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Maps a driver error to the engine's error: busy/locked is contention (retryable), anything
 /// else is the store being unavailable. Details go to the log, not to callers.

@@ -15,3 +15,22 @@ async fn new_store() -> Arc<dyn Store> {
 }
 
 obol_core::ledger_store_conformance!(new_store);
+
+#[tokio::test]
+async fn ready_until_a_migration_is_missing() {
+    use obol_core::LedgerStore;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ready.db").display());
+    let store = SqliteStore::open(&url).await.unwrap();
+    store.ready().await.unwrap();
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query(
+        "DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let err = store.ready().await.unwrap_err();
+    assert_eq!(err.code(), "unavailable");
+    assert!(err.to_string().contains("migrations applied"), "{err}");
+}

@@ -39,7 +39,7 @@ impl Local {
     }
 
     /// Runs `work` once per (tenant, operation, key): the first answer is stored and replayed.
-    pub(super) async fn once<T, F, Fut>(
+    async fn once<T, F, Fut>(
         &self,
         who: &Principal,
         operation: &str,
@@ -63,7 +63,7 @@ impl Local {
     }
 
     /// A payment of the caller's tenant; another tenant's is as good as unknown.
-    pub(super) async fn own_payment(&self, who: &Principal, id: &PaymentId) -> Result<Payment> {
+    async fn own_payment(&self, who: &Principal, id: &PaymentId) -> Result<Payment> {
         let payment = self.engine.payments.payment(id).await?;
         if payment.merchant != *who.merchant() {
             return Err(Error::PaymentNotFound { id: id.to_string() });
@@ -71,7 +71,7 @@ impl Local {
         Ok(payment)
     }
 
-    pub(super) async fn own_customer(&self, who: &Principal, id: &CustomerId) -> Result<Customer> {
+    async fn own_customer(&self, who: &Principal, id: &CustomerId) -> Result<Customer> {
         let customer = self.engine.payments.customer(id).await?;
         if customer.merchant != *who.merchant() {
             return Err(Error::CustomerNotFound { id: id.to_string() });
@@ -80,11 +80,7 @@ impl Local {
     }
 
     /// An account the caller's tenant owns, with its balance.
-    pub(super) async fn own_account(
-        &self,
-        who: &Principal,
-        id: &AccountId,
-    ) -> Result<(Account, Balance)> {
+    async fn own_account(&self, who: &Principal, id: &AccountId) -> Result<(Account, Balance)> {
         let found = self.engine.ledger().account_and_balance(id).await?;
         if found.0.metadata.get(OWNER_KEY).map(String::as_str) != Some(who.merchant().as_str()) {
             return Err(Error::AccountNotFound {
@@ -95,7 +91,7 @@ impl Local {
     }
 
     /// Every account the entries touch belongs to the caller's tenant.
-    pub(super) async fn own_entries(&self, who: &Principal, entries: &[Entry]) -> Result<()> {
+    async fn own_entries(&self, who: &Principal, entries: &[Entry]) -> Result<()> {
         for entry in entries {
             self.own_account(who, &entry.account).await?;
         }
@@ -103,7 +99,7 @@ impl Local {
     }
 
     /// Whether any of the entries touches an account of the caller's tenant.
-    pub(super) async fn touches(&self, who: &Principal, entries: &[Entry]) -> bool {
+    async fn touches(&self, who: &Principal, entries: &[Entry]) -> bool {
         for entry in entries {
             if self.own_account(who, &entry.account).await.is_ok() {
                 return true;
@@ -115,11 +111,11 @@ impl Local {
 
 /// The idempotency key as stored: tenant and operation keep callers' keys apart, and the
 /// caller's key (up to 255 characters) is hashed to keep the stored key short.
-pub(super) fn scoped_key(who: &Principal, operation: &str, key: &str) -> String {
+fn scoped_key(who: &Principal, operation: &str, key: &str) -> String {
     let digest = hex::encode(Sha256::digest(key.as_bytes()));
     format!("{}:{operation}:{digest}", who.merchant())
 }
 
-pub(super) fn allow(who: &Principal, scope: Scope) -> Result<()> {
+fn allow(who: &Principal, scope: Scope) -> Result<()> {
     authorize(who, scope, who.merchant())
 }

@@ -369,6 +369,6 @@ impl PaymentsService for Local {
     }
 
     async fn ready(&self) -> Result<()> {
-        self.engine.store().custom_assets().await.map(|_| ())
+        self.engine.store().ready().await
     }
 }
