@@ -332,6 +332,12 @@ pub enum Error {
         /// The payment method type.
         method: String,
     },
+    /// No provider of that name is registered.
+    #[error("no provider named {name:?} is registered")]
+    ProviderNotFound {
+        /// The name asked for.
+        name: String,
+    },
     /// The engine is shutting down and takes no more writes.
     #[error("the ledger is shut down")]
     ShutDown,
@@ -392,6 +398,7 @@ impl Error {
             Error::ProviderTimeout { .. } => "provider_timeout",
             Error::Unsupported { .. } => "unsupported",
             Error::NoProvider { .. } => "no_provider",
+            Error::ProviderNotFound { .. } => "provider_not_found",
             Error::ShutDown => "shut_down",
         }
     }

@@ -125,5 +125,6 @@ async fn provider_webhooks_are_verified_and_applied_once() {
             "application/json",
         ))
         .await;
-    assert_eq!(unknown.status, StatusCode::BAD_REQUEST, "{}", unknown.body);
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{}", unknown.body);
+    assert_eq!(unknown.code(), "provider_not_found");
 }

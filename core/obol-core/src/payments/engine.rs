@@ -967,8 +967,8 @@ impl Payments {
         self.providers
             .get(name)
             .cloned()
-            .ok_or_else(|| Error::Config {
-                reason: format!("no provider named {name:?} is registered"),
+            .ok_or_else(|| Error::ProviderNotFound {
+                name: name.to_owned(),
             })
     }
 

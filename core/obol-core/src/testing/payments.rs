@@ -1035,6 +1035,6 @@ pub async fn create_with_a_method_is_one_write(store: Arc<dyn Store>) {
         .create_with_method(NewPayment::new(other.clone(), 5, usd()), Some(foreign))
         .await
         .unwrap_err();
-    assert_eq!(refused.code(), "config", "no such provider");
+    assert_eq!(refused.code(), "provider_not_found");
     assert!(payments.payment(&other).await.is_err());
 }
