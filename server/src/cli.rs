@@ -218,16 +218,23 @@ fn certs_dir(config: &Config, dir: &CertsDir) -> PathBuf {
         .unwrap_or_else(|| config.data_dir.join("certs"))
 }
 
+/// The banner. Written without `println!`: a reader that stops reading (a closed pipe) must
+/// not bring the server down.
 fn print_started(started: &crate::serve::Started) {
-    println!("Obol is running: http://{}/", started.http);
-    println!("  REST API   http://{}/v1/…", started.http);
-    println!("  health     http://{}/healthz", started.http);
+    use std::io::Write;
+    let mut text = format!(
+        "Obol is running: http://{0}/\n  REST API   http://{0}/v1/…\n  health     http://{0}/healthz\n",
+        started.http
+    );
     if let Some(dev) = &started.dev {
-        println!("  dev sign-in: {} / {}", dev.email, dev.password);
-        println!(
-            "  sandbox cards: 4242 4242 4242 4242 (succeeds), 4000 0025 0000 3155 (3-D Secure), 4000 0000 0000 0002 (declined)"
-        );
+        text.push_str(&format!(
+            "  dev sign-in: {} / {}\n  sandbox cards: 4242 4242 4242 4242 (succeeds), \
+             4000 0025 0000 3155 (3-D Secure), 4000 0000 0000 0002 (declined)\n",
+            dev.email, dev.password
+        ));
     }
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 fn merchant_of(text: Option<&str>) -> anyhow::Result<MerchantId> {

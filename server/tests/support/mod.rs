@@ -49,6 +49,7 @@ impl DevServer {
             .trim_end_matches('/')
             .to_owned();
         let sign_in = lines
+            .by_ref()
             .map(Result::unwrap)
             .find(|l| l.contains("dev sign-in:"))
             .unwrap();
@@ -58,11 +59,14 @@ impl DevServer {
             .1
             .split_once(" / ")
             .unwrap();
+        let (email, password) = (email.to_owned(), password.to_owned());
+        // Keep reading, so the server never writes into a closed pipe.
+        std::thread::spawn(move || lines.for_each(drop));
         DevServer {
             child,
             base,
-            email: email.to_owned(),
-            password: password.to_owned(),
+            email,
+            password,
         }
     }
 
