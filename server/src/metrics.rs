@@ -48,18 +48,13 @@ impl Metrics {
     }
 
     /// Counts one HTTP request.
-    pub fn request(&self, route: &str, method: &str, status: u16, micros: u64) {
+    pub fn request(&self, route: String, method: String, status: u16, micros: u64) {
+        let requests_key = (route.clone(), method.clone(), status);
         let Ok(mut counters) = self.counters.lock() else {
             return;
         };
-        *counters
-            .requests
-            .entry((route.to_owned(), method.to_owned(), status))
-            .or_default() += 1;
-        let latency = counters
-            .latency
-            .entry((route.to_owned(), method.to_owned()))
-            .or_default();
+        *counters.requests.entry(requests_key).or_default() += 1;
+        let latency = counters.latency.entry((route, method)).or_default();
         latency.count += 1;
         latency.sum += micros;
         for (bound, n) in REQUEST_MICROS_BOUNDS.iter().zip(latency.buckets.iter_mut()) {
@@ -248,8 +243,9 @@ mod tests {
     #[test]
     fn renders_counters_and_histograms() {
         let metrics = Metrics::new(None);
-        metrics.request("/v1/payments", "POST", 201, 1_500);
-        metrics.request("/v1/payments", "POST", 201, 30_000);
+        let (route, post) = ("/v1/payments".to_owned(), "POST".to_owned());
+        metrics.request(route.clone(), post.clone(), 201, 1_500);
+        metrics.request(route, post, 201, 30_000);
         metrics.payment("create", &Err(obol::Error::Unauthenticated));
         let text = metrics.render();
         assert!(text.contains(

@@ -34,11 +34,14 @@ pub async fn create(
     key: IdempotencyKey,
     Body(body): Body<CreateCustomer>,
 ) -> ApiResult<(StatusCode, Json<Customer>)> {
-    let id = match key.get() {
-        // A retry with the same key names the same customer.
-        Some(key) => CustomerId::derived(&format!("{}:customers:{key}", who.merchant())),
-        None => state.new_id(CustomerId::generate),
-    };
+    // A retry with the same key names the same customer.
+    let id = state.id_for(
+        &who,
+        "customers",
+        &key,
+        CustomerId::derived,
+        CustomerId::generate,
+    );
     let new = NewCustomer {
         email: body.email,
         name: body.name,

@@ -118,7 +118,7 @@ pub async fn track(
     let started = Instant::now();
     let response = next.run(request).await;
     let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    metrics.request(&route, &method, response.status().as_u16(), micros);
+    metrics.request(route, method, response.status().as_u16(), micros);
     response
 }
 

@@ -41,11 +41,6 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// A new id from the gateway's generator.
-    pub fn new_id<T>(&self, generate: impl FnOnce(&dyn IdGen) -> T) -> T {
-        generate(self.ids.as_ref())
-    }
-
     /// The id of a new resource: derived from the caller's idempotency key, so a retry names
     /// the same resource, or new.
     pub fn id_for<T>(

@@ -346,7 +346,8 @@ impl Payments {
         Ok(method)
     }
 
-    async fn usable_method(&self, id: &PaymentMethodId) -> Result<SavedMethod> {
+    /// A saved method that is still usable (not detached).
+    pub async fn usable_method(&self, id: &PaymentMethodId) -> Result<SavedMethod> {
         self.ledger
             .store()
             .saved_method(id)

@@ -62,13 +62,7 @@ impl Local {
             MethodInput::Token(token) => Ok(token),
             MethodInput::Saved(id) => {
                 let unknown = || Error::PaymentMethodNotFound { id: id.to_string() };
-                let saved = self
-                    .engine
-                    .store()
-                    .saved_method(&id)
-                    .await?
-                    .filter(|m| !m.detached)
-                    .ok_or_else(unknown)?;
+                let saved = self.engine.payments.usable_method(&id).await?;
                 if customer != Some(&saved.customer) {
                     return Err(unknown());
                 }
@@ -275,11 +269,7 @@ impl PaymentsService for Local {
 
     async fn detach_method(&self, who: &Principal, id: &PaymentMethodId) -> Result<SavedMethod> {
         allow(who, Scope::PaymentsWrite)?;
-        let store = self.engine.store();
-        let method = store
-            .saved_method(id)
-            .await?
-            .ok_or_else(|| Error::PaymentMethodNotFound { id: id.to_string() })?;
+        let method = self.engine.payments.usable_method(id).await?;
         if self.own_customer(who, &method.customer).await.is_err() {
             return Err(Error::PaymentMethodNotFound { id: id.to_string() });
         }
