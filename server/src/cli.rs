@@ -11,7 +11,7 @@ use obol::MerchantId;
 use obol::auth::{ApiKeyMode, NewUser, Password, Profile, Scope};
 use obol::payments::default_merchant;
 
-use crate::config::Config;
+use crate::config::{Config, Role};
 use crate::engine::Engine;
 
 /// Obol: a payment engine's reference server and admin tool.
@@ -29,7 +29,7 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the server (REST API and web UI; all services in one process).
+    /// Run the server: everything in one process, or one role of a split deployment.
     Serve(ServeArgs),
     /// Apply database migrations and exit.
     Migrate,
@@ -83,6 +83,10 @@ pub struct ServeArgs {
     /// Development mode: a generated key-encryption key and a development user.
     #[arg(long)]
     pub dev: bool,
+    /// Which part to run: all (default), or gateway|payments|ledger|auth of a split
+    /// deployment (the services speak gRPC over mutual TLS). Overrides OBOL_ROLE.
+    #[arg(long, value_enum)]
+    pub role: Option<Role>,
 }
 
 /// `obol keys …`
@@ -151,11 +155,19 @@ pub async fn run() -> anyhow::Result<()> {
         println!("{}", crate::secrets::random_base64(32));
         return Ok(());
     }
-    let dev_flag = matches!(&cli.command, Command::Serve(ServeArgs { dev: true }));
-    let mut config = if dev_flag {
-        // --dev stands in for OBOL_DEV=1 before the configuration is checked.
+    // Flags of `serve` stand in for their variables before the configuration is checked.
+    let mut overrides = Vec::new();
+    if let Command::Serve(args) = &cli.command {
+        if args.dev {
+            overrides.push(("OBOL_DEV".to_owned(), "1".to_owned()));
+        }
+        if let Some(role) = args.role {
+            overrides.push(("OBOL_ROLE".to_owned(), role.as_str().to_owned()));
+        }
+    }
+    let config = if !overrides.is_empty() {
         let mut env: Vec<(String, String)> = std::env::vars().collect();
-        env.push(("OBOL_DEV".to_owned(), "1".to_owned()));
+        env.extend(overrides);
         let text = match &cli.config {
             Some(path) => Some(
                 std::fs::read_to_string(path)
@@ -171,9 +183,8 @@ pub async fn run() -> anyhow::Result<()> {
     };
     init_tracing(&config);
     match cli.command {
-        Command::Serve(args) => {
-            config.dev |= args.dev;
-            crate::serve::serve_all(config, print_started, crate::serve::shutdown_signal()).await
+        Command::Serve(_) => {
+            crate::serve::serve(config, print_started, crate::serve::shutdown_signal()).await
         }
         Command::Migrate => {
             let engine = Engine::open(&config).await?;
@@ -222,10 +233,18 @@ fn certs_dir(config: &Config, dir: &CertsDir) -> PathBuf {
 /// not bring the server down.
 fn print_started(started: &crate::serve::Started) {
     use std::io::Write;
-    let mut text = format!(
-        "Obol is running: http://{0}/\n  REST API   http://{0}/v1/…\n  health     http://{0}/healthz\n",
-        started.http
-    );
+    let mut text = String::new();
+    if let Some(http) = started.http {
+        text.push_str(&format!(
+            "Obol is running: http://{http}/\n  REST API   http://{http}/v1/…\n  health     http://{http}/healthz\n"
+        ));
+    }
+    if let Some(grpc) = started.grpc {
+        text.push_str(&format!(
+            "Obol {} gRPC (mutual TLS) on {grpc}\n",
+            started.role.as_str()
+        ));
+    }
     if let Some(dev) = &started.dev {
         text.push_str(&format!(
             "  dev sign-in: {} / {}\n  sandbox cards: 4242 4242 4242 4242 (succeeds), \

@@ -40,6 +40,55 @@ pub struct Config {
     pub rate_limit_burst: u32,
     /// `text` or `json` logs.
     pub log_format: String,
+    /// Which part of a deployment this process runs (`serve --role` overrides it).
+    pub role: Role,
+    /// This process's TLS certificate for the gRPC services (PEM).
+    pub tls_cert: Option<PathBuf>,
+    /// Its private key (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// The CA whose certificates the gRPC services accept (PEM).
+    pub tls_ca: Option<PathBuf>,
+    /// Where the gateway finds the payments service (`https://host:port`).
+    pub payments_url: Option<String>,
+    /// Where the gateway finds the ledger service.
+    pub ledger_url: Option<String>,
+    /// Where the gateway finds the auth service.
+    pub auth_url: Option<String>,
+}
+
+/// The part of a deployment a process runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Everything in one process: engine, REST, web UI (and gRPC when TLS is configured).
+    #[default]
+    All,
+    /// REST and web UI, calling the services over gRPC.
+    Gateway,
+    /// The payments service (gRPC).
+    Payments,
+    /// The ledger service (gRPC).
+    Ledger,
+    /// The auth service (gRPC).
+    Auth,
+}
+
+impl Role {
+    /// The role's name, as `--role` and `OBOL_ROLE` take it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::All => "all",
+            Role::Gateway => "gateway",
+            Role::Payments => "payments",
+            Role::Ledger => "ledger",
+            Role::Auth => "auth",
+        }
+    }
+
+    /// Whether this process opens the engine (every role but the gateway).
+    pub fn opens_engine(self) -> bool {
+        self != Role::Gateway
+    }
 }
 
 impl Default for Config {
@@ -59,6 +108,13 @@ impl Default for Config {
             rate_limit_per_second: 200,
             rate_limit_burst: 400,
             log_format: "text".to_owned(),
+            role: Role::All,
+            tls_cert: None,
+            tls_key: None,
+            tls_ca: None,
+            payments_url: None,
+            ledger_url: None,
+            auth_url: None,
         }
     }
 }
@@ -88,6 +144,13 @@ const KEYS: &[(&str, Kind)] = &[
     ("rate_limit_per_second", Kind::Integer),
     ("rate_limit_burst", Kind::Integer),
     ("log_format", Kind::Text),
+    ("role", Kind::Text),
+    ("tls_cert", Kind::Text),
+    ("tls_key", Kind::Text),
+    ("tls_ca", Kind::Text),
+    ("payments_url", Kind::Text),
+    ("ledger_url", Kind::Text),
+    ("auth_url", Kind::Text),
 ];
 
 /// The variable naming a configuration file.
@@ -168,6 +231,33 @@ impl Config {
 
     /// Refuses settings that cannot work.
     fn check(&self) -> anyhow::Result<()> {
+        let tls_set = [&self.tls_cert, &self.tls_key, &self.tls_ca]
+            .iter()
+            .filter(|f| f.is_some())
+            .count();
+        if tls_set != 0 && tls_set != 3 {
+            bail!("OBOL_TLS_CERT, OBOL_TLS_KEY and OBOL_TLS_CA go together: set all three or none");
+        }
+        if self.role != Role::All && tls_set == 0 {
+            bail!(
+                "the {:?} role talks to the other services over mutual TLS: set OBOL_TLS_CERT, \
+                 OBOL_TLS_KEY and OBOL_TLS_CA (`obol certs init` and `obol certs issue` make \
+                 development ones)",
+                self.role
+            );
+        }
+        if self.role == Role::Gateway {
+            for (name, url) in [
+                ("OBOL_PAYMENTS_URL", &self.payments_url),
+                ("OBOL_LEDGER_URL", &self.ledger_url),
+                ("OBOL_AUTH_URL", &self.auth_url),
+            ] {
+                if url.is_none() {
+                    bail!("the gateway needs {name} (https://host:port of that service)");
+                }
+            }
+            return self.check_http();
+        }
         if !self.dev && self.key_encryption_key.is_none() {
             bail!(
                 "OBOL_KEY_ENCRYPTION_KEY is required outside dev mode (base64 of 32 random bytes; \
@@ -179,6 +269,10 @@ impl Config {
                 anyhow::anyhow!("OBOL_KEY_ENCRYPTION_KEY is not base64 of 32 bytes")
             })?;
         }
+        self.check_http()
+    }
+
+    fn check_http(&self) -> anyhow::Result<()> {
         if !matches!(self.log_format.as_str(), "text" | "json") {
             bail!("OBOL_LOG_FORMAT is text or json");
         }
@@ -189,6 +283,18 @@ impl Config {
             bail!("OBOL_RATE_LIMIT_PER_SECOND must be above zero");
         }
         Ok(())
+    }
+
+    /// The TLS files, when configured.
+    pub fn tls(&self) -> Option<crate::grpc::tls::TlsFiles> {
+        match (&self.tls_cert, &self.tls_key, &self.tls_ca) {
+            (Some(cert), Some(key), Some(ca)) => Some(crate::grpc::tls::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                ca: ca.clone(),
+            }),
+            _ => None,
+        }
     }
 
     /// The store URL: the configured one, or the SQLite file in the data directory.

@@ -12,7 +12,7 @@ use obol::webhooks::WebhookDispatcher;
 use obol::{Ledger, LedgerConfig, Store, Timestamp};
 use obol_http::HttpWebhookTransport;
 
-use crate::config::Config;
+use crate::config::{Config, Role};
 
 /// How often signing keys are checked for rotation.
 const KEY_ROTATION_CHECK: Duration = Duration::from_secs(3600);
@@ -99,19 +99,24 @@ impl Engine {
         self.ledger().now()
     }
 
-    /// Starts housekeeping: payment maintenance (expiry, status sync), signing-key rotation
-    /// and webhook delivery.
-    pub fn start_background(&self) -> Background {
-        let maintenance = Maintenance::spawn(self.payments.clone(), MaintenancePolicy::default());
-        let rotation = self.auth.spawn_key_rotation(KEY_ROTATION_CHECK);
-        let webhooks = self.webhooks.clone();
-        let delivery = Periodic::spawn(WEBHOOK_PASS, move || {
-            let webhooks = webhooks.clone();
-            async move {
-                if let Err(error) = webhooks.run_due(WEBHOOK_BATCH).await {
-                    tracing::warn!(code = error.code(), %error, "webhook delivery pass failed");
+    /// Starts the housekeeping of `role`: payment maintenance (expiry, status sync) and
+    /// webhook delivery where payments run, signing-key rotation where auth runs.
+    pub fn start_background(&self, role: Role) -> Background {
+        let payments = matches!(role, Role::All | Role::Payments);
+        let auth = matches!(role, Role::All | Role::Auth);
+        let maintenance = payments
+            .then(|| Maintenance::spawn(self.payments.clone(), MaintenancePolicy::default()));
+        let rotation = auth.then(|| self.auth.spawn_key_rotation(KEY_ROTATION_CHECK));
+        let delivery = payments.then(|| {
+            let webhooks = self.webhooks.clone();
+            Periodic::spawn(WEBHOOK_PASS, move || {
+                let webhooks = webhooks.clone();
+                async move {
+                    if let Err(error) = webhooks.run_due(WEBHOOK_BATCH).await {
+                        tracing::warn!(code = error.code(), %error, "webhook delivery pass failed");
+                    }
                 }
-            }
+            })
         });
         Background {
             maintenance,
@@ -141,17 +146,20 @@ impl Engine {
 
 /// The housekeeping tasks of a process.
 pub struct Background {
-    maintenance: Maintenance,
-    rotation: Periodic,
-    delivery: Periodic,
+    maintenance: Option<Maintenance>,
+    rotation: Option<Periodic>,
+    delivery: Option<Periodic>,
 }
 
 impl Background {
     /// Stops every task after its current pass.
     pub async fn stop(self) {
-        self.maintenance.stop().await;
-        self.rotation.stop().await;
-        self.delivery.stop().await;
+        if let Some(maintenance) = self.maintenance {
+            maintenance.stop().await;
+        }
+        for task in [self.rotation, self.delivery].into_iter().flatten() {
+            task.stop().await;
+        }
     }
 }
 

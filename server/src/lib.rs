@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod dev;
 pub mod engine;
+pub mod grpc;
 pub mod metrics;
 pub mod rest;
 pub mod secrets;

@@ -1,5 +1,6 @@
-//! `obol serve`: the engine, its housekeeping and the REST API in one process, stopped
-//! gracefully on SIGTERM or Ctrl-C (in-flight requests finish, the ledger writer drains).
+//! `obol serve`: everything in one process, or one role of a split deployment (a gateway
+//! serving REST over gRPC clients, or one gRPC service over the engine), stopped gracefully
+//! on SIGTERM or Ctrl-C (in-flight requests finish, the ledger writer drains).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -7,22 +8,42 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
+use obol::{IdGen, Ledger, RandomIdGen, SystemClock};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
-use crate::config::Config;
+use crate::config::{Config, Role};
 use crate::engine::Engine;
+use crate::grpc::serve::{Exposed, serve_grpc};
 use crate::rest::middleware::{HttpLimits, RateLimiter, wrap};
 use crate::rest::{AppState, routes};
+use crate::services::Services;
 use crate::services::local::Local;
 
 /// The REST app over an engine in this process, with every middleware layer.
 pub fn app(engine: &Arc<Engine>, config: &Config) -> Router {
+    app_over(
+        Local::services(engine.clone()),
+        engine.ledger().ids().clone(),
+        Some(engine.ledger().clone()),
+        config,
+    )
+}
+
+/// The REST app over any implementation of the services; `ledger`, when in this process,
+/// feeds the writer's figures to `/metrics`.
+pub fn app_over(
+    services: Services,
+    ids: Arc<dyn IdGen>,
+    ledger: Option<Arc<Ledger>>,
+    config: &Config,
+) -> Router {
     let limits = limits(config);
     let limiter = RateLimiter::new(limits.rate_per_second, limits.burst);
     let state = AppState {
-        services: Local::services(engine.clone()),
-        ids: engine.ledger().ids().clone(),
-        metrics: Arc::new(crate::metrics::Metrics::new(Some(engine.ledger().clone()))),
+        services,
+        ids,
+        metrics: Arc::new(crate::metrics::Metrics::new(ledger)),
         limiter: limiter.clone(),
     };
     wrap(routes(state), &limits, limiter)
@@ -42,47 +63,186 @@ pub fn limits(config: &Config) -> HttpLimits {
 /// What a started server tells its operator.
 #[derive(Debug, Clone)]
 pub struct Started {
-    /// The REST address actually bound.
-    pub http: SocketAddr,
+    /// The role it runs.
+    pub role: Role,
+    /// The REST address bound, when it serves REST.
+    pub http: Option<SocketAddr>,
+    /// The gRPC address bound, when it serves gRPC.
+    pub grpc: Option<SocketAddr>,
     /// Development credentials, in dev mode.
     pub dev: Option<crate::dev::DevCredentials>,
 }
 
-/// Runs everything in one process until `shutdown` resolves; `started` hears where it
-/// listens once it does.
-pub async fn serve_all(
+/// Runs the configured role until `shutdown` resolves; `started` hears where it listens
+/// once it does.
+pub async fn serve(
     config: Config,
     started: impl FnOnce(&Started),
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let engine = Arc::new(Engine::open(&config).await?);
-    // A first signing key before the first login.
-    engine.auth.rotate_keys().await?;
-    let dev = match config.dev {
-        true => Some(crate::dev::ensure_dev_user(&engine, &config).await?),
-        false => None,
-    };
-    let background = engine.start_background();
-    let listener = TcpListener::bind(config.http_addr)
+    let stop = Stop::on(shutdown);
+    match config.role {
+        Role::Gateway => serve_gateway(config, started, stop).await,
+        _ => serve_engine(config, started, stop).await,
+    }
+}
+
+/// Runs everything in one process (the REST API here).
+pub async fn serve_all(
+    mut config: Config,
+    started: impl FnOnce(&Started),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    config.role = Role::All;
+    serve(config, started, shutdown).await
+}
+
+/// One shutdown request, heard by every server of the process.
+#[derive(Clone)]
+struct Stop(watch::Receiver<bool>);
+
+impl Stop {
+    fn on(signal: impl std::future::Future<Output = ()> + Send + 'static) -> Self {
+        let (tell, hear) = watch::channel(false);
+        tokio::spawn(async move {
+            signal.await;
+            let _ = tell.send(true);
+        });
+        Stop(hear)
+    }
+
+    async fn requested(mut self) {
+        // An error means the sender is gone, which only happens after it sent.
+        let _ = self.0.wait_for(|stop| *stop).await;
+    }
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
         .await
-        .with_context(|| format!("cannot listen on {}", config.http_addr))?;
-    let http = listener.local_addr()?;
-    started(&Started { http, dev });
-    let app = app(&engine, &config);
+        .with_context(|| format!("cannot listen for {what} on {addr}"))
+}
+
+/// The REST server on `listener` until `stop`.
+async fn serve_http(listener: TcpListener, app: Router, stop: Stop) -> anyhow::Result<()> {
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(stop.requested())
     .await
-    .context("the HTTP server failed")?;
-    tracing::info!("HTTP server stopped; stopping housekeeping and draining the ledger");
+    .context("the HTTP server failed")
+}
+
+/// A process with the engine: all-in-one (REST, and gRPC too when TLS is configured) or
+/// one gRPC service.
+async fn serve_engine(
+    config: Config,
+    started: impl FnOnce(&Started),
+    stop: Stop,
+) -> anyhow::Result<()> {
+    let role = config.role;
+    let engine = Arc::new(Engine::open(&config).await?);
+    if matches!(role, Role::All | Role::Auth) {
+        // A first signing key before the first login.
+        engine.auth.rotate_keys().await?;
+    }
+    let dev = match config.dev && matches!(role, Role::All | Role::Auth) {
+        true => Some(crate::dev::ensure_dev_user(&engine, &config).await?),
+        false => None,
+    };
+    let background = engine.start_background(role);
+    let local = Local::services(engine.clone());
+    let exposed = match role {
+        Role::All => Exposed {
+            payments: Some(local.payments.clone()),
+            ledger: Some(local.ledger.clone()),
+            auth: Some(local.auth.clone()),
+        },
+        Role::Payments => Exposed {
+            payments: Some(local.payments.clone()),
+            ..Exposed::default()
+        },
+        Role::Ledger => Exposed {
+            ledger: Some(local.ledger.clone()),
+            ..Exposed::default()
+        },
+        // (The gateway never gets here: it opens no engine.)
+        Role::Auth | Role::Gateway => Exposed {
+            auth: Some(local.auth.clone()),
+            ..Exposed::default()
+        },
+    };
+    drop(local);
+    let http = match role {
+        Role::All => Some(bind(config.http_addr, "HTTP").await?),
+        _ => None,
+    };
+    let (grpc, tls) = match config.tls() {
+        Some(tls) => (Some(bind(config.grpc_addr, "gRPC").await?), Some(tls)),
+        None => (None, None),
+    };
+    started(&Started {
+        role,
+        http: http.as_ref().map(TcpListener::local_addr).transpose()?,
+        grpc: grpc.as_ref().map(TcpListener::local_addr).transpose()?,
+        dev,
+    });
+    let rest = async {
+        match http {
+            Some(listener) => serve_http(listener, app(&engine, &config), stop.clone()).await,
+            None => Ok(()),
+        }
+    };
+    let rpc = async {
+        match (grpc, &tls) {
+            (Some(listener), Some(tls)) => {
+                serve_grpc(listener, exposed.clone(), tls, stop.clone().requested()).await
+            }
+            _ => Ok(()),
+        }
+    };
+    let (rest, rpc) = tokio::join!(rest, rpc);
+    tracing::info!("servers stopped; stopping housekeeping and draining the ledger");
+    drop(exposed);
     background.stop().await;
     match last_handle(engine).await {
         Ok(engine) => engine.shutdown().await,
         Err(_) => tracing::warn!("engine still shared at shutdown; the ledger drains on drop"),
     }
-    Ok(())
+    rest.and(rpc)
+}
+
+/// The gateway: REST and the web UI, every call going to the services over gRPC.
+async fn serve_gateway(
+    config: Config,
+    started: impl FnOnce(&Started),
+    stop: Stop,
+) -> anyhow::Result<()> {
+    let tls = config
+        .tls()
+        .context("the gateway needs OBOL_TLS_CERT, OBOL_TLS_KEY and OBOL_TLS_CA")?;
+    let client = tls.client()?;
+    let channel = |url: &Option<String>, name: &str| {
+        let url = url
+            .as_deref()
+            .with_context(|| format!("the gateway needs OBOL_{name}_URL"))?;
+        crate::grpc::tls::channel(url, client.clone())
+    };
+    let services = crate::grpc::client::services(
+        channel(&config.payments_url, "PAYMENTS")?,
+        channel(&config.ledger_url, "LEDGER")?,
+        channel(&config.auth_url, "AUTH")?,
+    );
+    let ids: Arc<dyn IdGen> = Arc::new(RandomIdGen::new(Arc::new(SystemClock)));
+    let listener = bind(config.http_addr, "HTTP").await?;
+    started(&Started {
+        role: Role::Gateway,
+        http: Some(listener.local_addr()?),
+        grpc: None,
+        dev: None,
+    });
+    serve_http(listener, app_over(services, ids, None, &config), stop).await
 }
 
 /// The engine once every connection task has let go of it (they finish just after the

@@ -341,6 +341,12 @@ pub enum Error {
     /// The engine is shutting down and takes no more writes.
     #[error("the ledger is shut down")]
     ShutDown,
+    /// A request arrived malformed at a service edge (undecodable fields).
+    #[error("invalid request: {reason}")]
+    InvalidRequest {
+        /// What could not be read.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -400,6 +406,7 @@ impl Error {
             Error::NoProvider { .. } => "no_provider",
             Error::ProviderNotFound { .. } => "provider_not_found",
             Error::ShutDown => "shut_down",
+            Error::InvalidRequest { .. } => "invalid_request",
         }
     }
 

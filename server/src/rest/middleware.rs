@@ -54,6 +54,7 @@ pub fn wrap(routes: Router, limits: &HttpLimits, limiter: RateLimiter) -> Router
         .layer(CompressionLayer::new().gzip(true))
         .layer(cors(&limits.cors_origins))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+        .layer(middleware::from_fn(scope_request_id))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
             let id = request
                 .headers()
@@ -64,6 +65,28 @@ pub fn wrap(routes: Router, limits: &HttpLimits, limiter: RateLimiter) -> Router
         }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, NewRequestId))
+}
+
+tokio::task_local! {
+    static CURRENT_REQUEST_ID: String;
+}
+
+/// The id of the request being handled, for calls it makes to other services.
+pub fn current_request_id() -> Option<String> {
+    CURRENT_REQUEST_ID.try_with(Clone::clone).ok()
+}
+
+/// Makes the request's id readable by everything its handler calls.
+async fn scope_request_id(request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    match id {
+        Some(id) => CURRENT_REQUEST_ID.scope(id, next.run(request)).await,
+        None => next.run(request).await,
+    }
 }
 
 /// Request ids: `req_` and 16 random hex digits.

@@ -1,0 +1,415 @@
+//! The split deployment as separate processes on 127.0.0.1: payments, ledger and auth
+//! services (gRPC over mutual TLS, one shared store) and the REST gateway in front. A full
+//! payment flow goes through the gateway and reaches every service; the engine's error codes
+//! and idempotent replays survive the hop; request ids reach the services' logs; a client
+//! without a certificate from the deployment's CA is refused.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use obol_server::grpc::proto::Empty;
+use obol_server::grpc::proto::payments_client::PaymentsClient;
+use serde_json::{Value, json};
+use support::obol;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+
+/// One process of the deployment, killed when dropped.
+struct Process {
+    child: Child,
+    /// What its banner says it listens on (`127.0.0.1:port`).
+    addr: String,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn certs(data: &Path) -> PathBuf {
+    data.join("certs")
+}
+
+fn run(data: &Path, env: &[(&str, &str)], args: &[&str]) -> String {
+    let mut command = obol(data);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.args(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Starts `obol serve --role <role>` with `name`'s certificate and waits for its banner.
+fn start(data: &Path, env: &[(&str, &str)], role: &str, name: &str) -> Process {
+    let dir = certs(data);
+    let log = std::fs::File::create(data.join(format!("{role}.log"))).unwrap();
+    let mut command = obol(data);
+    command
+        .env("OBOL_LOG", "info,obol_server=debug")
+        .env("OBOL_GRPC_ADDR", "127.0.0.1:0")
+        .env("OBOL_HTTP_ADDR", "127.0.0.1:0")
+        .env("OBOL_TLS_CERT", dir.join(format!("{name}.pem")))
+        .env("OBOL_TLS_KEY", dir.join(format!("{name}-key.pem")))
+        .env("OBOL_TLS_CA", dir.join("ca.pem"));
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command
+        .args(["serve", "--role", role])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let banner = lines.next().unwrap().unwrap();
+    let addr = match banner.strip_prefix("Obol is running: http://") {
+        Some(rest) => rest.trim_end_matches('/').to_owned(),
+        None => banner.rsplit_once(" on ").unwrap().1.to_owned(),
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    Process { child, addr }
+}
+
+fn http(
+    method: &str,
+    url: &str,
+    token: &str,
+    body: Option<Value>,
+    headers: &[(&str, &str)],
+) -> (u16, Value) {
+    let client = reqwest::blocking::Client::new();
+    let mut request = client.request(method.parse().unwrap(), url);
+    if !token.is_empty() {
+        request = request.bearer_auth(token);
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+fn card(number: &str) -> Value {
+    json!({"card": {"number": number, "exp_month": 12, "exp_year": 2099, "cvc": "123"}})
+}
+
+/// A gRPC channel to `addr` trusting `ca`, presenting `identity` (if any).
+async fn grpc_channel(
+    addr: &str,
+    ca: &Path,
+    identity: Option<(&Path, &Path)>,
+) -> Result<Channel, tonic::transport::Error> {
+    let mut tls =
+        ClientTlsConfig::new().ca_certificate(Certificate::from_pem(std::fs::read(ca).unwrap()));
+    if let Some((cert, key)) = identity {
+        tls = tls.identity(Identity::from_pem(
+            std::fs::read(cert).unwrap(),
+            std::fs::read(key).unwrap(),
+        ));
+    }
+    Endpoint::from_shared(format!("https://{addr}"))
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+}
+
+async fn ready(channel: Channel) -> Result<(), tonic::Status> {
+    PaymentsClient::new(channel).ready(Empty {}).await.map(drop)
+}
+
+#[test]
+fn split_deployment_over_mutual_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let kek = run(data, &[], &["keys", "kek"]).trim().to_owned();
+    let env = [
+        ("OBOL_KEY_ENCRYPTION_KEY", kek.as_str()),
+        ("OBOL_NEW_USER_PASSWORD", "a long enough password"),
+    ];
+    run(data, &[], &["certs", "init"]);
+    for name in ["gateway", "payments", "ledger", "auth"] {
+        run(data, &[], &["certs", "issue", name]);
+    }
+    // One store for the three services; migrated once before they start, as a deploy's
+    // migration job does.
+    run(data, &env, &["migrate"]);
+    run(data, &env, &["users", "create", "--email", "ops@acme.test"]);
+
+    let payments = start(data, &env, "payments", "payments");
+    let ledger = start(data, &env, "ledger", "ledger");
+    let auth = start(data, &env, "auth", "auth");
+    let urls = [
+        ("OBOL_PAYMENTS_URL", format!("https://{}", payments.addr)),
+        ("OBOL_LEDGER_URL", format!("https://{}", ledger.addr)),
+        ("OBOL_AUTH_URL", format!("https://{}", auth.addr)),
+    ];
+    let gateway_env: Vec<(&str, &str)> = urls.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let gateway = start(data, &gateway_env, "gateway", "gateway");
+    let base = format!("http://{}", gateway.addr);
+
+    // Ready once every service answers through the gateway.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = http("GET", &format!("{base}/readyz"), "", None, &[]);
+        if status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never ready: {status} {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // Auth service: sign in, who am I, an API key.
+    let (status, tokens) = http(
+        "POST",
+        &format!("{base}/v1/auth/login"),
+        "",
+        Some(json!({"email": "ops@acme.test", "password": "a long enough password"})),
+        &[],
+    );
+    assert_eq!(status, 200, "{tokens}");
+    let token = tokens["access_token"].as_str().unwrap().to_owned();
+    let (status, me) = http("GET", &format!("{base}/v1/users/me"), &token, None, &[]);
+    assert_eq!((status, me["email"].as_str()), (200, Some("ops@acme.test")));
+    let (status, wrong) = http(
+        "POST",
+        &format!("{base}/v1/auth/login"),
+        "",
+        Some(json!({"email": "ops@acme.test", "password": "not the password at all"})),
+        &[],
+    );
+    assert_eq!(
+        (status, &wrong["error"]["code"]),
+        (401, &json!("unauthenticated"))
+    );
+
+    // Payments service: pay with manual capture, capture part, refund part.
+    let create = json!({
+        "amount": "2000", "asset": "USD", "capture_method": "manual",
+        "payment_method": card("4242424242424242"), "confirm": true,
+    });
+    let key = [
+        ("idempotency-key", "split-order-1"),
+        ("x-request-id", "req_split_flow_1"),
+    ];
+    let (status, paid) = http(
+        "POST",
+        &format!("{base}/v1/payments"),
+        &token,
+        Some(create.clone()),
+        &key,
+    );
+    assert_eq!(status, 201, "{paid}");
+    assert_eq!(paid["state"]["status"], "requires_capture");
+    let id = paid["id"].as_str().unwrap().to_owned();
+    let (_, replay) = http(
+        "POST",
+        &format!("{base}/v1/payments"),
+        &token,
+        Some(create),
+        &key,
+    );
+    assert_eq!(
+        replay["id"], paid["id"],
+        "an idempotent replay answers the same"
+    );
+    let (status, captured) = http(
+        "POST",
+        &format!("{base}/v1/payments/{id}/capture"),
+        &token,
+        Some(json!({"amount": "1500"})),
+        &[("idempotency-key", "split-capture-1")],
+    );
+    assert_eq!(status, 200, "{captured}");
+    assert_eq!(captured["state"]["status"], "succeeded");
+    let (status, refunded) = http(
+        "POST",
+        &format!("{base}/v1/payments/{id}/refunds"),
+        &token,
+        Some(json!({"amount": "500"})),
+        &[("idempotency-key", "split-refund-1")],
+    );
+    assert_eq!(status, 201, "{refunded}");
+    assert_eq!(refunded["state"]["refunded"], "500");
+    let (status, events) = http(
+        "GET",
+        &format!("{base}/v1/payments/{id}/events"),
+        &token,
+        None,
+        &[],
+    );
+    assert_eq!(status, 200);
+    assert!(events["data"].as_array().unwrap().len() >= 3, "{events}");
+
+    // A decline is recorded on the payment; engine errors keep their codes across the hop.
+    let (status, declined) = http(
+        "POST",
+        &format!("{base}/v1/payments"),
+        &token,
+        Some(
+            json!({"amount": "100", "asset": "USD", "payment_method": card("4000000000000002"), "confirm": true}),
+        ),
+        &[],
+    );
+    assert_eq!(status, 201, "{declined}");
+    assert_eq!(declined["state"]["status"], "requires_payment_method");
+    assert_eq!(declined["last_decline"], "generic_decline");
+    let (status, missing) = http(
+        "GET",
+        &format!("{base}/v1/payments/pay_01JZZZZZZZZZZZZZZZZZZZZZZZ"),
+        &token,
+        None,
+        &[],
+    );
+    assert_eq!(
+        (status, &missing["error"]["code"]),
+        (404, &json!("payment_not_found"))
+    );
+
+    // Ledger service: the merchant's balance as the payments service reports it equals the
+    // account as the ledger service reads it.
+    let (status, balances) = http(
+        "GET",
+        &format!("{base}/v1/balances?assets=USD"),
+        &token,
+        None,
+        &[],
+    );
+    assert_eq!(status, 200, "{balances}");
+    let merchant = &balances["data"][0];
+    assert_eq!(merchant["balance"]["credits_posted"], "1500", "{balances}");
+    let account = merchant["account"].as_str().unwrap();
+    let (status, view) = http(
+        "GET",
+        &format!("{base}/v1/ledger/accounts/{account}"),
+        &token,
+        None,
+        &[],
+    );
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["balance"], merchant["balance"]);
+
+    // Ledger service: accounts, a transfer, a refused overdraft, an idempotency conflict.
+    let open = |normal: &str, flags: Value| {
+        let (status, account) = http(
+            "POST",
+            &format!("{base}/v1/ledger/accounts"),
+            &token,
+            Some(json!({"asset": "USD", "normal_balance": normal, "flags": flags})),
+            &[],
+        );
+        assert_eq!(status, 201, "{account}");
+        account["id"].as_str().unwrap().to_owned()
+    };
+    let funding = open("debit", json!({}));
+    let wallet = open(
+        "credit",
+        json!({"debits_must_not_exceed_credits": true, "credits_must_not_exceed_debits": false}),
+    );
+    let transfer = |from: &str, to: &str, amount: &str, key: &str| {
+        http(
+            "POST",
+            &format!("{base}/v1/ledger/transactions"),
+            &token,
+            Some(json!({"entries": [
+                {"account": from, "direction": "debit", "amount": amount, "asset": "USD"},
+                {"account": to, "direction": "credit", "amount": amount, "asset": "USD"},
+            ]})),
+            &[("idempotency-key", key)],
+        )
+    };
+    let (status, funded) = transfer(&funding, &wallet, "1000", "split-fund-1");
+    assert_eq!(status, 201, "{funded}");
+    let (status, overdraft) = transfer(&wallet, &funding, "5000", "split-overdraft-1");
+    assert_eq!(
+        (status, &overdraft["error"]["code"]),
+        (422, &json!("insufficient_funds"))
+    );
+    let (status, conflict) = transfer(&funding, &wallet, "999", "split-fund-1");
+    assert_eq!(
+        (status, &conflict["error"]["code"]),
+        (409, &json!("idempotency_conflict"))
+    );
+    let (_, history) = http(
+        "GET",
+        &format!("{base}/v1/ledger/accounts/{wallet}/history"),
+        &token,
+        None,
+        &[],
+    );
+    assert_eq!(
+        history["items"].as_array().map(Vec::len),
+        Some(1),
+        "{history}"
+    );
+
+    // The request id reached the payments service's log.
+    let log = std::fs::read_to_string(data.join("payments.log")).unwrap();
+    assert!(log.contains("req_split_flow_1"), "payments log:\n{log}");
+
+    // Only holders of a certificate from the CA get in.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dir_certs = certs(data);
+    let ca = dir_certs.join("ca.pem");
+    runtime.block_on(async {
+        let gateway_identity = (
+            dir_certs.join("gateway.pem"),
+            dir_certs.join("gateway-key.pem"),
+        );
+        let trusted = grpc_channel(
+            &payments.addr,
+            &ca,
+            Some((&gateway_identity.0, &gateway_identity.1)),
+        )
+        .await
+        .unwrap();
+        ready(trusted).await.unwrap();
+
+        let refused = match grpc_channel(&payments.addr, &ca, None).await {
+            Err(_) => true,
+            Ok(channel) => ready(channel).await.is_err(),
+        };
+        assert!(refused, "a client without a certificate is refused");
+
+        // A certificate from another CA is refused too.
+        let stranger = tempfile::tempdir().unwrap();
+        run(stranger.path(), &[], &["certs", "init"]);
+        run(stranger.path(), &[], &["certs", "issue", "gateway"]);
+        let other = certs(stranger.path());
+        let refused = match grpc_channel(
+            &payments.addr,
+            &ca,
+            Some((&other.join("gateway.pem"), &other.join("gateway-key.pem"))),
+        )
+        .await
+        {
+            Err(_) => true,
+            Ok(channel) => ready(channel).await.is_err(),
+        };
+        assert!(refused, "a certificate from another CA is refused");
+    });
+
+    drop(gateway);
+    drop((payments, ledger, auth));
+}
