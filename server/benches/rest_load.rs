@@ -1,6 +1,8 @@
 //! Load over REST against the real binary: payments created and confirmed in one call
 //! (sandbox card, automatic capture) by concurrent clients with an API key, on SQLite and
-//! PostgreSQL, all services in one process. Prints payments/s and p50/p99 latency.
+//! PostgreSQL, all services in one process and then split (gateway + payments, ledger and
+//! auth services over gRPC with mutual TLS). Prints payments/s, p50/p99 latency and the
+//! latency the gateway hop adds.
 //!
 //! `cargo bench -p obol-server --bench rest_load -- [--seconds 60] [--clients 64]
 //! [--only sqlite|postgres]`
@@ -61,27 +63,28 @@ fn obol(env: &[(String, String)]) -> Command {
 
 struct Server {
     child: Child,
+    /// `http://…` for REST, `https://…` for a gRPC service.
     base: String,
 }
 
 impl Server {
-    fn start(env: &[(String, String)]) -> Self {
+    fn start(env: &[(String, String)], role: &str) -> Self {
         let mut child = obol(env)
             .env("OBOL_HTTP_ADDR", "127.0.0.1:0")
+            .env("OBOL_GRPC_ADDR", "127.0.0.1:0")
             .env("OBOL_RATE_LIMIT_PER_SECOND", "10000000")
             .env("OBOL_RATE_LIMIT_BURST", "10000000")
-            .arg("serve")
+            .args(["serve", "--role", role])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let banner = lines.next().unwrap().unwrap();
-        let base = banner
-            .strip_prefix("Obol is running: ")
-            .unwrap()
-            .trim_end_matches('/')
-            .to_owned();
+        let base = match banner.strip_prefix("Obol is running: ") {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("https://{}", banner.rsplit_once(" on ").unwrap().1),
+        };
         // Keep reading so the pipe never fills.
         std::thread::spawn(move || for _ in lines {});
         Server { child, base }
@@ -178,15 +181,6 @@ async fn load(base: &str, key: &str, clients: usize, seconds: u64) -> (Outcome, 
     (total, started.elapsed())
 }
 
-fn percentile(sorted: &[u64], per_mille: usize) -> String {
-    if sorted.is_empty() {
-        return "-".to_owned();
-    }
-    let index = (sorted.len() * per_mille / 1000).min(sorted.len() - 1);
-    let micros = sorted[index];
-    format!("{}.{:02} ms", micros / 1000, (micros % 1000) / 10)
-}
-
 fn api_key(env: &[(String, String)]) -> String {
     let output = obol(env)
         .args([
@@ -207,6 +201,80 @@ fn api_key(env: &[(String, String)]) -> String {
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
 
+/// Figures of one load run.
+struct Figures {
+    rate: u64,
+    p50: u64,
+    p99: u64,
+    errors: usize,
+}
+
+fn measure(base: &str, key: &str, options: &Options, runtime: &tokio::runtime::Runtime) -> Figures {
+    let (outcome, elapsed) = runtime.block_on(load(base, key, options.clients, options.seconds));
+    let mut latencies = outcome.latencies;
+    latencies.sort_unstable();
+    let millis = u64::try_from(elapsed.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    let at = |per_mille: usize| match latencies.is_empty() {
+        true => 0,
+        false => latencies[(latencies.len() * per_mille / 1000).min(latencies.len() - 1)],
+    };
+    Figures {
+        rate: u64::try_from(outcome.done).unwrap_or(0) * 1000 / millis,
+        p50: at(500),
+        p99: at(990),
+        errors: outcome.errors,
+    }
+}
+
+fn millis(micros: u64) -> String {
+    format!("{}.{:02} ms", micros / 1000, (micros % 1000) / 10)
+}
+
+fn print(label: &str, deployment: &str, options: &Options, figures: &Figures) {
+    println!(
+        "rest     {label:<8} {deployment:<10} clients={:<3} payments/s {:>6}  p50 {:>10}  p99 {:>10}  errors {}",
+        options.clients,
+        figures.rate,
+        millis(figures.p50),
+        millis(figures.p99),
+        figures.errors
+    );
+}
+
+/// A short single-client run: latency without queueing.
+fn probe(options: &Options) -> Options {
+    Options {
+        seconds: options.seconds.min(5),
+        clients: 1,
+        only: None,
+    }
+}
+
+/// Certificates for the split deployment, made in `dir` by the binary's own commands.
+fn certificates(dir: &std::path::Path) {
+    let dir = dir.display().to_string();
+    let made = obol(&[])
+        .args(["certs", "init", "--dir", &dir])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for name in ["gateway", "payments", "ledger", "auth"] {
+        let made = obol(&[])
+            .args(["certs", "issue", name, "--dir", &dir])
+            .status()
+            .unwrap();
+        assert!(made.success());
+    }
+}
+
+fn with(env: &[(String, String)], more: &[(&str, String)]) -> Vec<(String, String)> {
+    let mut all = env.to_vec();
+    all.extend(more.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+    all
+}
+
 fn run(
     label: &str,
     env: Vec<(String, String)>,
@@ -214,22 +282,49 @@ fn run(
     runtime: &tokio::runtime::Runtime,
 ) {
     let key = api_key(&env);
-    let server = Server::start(&env);
-    let (outcome, elapsed) =
-        runtime.block_on(load(&server.base, &key, options.clients, options.seconds));
+    let server = Server::start(&env, "all");
+    let together = measure(&server.base, &key, options, runtime);
+    let together_alone = measure(&server.base, &key, &probe(options), runtime);
     server.stop();
-    let mut latencies = outcome.latencies;
-    latencies.sort_unstable();
-    let millis = u64::try_from(elapsed.as_millis())
-        .unwrap_or(u64::MAX)
-        .max(1);
-    let rate = u64::try_from(outcome.done).unwrap_or(0) * 1000 / millis;
+    print(label, "all-in-one", options, &together);
+
+    let certs = tempfile::tempdir().unwrap();
+    certificates(certs.path());
+    let tls = |name: &str| {
+        let path = |file: String| certs.path().join(file).display().to_string();
+        vec![
+            ("OBOL_TLS_CERT", path(format!("{name}.pem"))),
+            ("OBOL_TLS_KEY", path(format!("{name}-key.pem"))),
+            ("OBOL_TLS_CA", path("ca.pem".to_owned())),
+        ]
+    };
+    let roles = [
+        ("payments", "OBOL_PAYMENTS_URL"),
+        ("ledger", "OBOL_LEDGER_URL"),
+        ("auth", "OBOL_AUTH_URL"),
+    ];
+    let mut gateway_env = tls("gateway");
+    let mut services = Vec::new();
+    for (role, url) in roles {
+        let service = Server::start(&with(&env, &tls(role)), role);
+        gateway_env.push((url, service.base.clone()));
+        services.push(service);
+    }
+    let gateway = Server::start(&with(&env, &gateway_env), "gateway");
+    let split = measure(&gateway.base, &key, options, runtime);
+    let split_alone = measure(&gateway.base, &key, &probe(options), runtime);
+    gateway.stop();
+    for service in services {
+        service.stop();
+    }
+    print(label, "split", options, &split);
+    // The hop's own cost shows on an idle system: one client, nothing queued.
     println!(
-        "rest     {label:<8} all-in-one clients={:<3} payments/s {rate:>6}  p50 {:>10}  p99 {:>10}  errors {}",
-        options.clients,
-        percentile(&latencies, 500),
-        percentile(&latencies, 990),
-        outcome.errors
+        "rest     {label:<8} gateway hop adds p50 {:>10}  p99 {:>10}  (one client: {} vs {} p50)",
+        millis(split_alone.p50.saturating_sub(together_alone.p50)),
+        millis(split_alone.p99.saturating_sub(together_alone.p99)),
+        millis(split_alone.p50),
+        millis(together_alone.p50),
     );
 }
 
