@@ -125,6 +125,13 @@ async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
 
 /// The REST server on `listener` until `stop`.
 async fn serve_http(listener: TcpListener, app: Router, stop: Stop) -> anyhow::Result<()> {
+    use axum::serve::ListenerExt;
+    // Answers go out at once rather than waiting on the client's delayed ACK.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

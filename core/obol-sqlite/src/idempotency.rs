@@ -1,11 +1,64 @@
-//! Idempotency keys on SQLite.
+//! Idempotency keys on SQLite, written on the writer thread.
 
 use async_trait::async_trait;
 use obol_core::idempotency::Claim;
 use obol_core::{IdempotencyStore, Result, Timestamp};
-use sqlx::Row;
+use rusqlite::{Connection, OptionalExtension};
 
-use crate::{SqliteStore, db_error};
+use crate::SqliteStore;
+use crate::writer::sql_error;
+
+fn claim(
+    conn: &Connection,
+    key: &str,
+    request_hash: &str,
+    now: Timestamp,
+    lease_until: Timestamp,
+) -> Result<Claim> {
+    let existing = conn
+        .prepare_cached(
+            "SELECT request_hash, response, lease_until FROM idempotency_keys WHERE key = ?",
+        )
+        .and_then(|mut statement| {
+            statement
+                .query_row([key], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, Option<String>>(1)?,
+                        row.get::<_, i64>(2)?,
+                    ))
+                })
+                .optional()
+        })
+        .map_err(sql_error)?;
+    let Some((stored_hash, response, lease)) = existing else {
+        conn.prepare_cached(
+            "INSERT INTO idempotency_keys (key, request_hash, lease_until) VALUES (?, ?, ?)",
+        )
+        .and_then(|mut s| {
+            s.execute(rusqlite::params![
+                key,
+                request_hash,
+                lease_until.as_micros()
+            ])
+        })
+        .map_err(sql_error)?;
+        return Ok(Claim::Started);
+    };
+    let claim = Claim::of_existing(
+        &stored_hash,
+        response,
+        Timestamp::from_micros(lease),
+        request_hash,
+        now,
+    );
+    if claim == Claim::Started {
+        conn.prepare_cached("UPDATE idempotency_keys SET lease_until = ? WHERE key = ?")
+            .and_then(|mut s| s.execute(rusqlite::params![lease_until.as_micros(), key]))
+            .map_err(sql_error)?;
+    }
+    Ok(claim)
+}
 
 #[async_trait]
 impl IdempotencyStore for SqliteStore {
@@ -16,70 +69,35 @@ impl IdempotencyStore for SqliteStore {
         now: Timestamp,
         lease_until: Timestamp,
     ) -> Result<Claim> {
-        let mut tx = self
-            .write
-            .begin_with("BEGIN IMMEDIATE")
+        let (key, request_hash) = (key.to_owned(), request_hash.to_owned());
+        self.writer
+            .run(move |conn| claim(conn, &key, &request_hash, now, lease_until))
             .await
-            .map_err(db_error)?;
-        let row = sqlx::query(
-            "SELECT request_hash, response, lease_until FROM idempotency_keys WHERE key = ?",
-        )
-        .bind(key)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        let claim = match row {
-            None => {
-                sqlx::query(
-                    "INSERT INTO idempotency_keys (key, request_hash, lease_until) VALUES (?, ?, ?)",
-                )
-                .bind(key)
-                .bind(request_hash)
-                .bind(lease_until.as_micros())
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-                Claim::Started
-            }
-            Some(row) => {
-                let claim = Claim::of_existing(
-                    &row.try_get::<String, _>("request_hash").map_err(db_error)?,
-                    row.try_get("response").map_err(db_error)?,
-                    Timestamp::from_micros(row.try_get("lease_until").map_err(db_error)?),
-                    request_hash,
-                    now,
-                );
-                if claim == Claim::Started {
-                    sqlx::query("UPDATE idempotency_keys SET lease_until = ? WHERE key = ?")
-                        .bind(lease_until.as_micros())
-                        .bind(key)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_error)?;
-                }
-                claim
-            }
-        };
-        tx.commit().await.map_err(db_error)?;
-        Ok(claim)
     }
 
     async fn complete_key(&self, key: &str, response: &str) -> Result<()> {
-        sqlx::query("UPDATE idempotency_keys SET response = ? WHERE key = ?")
-            .bind(response)
-            .bind(key)
-            .execute(&self.write)
+        let (key, response) = (key.to_owned(), response.to_owned());
+        self.writer
+            .run(move |conn| {
+                conn.prepare_cached("UPDATE idempotency_keys SET response = ? WHERE key = ?")
+                    .and_then(|mut s| s.execute([response, key]))
+                    .map(drop)
+                    .map_err(sql_error)
+            })
             .await
-            .map_err(db_error)?;
-        Ok(())
     }
 
     async fn release_key(&self, key: &str) -> Result<()> {
-        sqlx::query("DELETE FROM idempotency_keys WHERE key = ? AND response IS NULL")
-            .bind(key)
-            .execute(&self.write)
+        let key = key.to_owned();
+        self.writer
+            .run(move |conn| {
+                conn.prepare_cached(
+                    "DELETE FROM idempotency_keys WHERE key = ? AND response IS NULL",
+                )
+                .and_then(|mut s| s.execute([key]))
+                .map(drop)
+                .map_err(sql_error)
+            })
             .await
-            .map_err(db_error)?;
-        Ok(())
     }
 }

@@ -12,149 +12,158 @@ use obol_core::{
     Account, AccountId, Asset, AssetCode, Balance, HistoryEntry, Hold, LedgerStore, Result,
     Timestamp, Transaction, TransactionId,
 };
-use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, SqliteConnection};
+use rusqlite::Connection;
+use sqlx::{AssertSqlSafe, Row};
 
+use crate::writer::sql_error;
 use crate::{SqliteStore, db_error, rows};
 
 /// Rows per multi-row statement (SQLite allows 32,766 bound parameters).
 const CHUNK: usize = 500;
 
-fn select_in(columns: &str, table: &str, ids: &[&str]) -> QueryBuilder<Sqlite> {
-    let mut query = QueryBuilder::new(format!("SELECT {columns} FROM {table} WHERE id IN ("));
-    let mut list = query.separated(", ");
-    for id in ids {
-        list.push_bind(id.to_string());
-    }
-    list.push_unseparated(")");
-    query
+/// `SELECT columns FROM table WHERE id IN (?, …)` for `n` ids.
+fn select_in(columns: &str, table: &str, n: usize) -> String {
+    let marks = vec!["?"; n].join(", ");
+    format!("SELECT {columns} FROM {table} WHERE id IN ({marks})")
 }
 
-pub(crate) async fn load_state(
-    conn: &mut SqliteConnection,
-    batch: &[Submission],
-) -> Result<BatchState> {
+/// Reads the rows `read` turns into values, for ids in chunks.
+fn load_rows<T>(
+    conn: &Connection,
+    columns: &str,
+    table: &str,
+    ids: &[&str],
+    mut read: impl FnMut(&rusqlite::Row<'_>) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut found = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        let mut statement = conn
+            .prepare_cached(&select_in(columns, table, chunk.len()))
+            .map_err(sql_error)?;
+        let mut rows = statement
+            .query(rusqlite::params_from_iter(chunk))
+            .map_err(sql_error)?;
+        while let Some(row) = rows.next().map_err(sql_error)? {
+            found.push(read(row)?);
+        }
+    }
+    Ok(found)
+}
+
+/// What a batch needs to be decided: its records, holds and accounts, as stored.
+pub(crate) fn load_state(conn: &Connection, batch: &[Submission]) -> Result<BatchState> {
     let keys = BatchKeys::of(batch);
     let mut state = BatchState::default();
     let record_ids: Vec<&str> = keys.records.iter().map(|id| id.as_str()).collect();
-    for chunk in record_ids.chunks(CHUNK) {
-        let rows = select_in(rows::RECORD_COLUMNS, "transactions", chunk)
-            .build()
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db_error)?;
-        for row in &rows {
-            let (id, record) = rows::record(row)?;
-            state.records.insert(id, record);
-        }
+    for (id, record) in load_rows(
+        conn,
+        rows::RECORD_COLUMNS,
+        "transactions",
+        &record_ids,
+        |row| rows::record(row),
+    )? {
+        state.records.insert(id, record);
     }
     let hold_ids: Vec<&str> = keys.holds.iter().map(|id| id.as_str()).collect();
-    for chunk in hold_ids.chunks(CHUNK) {
-        let rows = select_in(rows::HOLD_COLUMNS, "holds", chunk)
-            .build()
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db_error)?;
-        for row in &rows {
-            let hold = rows::hold(row)?;
-            state.holds.insert(hold.id.clone(), hold);
-        }
+    for hold in load_rows(conn, rows::HOLD_COLUMNS, "holds", &hold_ids, |row| {
+        rows::hold(row)
+    })? {
+        state.holds.insert(hold.id.clone(), hold);
     }
     let accounts = BatchKeys::accounts(batch, &state.records, &state.holds);
     let account_ids: Vec<&str> = accounts.iter().map(|id| id.as_str()).collect();
-    for chunk in account_ids.chunks(CHUNK) {
-        let rows = select_in(rows::ACCOUNT_COLUMNS, "accounts", chunk)
-            .build()
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db_error)?;
-        for row in &rows {
-            let (account, balance) = rows::account(row)?;
-            state
-                .accounts
-                .insert(account.id.clone(), (account, balance));
-        }
+    for (account, balance) in load_rows(
+        conn,
+        rows::ACCOUNT_COLUMNS,
+        "accounts",
+        &account_ids,
+        |row| rows::account(row),
+    )? {
+        state
+            .accounts
+            .insert(account.id.clone(), (account, balance));
     }
     Ok(state)
 }
 
-pub(crate) async fn persist(conn: &mut SqliteConnection, writes: &BatchWrites) -> Result<()> {
-    let records = writes
-        .records
-        .iter()
-        .map(|(id, record)| RecordColumns::from_record(id, record))
-        .collect::<Result<Vec<_>>>()?;
-    for chunk in records.chunks(CHUNK) {
-        let mut query = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO transactions (id, body_hash, kind, error, entries, related, \
-             effective_at, created_at, metadata) ",
-        );
-        query.push_values(chunk, |mut row, r| {
-            row.push_bind(r.id.clone())
-                .push_bind(r.body_hash.clone())
-                .push_bind(r.kind.clone())
-                .push_bind(r.error.clone())
-                .push_bind(r.entries.clone())
-                .push_bind(r.related.clone())
-                .push_bind(r.effective_at)
-                .push_bind(r.created_at)
-                .push_bind(r.metadata.clone());
-        });
-        query.build().execute(&mut *conn).await.map_err(db_error)?;
+/// Writes what a decided batch changed. Statements are prepared once and cached; on the
+/// writer thread a row costs one `sqlite3_step`.
+pub(crate) fn persist(conn: &Connection, writes: &BatchWrites) -> Result<()> {
+    let statement = |sql: &str| conn.prepare_cached(sql).map_err(sql_error);
+    let mut insert = statement(
+        "INSERT INTO transactions (id, body_hash, kind, error, entries, related, \
+         effective_at, created_at, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )?;
+    for (id, record) in &writes.records {
+        let r = RecordColumns::from_record(id, record)?;
+        insert
+            .execute(rusqlite::params![
+                r.id,
+                r.body_hash,
+                r.kind,
+                r.error,
+                r.entries,
+                r.related,
+                r.effective_at,
+                r.created_at,
+                r.metadata
+            ])
+            .map_err(sql_error)?;
     }
-    for chunk in writes.entries.chunks(CHUNK) {
-        let mut query = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO entries (transaction_id, account_id, direction, amount, asset, \
-             effective_at, created_at) ",
-        );
-        query.push_values(chunk, |mut row, e| {
-            row.push_bind(e.transaction_id.to_string())
-                .push_bind(e.entry.account.to_string())
-                .push_bind(e.entry.direction.as_str())
-                .push_bind(amount_text(e.entry.amount))
-                .push_bind(e.entry.asset.to_string())
-                .push_bind(e.effective_at.as_micros())
-                .push_bind(e.created_at.as_micros());
-        });
-        query.build().execute(&mut *conn).await.map_err(db_error)?;
+    let mut insert = statement(
+        "INSERT INTO entries (transaction_id, account_id, direction, amount, asset, \
+         effective_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )?;
+    for e in &writes.entries {
+        insert
+            .execute(rusqlite::params![
+                e.transaction_id.as_str(),
+                e.entry.account.as_str(),
+                e.entry.direction.as_str(),
+                amount_text(e.entry.amount),
+                e.entry.asset.as_str(),
+                e.effective_at.as_micros(),
+                e.created_at.as_micros()
+            ])
+            .map_err(sql_error)?;
     }
+    let mut upsert = statement(
+        "INSERT INTO holds (id, entries, posted, status, expires_at, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (id) DO UPDATE SET posted = excluded.posted, status = excluded.status",
+    )?;
     for hold in writes.new_holds.iter().chain(&writes.updated_holds) {
-        sqlx::query(
-            "INSERT INTO holds (id, entries, posted, status, expires_at, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (id) DO UPDATE SET posted = excluded.posted, status = excluded.status",
-        )
-        .bind(hold.id.to_string())
-        .bind(entries_json(&hold.entries)?)
-        .bind(to_json(&hold.posted)?)
-        .bind(hold.status.as_str())
-        .bind(hold.expires_at.map(Timestamp::as_micros))
-        .bind(hold.created_at.as_micros())
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error)?;
+        upsert
+            .execute(rusqlite::params![
+                hold.id.as_str(),
+                entries_json(&hold.entries)?,
+                to_json(&hold.posted)?,
+                hold.status.as_str(),
+                hold.expires_at.map(Timestamp::as_micros),
+                hold.created_at.as_micros()
+            ])
+            .map_err(sql_error)?;
     }
+    let mut reverse = statement("UPDATE transactions SET reversed_by = ? WHERE id = ?")?;
     for (target, reversal) in &writes.reversals {
-        sqlx::query("UPDATE transactions SET reversed_by = ? WHERE id = ?")
-            .bind(reversal.to_string())
-            .bind(target.to_string())
-            .execute(&mut *conn)
-            .await
-            .map_err(db_error)?;
+        reverse
+            .execute(rusqlite::params![reversal.as_str(), target.as_str()])
+            .map_err(sql_error)?;
     }
-    for chunk in writes.balances.chunks(CHUNK) {
-        let mut query = QueryBuilder::<Sqlite>::new("WITH v(id, dp, cp, dq, cq) AS (");
-        query.push_values(chunk, |mut row, (id, b)| {
-            row.push_bind(id.to_string())
-                .push_bind(amount_text(b.debits_posted))
-                .push_bind(amount_text(b.credits_posted))
-                .push_bind(amount_text(b.debits_pending))
-                .push_bind(amount_text(b.credits_pending));
-        });
-        query.push(
-            ") UPDATE accounts SET debits_posted = v.dp, credits_posted = v.cp, \
-             debits_pending = v.dq, credits_pending = v.cq FROM v WHERE accounts.id = v.id",
-        );
-        query.build().execute(&mut *conn).await.map_err(db_error)?;
+    let mut balance = statement(
+        "UPDATE accounts SET debits_posted = ?, credits_posted = ?, debits_pending = ?, \
+         credits_pending = ? WHERE id = ?",
+    )?;
+    for (id, b) in &writes.balances {
+        balance
+            .execute(rusqlite::params![
+                amount_text(b.debits_posted),
+                amount_text(b.credits_posted),
+                amount_text(b.debits_pending),
+                amount_text(b.credits_pending),
+                id.as_str()
+            ])
+            .map_err(sql_error)?;
     }
     Ok(())
 }
@@ -261,18 +270,17 @@ impl LedgerStore for SqliteStore {
         batch: &[Submission],
         now: Timestamp,
     ) -> Result<Vec<Result<Transaction>>> {
-        // BEGIN IMMEDIATE takes the write lock up front, so what we read cannot change
-        // under us even if another process opens the same file.
-        let mut tx = self
-            .write
-            .begin_with("BEGIN IMMEDIATE")
+        // The writer's transaction holds the write lock from its start (BEGIN IMMEDIATE), so
+        // what we read cannot change under us even if another process opens the file.
+        let batch = batch.to_vec();
+        self.writer
+            .run(move |conn| {
+                let mut state = load_state(conn, &batch)?;
+                let (results, writes) = batch::apply(&mut state, &batch, now);
+                persist(conn, &writes)?;
+                Ok(results)
+            })
             .await
-            .map_err(db_error)?;
-        let mut state = load_state(&mut tx, batch).await?;
-        let (results, writes) = batch::apply(&mut state, batch, now);
-        persist(&mut tx, &writes).await?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(results)
     }
 
     async fn transaction(&self, id: &TransactionId) -> Result<Option<Transaction>> {

@@ -1,8 +1,11 @@
 //! Obol's Store on SQLite, the embedded default.
 //!
-//! One write connection (SQLite has one writer) in WAL mode with `synchronous=FULL`, so a
-//! transaction the ledger acknowledged survives a crash or power loss; a small pool of read
-//! connections beside it. Migrations in `migrations/` run on open.
+//! WAL mode with `synchronous=FULL`, so a transaction the ledger acknowledged survives a
+//! crash or power loss. The hot writes (ledger batches, payment writes, idempotency keys)
+//! run on one writer thread with group commit ([`writer`]); the other writes use one sqlx
+//! connection (SQLite serializes the two); reads use a small pool. Migrations in
+//! `migrations/` run on open. `sqlite::memory:` is a private temporary file, removed when
+//! the store is dropped (the writer thread needs a second connection to the same data).
 
 mod auth;
 mod customers;
@@ -11,8 +14,10 @@ mod ledger;
 mod payments;
 mod rows;
 mod webhooks;
+mod writer;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use obol_core::{Error, Result};
@@ -25,6 +30,9 @@ use sqlx::sqlite::{
 pub struct SqliteStore {
     write: SqlitePool,
     read: SqlitePool,
+    writer: Arc<writer::Writer>,
+    /// The directory of an in-memory store's file, removed with the last clone.
+    _temporary: Option<Arc<tempfile::TempDir>>,
 }
 
 impl SqliteStore {
@@ -32,10 +40,22 @@ impl SqliteStore {
     /// `sqlite:file.db` or `sqlite::memory:`) and applies pending migrations.
     pub async fn open(url: &str) -> Result<Self> {
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| Error::Config {
-                reason: format!("bad SQLite URL: {e}"),
-            })?
+        let (options, temporary) = match in_memory {
+            true => {
+                let dir = tempfile::tempdir().map_err(|e| {
+                    Error::unavailable(format!("cannot create a temporary database: {e}"))
+                })?;
+                let options = SqliteConnectOptions::new().filename(dir.path().join("obol.db"));
+                (options, Some(Arc::new(dir)))
+            }
+            false => {
+                let options = SqliteConnectOptions::from_str(url).map_err(|e| Error::Config {
+                    reason: format!("bad SQLite URL: {e}"),
+                })?;
+                (options, None)
+            }
+        };
+        let options = options
             .create_if_missing(true)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
@@ -43,14 +63,14 @@ impl SqliteStore {
             // stay cached between batches (64 MiB per connection).
             .pragma("temp_store", "memory")
             .pragma("cache_size", "-65536");
-        let options = if in_memory {
-            options
-        } else {
-            options
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Full)
+        // A temporary database need not survive a crash.
+        let synchronous = match in_memory {
+            true => SqliteSynchronous::Off,
+            false => SqliteSynchronous::Full,
         };
-        // An in-memory database lives in one connection, so reads share the writer's.
+        let options = options
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(synchronous);
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
@@ -63,21 +83,24 @@ impl SqliteStore {
             .run(&write)
             .await
             .map_err(|e| Error::unavailable(format!("SQLite migration failed: {e}")))?;
-        let read = if in_memory {
-            write.clone()
-        } else {
-            SqlitePoolOptions::new()
-                .max_connections(4)
-                .connect_with(options.read_only(true))
-                .await
-                .map_err(db_error)?
-        };
+        let writer = writer::Writer::open(options.get_filename(), !in_memory)?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(db_error)?;
         tracing::debug!(in_memory, "SQLite store open");
-        Ok(SqliteStore { write, read })
+        Ok(SqliteStore {
+            write,
+            read,
+            writer: Arc::new(writer),
+            _temporary: temporary,
+        })
     }
 
     /// Closes every connection, waiting for them to finish.
     pub async fn close(&self) {
+        self.writer.close().await;
         self.read.close().await;
         self.write.close().await;
     }

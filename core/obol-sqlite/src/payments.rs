@@ -7,88 +7,121 @@ use obol_core::payments::{
     Child, Event, EventQuery, Payment, PaymentQuery, PaymentStatus, PaymentWrite, StoredEvent,
 };
 use obol_core::{Error, PaymentId, PaymentStore, Result, Timestamp};
-use sqlx::{Row, SqliteConnection};
+use rusqlite::{Connection, OptionalExtension};
+use sqlx::Row;
 
 use crate::ledger::{load_state, persist};
+use crate::writer::sql_error;
 use crate::{SqliteStore, db_error};
 
-async fn stored_version(conn: &mut SqliteConnection, id: &PaymentId) -> Result<Option<i64>> {
-    let row = sqlx::query("SELECT version FROM payments WHERE id = ?")
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_error)?;
-    row.map(|r| r.try_get::<i64, _>("version").map_err(db_error))
-        .transpose()
+/// The stored version of a row of `table` (`payments` or `payment_children`).
+fn stored_version(conn: &Connection, table: &str, id: &str) -> Result<Option<i64>> {
+    let mut statement = conn
+        .prepare_cached(&format!("SELECT version FROM {table} WHERE id = ?"))
+        .map_err(sql_error)?;
+    statement
+        .query_row([id], |row| row.get::<_, i64>(0))
+        .optional()
+        .map_err(sql_error)
 }
 
-async fn save_payment(conn: &mut SqliteConnection, payment: &Payment) -> Result<()> {
-    sqlx::query(
+fn save_payment(conn: &Connection, payment: &Payment) -> Result<()> {
+    conn.prepare_cached(
         "INSERT INTO payments (id, status, version, updated_at, provider, reference, body, \
          merchant, customer, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
          ON CONFLICT (id) DO UPDATE SET status = excluded.status, version = excluded.version, \
          updated_at = excluded.updated_at, provider = excluded.provider, \
          reference = excluded.reference, body = excluded.body, customer = excluded.customer",
     )
-    .bind(payment.id.to_string())
-    .bind(payment.state.status.as_str())
-    .bind(payment.version)
-    .bind(payment.updated_at.as_micros())
-    .bind(payment.provider.as_deref())
-    .bind(payment.provider_reference.as_deref())
-    .bind(to_json(payment)?)
-    .bind(payment.merchant.as_str())
-    .bind(payment.customer.as_ref().map(|c| c.to_string()))
-    .bind(payment.created_at.as_micros())
-    .execute(&mut *conn)
-    .await
-    .map_err(db_error)?;
+    .and_then(|mut statement| {
+        statement.execute(rusqlite::params![
+            payment.id.as_str(),
+            payment.state.status.as_str(),
+            payment.version,
+            payment.updated_at.as_micros(),
+            payment.provider.as_deref(),
+            payment.provider_reference.as_deref(),
+            to_json(payment).map_err(to_sql)?,
+            payment.merchant.as_str(),
+            payment.customer.as_ref().map(|c| c.as_str()),
+            payment.created_at.as_micros()
+        ])
+    })
+    .map_err(sql_error)?;
     Ok(())
 }
 
-async fn save_event(conn: &mut SqliteConnection, event: &Event) -> Result<()> {
-    sqlx::query(
+fn save_event(conn: &Connection, event: &Event) -> Result<()> {
+    conn.prepare_cached(
         "INSERT INTO payment_events (id, kind, payment_id, body, created_at, merchant) \
          VALUES (?, ?, ?, ?, ?, ?)",
     )
-    .bind(event.id.to_string())
-    .bind(&event.kind)
-    .bind(event.payment_id.to_string())
-    .bind(to_json(event)?)
-    .bind(event.created_at.as_micros())
-    .bind(event.payment.merchant.as_str())
-    .execute(&mut *conn)
-    .await
-    .map_err(db_error)?;
+    .and_then(|mut statement| {
+        statement.execute(rusqlite::params![
+            event.id.as_str(),
+            event.kind,
+            event.payment_id.as_str(),
+            to_json(event).map_err(to_sql)?,
+            event.created_at.as_micros(),
+            event.payment.merchant.as_str()
+        ])
+    })
+    .map_err(sql_error)?;
     Ok(())
 }
 
-async fn child_version(conn: &mut SqliteConnection, id: &str) -> Result<Option<i64>> {
-    let row = sqlx::query("SELECT version FROM payment_children WHERE id = ?")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_error)?;
-    row.map(|r| r.try_get::<i64, _>("version").map_err(db_error))
-        .transpose()
-}
-
-async fn save_child(conn: &mut SqliteConnection, child: &Child) -> Result<()> {
-    sqlx::query(
+fn save_child(conn: &Connection, child: &Child) -> Result<()> {
+    conn.prepare_cached(
         "INSERT INTO payment_children (id, payment_id, kind, status, version, updated_at, body) \
          VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET status = excluded.status, \
          version = excluded.version, updated_at = excluded.updated_at, body = excluded.body",
     )
-    .bind(child.id())
-    .bind(child.payment_id().to_string())
-    .bind(child.kind())
-    .bind(child.status())
-    .bind(child.version())
-    .bind(child_updated_at(child).as_micros())
-    .bind(to_json(child)?)
-    .execute(&mut *conn)
-    .await
-    .map_err(db_error)?;
+    .and_then(|mut statement| {
+        statement.execute(rusqlite::params![
+            child.id(),
+            child.payment_id().as_str(),
+            child.kind(),
+            child.status(),
+            child.version(),
+            child_updated_at(child).as_micros(),
+            to_json(child).map_err(to_sql)?
+        ])
+    })
+    .map_err(sql_error)?;
+    Ok(())
+}
+
+/// An encoding failure inside a rusqlite call chain (it never happens for these types).
+fn to_sql(error: Error) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(Box::new(error))
+}
+
+/// One payment change, all or nothing, on the writer's connection.
+fn write_payment(conn: &Connection, write: &PaymentWrite, now: Timestamp) -> Result<()> {
+    if stored_version(conn, "payments", write.payment.id.as_str())? != write.expected_version {
+        return Err(Error::Contention {
+            reason: "the payment changed concurrently".into(),
+        });
+    }
+    for child in &write.children {
+        if stored_version(conn, "payment_children", child.child.id())? != child.expected_version {
+            return Err(Error::Contention {
+                reason: "a refund or dispute changed concurrently".into(),
+            });
+        }
+    }
+    let mut state = load_state(conn, &write.ledger)?;
+    let (results, writes) = batch::apply(&mut state, &write.ledger, now);
+    // An error here rolls the job's savepoint back: nothing of it is written.
+    batch::all_committed(results)?;
+    persist(conn, &writes)?;
+    save_payment(conn, &write.payment)?;
+    for child in &write.children {
+        save_child(conn, &child.child)?;
+    }
+    for event in &write.events {
+        save_event(conn, event)?;
+    }
     Ok(())
 }
 
@@ -110,36 +143,10 @@ fn payment_body(row: &sqlx::sqlite::SqliteRow) -> Result<Payment> {
 #[async_trait]
 impl PaymentStore for SqliteStore {
     async fn write_payment(&self, write: &PaymentWrite, now: Timestamp) -> Result<()> {
-        let mut tx = self
-            .write
-            .begin_with("BEGIN IMMEDIATE")
+        let write = write.clone();
+        self.writer
+            .run(move |conn| write_payment(conn, &write, now))
             .await
-            .map_err(db_error)?;
-        if stored_version(&mut tx, &write.payment.id).await? != write.expected_version {
-            return Err(Error::Contention {
-                reason: "the payment changed concurrently".into(),
-            });
-        }
-        for child in &write.children {
-            if child_version(&mut tx, child.child.id()).await? != child.expected_version {
-                return Err(Error::Contention {
-                    reason: "a refund or dispute changed concurrently".into(),
-                });
-            }
-        }
-        let mut state = load_state(&mut tx, &write.ledger).await?;
-        let (results, writes) = batch::apply(&mut state, &write.ledger, now);
-        // Dropping the transaction on any error rolls everything back.
-        batch::all_committed(results)?;
-        persist(&mut tx, &writes).await?;
-        save_payment(&mut tx, &write.payment).await?;
-        for child in &write.children {
-            save_child(&mut tx, &child.child).await?;
-        }
-        for event in &write.events {
-            save_event(&mut tx, event).await?;
-        }
-        tx.commit().await.map_err(db_error)
     }
 
     async fn payment(&self, id: &PaymentId) -> Result<Option<Payment>> {

@@ -1,4 +1,5 @@
-//! Reading ledger rows back into engine types.
+//! Reading ledger rows back into engine types, from either driver's rows (sqlx for reads,
+//! rusqlite on the writer thread).
 
 use obol_core::ledger::batch::Record;
 use obol_core::ledger::codec::{RecordColumns, from_json, parse_amount};
@@ -23,23 +24,61 @@ pub(crate) const RECORD_COLUMNS: &str =
 /// Columns selected for a hold.
 pub(crate) const HOLD_COLUMNS: &str = "id, entries, posted, status, expires_at, created_at";
 
-fn text(row: &SqliteRow, column: &str) -> Result<String> {
-    row.try_get::<String, _>(column).map_err(db_error)
+/// A row of either driver, read by column name.
+pub(crate) trait Columns {
+    /// A text column that may be NULL.
+    fn optional_text(&self, column: &str) -> Result<Option<String>>;
+    /// An integer column that may be NULL.
+    fn optional_integer(&self, column: &str) -> Result<Option<i64>>;
 }
 
-fn optional_text(row: &SqliteRow, column: &str) -> Result<Option<String>> {
-    row.try_get::<Option<String>, _>(column).map_err(db_error)
+impl Columns for SqliteRow {
+    fn optional_text(&self, column: &str) -> Result<Option<String>> {
+        self.try_get::<Option<String>, _>(column).map_err(db_error)
+    }
+
+    fn optional_integer(&self, column: &str) -> Result<Option<i64>> {
+        self.try_get::<Option<i64>, _>(column).map_err(db_error)
+    }
 }
 
-fn integer(row: &SqliteRow, column: &str) -> Result<i64> {
-    row.try_get::<i64, _>(column).map_err(db_error)
+impl Columns for rusqlite::Row<'_> {
+    fn optional_text(&self, column: &str) -> Result<Option<String>> {
+        self.get::<_, Option<String>>(column)
+            .map_err(crate::writer::sql_error)
+    }
+
+    fn optional_integer(&self, column: &str) -> Result<Option<i64>> {
+        self.get::<_, Option<i64>>(column)
+            .map_err(crate::writer::sql_error)
+    }
 }
 
-fn amount(row: &SqliteRow, column: &str) -> Result<i128> {
+fn missing(column: &str) -> obol_core::Error {
+    obol_core::Error::Corrupt {
+        reason: format!("column {column} is NULL"),
+    }
+}
+
+/// A text column.
+pub(crate) fn text(row: &impl Columns, column: &str) -> Result<String> {
+    row.optional_text(column)?.ok_or_else(|| missing(column))
+}
+
+fn optional_text(row: &impl Columns, column: &str) -> Result<Option<String>> {
+    row.optional_text(column)
+}
+
+/// An integer column.
+pub(crate) fn integer(row: &impl Columns, column: &str) -> Result<i64> {
+    row.optional_integer(column)?.ok_or_else(|| missing(column))
+}
+
+fn amount(row: &impl Columns, column: &str) -> Result<i128> {
     parse_amount(&text(row, column)?)
 }
 
-pub(crate) fn account(row: &SqliteRow) -> Result<(Account, Balance)> {
+pub(crate) fn account(row: &impl Columns) -> Result<(Account, Balance)> {
     let account = Account {
         id: AccountId::parse(&text(row, "id")?)?,
         asset: AssetCode::new(text(row, "asset")?)?,
@@ -62,8 +101,8 @@ pub(crate) fn account(row: &SqliteRow) -> Result<(Account, Balance)> {
     Ok((account, balance))
 }
 
-pub(crate) fn record(row: &SqliteRow) -> Result<(TransactionId, Record)> {
-    let time = |column: &str| row.try_get::<Option<i64>, _>(column).map_err(db_error);
+pub(crate) fn record(row: &impl Columns) -> Result<(TransactionId, Record)> {
+    let time = |column: &str| row.optional_integer(column);
     RecordColumns {
         id: text(row, "id")?,
         body_hash: text(row, "body_hash")?,
@@ -79,8 +118,8 @@ pub(crate) fn record(row: &SqliteRow) -> Result<(TransactionId, Record)> {
     .into_record()
 }
 
-pub(crate) fn hold(row: &SqliteRow) -> Result<Hold> {
-    let expires_at: Option<i64> = row.try_get("expires_at").map_err(db_error)?;
+pub(crate) fn hold(row: &impl Columns) -> Result<Hold> {
+    let expires_at = row.optional_integer("expires_at")?;
     Ok(Hold {
         id: TransactionId::parse(&text(row, "id")?)?,
         entries: from_json(&text(row, "entries")?)?,
@@ -91,7 +130,7 @@ pub(crate) fn hold(row: &SqliteRow) -> Result<Hold> {
     })
 }
 
-pub(crate) fn history_entry(row: &SqliteRow) -> Result<HistoryEntry> {
+pub(crate) fn history_entry(row: &impl Columns) -> Result<HistoryEntry> {
     Ok(HistoryEntry {
         sequence: integer(row, "seq")?,
         transaction_id: TransactionId::parse(&text(row, "transaction_id")?)?,

@@ -69,7 +69,11 @@ pub async fn serve_grpc(
         .add_optional_service(payments)
         .add_optional_service(ledger)
         .add_optional_service(auth)
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
+        .serve_with_incoming_shutdown(
+            // Small answers go out at once (Nagle would hold them for the peer's delayed ACK).
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            shutdown,
+        )
         .await
         .context("the gRPC server failed")
 }
