@@ -20,6 +20,8 @@ use tokio::sync::oneshot;
 
 /// Jobs committed together at most.
 const GROUP: usize = 256;
+/// How often the WAL is copied back into the database file, off the writer thread.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 /// Delivers a job's result once its commit's fate is known.
 type Deliver = Box<dyn FnOnce(Result<()>) + Send>;
@@ -32,6 +34,8 @@ type Job = Box<dyn FnOnce(Option<&Connection>) -> (bool, Deliver) + Send>;
 pub(crate) struct Writer {
     jobs: Mutex<Option<Sender<Job>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Dropping it stops the checkpointer.
+    checkpoints: Mutex<Option<Sender<()>>>,
 }
 
 /// Maps a rusqlite error like the sqlx one: busy/locked is contention (retryable), anything
@@ -54,21 +58,10 @@ pub(crate) fn sql_error(error: rusqlite::Error) -> Error {
 impl Writer {
     /// Opens the connection on `path` (already created and migrated) and starts the thread.
     pub(crate) fn open(path: &Path, durable: bool) -> Result<Self> {
-        let connection = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(sql_error)?;
+        let connection = connect(path, durable)?;
+        // Checkpoints run on their own thread: a commit only appends to the WAL.
         connection
-            .busy_timeout(Duration::from_secs(10))
-            .map_err(sql_error)?;
-        let synchronous = if durable { "FULL" } else { "OFF" };
-        connection
-            .execute_batch(&format!(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; \
-                 PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
-                 PRAGMA cache_size = -65536;"
-            ))
+            .execute_batch("PRAGMA wal_autocheckpoint = 0")
             .map_err(sql_error)?;
         connection.set_prepared_statement_cache_capacity(128);
         let (jobs, queue) = channel::<Job>();
@@ -76,9 +69,16 @@ impl Writer {
             .name("obol-sqlite-writer".into())
             .spawn(move || run(&connection, &queue))
             .map_err(|e| Error::unavailable(format!("cannot start the SQLite writer: {e}")))?;
+        let checkpointer = connect(path, durable)?;
+        let (checkpoints, stop) = channel::<()>();
+        std::thread::Builder::new()
+            .name("obol-sqlite-checkpoint".into())
+            .spawn(move || checkpoint(&checkpointer, &stop))
+            .map_err(|e| Error::unavailable(format!("cannot start the checkpointer: {e}")))?;
         Ok(Writer {
             jobs: Mutex::new(Some(jobs)),
             thread: Mutex::new(Some(thread)),
+            checkpoints: Mutex::new(Some(checkpoints)),
         })
     }
 
@@ -119,6 +119,47 @@ impl Writer {
         let thread = self.thread.lock().ok().and_then(|mut t| t.take());
         if let Some(thread) = thread {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+        if let Ok(mut checkpoints) = self.checkpoints.lock() {
+            checkpoints.take();
+        }
+    }
+}
+
+/// A connection to `path` with the store's settings.
+fn connect(path: &Path, durable: bool) -> Result<Connection> {
+    let connection = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(sql_error)?;
+    connection
+        .busy_timeout(Duration::from_secs(10))
+        .map_err(sql_error)?;
+    let synchronous = if durable { "FULL" } else { "OFF" };
+    connection
+        .execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; \
+             PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
+             PRAGMA cache_size = -65536;"
+        ))
+        .map_err(sql_error)?;
+    Ok(connection)
+}
+
+/// Copies committed WAL frames into the database file now and then (PASSIVE: it never
+/// blocks the writer or readers), until told to stop; a last pass on the way out.
+fn checkpoint(connection: &Connection, stop: &Receiver<()>) {
+    loop {
+        let stopping = !matches!(
+            stop.recv_timeout(CHECKPOINT_EVERY),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+        );
+        if let Err(error) = connection.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
+            tracing::debug!(%error, "WAL checkpoint skipped");
+        }
+        if stopping {
+            return;
         }
     }
 }
