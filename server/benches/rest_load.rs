@@ -115,6 +115,12 @@ async fn load(base: &str, key: &str, clients: usize, seconds: u64) -> (Outcome, 
     })
     .to_string();
     let body = Arc::new(body);
+    // Keys never repeat across runs on the same database: a repeated key would be an
+    // idempotent replay, not a payment.
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     // One second of warm-up, not counted.
     let warm = Instant::now() + Duration::from_secs(1);
     let started = warm;
@@ -140,7 +146,7 @@ async fn load(base: &str, key: &str, clients: usize, seconds: u64) -> (Outcome, 
                     .post(url.as_str())
                     .bearer_auth(&key)
                     .header("content-type", "application/json")
-                    .header("idempotency-key", format!("load-{worker}-{n}"))
+                    .header("idempotency-key", format!("load-{run}-{worker}-{n}"))
                     .body(body.as_str().to_owned())
                     .send()
                     .await;

@@ -84,11 +84,6 @@ impl Role {
             Role::Auth => "auth",
         }
     }
-
-    /// Whether this process opens the engine (every role but the gateway).
-    pub fn opens_engine(self) -> bool {
-        self != Role::Gateway
-    }
 }
 
 impl Default for Config {
@@ -367,6 +362,40 @@ mod tests {
         assert_eq!(config.body_limit_bytes, 1024);
         assert_eq!(config.grpc_addr.to_string(), "127.0.0.1:50051");
         assert!(config.store_url().starts_with("sqlite://obol-data"));
+    }
+
+    #[test]
+    fn split_roles_need_their_tls_files_and_the_gateway_its_services() {
+        let message = |pairs: &[(&str, &str)]| {
+            Config::from_sources(None, env(pairs))
+                .unwrap_err()
+                .to_string()
+        };
+        let dev = ("OBOL_DEV", "1");
+        assert!(message(&[dev, ("OBOL_ROLE", "payments")]).contains("OBOL_TLS_CERT"));
+        assert!(message(&[dev, ("OBOL_TLS_CERT", "c.pem")]).contains("go together"));
+        assert!(message(&[dev, ("OBOL_ROLE", "cashier")]).contains("role"));
+        let tls = [
+            ("OBOL_TLS_CERT", "c.pem"),
+            ("OBOL_TLS_KEY", "k.pem"),
+            ("OBOL_TLS_CA", "ca.pem"),
+        ];
+        let gateway: Vec<_> = tls
+            .iter()
+            .copied()
+            .chain([("OBOL_ROLE", "gateway")])
+            .collect();
+        assert!(message(&gateway).contains("OBOL_PAYMENTS_URL"));
+        let urls = [
+            ("OBOL_PAYMENTS_URL", "https://p:1"),
+            ("OBOL_LEDGER_URL", "https://l:1"),
+            ("OBOL_AUTH_URL", "https://a:1"),
+        ];
+        // The gateway opens no engine, so it needs no key-encryption key.
+        let complete: Vec<_> = gateway.iter().copied().chain(urls).collect();
+        let config = Config::from_sources(None, env(&complete)).unwrap();
+        assert_eq!(config.role, Role::Gateway);
+        assert_eq!(config.tls().unwrap().ca, PathBuf::from("ca.pem"));
     }
 
     #[test]

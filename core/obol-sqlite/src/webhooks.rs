@@ -5,9 +5,12 @@ use obol_core::webhooks::{
     AttemptOutcome, Delivery, DeliveryAttempt, WebhookEndpoint, WebhookSecret,
 };
 use obol_core::{EndpointId, EventId, MerchantId, Result, Timestamp, WebhookStore};
+use rusqlite::Connection;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
+use crate::rows::{integer, text};
+use crate::writer::sql_error;
 use crate::{SqliteStore, db_error};
 
 fn endpoint(row: &SqliteRow) -> Result<WebhookEndpoint> {
@@ -24,6 +27,130 @@ fn endpoint(row: &SqliteRow) -> Result<WebhookEndpoint> {
 fn attempt_count(row: &SqliteRow, column: &str) -> Result<u32> {
     u32::try_from(row.try_get::<i64, _>(column).map_err(db_error)?)
         .map_err(obol_core::Error::corrupt)
+}
+
+// The delivery pipeline's writes run on the writer thread, like the payments that feed it:
+// a second writing connection would make each wait on the other's lock.
+
+/// Creates the deliveries of the next `limit` events not yet fanned out.
+fn fan_out(conn: &Connection, limit: u32, now: Timestamp) -> Result<usize> {
+    // The newest of the next `limit` events not yet fanned out bounds this batch.
+    let bound: Option<i64> = conn
+        .prepare_cached(
+            "SELECT MAX(seq) FROM (SELECT seq FROM payment_events WHERE fanned_out = 0 \
+             ORDER BY seq LIMIT ?)",
+        )
+        .and_then(|mut s| s.query_row([i64::from(limit)], |row| row.get(0)))
+        .map_err(sql_error)?;
+    let Some(bound) = bound else {
+        return Ok(0);
+    };
+    let created = conn
+        .prepare_cached(
+            "INSERT INTO webhook_deliveries (event_seq, endpoint_id, state, attempts, \
+             next_attempt_at) SELECT e.seq, w.id, 'pending', 0, ? FROM payment_events e \
+             JOIN webhook_endpoints w ON w.merchant = e.merchant WHERE e.fanned_out = 0 \
+             AND e.seq <= ? AND w.enabled ORDER BY e.seq, w.created_at",
+        )
+        .and_then(|mut s| s.execute([now.as_micros(), bound]))
+        .map_err(sql_error)?;
+    conn.prepare_cached(
+        "UPDATE payment_events SET fanned_out = 1 WHERE fanned_out = 0 AND seq <= ?",
+    )
+    .and_then(|mut s| s.execute([bound]))
+    .map_err(sql_error)?;
+    Ok(created)
+}
+
+/// Leases up to `limit` due deliveries until `lease_until`.
+fn claim_due(
+    conn: &Connection,
+    now: Timestamp,
+    lease_until: Timestamp,
+    limit: u32,
+) -> Result<Vec<Delivery>> {
+    let mut select = conn
+        .prepare_cached(
+            "SELECT d.id AS delivery_id, e.id AS event_id, d.endpoint_id, w.url, w.secret, \
+             e.body, d.attempts FROM webhook_deliveries d \
+             JOIN payment_events e ON e.seq = d.event_seq \
+             JOIN webhook_endpoints w ON w.id = d.endpoint_id \
+             WHERE d.state = 'pending' AND d.next_attempt_at <= ? \
+             ORDER BY d.next_attempt_at, d.id LIMIT ?",
+        )
+        .map_err(sql_error)?;
+    let mut rows = select
+        .query([now.as_micros(), i64::from(limit)])
+        .map_err(sql_error)?;
+    let mut due = Vec::new();
+    while let Some(row) = rows.next().map_err(sql_error)? {
+        due.push(Delivery {
+            id: integer(row, "delivery_id")?,
+            event_id: EventId::parse(&text(row, "event_id")?)?,
+            endpoint_id: EndpointId::parse(&text(row, "endpoint_id")?)?,
+            url: text(row, "url")?,
+            secret: WebhookSecret::parse(&text(row, "secret")?)?,
+            body: text(row, "body")?,
+            attempts: u32::try_from(integer(row, "attempts")?)
+                .map_err(obol_core::Error::corrupt)?,
+        });
+    }
+    let mut lease = conn
+        .prepare_cached("UPDATE webhook_deliveries SET next_attempt_at = ? WHERE id = ?")
+        .map_err(sql_error)?;
+    for delivery in &due {
+        lease
+            .execute([lease_until.as_micros(), delivery.id])
+            .map_err(sql_error)?;
+    }
+    Ok(due)
+}
+
+/// Records one delivery attempt and what follows from it.
+fn record(conn: &Connection, outcome: &AttemptOutcome) -> Result<()> {
+    let attempt = &outcome.attempt;
+    let execute = |sql: &str, params: &[&dyn rusqlite::ToSql]| {
+        conn.prepare_cached(sql)
+            .and_then(|mut s| s.execute(params))
+            .map(drop)
+            .map_err(sql_error)
+    };
+    execute(
+        "INSERT INTO webhook_attempts (delivery_id, event_id, endpoint_id, attempt, at, \
+         status, error) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        rusqlite::params![
+            attempt.delivery_id,
+            attempt.event_id.as_str(),
+            attempt.endpoint_id.as_str(),
+            i64::from(attempt.attempt),
+            attempt.at.as_micros(),
+            attempt.status.map(i64::from),
+            attempt.error
+        ],
+    )?;
+    execute(
+        "UPDATE webhook_deliveries SET state = ?, attempts = ?, \
+         next_attempt_at = COALESCE(?, next_attempt_at) WHERE id = ?",
+        rusqlite::params![
+            outcome.state.as_str(),
+            i64::from(attempt.attempt),
+            outcome.next_attempt_at.map(Timestamp::as_micros),
+            attempt.delivery_id
+        ],
+    )?;
+    if outcome.disable_endpoint {
+        let endpoint_id = attempt.endpoint_id.as_str();
+        execute(
+            "UPDATE webhook_endpoints SET enabled = 0 WHERE id = ?",
+            rusqlite::params![endpoint_id],
+        )?;
+        execute(
+            "UPDATE webhook_deliveries SET state = 'failed' \
+             WHERE endpoint_id = ? AND state = 'pending'",
+            rusqlite::params![endpoint_id],
+        )?;
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -59,42 +186,7 @@ impl WebhookStore for SqliteStore {
     }
 
     async fn fan_out_events(&self, limit: u32, now: Timestamp) -> Result<usize> {
-        let mut tx = self
-            .write
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db_error)?;
-        // The newest of the next `limit` events not yet fanned out bounds this batch.
-        let bound: Option<i64> = sqlx::query_scalar(
-            "SELECT MAX(seq) FROM (SELECT seq FROM payment_events WHERE fanned_out = 0 \
-             ORDER BY seq LIMIT ?)",
-        )
-        .bind(i64::from(limit))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        let Some(bound) = bound else {
-            return Ok(0);
-        };
-        let created = sqlx::query(
-            "INSERT INTO webhook_deliveries (event_seq, endpoint_id, state, attempts, \
-             next_attempt_at) SELECT e.seq, w.id, 'pending', 0, ? FROM payment_events e \
-             JOIN webhook_endpoints w ON w.merchant = e.merchant WHERE e.fanned_out = 0 \
-             AND e.seq <= ? AND w.enabled ORDER BY e.seq, w.created_at",
-        )
-        .bind(now.as_micros())
-        .bind(bound)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?
-        .rows_affected();
-        sqlx::query("UPDATE payment_events SET fanned_out = 1 WHERE fanned_out = 0 AND seq <= ?")
-            .bind(bound)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
-        usize::try_from(created).map_err(obol_core::Error::corrupt)
+        self.writer.run(move |conn| fan_out(conn, limit, now)).await
     }
 
     async fn due_deliveries(
@@ -103,100 +195,14 @@ impl WebhookStore for SqliteStore {
         lease_until: Timestamp,
         limit: u32,
     ) -> Result<Vec<Delivery>> {
-        let mut tx = self
-            .write
-            .begin_with("BEGIN IMMEDIATE")
+        self.writer
+            .run(move |conn| claim_due(conn, now, lease_until, limit))
             .await
-            .map_err(db_error)?;
-        let rows = sqlx::query(
-            "SELECT d.id AS delivery_id, e.id AS event_id, d.endpoint_id, w.url, w.secret, \
-             e.body, d.attempts FROM webhook_deliveries d \
-             JOIN payment_events e ON e.seq = d.event_seq \
-             JOIN webhook_endpoints w ON w.id = d.endpoint_id \
-             WHERE d.state = 'pending' AND d.next_attempt_at <= ? \
-             ORDER BY d.next_attempt_at, d.id LIMIT ?",
-        )
-        .bind(now.as_micros())
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        let mut due = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let delivery = Delivery {
-                id: row.try_get("delivery_id").map_err(db_error)?,
-                event_id: EventId::parse(&row.try_get::<String, _>("event_id").map_err(db_error)?)?,
-                endpoint_id: EndpointId::parse(
-                    &row.try_get::<String, _>("endpoint_id").map_err(db_error)?,
-                )?,
-                url: row.try_get("url").map_err(db_error)?,
-                secret: WebhookSecret::parse(
-                    &row.try_get::<String, _>("secret").map_err(db_error)?,
-                )?,
-                body: row.try_get("body").map_err(db_error)?,
-                attempts: attempt_count(row, "attempts")?,
-            };
-            sqlx::query("UPDATE webhook_deliveries SET next_attempt_at = ? WHERE id = ?")
-                .bind(lease_until.as_micros())
-                .bind(delivery.id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-            due.push(delivery);
-        }
-        tx.commit().await.map_err(db_error)?;
-        Ok(due)
     }
 
     async fn record_attempt(&self, outcome: &AttemptOutcome) -> Result<()> {
-        let attempt = &outcome.attempt;
-        let mut tx = self
-            .write
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db_error)?;
-        sqlx::query(
-            "INSERT INTO webhook_attempts (delivery_id, event_id, endpoint_id, attempt, at, \
-             status, error) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(attempt.delivery_id)
-        .bind(attempt.event_id.to_string())
-        .bind(attempt.endpoint_id.to_string())
-        .bind(i64::from(attempt.attempt))
-        .bind(attempt.at.as_micros())
-        .bind(attempt.status.map(i64::from))
-        .bind(&attempt.error)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        sqlx::query(
-            "UPDATE webhook_deliveries SET state = ?, attempts = ?, \
-             next_attempt_at = COALESCE(?, next_attempt_at) WHERE id = ?",
-        )
-        .bind(outcome.state.as_str())
-        .bind(i64::from(attempt.attempt))
-        .bind(outcome.next_attempt_at.map(Timestamp::as_micros))
-        .bind(attempt.delivery_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        if outcome.disable_endpoint {
-            let endpoint_id = attempt.endpoint_id.to_string();
-            sqlx::query("UPDATE webhook_endpoints SET enabled = 0 WHERE id = ?")
-                .bind(&endpoint_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-            sqlx::query(
-                "UPDATE webhook_deliveries SET state = 'failed' \
-                 WHERE endpoint_id = ? AND state = 'pending'",
-            )
-            .bind(&endpoint_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        }
-        tx.commit().await.map_err(db_error)
+        let outcome = outcome.clone();
+        self.writer.run(move |conn| record(conn, &outcome)).await
     }
 
     async fn delivery_attempts(&self, event_id: &EventId) -> Result<Vec<DeliveryAttempt>> {
