@@ -87,16 +87,6 @@ pub async fn serve(
     }
 }
 
-/// Runs everything in one process (the REST API here).
-pub async fn serve_all(
-    mut config: Config,
-    started: impl FnOnce(&Started),
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    config.role = Role::All;
-    serve(config, started, shutdown).await
-}
-
 /// One shutdown request, heard by every server of the process.
 #[derive(Clone)]
 struct Stop(watch::Receiver<bool>);

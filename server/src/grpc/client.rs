@@ -359,6 +359,11 @@ impl LedgerService for RemoteLedger {
         let call = outgoing(message, Some(who), None)?;
         one(self.0.clone().history(call).await, "history")
     }
+
+    async fn ready(&self) -> Result<()> {
+        let call = outgoing(Empty {}, None, None)?;
+        reply(self.0.clone().ready(call).await).map(|Empty {}| ())
+    }
 }
 
 /// [`AuthService`] over gRPC.
@@ -455,5 +460,10 @@ impl AuthService for RemoteAuth {
     async fn revoke_api_key(&self, who: &Principal, id: &ApiKeyId) -> Result<ApiKeyView> {
         let call = outgoing(by_id(id), Some(who), None)?;
         one(self.0.clone().revoke_api_key(call).await, "api_key")
+    }
+
+    async fn ready(&self) -> Result<()> {
+        let call = outgoing(Empty {}, None, None)?;
+        reply(self.0.clone().ready(call).await).map(|Empty {}| ())
     }
 }

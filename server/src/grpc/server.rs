@@ -485,6 +485,10 @@ impl proto::ledger_server::Ledger for LedgerRpc {
             .await,
         )
     }
+
+    async fn ready(&self, _: Request<Empty>) -> std::result::Result<Response<Empty>, Status> {
+        answer(self.0.ready().await.map(|()| Empty {}))
+    }
 }
 
 /// The auth service over an [`AuthService`].
@@ -617,5 +621,9 @@ impl proto::auth_server::Auth for AuthRpc {
             }
             .await,
         )
+    }
+
+    async fn ready(&self, _: Request<Empty>) -> std::result::Result<Response<Empty>, Status> {
+        answer(self.0.ready().await.map(|()| Empty {}))
     }
 }

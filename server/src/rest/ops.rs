@@ -26,11 +26,21 @@ pub async fn healthz() -> Json<Health> {
 
 /// The store answers (it was opened, so its migrations ran).
 pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
-    state.services.payments.ready().await.map_err(|error| {
+    // In a split deployment each is another process; all in one, the same store thrice.
+    let services = &state.services;
+    let (payments, ledger, auth) = tokio::join!(
+        services.payments.ready(),
+        services.ledger.ready(),
+        services.auth.ready()
+    );
+    payments.and(ledger).and(auth).map_err(|error| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_ready",
-            format!("the database does not answer ({})", error.code()),
+            format!(
+                "a service or its database does not answer ({})",
+                error.code()
+            ),
         )
     })?;
     Ok(Json(Health { status: "ok" }))

@@ -139,6 +139,8 @@ pub trait LedgerService: Send + Sync {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<Page<HistoryEntry>>;
+    /// Whether the store answers and is migrated.
+    async fn ready(&self) -> Result<()>;
 }
 
 /// Sign-in, tokens, users and API keys.
@@ -181,6 +183,8 @@ pub trait AuthService: Send + Sync {
     async fn api_keys(&self, who: &Principal) -> Result<Vec<ApiKeyView>>;
     /// Revokes one of the tenant's API keys.
     async fn revoke_api_key(&self, who: &Principal, id: &ApiKeyId) -> Result<ApiKeyView>;
+    /// Whether the store answers and is migrated.
+    async fn ready(&self) -> Result<()>;
 }
 
 /// The three services a gateway talks to.

@@ -21,6 +21,10 @@ fn allow_user(who: &Principal, id: &UserId) -> Result<()> {
 
 #[async_trait]
 impl AuthService for Local {
+    async fn ready(&self) -> Result<()> {
+        self.engine.store().ready().await
+    }
+
     async fn authenticate(&self, credential: &str) -> Result<Principal> {
         let auth = &self.engine.auth;
         if credential.starts_with("obol_sk_") {

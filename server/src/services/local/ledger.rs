@@ -12,6 +12,10 @@ use crate::services::LedgerService;
 
 #[async_trait]
 impl LedgerService for Local {
+    async fn ready(&self) -> Result<()> {
+        self.engine.store().ready().await
+    }
+
     async fn create_account(
         &self,
         who: &Principal,
