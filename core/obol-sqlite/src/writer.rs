@@ -1,8 +1,8 @@
 //! The write path: one thread owning one rusqlite connection runs every hot write (ledger
-//! batches, payment writes, idempotency keys) synchronously with cached statements, and
-//! commits whatever is queued together (group commit). Each job runs in its own savepoint,
-//! so a job that fails leaves nothing behind while the others in the same commit stand; no
-//! job hears its result before the commit that holds it is durable.
+//! batches, payment writes, idempotency keys, the webhook pipeline) synchronously with
+//! cached statements, and commits whatever is queued together (group commit). Each job runs
+//! in its own savepoint, so a job that fails leaves nothing behind while the others in the
+//! same commit stand; no job hears its result before the commit that holds it is durable.
 //!
 //! Why a thread and not the async driver: with sqlx every statement is a hand-off to the
 //! connection's worker thread and back, and a payment is ~28 statements; measured, that
@@ -59,9 +59,14 @@ impl Writer {
     /// Opens the connection on `path` (already created and migrated) and starts the thread.
     pub(crate) fn open(path: &Path, durable: bool) -> Result<Self> {
         let connection = connect(path, durable)?;
-        // Checkpoints run on their own thread: a commit only appends to the WAL.
+        // Checkpoints run on their own thread, so a commit mostly only appends to the WAL.
+        // That thread races the writer and may never catch the WAL's end; now and then the
+        // writer finishes the job between two commits (little is left to copy), so the WAL
+        // starts over instead of growing without end.
         connection
-            .execute_batch("PRAGMA wal_autocheckpoint = 0")
+            .execute_batch(
+                "PRAGMA wal_autocheckpoint = 4000; PRAGMA journal_size_limit = 67108864;",
+            )
             .map_err(sql_error)?;
         connection.set_prepared_statement_cache_capacity(128);
         let (jobs, queue) = channel::<Job>();
