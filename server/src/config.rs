@@ -54,6 +54,9 @@ pub struct Config {
     pub ledger_url: Option<String>,
     /// Where the gateway finds the auth service.
     pub auth_url: Option<String>,
+    /// Names a gRPC peer's certificate must carry for the services to believe the caller it
+    /// names (every peer needs a certificate from the CA; only these may act for users).
+    pub trusted_callers: Vec<String>,
 }
 
 /// The part of a deployment a process runs.
@@ -110,6 +113,7 @@ impl Default for Config {
             payments_url: None,
             ledger_url: None,
             auth_url: None,
+            trusted_callers: vec!["gateway".to_owned()],
         }
     }
 }
@@ -146,6 +150,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("payments_url", Kind::Text),
     ("ledger_url", Kind::Text),
     ("auth_url", Kind::Text),
+    ("trusted_callers", Kind::List),
 ];
 
 /// The variable naming a configuration file.

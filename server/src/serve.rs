@@ -194,7 +194,15 @@ async fn serve_engine(
     let rpc = async {
         match (grpc, &tls) {
             (Some(listener), Some(tls)) => {
-                serve_grpc(listener, exposed.clone(), tls, stop.clone().requested()).await
+                let trust = crate::grpc::trust::Trust::new(&config.trusted_callers);
+                serve_grpc(
+                    listener,
+                    exposed.clone(),
+                    tls,
+                    &trust,
+                    stop.clone().requested(),
+                )
+                .await
             }
             _ => Ok(()),
         }

@@ -2,7 +2,8 @@
 //! services (gRPC over mutual TLS, one shared store) and the REST gateway in front. A full
 //! payment flow goes through the gateway and reaches every service; the engine's error codes
 //! and idempotent replays survive the hop; request ids reach the services' logs; a client
-//! without a certificate from the deployment's CA is refused.
+//! without a certificate from the deployment's CA is refused, and only the gateway's
+//! certificate may act for a caller.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod support;
@@ -12,8 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use obol_server::grpc::proto::Empty;
+use obol_server::grpc::codec::put_principal;
 use obol_server::grpc::proto::payments_client::PaymentsClient;
+use obol_server::grpc::proto::{Empty, ListPaymentsRequest};
 use serde_json::{Value, json};
 use support::obol;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
@@ -137,6 +139,24 @@ async fn grpc_channel(
 
 async fn ready(channel: Channel) -> Result<(), tonic::Status> {
     PaymentsClient::new(channel).ready(Empty {}).await.map(drop)
+}
+
+/// Lists payments acting for a made-up API key of the default merchant.
+async fn list_as_someone(channel: Channel) -> Result<(), tonic::Status> {
+    let who = obol::auth::Principal::ApiKey {
+        key: obol::ApiKeyId::derived("split test"),
+        merchant: obol::payments::default_merchant(),
+        scopes: obol::auth::Scope::ALL.into_iter().collect(),
+    };
+    let mut request = tonic::Request::new(ListPaymentsRequest {
+        limit: 1,
+        ..ListPaymentsRequest::default()
+    });
+    put_principal(request.metadata_mut(), &who).unwrap();
+    PaymentsClient::new(channel)
+        .list_payments(request)
+        .await
+        .map(drop)
 }
 
 #[test]
@@ -384,7 +404,24 @@ fn split_deployment_over_mutual_tls() {
         )
         .await
         .unwrap();
-        ready(trusted).await.unwrap();
+        ready(trusted.clone()).await.unwrap();
+        list_as_someone(trusted).await.unwrap();
+
+        // Another service's certificate gets in, but may not act for a caller.
+        let ledger_identity = (
+            dir_certs.join("ledger.pem"),
+            dir_certs.join("ledger-key.pem"),
+        );
+        let peer = grpc_channel(
+            &payments.addr,
+            &ca,
+            Some((&ledger_identity.0, &ledger_identity.1)),
+        )
+        .await
+        .unwrap();
+        ready(peer.clone()).await.unwrap();
+        let refused = list_as_someone(peer).await.unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{refused:?}");
 
         let refused = match grpc_channel(&payments.addr, &ca, None).await {
             Err(_) => true,

@@ -7,6 +7,7 @@ pub mod codec;
 pub mod serve;
 pub mod server;
 pub mod tls;
+pub mod trust;
 
 /// The generated protobuf types and tonic services.
 #[allow(missing_docs, clippy::all, clippy::pedantic)]

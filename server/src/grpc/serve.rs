@@ -13,6 +13,7 @@ use super::proto::ledger_server::LedgerServer;
 use super::proto::payments_server::PaymentsServer;
 use super::server::{AuthRpc, LedgerRpc, PaymentsRpc};
 use super::tls::TlsFiles;
+use super::trust::Trust;
 use crate::services::{AuthService, LedgerService, PaymentsService};
 
 /// The services one process exposes over gRPC.
@@ -31,6 +32,7 @@ pub async fn serve_grpc(
     listener: TcpListener,
     exposed: Exposed,
     tls: &TlsFiles,
+    trust: &Trust,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -41,9 +43,13 @@ pub async fn serve_grpc(
         .context("cannot build the reflection service")?;
     let payments = exposed
         .payments
-        .map(|s| PaymentsServer::new(PaymentsRpc(s)));
-    let ledger = exposed.ledger.map(|s| LedgerServer::new(LedgerRpc(s)));
-    let auth = exposed.auth.map(|s| AuthServer::new(AuthRpc(s)));
+        .map(|s| PaymentsServer::new(PaymentsRpc(s, trust.clone())));
+    let ledger = exposed
+        .ledger
+        .map(|s| LedgerServer::new(LedgerRpc(s, trust.clone())));
+    let auth = exposed
+        .auth
+        .map(|s| AuthServer::new(AuthRpc(s, trust.clone())));
     if payments.is_some() {
         reporter.set_serving::<PaymentsServer<PaymentsRpc>>().await;
     }

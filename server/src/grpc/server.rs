@@ -22,6 +22,7 @@ use super::proto::{
     ProviderWebhookRequest, RefreshTokenRequest, SaveMethodRequest, UpdateProfileRequest, Value,
     Values,
 };
+use super::trust::Trust;
 use crate::services::{AuthService, LedgerService, PaymentsService};
 
 /// An RPC's answer from the engine's result.
@@ -36,11 +37,13 @@ struct Call {
 }
 
 impl Call {
-    fn of<T>(request: &Request<T>) -> Self {
+    fn of<T>(request: &Request<T>, trust: &Trust) -> Self {
         // Inside the call's span, which carries the request id.
         tracing::debug!("call");
         Call {
-            who: principal(request.metadata()),
+            who: trust
+                .check(request)
+                .and_then(|()| principal(request.metadata())),
             key: text(request.metadata(), IDEMPOTENCY_KEY),
         }
     }
@@ -59,7 +62,7 @@ fn optional<T>(text: Option<String>, parse: impl Fn(&str) -> Result<T>) -> Resul
 }
 
 /// The payments service over a [`PaymentsService`].
-pub struct PaymentsRpc(pub Arc<dyn PaymentsService>);
+pub struct PaymentsRpc(pub Arc<dyn PaymentsService>, pub Trust);
 
 #[tonic::async_trait]
 impl proto::payments_server::Payments for PaymentsRpc {
@@ -67,7 +70,7 @@ impl proto::payments_server::Payments for PaymentsRpc {
         &self,
         request: Request<CreatePaymentRequest>,
     ) -> std::result::Result<Response<Value>, Status> {
-        let call = Call::of(&request);
+        let call = Call::of(&request, &self.1);
         answer(
             async {
                 let create = decode(request.into_inner().payment, "payment")?;
@@ -82,7 +85,7 @@ impl proto::payments_server::Payments for PaymentsRpc {
         &self,
         request: Request<ConfirmPaymentRequest>,
     ) -> std::result::Result<Response<Value>, Status> {
-        let call = Call::of(&request);
+        let call = Call::of(&request, &self.1);
         answer(
             async {
                 let message = request.into_inner();
@@ -102,7 +105,7 @@ impl proto::payments_server::Payments for PaymentsRpc {
         &self,
         request: Request<ExecuteRequest>,
     ) -> std::result::Result<Response<Value>, Status> {
-        let call = Call::of(&request);
+        let call = Call::of(&request, &self.1);
         answer(
             async {
                 let payment_request = decode(request.into_inner().request, "request")?;
@@ -117,7 +120,7 @@ impl proto::payments_server::Payments for PaymentsRpc {
         &self,
         request: Request<ById>,
     ) -> std::result::Result<Response<Value>, Status> {
-        let call = Call::of(&request);
+        let call = Call::of(&request, &self.1);
         answer(
             async {
                 let id = PaymentId::parse(&request.into_inner().id)?;
@@ -131,7 +134,7 @@ impl proto::payments_server::Payments for PaymentsRpc {
         &self,
         request: Request<ListPaymentsRequest>,
     ) -> std::result::Result<Response<Values>, Status> {
-        let call = Call::of(&request);
+        let call = Call::of(&request, &self.1);
         answer(
             async {
                 let who = call.who()?;
@@ -160,7 +163,7 @@ impl proto::payments_server::Payments for PaymentsRpc {
         &self,
         request: Request<ById>,
     ) -> std::result::Result<Response<Values>, Status> {
-        let call = Call::of(&request);
+        let call = Call::of(&request, &self.1);
         answer(
             async {
                 let id = PaymentId::parse(&request.into_inner().id)?;
@@ -174,7 +177,7 @@ impl proto::payments_server::Payments for PaymentsRpc {
         &self,
         request: Request<EventsRequest>,
     ) -> std::result::Result<Response<EventsReply>, Status> {
-        let call = Call::of(&request);
+        let call = Call::of(&request, &self.1);
         answer(
             async {
                 let who = call.who()?;
@@ -207,7 +210,7 @@ impl proto::payments_server::Payments for PaymentsRpc {
         &self,
         request: Request<CreateCustomerRequest>,
     ) -> std::result::Result<Response<Value>, Status> {
-        let call = Call::of(&request);
+        let call = Call::of(&request, &self.1);
         answer(
             async {
                 let new = decode(request.into_inner().customer, "customer")?;
@@ -221,7 +224,7 @@ impl proto::payments_server::Payments for PaymentsRpc {
         &self,
         request: Request<ById>,
     ) -> std::result::Result<Response<Value>, Status> {
-        let call = Call::of(&request);
+        let call = Call::of(&request, &self.1);
         answer(
             async {
                 let id = CustomerId::parse(&request.into_inner().id)?;
@@ -235,7 +238,7 @@ impl proto::payments_server::Payments for PaymentsRpc {
         &self,
         request: Request<SaveMethodRequest>,
     ) -> std::result::Result<Response<Value>, Status> {
-        let call = Call::of(&request);
+        let call = Call::of(&request, &self.1);
         answer(
             async {
                 let message = request.into_inner();
@@ -254,7 +257,7 @@ impl proto::payments_server::Payments for PaymentsRpc {
         &self,
         request: Request<ById>,
     ) -> std::result::Result<Response<Values>, Status> {
-        let call = Call::of(&request);
+        let call = Call::of(&request, &self.1);
         answer(
             async {
                 let customer = CustomerId::parse(&request.into_inner().id)?;
@@ -268,7 +271,7 @@ impl proto::payments_server::Payments for PaymentsRpc {
         &self,
         request: Request<ById>,
     ) -> std::result::Result<Response<Value>, Status> {
-        let call = Call::of(&request);
+        let call = Call::of(&request, &self.1);
         answer(
             async {
                 let id = PaymentMethodId::parse(&request.into_inner().id)?;
@@ -282,7 +285,7 @@ impl proto::payments_server::Payments for PaymentsRpc {
         &self,
         request: Request<BalancesRequest>,
     ) -> std::result::Result<Response<Values>, Status> {
-        let call = Call::of(&request);
+        let call = Call::of(&request, &self.1);
         answer(
             async {
                 let assets = request
@@ -301,7 +304,7 @@ impl proto::payments_server::Payments for PaymentsRpc {
         &self,
         request: Request<AddEndpointRequest>,
     ) -> std::result::Result<Response<Value>, Status> {
-        let call = Call::of(&request);
+        let call = Call::of(&request, &self.1);
         answer(
             async {
                 let url = request.into_inner().url;
@@ -315,7 +318,7 @@ impl proto::payments_server::Payments for PaymentsRpc {
         &self,
         request: Request<Empty>,
     ) -> std::result::Result<Response<Values>, Status> {
-        let call = Call::of(&request);
+        let call = Call::of(&request, &self.1);
         answer(async { values(&self.0.endpoints(call.who()?).await?) }.await)
     }
 
@@ -323,7 +326,7 @@ impl proto::payments_server::Payments for PaymentsRpc {
         &self,
         request: Request<ById>,
     ) -> std::result::Result<Response<Values>, Status> {
-        let call = Call::of(&request);
+        let call = Call::of(&request, &self.1);
         answer(
             async {
                 let id = EventId::parse(&request.into_inner().id)?;
@@ -360,7 +363,7 @@ impl proto::payments_server::Payments for PaymentsRpc {
 }
 
 /// The ledger service over a [`LedgerService`].
-pub struct LedgerRpc(pub Arc<dyn LedgerService>);
+pub struct LedgerRpc(pub Arc<dyn LedgerService>, pub Trust);
 
 #[tonic::async_trait]
 impl proto::ledger_server::Ledger for LedgerRpc {
@@ -368,7 +371,7 @@ impl proto::ledger_server::Ledger for LedgerRpc {
         &self,
         request: Request<Value>,
     ) -> std::result::Result<Response<Value>, Status> {
-        let call = Call::of(&request);
+        let call = Call::of(&request, &self.1);
         answer(
             async {
                 let new = decode_json(&request.into_inner().json, "account")?;
@@ -382,7 +385,7 @@ impl proto::ledger_server::Ledger for LedgerRpc {
         &self,
         request: Request<ById>,
     ) -> std::result::Result<Response<AccountReply>, Status> {
-        let call = Call::of(&request);
+        let call = Call::of(&request, &self.1);
         answer(
             async {
                 let id = AccountId::parse(&request.into_inner().id)?;
@@ -400,7 +403,7 @@ impl proto::ledger_server::Ledger for LedgerRpc {
         &self,
         request: Request<ById>,
     ) -> std::result::Result<Response<Value>, Status> {
-        let call = Call::of(&request);
+        let call = Call::of(&request, &self.1);
         answer(
             async {
                 let id = AccountId::parse(&request.into_inner().id)?;
@@ -414,7 +417,7 @@ impl proto::ledger_server::Ledger for LedgerRpc {
         &self,
         request: Request<BalanceAtRequest>,
     ) -> std::result::Result<Response<Value>, Status> {
-        let call = Call::of(&request);
+        let call = Call::of(&request, &self.1);
         answer(
             async {
                 let message = request.into_inner();
@@ -430,7 +433,7 @@ impl proto::ledger_server::Ledger for LedgerRpc {
         &self,
         request: Request<Value>,
     ) -> std::result::Result<Response<Value>, Status> {
-        let call = Call::of(&request);
+        let call = Call::of(&request, &self.1);
         answer(
             async {
                 let command = decode_json(&request.into_inner().json, "command")?;
@@ -444,7 +447,7 @@ impl proto::ledger_server::Ledger for LedgerRpc {
         &self,
         request: Request<ById>,
     ) -> std::result::Result<Response<Value>, Status> {
-        let call = Call::of(&request);
+        let call = Call::of(&request, &self.1);
         answer(
             async {
                 let id = TransactionId::parse(&request.into_inner().id)?;
@@ -458,7 +461,7 @@ impl proto::ledger_server::Ledger for LedgerRpc {
         &self,
         request: Request<ById>,
     ) -> std::result::Result<Response<Value>, Status> {
-        let call = Call::of(&request);
+        let call = Call::of(&request, &self.1);
         answer(
             async {
                 let id = TransactionId::parse(&request.into_inner().id)?;
@@ -472,7 +475,7 @@ impl proto::ledger_server::Ledger for LedgerRpc {
         &self,
         request: Request<HistoryRequest>,
     ) -> std::result::Result<Response<Value>, Status> {
-        let call = Call::of(&request);
+        let call = Call::of(&request, &self.1);
         answer(
             async {
                 let message = request.into_inner();
@@ -492,7 +495,7 @@ impl proto::ledger_server::Ledger for LedgerRpc {
 }
 
 /// The auth service over an [`AuthService`].
-pub struct AuthRpc(pub Arc<dyn AuthService>);
+pub struct AuthRpc(pub Arc<dyn AuthService>, pub Trust);
 
 #[tonic::async_trait]
 impl proto::auth_server::Auth for AuthRpc {
@@ -542,7 +545,7 @@ impl proto::auth_server::Auth for AuthRpc {
         &self,
         request: Request<Value>,
     ) -> std::result::Result<Response<Value>, Status> {
-        let call = Call::of(&request);
+        let call = Call::of(&request, &self.1);
         answer(
             async {
                 let create = decode_json(&request.into_inner().json, "user")?;
@@ -556,7 +559,7 @@ impl proto::auth_server::Auth for AuthRpc {
         &self,
         request: Request<ById>,
     ) -> std::result::Result<Response<Value>, Status> {
-        let call = Call::of(&request);
+        let call = Call::of(&request, &self.1);
         answer(
             async {
                 let id = UserId::parse(&request.into_inner().id)?;
@@ -570,7 +573,7 @@ impl proto::auth_server::Auth for AuthRpc {
         &self,
         request: Request<UpdateProfileRequest>,
     ) -> std::result::Result<Response<Value>, Status> {
-        let call = Call::of(&request);
+        let call = Call::of(&request, &self.1);
         answer(
             async {
                 let message = request.into_inner();
@@ -586,7 +589,7 @@ impl proto::auth_server::Auth for AuthRpc {
         &self,
         request: Request<Value>,
     ) -> std::result::Result<Response<Value>, Status> {
-        let call = Call::of(&request);
+        let call = Call::of(&request, &self.1);
         answer(
             async {
                 let create = decode_json(&request.into_inner().json, "api_key")?;
@@ -605,7 +608,7 @@ impl proto::auth_server::Auth for AuthRpc {
         &self,
         request: Request<Empty>,
     ) -> std::result::Result<Response<Values>, Status> {
-        let call = Call::of(&request);
+        let call = Call::of(&request, &self.1);
         answer(async { values(&self.0.api_keys(call.who()?).await?) }.await)
     }
 
@@ -613,7 +616,7 @@ impl proto::auth_server::Auth for AuthRpc {
         &self,
         request: Request<ById>,
     ) -> std::result::Result<Response<Value>, Status> {
-        let call = Call::of(&request);
+        let call = Call::of(&request, &self.1);
         answer(
             async {
                 let id = ApiKeyId::parse(&request.into_inner().id)?;
