@@ -3,7 +3,7 @@
 //! payment flow goes through the gateway and reaches every service; the engine's error codes
 //! and idempotent replays survive the hop; request ids reach the services' logs; a client
 //! without a certificate from the deployment's CA is refused, and only the gateway's
-//! certificate may act for a caller.
+//! certificate may act for a caller; health and reflection answer.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod support;
@@ -139,6 +139,44 @@ async fn grpc_channel(
 
 async fn ready(channel: Channel) -> Result<(), tonic::Status> {
     PaymentsClient::new(channel).ready(Empty {}).await.map(drop)
+}
+
+/// The payments service reports SERVING on the standard health service, and reflection
+/// lists it.
+async fn health_and_reflection(channel: Channel) {
+    use tonic::codegen::tokio_stream::{self, StreamExt};
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+    let health = HealthClient::new(channel.clone())
+        .check(HealthCheckRequest {
+            service: "obol.v1.Payments".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(health.status(), ServingStatus::Serving);
+
+    let ask = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut answers = ServerReflectionClient::new(channel)
+        .server_reflection_info(tokio_stream::iter(vec![ask]))
+        .await
+        .unwrap()
+        .into_inner();
+    let answer = answers.next().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = answer.message_response else {
+        panic!("not a service list: {answer:?}");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    assert!(names.contains(&"obol.v1.Payments".to_owned()), "{names:?}");
 }
 
 /// Lists payments acting for a made-up API key of the default merchant.
@@ -405,6 +443,7 @@ fn split_deployment_over_mutual_tls() {
         .await
         .unwrap();
         ready(trusted.clone()).await.unwrap();
+        health_and_reflection(trusted.clone()).await;
         list_as_someone(trusted).await.unwrap();
 
         // Another service's certificate gets in, but may not act for a caller.
