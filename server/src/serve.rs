@@ -175,8 +175,12 @@ async fn serve_engine(
         Role::All => Some(bind(config.http_addr, "HTTP").await?),
         _ => None,
     };
+    // The TLS files are read now, so a bad one is refused before anything is served.
     let (grpc, tls) = match config.tls() {
-        Some(tls) => (Some(bind(config.grpc_addr, "gRPC").await?), Some(tls)),
+        Some(tls) => (
+            Some(bind(config.grpc_addr, "gRPC").await?),
+            Some(tls.server()?),
+        ),
         None => (None, None),
     };
     started(&Started {
@@ -192,7 +196,7 @@ async fn serve_engine(
         }
     };
     let rpc = async {
-        match (grpc, &tls) {
+        match (grpc, tls) {
             (Some(listener), Some(tls)) => {
                 let trust = crate::grpc::trust::Trust::new(&config.trusted_callers);
                 serve_grpc(

@@ -149,6 +149,21 @@ fn bad_configuration_is_refused_with_a_clear_message() {
             .args(["serve", "--dev"]),
         "bad configuration",
     );
+    refuse(
+        obol(dir.path()).args(["serve", "--dev", "--role", "payments"]),
+        "OBOL_TLS_CERT",
+    );
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(&junk, "not a certificate").unwrap();
+    refuse(
+        obol(dir.path())
+            .env("OBOL_TLS_CERT", &junk)
+            .env("OBOL_TLS_KEY", &junk)
+            .env("OBOL_TLS_CA", &junk)
+            .env("OBOL_GRPC_ADDR", "127.0.0.1:0")
+            .args(["serve", "--dev", "--role", "ledger"]),
+        "not usable",
+    );
     let help = obol(dir.path())
         .args(["api-keys", "create", "--help"])
         .output()

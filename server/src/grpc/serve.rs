@@ -5,14 +5,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Server, ServerTlsConfig};
 
 use super::proto::auth_server::AuthServer;
 use super::proto::ledger_server::LedgerServer;
 use super::proto::payments_server::PaymentsServer;
 use super::server::{AuthRpc, LedgerRpc, PaymentsRpc};
-use super::tls::TlsFiles;
 use super::trust::Trust;
 use crate::services::{AuthService, LedgerService, PaymentsService};
 
@@ -31,7 +30,7 @@ pub struct Exposed {
 pub async fn serve_grpc(
     listener: TcpListener,
     exposed: Exposed,
-    tls: &TlsFiles,
+    tls: ServerTlsConfig,
     trust: &Trust,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
@@ -60,7 +59,7 @@ pub async fn serve_grpc(
         reporter.set_serving::<AuthServer<AuthRpc>>().await;
     }
     Server::builder()
-        .tls_config(tls.server()?)
+        .tls_config(tls)
         .context("cannot set up TLS for the gRPC server")?
         .trace_fn(|request| {
             let id = request

@@ -38,9 +38,15 @@ impl TlsFiles {
 
     /// A server that demands a client certificate signed by the CA.
     pub fn server(&self) -> anyhow::Result<ServerTlsConfig> {
-        Ok(ServerTlsConfig::new()
+        let config = ServerTlsConfig::new()
             .identity(self.identity()?)
-            .client_ca_root(self.ca()?))
+            .client_ca_root(self.ca()?);
+        // tonic parses the PEM when it builds the acceptor: do that now, so an unusable file
+        // is refused at start rather than after the banner.
+        tonic::transport::Server::builder()
+            .tls_config(config.clone())
+            .context("the TLS certificate, key or CA file is not usable")?;
+        Ok(config)
     }
 
     /// A client that presents this process's certificate and trusts only the CA.
