@@ -239,11 +239,15 @@ fn print_started(started: &crate::serve::Started) {
             "Obol is running: http://{http}/\n  REST API   http://{http}/v1/…\n  health     http://{http}/healthz\n"
         ));
     }
-    if let Some(grpc) = started.grpc {
-        text.push_str(&format!(
-            "Obol {} gRPC (mutual TLS) on {grpc}\n",
+    match (started.grpc, started.http) {
+        (Some(grpc), Some(_)) => {
+            text.push_str(&format!("  gRPC       {grpc} (mutual TLS)\n"));
+        }
+        (Some(grpc), None) => text.push_str(&format!(
+            "Obol {} service: gRPC (mutual TLS) on {grpc}\n",
             started.role.as_str()
-        ));
+        )),
+        _ => {}
     }
     if let Some(dev) = &started.dev {
         text.push_str(&format!(

@@ -63,7 +63,8 @@ pub struct Config {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
-    /// Everything in one process: engine, REST, web UI (and gRPC when TLS is configured).
+    /// Everything in one process: engine, REST, web UI (and gRPC in dev mode or when TLS is
+    /// configured).
     #[default]
     All,
     /// REST and web UI, calling the services over gRPC.

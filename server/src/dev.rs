@@ -64,3 +64,22 @@ pub async fn ensure_dev_user(engine: &Engine, config: &Config) -> anyhow::Result
     crate::secrets::write_private(&path, &serde_json::to_string_pretty(&credentials)?)?;
     Ok(credentials)
 }
+
+/// Development certificates for gRPC in the data directory (a CA, the server's `obol`
+/// certificate, and a `gateway` client certificate for local tools), made on first start.
+pub fn dev_certificates(config: &Config) -> anyhow::Result<crate::grpc::tls::TlsFiles> {
+    let dir = config.data_dir.join("certs");
+    if !dir.join(crate::certs::CA_CERT).exists() {
+        crate::certs::init(&dir)?;
+    }
+    for name in ["obol", "gateway"] {
+        if !dir.join(format!("{name}.pem")).exists() {
+            crate::certs::issue(&dir, name, &[])?;
+        }
+    }
+    Ok(crate::grpc::tls::TlsFiles {
+        cert: dir.join("obol.pem"),
+        key: dir.join("obol-key.pem"),
+        ca: dir.join(crate::certs::CA_CERT),
+    })
+}

@@ -131,8 +131,8 @@ async fn serve_http(listener: TcpListener, app: Router, stop: Stop) -> anyhow::R
     .context("the HTTP server failed")
 }
 
-/// A process with the engine: all-in-one (REST, and gRPC too when TLS is configured) or
-/// one gRPC service.
+/// A process with the engine: all-in-one (REST, and gRPC too in dev mode or when TLS is
+/// configured) or one gRPC service.
 async fn serve_engine(
     config: Config,
     started: impl FnOnce(&Started),
@@ -175,8 +175,14 @@ async fn serve_engine(
         Role::All => Some(bind(config.http_addr, "HTTP").await?),
         _ => None,
     };
-    // The TLS files are read now, so a bad one is refused before anything is served.
-    let (grpc, tls) = match config.tls() {
+    // gRPC always speaks mutual TLS: configured files, or in dev mode certificates made in
+    // the data directory. Read now, so a bad file is refused before anything is served.
+    let files = match (config.tls(), config.dev) {
+        (Some(files), _) => Some(files),
+        (None, true) => Some(crate::dev::dev_certificates(&config)?),
+        (None, false) => None,
+    };
+    let (grpc, tls) = match files {
         Some(tls) => (
             Some(bind(config.grpc_addr, "gRPC").await?),
             Some(tls.server()?),

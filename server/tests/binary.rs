@@ -24,6 +24,39 @@ fn http(method: &str, url: &str, token: Option<&str>, body: Option<Value>) -> (u
     (status, response.json().unwrap_or(Value::Null))
 }
 
+/// The dev server's gRPC health service answers a client holding the dev `gateway`
+/// certificate.
+fn dev_grpc_answers(data: &std::path::Path, addr: &str) {
+    use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_client::HealthClient;
+    let certs = data.join("certs");
+    let read = |file: &str| std::fs::read(certs.join(file)).unwrap();
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(read("ca.pem")))
+        .identity(Identity::from_pem(
+            read("gateway.pem"),
+            read("gateway-key.pem"),
+        ));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let channel = Endpoint::from_shared(format!("https://{addr}"))
+            .unwrap()
+            .tls_config(tls)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let answer = HealthClient::new(channel)
+            .check(HealthCheckRequest {
+                service: "obol.v1.Ledger".into(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(answer.into_inner().status, 1, "SERVING");
+    });
+}
+
 #[test]
 fn admin_commands_then_serve_pay_and_stop_gracefully() {
     let dir = tempfile::tempdir().unwrap();
@@ -79,6 +112,10 @@ fn admin_commands_then_serve_pay_and_stop_gracefully() {
 
     let server = DevServer::start(dir.path(), &[("OBOL_KEY_ENCRYPTION_KEY", &kek)]);
     let (base, email, password) = (&server.base, &server.email, &server.password);
+    dev_grpc_answers(
+        dir.path(),
+        server.grpc.as_deref().expect("dev mode serves gRPC"),
+    );
 
     let (status, tokens) = http(
         "POST",

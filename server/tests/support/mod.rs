@@ -25,13 +25,17 @@ pub struct DevServer {
     pub base: String,
     pub email: String,
     pub password: String,
+    /// The gRPC address (`127.0.0.1:port`, mutual TLS with the dev certificates).
+    pub grpc: Option<String>,
 }
 
 impl DevServer {
     /// Starts the server with `env` added and waits for its banner.
     pub fn start(data: &Path, env: &[(&str, &str)]) -> Self {
         let mut command = obol(data);
-        command.env("OBOL_HTTP_ADDR", "127.0.0.1:0");
+        command
+            .env("OBOL_HTTP_ADDR", "127.0.0.1:0")
+            .env("OBOL_GRPC_ADDR", "127.0.0.1:0");
         for (name, value) in env {
             command.env(name, value);
         }
@@ -48,10 +52,16 @@ impl DevServer {
             .unwrap()
             .trim_end_matches('/')
             .to_owned();
+        let mut grpc = None;
         let sign_in = lines
             .by_ref()
             .map(Result::unwrap)
-            .find(|l| l.contains("dev sign-in:"))
+            .find(|l| {
+                if let Some(rest) = l.trim_start().strip_prefix("gRPC") {
+                    grpc = rest.split_whitespace().next().map(str::to_owned);
+                }
+                l.contains("dev sign-in:")
+            })
             .unwrap();
         let (email, password) = sign_in
             .split_once(": ")
@@ -67,6 +77,7 @@ impl DevServer {
             base,
             email,
             password,
+            grpc,
         }
     }
 
