@@ -1,9 +1,10 @@
 //! Obol's Store on SQLite, the embedded default.
 //!
 //! WAL mode with `synchronous=FULL`, so a transaction the ledger acknowledged survives a
-//! crash or power loss. The hot writes (ledger batches, payment writes, idempotency keys)
-//! run on one writer thread with group commit ([`writer`]); the other writes use one sqlx
-//! connection (SQLite serializes the two); reads use a small pool. Migrations in
+//! crash or power loss. The hot writes (ledger batches, payment writes, idempotency keys,
+//! the webhook pipeline) run on one writer thread with group commit ([`writer`]); the other
+//! writes (accounts, users, sessions, customers) use one sqlx connection (SQLite serializes
+//! the two); reads use a small pool. Migrations in
 //! `migrations/` run on open. `sqlite::memory:` is a private temporary file, removed when
 //! the store is dropped (the writer thread needs a second connection to the same data).
 

@@ -65,10 +65,6 @@ pub(crate) fn text(row: &impl Columns, column: &str) -> Result<String> {
     row.optional_text(column)?.ok_or_else(|| missing(column))
 }
 
-fn optional_text(row: &impl Columns, column: &str) -> Result<Option<String>> {
-    row.optional_text(column)
-}
-
 /// An integer column.
 pub(crate) fn integer(row: &impl Columns, column: &str) -> Result<i64> {
     row.optional_integer(column)?.ok_or_else(|| missing(column))
@@ -107,13 +103,13 @@ pub(crate) fn record(row: &impl Columns) -> Result<(TransactionId, Record)> {
         id: text(row, "id")?,
         body_hash: text(row, "body_hash")?,
         kind: text(row, "kind")?,
-        error: optional_text(row, "error")?,
-        entries: optional_text(row, "entries")?,
-        related: optional_text(row, "related")?,
-        reversed_by: optional_text(row, "reversed_by")?,
+        error: row.optional_text("error")?,
+        entries: row.optional_text("entries")?,
+        related: row.optional_text("related")?,
+        reversed_by: row.optional_text("reversed_by")?,
         effective_at: time("effective_at")?,
         created_at: time("created_at")?,
-        metadata: optional_text(row, "metadata")?,
+        metadata: row.optional_text("metadata")?,
     }
     .into_record()
 }
