@@ -280,7 +280,7 @@ impl LedgerStore for MemoryStore {
 
 #[async_trait]
 impl PaymentStore for MemoryStore {
-    async fn write_payment(&self, write: &PaymentWrite, now: Timestamp) -> Result<()> {
+    async fn write_payment(&self, write: PaymentWrite, now: Timestamp) -> Result<()> {
         let mut state = self.lock()?;
         let stored = state.payments.get(&write.payment.id).map(|p| p.version);
         let children_current = write.children.iter().all(|w| {

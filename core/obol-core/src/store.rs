@@ -94,7 +94,7 @@ pub trait PaymentStore: Send + Sync + std::fmt::Debug {
     /// child must equal its expected version (a new one's id must be free), else
     /// [`crate::Error::Contention`] and nothing is written. Every ledger command must succeed;
     /// if one fails, its error is returned and nothing is written.
-    async fn write_payment(&self, write: &PaymentWrite, now: Timestamp) -> Result<()>;
+    async fn write_payment(&self, write: PaymentWrite, now: Timestamp) -> Result<()>;
 
     /// A payment.
     async fn payment(&self, id: &PaymentId) -> Result<Option<Payment>>;
@@ -292,4 +292,16 @@ pub trait Store:
 impl<T> Store for T where
     T: LedgerStore + PaymentStore + IdempotencyStore + WebhookStore + CustomerStore + AuthStore
 {
+}
+
+/// Readiness from migration counts: ready once `applied` covers every one of the `known`
+/// migrations this build ships (the SQL stores count their `_sqlx_migrations` rows).
+pub fn migrations_ready(applied: i64, known: usize) -> Result<()> {
+    let known = i64::try_from(known).unwrap_or(i64::MAX);
+    if applied < known {
+        return Err(crate::Error::unavailable(format!(
+            "{applied} of {known} migrations applied; run `obol migrate`"
+        )));
+    }
+    Ok(())
 }

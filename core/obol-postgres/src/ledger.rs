@@ -233,14 +233,7 @@ impl LedgerStore for PostgresStore {
                 .fetch_one(&self.pool)
                 .await
                 .map_err(crate::db_error)?;
-        let known = i64::try_from(crate::MIGRATOR.migrations.len()).unwrap_or(i64::MAX);
-        if applied < known {
-            return Err(obol_core::Error::unavailable(format!(
-                "{} of {known} migrations applied; run `obol migrate`",
-                applied
-            )));
-        }
-        Ok(())
+        obol_core::store::migrations_ready(applied, crate::MIGRATOR.migrations.len())
     }
 
     fn concurrent_batches(&self) -> usize {

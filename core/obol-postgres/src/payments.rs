@@ -109,7 +109,7 @@ fn payment_body(row: &sqlx::postgres::PgRow) -> Result<Payment> {
 
 #[async_trait]
 impl PaymentStore for PostgresStore {
-    async fn write_payment(&self, write: &PaymentWrite, now: Timestamp) -> Result<()> {
+    async fn write_payment(&self, write: PaymentWrite, now: Timestamp) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         // Locks the payment row first, then the ledger rows in their fixed order. A new
         // payment raced by another writer fails on the primary key (contention) instead.

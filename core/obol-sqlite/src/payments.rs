@@ -14,11 +14,14 @@ use crate::ledger::{load_state, persist};
 use crate::writer::sql_error;
 use crate::{SqliteStore, db_error};
 
-/// The stored version of a row of `table` (`payments` or `payment_children`).
-fn stored_version(conn: &Connection, table: &str, id: &str) -> Result<Option<i64>> {
-    let mut statement = conn
-        .prepare_cached(&format!("SELECT version FROM {table} WHERE id = ?"))
-        .map_err(sql_error)?;
+/// Reads a payment's stored version.
+const PAYMENT_VERSION: &str = "SELECT version FROM payments WHERE id = ?";
+/// Reads a stored refund's or dispute's version.
+const CHILD_VERSION: &str = "SELECT version FROM payment_children WHERE id = ?";
+
+/// The stored version of a row, read by `sql` (one of the version queries above).
+fn stored_version(conn: &Connection, sql: &str, id: &str) -> Result<Option<i64>> {
+    let mut statement = conn.prepare_cached(sql).map_err(sql_error)?;
     statement
         .query_row([id], |row| row.get::<_, i64>(0))
         .optional()
@@ -98,13 +101,13 @@ fn to_sql(error: Error) -> rusqlite::Error {
 
 /// One payment change, all or nothing, on the writer's connection.
 fn write_payment(conn: &Connection, write: &PaymentWrite, now: Timestamp) -> Result<()> {
-    if stored_version(conn, "payments", write.payment.id.as_str())? != write.expected_version {
+    if stored_version(conn, PAYMENT_VERSION, write.payment.id.as_str())? != write.expected_version {
         return Err(Error::Contention {
             reason: "the payment changed concurrently".into(),
         });
     }
     for child in &write.children {
-        if stored_version(conn, "payment_children", child.child.id())? != child.expected_version {
+        if stored_version(conn, CHILD_VERSION, child.child.id())? != child.expected_version {
             return Err(Error::Contention {
                 reason: "a refund or dispute changed concurrently".into(),
             });
@@ -142,8 +145,7 @@ fn payment_body(row: &sqlx::sqlite::SqliteRow) -> Result<Payment> {
 
 #[async_trait]
 impl PaymentStore for SqliteStore {
-    async fn write_payment(&self, write: &PaymentWrite, now: Timestamp) -> Result<()> {
-        let write = write.clone();
+    async fn write_payment(&self, write: PaymentWrite, now: Timestamp) -> Result<()> {
         self.writer
             .run(move |conn| write_payment(conn, &write, now))
             .await

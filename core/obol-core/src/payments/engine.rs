@@ -269,7 +269,7 @@ impl Payments {
             ledger: Vec::new(),
             children: Vec::new(),
         };
-        match self.ledger.store().write_payment(&write, now).await {
+        match self.ledger.store().write_payment(write, now).await {
             Ok(()) => Ok(payment),
             // Created concurrently under the same id: answer like a replay.
             Err(Error::Contention { .. }) => match self.ledger.store().payment(&new.id).await? {
@@ -1099,7 +1099,7 @@ impl Payments {
             children,
             events,
         };
-        self.ledger.store().write_payment(&write, now).await?;
+        self.ledger.store().write_payment(write, now).await?;
         tracing::debug!(payment = %next.id, status = %next.state.status, "payment written");
         Ok(next)
     }
