@@ -75,16 +75,18 @@ impl IdempotencyStore for SqliteStore {
             .await
     }
 
+    /// Queued without waiting for its commit: the work it records is already durable, every
+    /// later claim runs after it on the writer (so a retry sees the response), and if a
+    /// crash loses it the key's lease runs out and a retry repeats the work, which finds what
+    /// the first run wrote.
     async fn complete_key(&self, key: &str, response: &str) -> Result<()> {
         let (key, response) = (key.to_owned(), response.to_owned());
-        self.writer
-            .run(move |conn| {
-                conn.prepare_cached("UPDATE idempotency_keys SET response = ? WHERE key = ?")
-                    .and_then(|mut s| s.execute([response, key]))
-                    .map(drop)
-                    .map_err(sql_error)
-            })
-            .await
+        self.writer.submit("idempotency completion", move |conn| {
+            conn.prepare_cached("UPDATE idempotency_keys SET response = ? WHERE key = ?")
+                .and_then(|mut s| s.execute([response, key]))
+                .map(drop)
+                .map_err(sql_error)
+        })
     }
 
     async fn release_key(&self, key: &str) -> Result<()> {

@@ -1,8 +1,10 @@
 //! Obol's Store on SQLite, the embedded default.
 //!
-//! WAL mode with `synchronous=FULL`, so a transaction the ledger acknowledged survives a
-//! crash or power loss. The hot writes (ledger batches, payment writes, idempotency keys,
-//! the webhook pipeline) run on one writer thread with group commit ([`writer`]); the other
+//! WAL mode, and a write is acknowledged only once the WAL holding it is synced to disk, so
+//! it survives a crash or power loss (one exception, argued where it is: an idempotency
+//! key's completion is queued without waiting). The hot writes (ledger batches, payment writes,
+//! idempotency keys, the webhook pipeline) run on one writer thread with group commit and
+//! a separate WAL sync ([`writer`]); the other
 //! writes (accounts, users, sessions, customers) use one sqlx connection (SQLite serializes
 //! the two); reads use a small pool. Migrations in
 //! `migrations/` run on open. `sqlite::memory:` is a private temporary file, removed when
