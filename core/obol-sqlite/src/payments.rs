@@ -28,7 +28,7 @@ fn stored_version(conn: &Connection, sql: &str, id: &str) -> Result<Option<i64>>
         .map_err(sql_error)
 }
 
-fn save_payment(conn: &Connection, payment: &Payment) -> Result<()> {
+fn save_payment(conn: &Connection, payment: &Payment, body: &str) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO payments (id, status, version, updated_at, provider, reference, body, \
          merchant, customer, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
@@ -44,7 +44,7 @@ fn save_payment(conn: &Connection, payment: &Payment) -> Result<()> {
             payment.updated_at.as_micros(),
             payment.provider.as_deref(),
             payment.provider_reference.as_deref(),
-            to_json(payment).map_err(to_sql)?,
+            body,
             payment.merchant.as_str(),
             payment.customer.as_ref().map(|c| c.as_str()),
             payment.created_at.as_micros()
@@ -54,7 +54,7 @@ fn save_payment(conn: &Connection, payment: &Payment) -> Result<()> {
     Ok(())
 }
 
-fn save_event(conn: &Connection, event: &Event) -> Result<()> {
+fn save_event(conn: &Connection, event: &Event, body: &str) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO payment_events (id, kind, payment_id, body, created_at, merchant) \
          VALUES (?, ?, ?, ?, ?, ?)",
@@ -64,7 +64,7 @@ fn save_event(conn: &Connection, event: &Event) -> Result<()> {
             event.id.as_str(),
             event.kind,
             event.payment_id.as_str(),
-            to_json(event).map_err(to_sql)?,
+            body,
             event.created_at.as_micros(),
             event.payment.merchant.as_str()
         ])
@@ -73,7 +73,7 @@ fn save_event(conn: &Connection, event: &Event) -> Result<()> {
     Ok(())
 }
 
-fn save_child(conn: &Connection, child: &Child) -> Result<()> {
+fn save_child(conn: &Connection, child: &Child, body: &str) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO payment_children (id, payment_id, kind, status, version, updated_at, body) \
          VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET status = excluded.status, \
@@ -87,20 +87,40 @@ fn save_child(conn: &Connection, child: &Child) -> Result<()> {
             child.status(),
             child.version(),
             child_updated_at(child).as_micros(),
-            to_json(child).map_err(to_sql)?
+            body
         ])
     })
     .map_err(sql_error)?;
     Ok(())
 }
 
-/// An encoding failure inside a rusqlite call chain (it never happens for these types).
-fn to_sql(error: Error) -> rusqlite::Error {
-    rusqlite::Error::ToSqlConversionFailure(Box::new(error))
+/// A payment write with its rows' JSON already encoded: encoding runs on the caller's
+/// thread, not on the writer's, which is the serial part.
+struct Encoded {
+    write: PaymentWrite,
+    payment: String,
+    children: Vec<String>,
+    events: Vec<String>,
+}
+
+impl Encoded {
+    fn of(write: PaymentWrite) -> Result<Self> {
+        Ok(Encoded {
+            payment: to_json(&write.payment)?,
+            children: write
+                .children
+                .iter()
+                .map(|c| to_json(&c.child))
+                .collect::<Result<_>>()?,
+            events: write.events.iter().map(to_json).collect::<Result<_>>()?,
+            write,
+        })
+    }
 }
 
 /// One payment change, all or nothing, on the writer's connection.
-fn write_payment(conn: &Connection, write: &PaymentWrite, now: Timestamp) -> Result<()> {
+fn write_payment(conn: &Connection, encoded: &Encoded, now: Timestamp) -> Result<()> {
+    let write = &encoded.write;
     if stored_version(conn, PAYMENT_VERSION, write.payment.id.as_str())? != write.expected_version {
         return Err(Error::Contention {
             reason: "the payment changed concurrently".into(),
@@ -118,12 +138,12 @@ fn write_payment(conn: &Connection, write: &PaymentWrite, now: Timestamp) -> Res
     // An error here rolls the job's savepoint back: nothing of it is written.
     batch::all_committed(results)?;
     persist(conn, &writes)?;
-    save_payment(conn, &write.payment)?;
-    for child in &write.children {
-        save_child(conn, &child.child)?;
+    save_payment(conn, &write.payment, &encoded.payment)?;
+    for (child, body) in write.children.iter().zip(&encoded.children) {
+        save_child(conn, &child.child, body)?;
     }
-    for event in &write.events {
-        save_event(conn, event)?;
+    for (event, body) in write.events.iter().zip(&encoded.events) {
+        save_event(conn, event, body)?;
     }
     Ok(())
 }
@@ -146,8 +166,9 @@ fn payment_body(row: &sqlx::sqlite::SqliteRow) -> Result<Payment> {
 #[async_trait]
 impl PaymentStore for SqliteStore {
     async fn write_payment(&self, write: PaymentWrite, now: Timestamp) -> Result<()> {
+        let encoded = Encoded::of(write)?;
         self.writer
-            .run(move |conn| write_payment(conn, &write, now))
+            .run(move |conn| write_payment(conn, &encoded, now))
             .await
     }
 

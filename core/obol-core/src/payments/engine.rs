@@ -217,6 +217,72 @@ impl Payments {
         new: NewPayment,
         method: Option<MethodToken>,
     ) -> Result<Payment> {
+        let (payment, events) = match self.prepare_creation(&new, method).await? {
+            Creation::Replay(existing) => return Ok(existing),
+            Creation::New { payment, events } => (payment, events),
+        };
+        let now = self.ledger.now();
+        let write = PaymentWrite {
+            events,
+            payment: payment.clone(),
+            expected_version: None,
+            ledger: Vec::new(),
+            children: Vec::new(),
+        };
+        match self.ledger.store().write_payment(write, now).await {
+            Ok(()) => Ok(payment),
+            Err(Error::Contention { .. }) => self.created_concurrently(&new).await,
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Creates a payment with its method and confirms it, writing the new payment together
+    /// with its first attempt (one write fewer than [`Payments::create_with_method`] and
+    /// then [`Payments::confirm`], with the same outcome and the same events). A replay
+    /// answers the stored payment as it is, confirming nothing.
+    pub async fn create_and_confirm(
+        &self,
+        new: NewPayment,
+        method: MethodToken,
+    ) -> Result<Payment> {
+        let route = self.route(&new.asset, &method);
+        if route
+            .first()
+            .is_none_or(|first| first.authorizer().is_none())
+        {
+            // No attempt to write with: the payment is stored, and confirm says why it cannot
+            // go on.
+            let payment = self.create_with_method(new, Some(method)).await?;
+            return self.confirm(&payment.id).await;
+        }
+        let (payment, events) = match self.prepare_creation(&new, Some(method)).await? {
+            Creation::Replay(existing) => return Ok(existing),
+            Creation::New { payment, events } => (payment, events),
+        };
+        match self.confirm_from(payment, Some(events)).await {
+            Err(Error::Contention { .. }) => self.created_concurrently(&new).await,
+            other => other,
+        }
+    }
+
+    /// A payment created under the same id while this call was creating it: answered like a
+    /// replay.
+    async fn created_concurrently(&self, new: &NewPayment) -> Result<Payment> {
+        match self.ledger.store().payment(&new.id).await? {
+            Some(existing) => same_creation(existing, new),
+            None => Err(Error::Contention {
+                reason: "the payment changed concurrently".into(),
+            }),
+        }
+    }
+
+    /// Checks a creation and builds the new payment with its events, unwritten, or finds the
+    /// one a previous call stored under the same id.
+    async fn prepare_creation(
+        &self,
+        new: &NewPayment,
+        method: Option<MethodToken>,
+    ) -> Result<Creation> {
         self.ledger.asset(new.asset.as_str())?;
         validate::metadata(&new.metadata)?;
         let state = PaymentState::new(new.amount, new.capture_method)?;
@@ -229,7 +295,7 @@ impl Payments {
             }
         }
         if let Some(existing) = self.ledger.store().payment(&new.id).await? {
-            return same_creation(existing, &new);
+            return same_creation(existing, new).map(Creation::Replay);
         }
         let now = self.ledger.now();
         let payment = Payment {
@@ -262,24 +328,7 @@ impl Payments {
             payment.method = Some(method);
             events.push(self.event(kind, &payment, None));
         }
-        let write = PaymentWrite {
-            events,
-            payment: payment.clone(),
-            expected_version: None,
-            ledger: Vec::new(),
-            children: Vec::new(),
-        };
-        match self.ledger.store().write_payment(write, now).await {
-            Ok(()) => Ok(payment),
-            // Created concurrently under the same id: answer like a replay.
-            Err(Error::Contention { .. }) => match self.ledger.store().payment(&new.id).await? {
-                Some(existing) => same_creation(existing, &new),
-                None => Err(Error::Contention {
-                    reason: "the payment changed concurrently".into(),
-                }),
-            },
-            Err(error) => Err(error),
-        }
+        Ok(Creation::New { payment, events })
     }
 
     /// Creates a customer; the same id and details again return the stored customer, other
@@ -398,6 +447,26 @@ impl Payments {
     /// a timeout leaves it `processing` until [`Payments::sync_processing`] settles it.
     pub async fn confirm(&self, id: &PaymentId) -> Result<Payment> {
         let payment = self.payment(id).await?;
+        self.confirm_from(payment, None).await
+    }
+
+    /// Providers that take this method in this asset and accept its token, in routing order.
+    fn route(&self, asset: &AssetCode, method: &MethodToken) -> Vec<Arc<dyn Provider>> {
+        self.providers
+            .route(asset, method.kind)
+            .into_iter()
+            .filter(|p| p.accepts_token(method))
+            .cloned()
+            .collect()
+    }
+
+    /// Confirms `payment`. `unsaved` holds the events of a payment not stored yet: they are
+    /// written with its first attempt.
+    async fn confirm_from(
+        &self,
+        payment: Payment,
+        mut unsaved: Option<Vec<Event>>,
+    ) -> Result<Payment> {
         transition(&payment.state, PaymentAction::Confirm)?;
         let method = payment
             .method
@@ -406,14 +475,7 @@ impl Payments {
                 status: payment.state.status.as_str().to_owned(),
                 action: "confirm".into(),
             })?;
-        // Providers that take this method in this asset and accept its token, in routing order.
-        let route: Vec<Arc<dyn Provider>> = self
-            .providers
-            .route(&payment.asset, method.kind)
-            .into_iter()
-            .filter(|p| p.accepts_token(&method))
-            .cloned()
-            .collect();
+        let route = self.route(&payment.asset, &method);
         let mut current = payment;
         let mut last = Error::NoProvider {
             asset: current.asset.to_string(),
@@ -421,7 +483,7 @@ impl Payments {
         };
         for provider in route {
             match self
-                .confirm_with(&current, provider.as_ref(), &method)
+                .confirm_with(&current, provider.as_ref(), &method, unsaved.take())
                 .await?
             {
                 Ok(done) => return Ok(done),
@@ -445,18 +507,24 @@ impl Payments {
         payment: &Payment,
         provider: &dyn Provider,
         method: &MethodToken,
+        unsaved: Option<Vec<Event>>,
     ) -> Result<std::result::Result<Payment, (Payment, Error)>> {
         let authorizer = provider
             .authorizer()
             .ok_or_else(|| unsupported(provider, "authorize"))?;
         // Recovery point: the attempt, its provider and its key are durable before the call.
         let processing = self
-            .apply(payment, PaymentAction::Confirm, |next| {
-                next.attempt += 1;
-                next.provider = Some(provider.name().to_owned());
-                next.provider_reference = None;
-                next.next_action_url = None;
-            })
+            .apply_with(
+                payment,
+                PaymentAction::Confirm,
+                |next| {
+                    next.attempt += 1;
+                    next.provider = Some(provider.name().to_owned());
+                    next.provider_reference = None;
+                    next.next_action_url = None;
+                },
+                unsaved,
+            )
             .await?;
         let request = AuthorizeRequest {
             payment_id: processing.id.clone(),
@@ -988,6 +1056,18 @@ impl Payments {
         action: PaymentAction,
         change: impl FnOnce(&mut Payment),
     ) -> Result<Payment> {
+        self.apply_with(payment, action, change, None).await
+    }
+
+    /// [`Self::apply`] to a payment that may not be stored yet: `unsaved` holds its events,
+    /// written first in the same write.
+    async fn apply_with(
+        &self,
+        payment: &Payment,
+        action: PaymentAction,
+        change: impl FnOnce(&mut Payment),
+        unsaved: Option<Vec<Event>>,
+    ) -> Result<Payment> {
         let step = transition(&payment.state, action)?;
         let mut next = payment.clone();
         next.state = step.next;
@@ -1016,8 +1096,13 @@ impl Payments {
         }
         let commands = self.commands(payment, &payment.hold_id, &effects).await?;
         let kind = event_kind(payment.state.status, &next.state, action);
-        self.commit(payment, next, commands, Vec::new(), vec![(kind, None)])
-            .await
+        let write = Change {
+            commands,
+            children: Vec::new(),
+            events: vec![(kind, None)],
+            unsaved,
+        };
+        self.write_change(payment, next, write).await
     }
 
     /// The ledger commands for effects on the hold `hold_id`.
@@ -1073,30 +1158,58 @@ impl Payments {
     async fn commit(
         &self,
         before: &Payment,
-        mut next: Payment,
+        next: Payment,
         commands: Vec<LedgerCommand>,
         children: Vec<ChildWrite>,
         events: Vec<(&'static str, Option<Child>)>,
     ) -> Result<Payment> {
+        let change = Change {
+            commands,
+            children,
+            events,
+            unsaved: None,
+        };
+        self.write_change(before, next, change).await
+    }
+
+    async fn write_change(
+        &self,
+        before: &Payment,
+        mut next: Payment,
+        change: Change,
+    ) -> Result<Payment> {
         let now = self.ledger.now();
         next.version = before.version + 1;
         next.updated_at = now;
-        let ledger = commands
+        let ledger = change
+            .commands
             .into_iter()
             .map(|command| {
                 validate::command(&command)?;
                 Submission::new(command)
             })
             .collect::<Result<Vec<_>>>()?;
-        let events = events
+        // A payment not stored yet is written whole, its creation's events first.
+        let expected_version = match change.unsaved {
+            Some(_) => None,
+            None => Some(before.version),
+        };
+        let events = change
+            .unsaved
+            .unwrap_or_default()
             .into_iter()
-            .map(|(kind, child)| self.event(kind, &next, child))
+            .chain(
+                change
+                    .events
+                    .into_iter()
+                    .map(|(kind, child)| self.event(kind, &next, child)),
+            )
             .collect();
         let write = PaymentWrite {
             payment: next.clone(),
-            expected_version: Some(before.version),
+            expected_version,
             ledger,
-            children,
+            children: change.children,
             events,
         };
         self.ledger.store().write_payment(write, now).await?;
@@ -1114,6 +1227,24 @@ impl Payments {
             created_at: self.ledger.now(),
         }
     }
+}
+
+/// What a creation finds: a payment to write, or the one stored under its id before.
+enum Creation {
+    New {
+        payment: Payment,
+        events: Vec<Event>,
+    },
+    Replay(Payment),
+}
+
+/// One write to a payment: ledger commands, children and events (by kind), plus the
+/// creation events of a payment not stored yet.
+struct Change {
+    commands: Vec<LedgerCommand>,
+    children: Vec<ChildWrite>,
+    events: Vec<(&'static str, Option<Child>)>,
+    unsaved: Option<Vec<Event>>,
 }
 
 fn same_creation(existing: Payment, new: &NewPayment) -> Result<Payment> {

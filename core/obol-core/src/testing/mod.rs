@@ -119,6 +119,7 @@ macro_rules! ledger_store_conformance {
             confirm_falls_back_when_a_provider_is_down,
             payments_and_events_list_per_merchant_with_filters_and_pages,
             create_with_a_method_is_one_write,
+            create_and_confirm_writes_the_creation_with_the_first_attempt,
         );
         $crate::ledger_store_conformance!(@webhooks $factory;
             webhooks_retry_sign_and_stop_on_gone,

@@ -1038,3 +1038,96 @@ pub async fn create_with_a_method_is_one_write(store: Arc<dyn Store>) {
     assert_eq!(refused.code(), "provider_not_found");
     assert!(payments.payment(&other).await.is_err());
 }
+
+pub async fn create_and_confirm_writes_the_creation_with_the_first_attempt(store: Arc<dyn Store>) {
+    let sandbox = Arc::new(Sandbox::new());
+    let (payments, _) = engine(store.clone(), sandbox.clone(), 41).await;
+    let card =
+        |number: &str| CardDetails::new(number, 12, 2030, "123", payments.ledger().now()).unwrap();
+    let token = payments
+        .tokenize_card("sandbox", &card("4242424242424242"))
+        .await
+        .unwrap();
+    // The two-step way, for comparison.
+    let two_step = PaymentId::generate(payments.ledger().ids().as_ref());
+    payments
+        .create_with_method(
+            NewPayment::new(two_step.clone(), 700, usd()),
+            Some(token.clone()),
+        )
+        .await
+        .unwrap();
+    let expected = payments.confirm(&two_step).await.unwrap();
+    let (paid_once, _) = merchant(&payments).await;
+
+    let id = PaymentId::generate(payments.ledger().ids().as_ref());
+    let new = NewPayment::new(id.clone(), 700, usd());
+    let paid = payments
+        .create_and_confirm(new.clone(), token.clone())
+        .await
+        .unwrap();
+    assert_eq!(paid.state.status, PaymentStatus::Succeeded);
+    assert_eq!(
+        (paid.version, paid.attempt),
+        (expected.version, expected.attempt)
+    );
+    assert_eq!(
+        event_kinds(&payments, &id).await,
+        event_kinds(&payments, &two_step).await
+    );
+    assert_eq!(merchant(&payments).await, (2 * paid_once, 0));
+    // A replay answers the stored payment and attempts nothing.
+    let replay = payments.create_and_confirm(new, token).await.unwrap();
+    assert_eq!(replay, paid);
+    assert_eq!(sandbox.charge_count().unwrap(), 2);
+
+    // A decline is recorded on the stored payment, as with confirm.
+    let declined_id = PaymentId::generate(payments.ledger().ids().as_ref());
+    let declining = payments
+        .tokenize_card("sandbox", &card("4000000000009995"))
+        .await
+        .unwrap();
+    let declined = payments
+        .create_and_confirm(NewPayment::new(declined_id.clone(), 500, usd()), declining)
+        .await
+        .unwrap();
+    assert_eq!(declined.state.status, PaymentStatus::RequiresPaymentMethod);
+    assert_eq!(payments.payment(&declined_id).await.unwrap(), declined);
+
+    // A process that dies during the provider call leaves the payment stored in
+    // `processing`: the creation and the attempt were durable before the call.
+    let dying = Arc::new(Faulty::new(sandbox.clone(), &[Fault::HangBeforeAuthorize]));
+    let (crashing, _) = engine(store.clone(), dying, 42).await;
+    let lost_id = PaymentId::generate(crashing.ledger().ids().as_ref());
+    let token = crashing
+        .tokenize_card("sandbox", &card("4242424242424242"))
+        .await
+        .unwrap();
+    killed(Box::pin(crashing.create_and_confirm(
+        NewPayment::new(lost_id.clone(), 300, usd()),
+        token,
+    )))
+    .await;
+    let stored = crashing.payment(&lost_id).await.unwrap();
+    assert_eq!(stored.state.status, PaymentStatus::Processing);
+
+    // With no provider for the token, the payment is stored and the error is confirm's.
+    let mut foreign = payments
+        .tokenize_card("sandbox", &card("4242424242424242"))
+        .await
+        .unwrap();
+    foreign.provider = "nobody".into();
+    let refused = payments
+        .create_and_confirm(
+            NewPayment::new(
+                PaymentId::generate(payments.ledger().ids().as_ref()),
+                5,
+                usd(),
+            ),
+            foreign,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "provider_not_found");
+    super::conformance::assert_balanced(store.as_ref()).await;
+}

@@ -102,7 +102,10 @@ impl Local {
             ),
             None => None,
         };
-        let mut payment = payments.create_with_method(new, token.clone()).await?;
+        let mut payment = match (&token, request.confirm) {
+            (Some(token), true) => payments.create_and_confirm(new, token.clone()).await?,
+            _ => payments.create_with_method(new, token.clone()).await?,
+        };
         // A payment a first attempt made without its method (it cannot happen through this
         // call, but the id may have been used by a plain create) takes it now.
         if let Some(token) = token
