@@ -239,7 +239,8 @@ impl Payments {
     /// Creates a payment with its method and confirms it, writing the new payment together
     /// with its first attempt (one write fewer than [`Payments::create_with_method`] and
     /// then [`Payments::confirm`], with the same outcome and the same events). A replay
-    /// answers the stored payment as it is, confirming nothing.
+    /// answers the stored payment as it is, confirming nothing; so does a call whose write
+    /// loses a race with another writer of the same payment.
     pub async fn create_and_confirm(
         &self,
         new: NewPayment,
