@@ -147,7 +147,10 @@ pub trait IdempotencyStore: Send + Sync + std::fmt::Debug {
         lease_until: Timestamp,
     ) -> Result<Claim>;
 
-    /// Stores the final response of a claimed key.
+    /// Stores the final response of a claimed key. A claim made after this returns sees
+    /// the response; a store may make it durable later than that, because a completion lost
+    /// in a crash leaves the key to its lease, as a process that died mid-request does (see
+    /// [`crate::idempotency`] for why running such a request again is safe).
     async fn complete_key(&self, key: &str, response: &str) -> Result<()>;
 
     /// Forgets an unfinished claim (the request failed in a retryable way).

@@ -77,8 +77,7 @@ impl IdempotencyStore for SqliteStore {
 
     /// Queued without waiting for its commit: the work it records is already durable, every
     /// later claim runs after it on the writer (so a retry sees the response), and if a
-    /// crash loses it the key's lease runs out and a retry repeats the work, which finds what
-    /// the first run wrote.
+    /// crash loses it the key's lease runs out, as when a process dies mid-request.
     async fn complete_key(&self, key: &str, response: &str) -> Result<()> {
         let (key, response) = (key.to_owned(), response.to_owned());
         self.writer.submit("idempotency completion", move |conn| {
