@@ -182,17 +182,18 @@ async fn serve_engine(
         (None, true) => Some(crate::dev::dev_certificates(&config)?),
         (None, false) => None,
     };
-    let (grpc, tls) = match files {
-        Some(tls) => (
-            Some(bind(config.grpc_addr, "gRPC").await?),
-            Some(tls.server()?),
-        ),
-        None => (None, None),
+    // The listener and its TLS come together or not at all.
+    let grpc = match files {
+        Some(files) => Some((bind(config.grpc_addr, "gRPC").await?, files.server()?)),
+        None => None,
     };
     started(&Started {
         role,
         http: http.as_ref().map(TcpListener::local_addr).transpose()?,
-        grpc: grpc.as_ref().map(TcpListener::local_addr).transpose()?,
+        grpc: grpc
+            .as_ref()
+            .map(|(listener, _)| listener.local_addr())
+            .transpose()?,
         dev,
     });
     let rest = async {
@@ -202,8 +203,8 @@ async fn serve_engine(
         }
     };
     let rpc = async {
-        match (grpc, tls) {
-            (Some(listener), Some(tls)) => {
+        match grpc {
+            Some((listener, tls)) => {
                 let trust = crate::grpc::trust::Trust::new(&config.trusted_callers);
                 serve_grpc(
                     listener,
@@ -214,7 +215,7 @@ async fn serve_engine(
                 )
                 .await
             }
-            _ => Ok(()),
+            None => Ok(()),
         }
     };
     let (rest, rpc) = tokio::join!(rest, rpc);

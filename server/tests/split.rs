@@ -115,6 +115,15 @@ fn card(number: &str) -> Value {
 }
 
 /// A gRPC channel to `addr` trusting `ca`, presenting `identity` (if any).
+/// A channel presenting the certificate `obol certs issue {name}` made in `certs`.
+async fn channel_as(addr: &str, certs: &Path, name: &str) -> Channel {
+    let cert = certs.join(format!("{name}.pem"));
+    let key = certs.join(format!("{name}-key.pem"));
+    grpc_channel(addr, &certs.join("ca.pem"), Some((&cert, &key)))
+        .await
+        .unwrap()
+}
+
 async fn grpc_channel(
     addr: &str,
     ca: &Path,
@@ -431,33 +440,13 @@ fn split_deployment_over_mutual_tls() {
     let dir_certs = certs(data);
     let ca = dir_certs.join("ca.pem");
     runtime.block_on(async {
-        let gateway_identity = (
-            dir_certs.join("gateway.pem"),
-            dir_certs.join("gateway-key.pem"),
-        );
-        let trusted = grpc_channel(
-            &payments.addr,
-            &ca,
-            Some((&gateway_identity.0, &gateway_identity.1)),
-        )
-        .await
-        .unwrap();
+        let trusted = channel_as(&payments.addr, &dir_certs, "gateway").await;
         ready(trusted.clone()).await.unwrap();
         health_and_reflection(trusted.clone()).await;
         list_as_someone(trusted).await.unwrap();
 
         // Another service's certificate gets in, but may not act for a caller.
-        let ledger_identity = (
-            dir_certs.join("ledger.pem"),
-            dir_certs.join("ledger-key.pem"),
-        );
-        let peer = grpc_channel(
-            &payments.addr,
-            &ca,
-            Some((&ledger_identity.0, &ledger_identity.1)),
-        )
-        .await
-        .unwrap();
+        let peer = channel_as(&payments.addr, &dir_certs, "ledger").await;
         ready(peer.clone()).await.unwrap();
         let refused = list_as_someone(peer).await.unwrap_err();
         assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{refused:?}");
