@@ -26,8 +26,13 @@ const MAX_KEY_LEN: usize = 255;
 /// What the store found when a request claimed its key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
-    /// The key is now this request's: run it.
-    Started,
+    /// The key is now this request's: run it. `claimed_at` is when the key was first
+    /// claimed, the same for a request that takes over a lapsed lease, so the request can
+    /// name what it makes after it (`None` for a key claimed before stores kept that time).
+    Started {
+        /// When the key's first request claimed it.
+        claimed_at: Option<Timestamp>,
+    },
     /// Another request holds the key and its lease has not run out.
     InProgress,
     /// The key finished before: the stored response (JSON of `Result<T, Error>`).
@@ -37,12 +42,13 @@ pub enum Claim {
 }
 
 impl Claim {
-    /// The claim on a key that already has a record; `Started` means the caller takes over
-    /// the lapsed lease and must store the new lease.
+    /// The claim on a key that already has a record, first claimed at `claimed_at`;
+    /// `Started` means the caller takes over the lapsed lease and must store the new lease.
     pub fn of_existing(
         stored_hash: &str,
         response: Option<String>,
         lease_until: Timestamp,
+        claimed_at: Option<Timestamp>,
         request_hash: &str,
         now: Timestamp,
     ) -> Claim {
@@ -53,7 +59,7 @@ impl Claim {
         } else if lease_until > now {
             Claim::InProgress
         } else {
-            Claim::Started
+            Claim::Started { claimed_at }
         }
     }
 }
@@ -74,6 +80,7 @@ fn check_key(key: &str) -> Result<()> {
 }
 
 /// Runs `work` at most once per `key` (see the module docs), replaying its stored result.
+/// `work` is given the time the key was first claimed (see [`Claim::Started`]).
 pub async fn run_once<T, F, Fut>(
     store: &dyn Store,
     key: &str,
@@ -83,7 +90,7 @@ pub async fn run_once<T, F, Fut>(
 ) -> Result<T>
 where
     T: Serialize + DeserializeOwned,
-    F: FnOnce() -> Fut,
+    F: FnOnce(Option<Timestamp>) -> Fut,
     Fut: Future<Output = Result<T>>,
 {
     check_key(key)?;
@@ -97,8 +104,8 @@ where
             key: key.to_owned(),
         }),
         Claim::Completed(stored) => from_json::<Result<T>>(&stored)?,
-        Claim::Started => {
-            let result = work().await;
+        Claim::Started { claimed_at } => {
+            let result = work(claimed_at).await;
             match &result {
                 Err(error) if error.is_retryable() => store.release_key(key).await?,
                 _ => store.complete_key(key, &to_json(&result)?).await?,

@@ -75,6 +75,7 @@ struct KeyRecord {
     request_hash: String,
     response: Option<String>,
     lease_until: Timestamp,
+    claimed_at: Timestamp,
 }
 
 impl State {
@@ -450,18 +451,22 @@ impl IdempotencyStore for MemoryStore {
                     request_hash: request_hash.to_owned(),
                     response: None,
                     lease_until,
+                    claimed_at: now,
                 },
             );
-            return Ok(Claim::Started);
+            return Ok(Claim::Started {
+                claimed_at: Some(now),
+            });
         };
         let claim = Claim::of_existing(
             &record.request_hash,
             record.response.clone(),
             record.lease_until,
+            Some(record.claimed_at),
             request_hash,
             now,
         );
-        if claim == Claim::Started {
+        if matches!(claim, Claim::Started { .. }) {
             record.lease_until = lease_until;
         }
         Ok(claim)

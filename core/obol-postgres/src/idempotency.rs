@@ -19,21 +19,24 @@ impl IdempotencyStore for PostgresStore {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         // The insert either claims the key or waits for whoever is inserting it to commit.
         let inserted = sqlx::query(
-            "INSERT INTO idempotency_keys (key, request_hash, lease_until) VALUES ($1, $2, $3) \
-             ON CONFLICT (key) DO NOTHING",
+            "INSERT INTO idempotency_keys (key, request_hash, lease_until, claimed_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING",
         )
         .bind(key)
         .bind(request_hash)
         .bind(lease_until.as_micros())
+        .bind(now.as_micros())
         .execute(&mut *tx)
         .await
         .map_err(db_error)?
         .rows_affected();
         let claim = if inserted == 1 {
-            Claim::Started
+            Claim::Started {
+                claimed_at: Some(now),
+            }
         } else {
             let row = sqlx::query(
-                "SELECT request_hash, response, lease_until FROM idempotency_keys \
+                "SELECT request_hash, response, lease_until, claimed_at FROM idempotency_keys \
                  WHERE key = $1 FOR UPDATE",
             )
             .bind(key)
@@ -44,10 +47,13 @@ impl IdempotencyStore for PostgresStore {
                 &row.try_get::<String, _>("request_hash").map_err(db_error)?,
                 row.try_get("response").map_err(db_error)?,
                 Timestamp::from_micros(row.try_get("lease_until").map_err(db_error)?),
+                row.try_get::<Option<i64>, _>("claimed_at")
+                    .map_err(db_error)?
+                    .map(Timestamp::from_micros),
                 request_hash,
                 now,
             );
-            if claim == Claim::Started {
+            if matches!(claim, Claim::Started { .. }) {
                 sqlx::query("UPDATE idempotency_keys SET lease_until = $1 WHERE key = $2")
                     .bind(lease_until.as_micros())
                     .bind(key)

@@ -17,7 +17,8 @@ fn claim(
 ) -> Result<Claim> {
     let existing = conn
         .prepare_cached(
-            "SELECT request_hash, response, lease_until FROM idempotency_keys WHERE key = ?",
+            "SELECT request_hash, response, lease_until, claimed_at FROM idempotency_keys \
+             WHERE key = ?",
         )
         .and_then(|mut statement| {
             statement
@@ -26,33 +27,39 @@ fn claim(
                         row.get::<_, String>(0)?,
                         row.get::<_, Option<String>>(1)?,
                         row.get::<_, i64>(2)?,
+                        row.get::<_, Option<i64>>(3)?,
                     ))
                 })
                 .optional()
         })
         .map_err(sql_error)?;
-    let Some((stored_hash, response, lease)) = existing else {
+    let Some((stored_hash, response, lease, claimed_at)) = existing else {
         conn.prepare_cached(
-            "INSERT INTO idempotency_keys (key, request_hash, lease_until) VALUES (?, ?, ?)",
+            "INSERT INTO idempotency_keys (key, request_hash, lease_until, claimed_at) \
+             VALUES (?, ?, ?, ?)",
         )
         .and_then(|mut s| {
             s.execute(rusqlite::params![
                 key,
                 request_hash,
-                lease_until.as_micros()
+                lease_until.as_micros(),
+                now.as_micros()
             ])
         })
         .map_err(sql_error)?;
-        return Ok(Claim::Started);
+        return Ok(Claim::Started {
+            claimed_at: Some(now),
+        });
     };
     let claim = Claim::of_existing(
         &stored_hash,
         response,
         Timestamp::from_micros(lease),
+        claimed_at.map(Timestamp::from_micros),
         request_hash,
         now,
     );
-    if claim == Claim::Started {
+    if matches!(claim, Claim::Started { .. }) {
         conn.prepare_cached("UPDATE idempotency_keys SET lease_until = ? WHERE key = ?")
             .and_then(|mut s| s.execute(rusqlite::params![lease_until.as_micros(), key]))
             .map_err(sql_error)?;

@@ -166,7 +166,10 @@ impl Payments {
             Some(key) => {
                 let store = self.ledger.store().as_ref();
                 let now = self.ledger.now();
-                run_once(store, key, &request, now, || self.dispatch(request.clone())).await
+                run_once(store, key, &request, now, |_| {
+                    self.dispatch(request.clone())
+                })
+                .await
             }
         }
     }
@@ -311,7 +314,7 @@ impl Payments {
             attempt: 0,
             next_action_url: None,
             last_decline: None,
-            hold_id: TransactionId::derived(&format!("obol:payments:hold:{}", new.id)),
+            hold_id: TransactionId::derived_at(now, &format!("obol:payments:hold:{}", new.id)),
             fees: 0,
             metadata: new.metadata.clone(),
             created_at: now,
@@ -918,7 +921,7 @@ impl Payments {
         let event = parser.parse_webhook(headers, body, now)?;
         let key = format!("provider-event:{}:{}", provider.name(), event.id);
         let store = self.ledger.store().as_ref();
-        run_once(store, &key, &event, now, || {
+        run_once(store, &key, &event, now, |_| {
             self.apply_provider_event(provider.name(), event.clone())
         })
         .await

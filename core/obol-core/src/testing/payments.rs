@@ -360,9 +360,12 @@ pub async fn idempotency_keys_follow_the_contract(store: Arc<dyn Store>) {
     let (ledger, clock) = test_ledger(store.clone(), 42).await;
     let now = ledger.now();
     let lease = now.plus(Duration::from_secs(60));
+    let first = Claim::Started {
+        claimed_at: Some(now),
+    };
     assert_eq!(
         store.claim_key("k1", "h1", now, lease).await.unwrap(),
-        Claim::Started
+        first
     );
     assert_eq!(
         store.claim_key("k1", "h1", now, lease).await.unwrap(),
@@ -372,13 +375,14 @@ pub async fn idempotency_keys_follow_the_contract(store: Arc<dyn Store>) {
         store.claim_key("k1", "h2", now, lease).await.unwrap(),
         Claim::Conflict
     );
-    // The holder died: once its lease ran out, a retry takes the key over.
+    // The holder died: once its lease ran out, a retry takes the key over, and learns when
+    // the key was first claimed (not now).
     clock.advance(Duration::from_secs(61));
     let later = ledger.now();
     let relet = later.plus(Duration::from_secs(60));
     assert_eq!(
         store.claim_key("k1", "h1", later, relet).await.unwrap(),
-        Claim::Started
+        first
     );
     store.complete_key("k1", "{\"Ok\":1}").await.unwrap();
     assert_eq!(
@@ -386,15 +390,21 @@ pub async fn idempotency_keys_follow_the_contract(store: Arc<dyn Store>) {
         Claim::Completed("{\"Ok\":1}".into())
     );
     // A released claim (retryable failure) leaves nothing behind; a completed one stays.
+    let fresh = Claim::Started {
+        claimed_at: Some(later),
+    };
     assert_eq!(
         store.claim_key("k2", "h", later, relet).await.unwrap(),
-        Claim::Started
+        fresh
     );
     store.release_key("k2").await.unwrap();
     store.release_key("k1").await.unwrap();
+    let fresh = Claim::Started {
+        claimed_at: Some(later),
+    };
     assert_eq!(
         store.claim_key("k2", "h", later, relet).await.unwrap(),
-        Claim::Started
+        fresh
     );
     assert!(matches!(
         store.claim_key("k1", "h1", later, relet).await.unwrap(),

@@ -75,7 +75,7 @@ impl AuthService for Local {
             &request.profile,
             &request.scopes,
         );
-        self.once(who, "users", key, &fingerprint, || async {
+        self.once(who, "users", key, &fingerprint, |_| async {
             let user = auth
                 .create_user(NewUser {
                     merchant: who.merchant().clone(),
@@ -121,7 +121,7 @@ impl AuthService for Local {
         // The secret is never stored: a replay answers with the key's record only.
         let fresh = std::sync::Mutex::new(None);
         let issued: ApiKeyView = self
-            .once(who, "api_keys", key, &request, || async {
+            .once(who, "api_keys", key, &request, |_| async {
                 let (key, secret) = auth
                     .issue_api_key(
                         who.merchant(),

@@ -34,7 +34,7 @@ impl LedgerService for Local {
         }
         let new = new.with_metadata(OWNER_KEY, who.merchant().as_str());
         let ledger = self.engine.ledger();
-        self.once(who, "accounts", key, &new, || {
+        self.once(who, "accounts", key, &new, |_| {
             ledger.create_account(new.clone())
         })
         .await

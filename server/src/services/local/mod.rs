@@ -10,7 +10,7 @@ use std::sync::Arc;
 use obol::auth::{Principal, Scope, authorize};
 use obol::idempotency::run_once;
 use obol::payments::{Customer, Payment};
-use obol::{Account, AccountId, Balance, CustomerId, Entry, Error, PaymentId, Result};
+use obol::{Account, AccountId, Balance, CustomerId, Entry, Error, PaymentId, Result, Timestamp};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -39,6 +39,7 @@ impl Local {
     }
 
     /// Runs `work` once per (tenant, operation, key): the first answer is stored and replayed.
+    /// `work` is given the time the key was first claimed (`None` without a key).
     async fn once<T, F, Fut>(
         &self,
         who: &Principal,
@@ -49,11 +50,11 @@ impl Local {
     ) -> Result<T>
     where
         T: Serialize + DeserializeOwned + Send,
-        F: FnOnce() -> Fut + Send,
+        F: FnOnce(Option<Timestamp>) -> Fut + Send,
         Fut: std::future::Future<Output = Result<T>> + Send,
     {
         match key {
-            None => work().await,
+            None => work(None).await,
             Some(key) => {
                 let scoped = scoped_key(who, operation, key);
                 let store = self.engine.store().as_ref();

@@ -7,7 +7,9 @@ use obol::payments::{
     Payment, PaymentQuery, PaymentRequest, PaymentStatus, Payments, SavedMethod, StoredEvent,
 };
 use obol::webhooks::DeliveryAttempt;
-use obol::{AssetCode, Balance, CustomerId, Error, EventId, PaymentId, PaymentMethodId, Result};
+use obol::{
+    AssetCode, Balance, CustomerId, Error, EventId, PaymentId, PaymentMethodId, Result, Timestamp,
+};
 
 use super::{Local, allow, scoped_key};
 use crate::services::{
@@ -38,6 +40,25 @@ fn target_of(request: &PaymentRequest) -> Option<&PaymentId> {
 }
 
 impl Local {
+    /// The id of a payment created under `key`: named by the key, so a request that takes
+    /// over a lapsed claim reaches the payment its first attempt made, and sorted by the
+    /// key's first claim, so new payments are written next to each other.
+    fn new_payment_id(
+        &self,
+        who: &Principal,
+        key: Option<&str>,
+        claimed_at: Option<Timestamp>,
+    ) -> PaymentId {
+        match (key, claimed_at) {
+            (Some(key), Some(at)) => {
+                PaymentId::derived_at(at, &scoped_key(who, "payments.create", key))
+            }
+            // A key claimed before claim times were kept named its payment this way.
+            (Some(key), None) => PaymentId::derived(&scoped_key(who, "payments.create", key)),
+            (None, _) => PaymentId::generate(self.engine.ledger().ids().as_ref()),
+        }
+    }
+
     /// Turns a client's method into a provider token, checking everything first: card data
     /// goes to the provider's tokenizer and no further; a saved method must be the
     /// customer's.
@@ -132,10 +153,6 @@ impl PaymentsService for Local {
         request: CreatePayment,
     ) -> Result<Payment> {
         allow(who, Scope::PaymentsWrite)?;
-        let id = match key {
-            Some(key) => PaymentId::derived(&scoped_key(who, "payments.create", key)),
-            None => PaymentId::generate(self.engine.ledger().ids().as_ref()),
-        };
         let fingerprint = (
             request.amount.to_string(),
             &request.asset,
@@ -148,7 +165,8 @@ impl PaymentsService for Local {
                 .map(MethodInput::fingerprint),
             request.confirm,
         );
-        self.once(who, "payments.create", key, &fingerprint, || {
+        self.once(who, "payments.create", key, &fingerprint, |claimed_at| {
+            let id = self.new_payment_id(who, key, claimed_at);
             self.create_steps(who, id, request.clone())
         })
         .await
@@ -165,7 +183,7 @@ impl PaymentsService for Local {
         let payment = self.own_payment(who, id).await?;
         let fingerprint = (id, method.as_ref().map(MethodInput::fingerprint));
         let payments = &self.engine.payments;
-        self.once(who, "payments.confirm", key, &fingerprint, || async {
+        self.once(who, "payments.confirm", key, &fingerprint, |_| async {
             let mut current = payment;
             if let Some(method) = method.clone() {
                 let token = self
@@ -231,7 +249,7 @@ impl PaymentsService for Local {
         allow(who, Scope::PaymentsWrite)?;
         let new = new.for_merchant(who.merchant().clone());
         let payments = &self.engine.payments;
-        self.once(who, "customers", key, &new, || {
+        self.once(who, "customers", key, &new, |_| {
             payments.create_customer(new.clone())
         })
         .await
@@ -253,7 +271,7 @@ impl PaymentsService for Local {
         self.own_customer(who, customer).await?;
         let payments = &self.engine.payments;
         let request = (customer, method.fingerprint());
-        self.once(who, "payment_methods", key, &request, || async {
+        self.once(who, "payment_methods", key, &request, |_| async {
             let token = self.resolve_method(who, Some(customer), method).await?;
             payments.save_method(customer, token).await
         })
@@ -312,7 +330,7 @@ impl PaymentsService for Local {
     ) -> Result<NewEndpoint> {
         allow(who, Scope::WebhooksWrite)?;
         let webhooks = &self.engine.webhooks;
-        self.once(who, "webhook_endpoints", key, &url, || async {
+        self.once(who, "webhook_endpoints", key, &url, |_| async {
             let endpoint = webhooks.add_endpoint(who.merchant(), url).await?;
             Ok(NewEndpoint {
                 endpoint: EndpointView::from(&endpoint),
