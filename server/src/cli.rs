@@ -198,7 +198,7 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Keys(KeysCommand::Kek) => Ok(()),
         Command::Keys(KeysCommand::Rotate) => {
             let engine = Engine::open(&config).await?;
-            let kid = engine.auth.rotate_keys_now().await?;
+            let kid = engine.auth().rotate_keys_now().await?;
             println!("created signing key {kid}");
             engine.shutdown().await;
             Ok(())
@@ -286,7 +286,7 @@ async fn create_api_key(config: &Config, args: CreateApiKeyArgs) -> anyhow::Resu
         ApiKeyMode::Test
     };
     let (key, secret) = engine
-        .auth
+        .auth()
         .issue_api_key(&merchant, &args.name, mode, scopes_of(&args.scopes)?, None)
         .await?;
     println!("{}", secret.expose());
@@ -308,7 +308,7 @@ async fn create_user(config: &Config, args: CreateUserArgs) -> anyhow::Result<()
     };
     let engine = Engine::open(config).await?;
     let user = engine
-        .auth
+        .auth()
         .create_user(NewUser {
             merchant: merchant_of(args.merchant.as_deref())?,
             email: args.email,

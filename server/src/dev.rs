@@ -41,7 +41,7 @@ pub async fn ensure_dev_user(engine: &Engine, config: &Config) -> anyhow::Result
         password: crate::secrets::random_password(),
     };
     let created = engine
-        .auth
+        .auth()
         .create_user(NewUser {
             merchant: default_merchant(),
             email: credentials.email.clone(),

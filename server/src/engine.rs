@@ -5,11 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use obol::auth::{Auth, AuthConfig, KeyEncryptionKey, TokenConfig};
-use obol::payments::{Maintenance, MaintenancePolicy, Payments, ProviderRegistry, Sandbox};
+use obol::EngineOptions;
+use obol::Store;
+use obol::auth::KeyEncryptionKey;
+use obol::payments::{Maintenance, MaintenancePolicy};
 use obol::periodic::Periodic;
 use obol::webhooks::WebhookDispatcher;
-use obol::{Ledger, LedgerConfig, Store, Timestamp};
 use obol_http::HttpWebhookTransport;
 
 use crate::config::{Config, Role};
@@ -23,14 +24,20 @@ const WEBHOOK_BATCH: u32 = 100;
 /// How long one webhook delivery may take.
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The engine of one process.
+/// The engine of one process: the shared engine (ledger, payments, auth) and webhook
+/// delivery, which only servers do.
 pub struct Engine {
-    /// Payments (and, underneath, the ledger and the store).
-    pub payments: Arc<Payments>,
-    /// Users, sessions, tokens and API keys.
-    pub auth: Auth,
+    core: obol::Engine,
     /// Webhook endpoints and delivery.
     pub webhooks: WebhookDispatcher,
+}
+
+impl std::ops::Deref for Engine {
+    type Target = obol::Engine;
+
+    fn deref(&self) -> &obol::Engine {
+        &self.core
+    }
 }
 
 impl Engine {
@@ -59,44 +66,16 @@ impl Engine {
         config: &Config,
         kek: KeyEncryptionKey,
     ) -> anyhow::Result<Self> {
-        let ledger = Arc::new(Ledger::open(store.clone(), LedgerConfig::default()).await?);
-        let mut providers = ProviderRegistry::new();
-        providers.register(Arc::new(Sandbox::new()));
-        let payments = Arc::new(Payments::new(ledger.clone(), providers));
-        let tokens = TokenConfig::new(&config.issuer, &config.audience, kek);
-        let auth = Auth::new(
-            store.clone(),
-            ledger.clock().clone(),
-            ledger.ids().clone(),
-            AuthConfig::standard(tokens)?,
-        );
+        let options = EngineOptions::new(&config.issuer, &config.audience, kek);
+        let core = obol::Engine::on_store(store.clone(), options).await?;
         let transport = Arc::new(HttpWebhookTransport::new(WEBHOOK_TIMEOUT)?);
         let webhooks = WebhookDispatcher::new(
             store,
             transport,
-            ledger.clock().clone(),
-            ledger.ids().clone(),
+            core.ledger().clock().clone(),
+            core.ledger().ids().clone(),
         );
-        Ok(Engine {
-            payments,
-            auth,
-            webhooks,
-        })
-    }
-
-    /// The ledger.
-    pub fn ledger(&self) -> &Arc<Ledger> {
-        self.payments.ledger()
-    }
-
-    /// The store.
-    pub fn store(&self) -> &Arc<dyn Store> {
-        self.ledger().store()
-    }
-
-    /// The time now, from the engine's clock.
-    pub fn now(&self) -> Timestamp {
-        self.ledger().now()
+        Ok(Engine { core, webhooks })
     }
 
     /// Starts the housekeeping of `role`: payment maintenance (expiry, status sync) and
@@ -105,8 +84,8 @@ impl Engine {
         let payments = matches!(role, Role::All | Role::Payments);
         let auth = matches!(role, Role::All | Role::Auth);
         let maintenance = payments
-            .then(|| Maintenance::spawn(self.payments.clone(), MaintenancePolicy::default()));
-        let rotation = auth.then(|| self.auth.spawn_key_rotation(KEY_ROTATION_CHECK));
+            .then(|| Maintenance::spawn(self.payments().clone(), MaintenancePolicy::default()));
+        let rotation = auth.then(|| self.auth().spawn_key_rotation(KEY_ROTATION_CHECK));
         let delivery = payments.then(|| {
             let webhooks = self.webhooks.clone();
             Periodic::spawn(WEBHOOK_PASS, move || {
@@ -129,18 +108,7 @@ impl Engine {
     /// servers have stopped and dropped their handles.
     pub async fn shutdown(self) {
         drop(self.webhooks);
-        drop(self.auth);
-        let ledger = match Arc::try_unwrap(self.payments) {
-            Ok(payments) => payments.into_ledger(),
-            Err(_) => {
-                tracing::warn!("payments still shared at shutdown; the ledger drains on drop");
-                return;
-            }
-        };
-        match Arc::try_unwrap(ledger) {
-            Ok(ledger) => ledger.shutdown().await,
-            Err(_) => tracing::warn!("ledger still shared at shutdown; it drains on drop"),
-        }
+        self.core.shutdown().await;
     }
 }
 

@@ -142,7 +142,7 @@ async fn serve_engine(
     let engine = Arc::new(Engine::open(&config).await?);
     if matches!(role, Role::All | Role::Auth) {
         // A first signing key before the first login.
-        engine.auth.rotate_keys().await?;
+        engine.auth().rotate_keys().await?;
     }
     let dev = match config.dev && matches!(role, Role::All | Role::Auth) {
         true => Some(crate::dev::ensure_dev_user(&engine, &config).await?),

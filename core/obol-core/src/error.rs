@@ -349,6 +349,34 @@ pub enum Error {
     },
 }
 
+/// The kinds of failure, coarser than codes (see [`Error::class`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorClass {
+    /// The request is malformed or breaks a rule of its own (bad amount, id, field).
+    Invalid,
+    /// What the request names does not exist (or belongs to another tenant).
+    NotFound,
+    /// The caller did not prove who it is.
+    Unauthenticated,
+    /// The caller may not do this.
+    Forbidden,
+    /// The card or account was declined by the provider.
+    Declined,
+    /// Too many attempts: wait before trying again.
+    RateLimited,
+    /// Clashes with another request (an idempotency key, a unique email, a concurrent write).
+    Conflict,
+    /// Well formed, but the current state forbids it (insufficient funds, a closed account,
+    /// a transition the state machine does not allow).
+    Rejected,
+    /// The provider did not answer in time; the outcome is unknown until status sync.
+    Timeout,
+    /// A store or provider is unreachable or the engine is shutting down; retry later.
+    Unavailable,
+    /// Stored data is unreadable: a fault to investigate, not the caller's.
+    Internal,
+}
+
 impl Error {
     /// The stable machine code of this error, as used in APIs and bindings.
     pub fn code(&self) -> &'static str {
@@ -407,6 +435,48 @@ impl Error {
             Error::ProviderNotFound { .. } => "provider_not_found",
             Error::ShutDown => "shut_down",
             Error::InvalidRequest { .. } => "invalid_request",
+        }
+    }
+
+    /// What kind of failure this is, for edges that have their own classes of failure
+    /// (HTTP statuses, gRPC codes, binding exceptions): every edge classifies alike.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::Unauthenticated => ErrorClass::Unauthenticated,
+            Error::Forbidden { .. } => ErrorClass::Forbidden,
+            Error::CardDeclined { .. } => ErrorClass::Declined,
+            Error::TooManyAttempts { .. } => ErrorClass::RateLimited,
+            Error::IdempotencyConflict { .. }
+            | Error::IdempotencyInProgress { .. }
+            | Error::EmailTaken
+            | Error::Contention { .. } => ErrorClass::Conflict,
+            Error::InsufficientFunds { .. }
+            | Error::AccountClosed { .. }
+            | Error::HoldNotPending { .. }
+            | Error::HoldExpired { .. }
+            | Error::ExceedsHold { .. }
+            | Error::AlreadyReversed { .. }
+            | Error::NotReversible { .. }
+            | Error::InvalidTransition { .. }
+            | Error::ExceedsAuthorized { .. }
+            | Error::ExceedsRefundable { .. }
+            | Error::Unsupported { .. }
+            | Error::NoProvider { .. } => ErrorClass::Rejected,
+            Error::ProviderTimeout { .. } => ErrorClass::Timeout,
+            Error::ProviderUnavailable { .. } | Error::Unavailable { .. } | Error::ShutDown => {
+                ErrorClass::Unavailable
+            }
+            Error::Corrupt { .. } => ErrorClass::Internal,
+            Error::AccountNotFound { .. }
+            | Error::TransactionNotFound { .. }
+            | Error::HoldNotFound { .. }
+            | Error::PaymentNotFound { .. }
+            | Error::UserNotFound { .. }
+            | Error::DisputeNotFound { .. }
+            | Error::CustomerNotFound { .. }
+            | Error::PaymentMethodNotFound { .. }
+            | Error::ProviderNotFound { .. } => ErrorClass::NotFound,
+            _ => ErrorClass::Invalid,
         }
     }
 

@@ -21,7 +21,7 @@ pub mod webhooks;
 pub mod testing;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorClass, Result};
 pub use id::{
     AccountId, ApiKeyId, CustomerId, DisputeId, EndpointId, EventId, IdGen, MerchantId, PaymentId,
     PaymentMethodId, RandomIdGen, RefundId, SessionId, TransactionId, UserId,

@@ -9,6 +9,10 @@
 
 pub use obol_core::*;
 
+mod engine;
+
+pub use engine::{Engine, EngineOptions};
+
 use std::sync::Arc;
 
 /// Opens the Store a URL names:

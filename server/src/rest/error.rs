@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use obol::Error;
+use obol::{Error, ErrorClass};
 use serde::Serialize;
 
 /// An error answer.
@@ -65,26 +65,20 @@ impl ApiError {
     }
 }
 
-/// The status an engine error code answers with.
+/// The status an engine error answers with.
 pub fn status_of(error: &Error) -> StatusCode {
-    match error.code() {
-        "unauthenticated" => StatusCode::UNAUTHORIZED,
-        "forbidden" => StatusCode::FORBIDDEN,
-        "card_declined" => StatusCode::PAYMENT_REQUIRED,
-        "too_many_attempts" => StatusCode::TOO_MANY_REQUESTS,
-        "idempotency_conflict" | "idempotency_in_progress" | "email_taken" | "contention" => {
-            StatusCode::CONFLICT
-        }
-        "insufficient_funds" | "account_closed" | "hold_not_pending" | "hold_expired"
-        | "exceeds_hold" | "already_reversed" | "not_reversible" | "invalid_transition"
-        | "exceeds_authorized" | "exceeds_refundable" | "unsupported" | "no_provider" => {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
-        "provider_timeout" => StatusCode::GATEWAY_TIMEOUT,
-        "provider_unavailable" | "unavailable" | "shut_down" => StatusCode::SERVICE_UNAVAILABLE,
-        "corrupt" => StatusCode::INTERNAL_SERVER_ERROR,
-        code if code.ends_with("_not_found") => StatusCode::NOT_FOUND,
-        _ => StatusCode::BAD_REQUEST,
+    match error.class() {
+        ErrorClass::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorClass::Forbidden => StatusCode::FORBIDDEN,
+        ErrorClass::Declined => StatusCode::PAYMENT_REQUIRED,
+        ErrorClass::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorClass::Conflict => StatusCode::CONFLICT,
+        ErrorClass::Rejected => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorClass::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        ErrorClass::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorClass::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorClass::NotFound => StatusCode::NOT_FOUND,
+        ErrorClass::Invalid => StatusCode::BAD_REQUEST,
     }
 }
 

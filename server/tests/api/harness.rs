@@ -62,7 +62,7 @@ impl Harness {
         let engine = Engine::on_store(store, &config, KeyEncryptionKey::random())
             .await
             .unwrap();
-        engine.auth.rotate_keys().await.unwrap();
+        engine.auth().rotate_keys().await.unwrap();
         let engine = Arc::new(engine);
         let app = obol_server::serve::app(&engine, &config);
         let mut harness = Harness {
@@ -80,7 +80,7 @@ impl Harness {
     /// Creates a user directly in the engine.
     pub async fn user(&self, merchant: &MerchantId, email: &str, scopes: BTreeSet<Scope>) {
         self.engine
-            .auth
+            .auth()
             .create_user(NewUser {
                 merchant: merchant.clone(),
                 email: email.to_owned(),
@@ -176,7 +176,7 @@ impl Harness {
     /// How many payments the default tenant has (to prove a refusal wrote nothing).
     pub async fn payment_count(&self) -> usize {
         let query = obol::payments::PaymentQuery::merchant(default_merchant(), 10_000);
-        self.engine.payments.list(&query).await.unwrap().len()
+        self.engine.payments().list(&query).await.unwrap().len()
     }
 }
 

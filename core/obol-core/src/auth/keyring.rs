@@ -49,6 +49,12 @@ impl KeyEncryptionKey {
         KeyEncryptionKey(key)
     }
 
+    /// The key as base64, for the app to keep in its secret store (the inverse of
+    /// [`Self::from_base64`]).
+    pub fn to_base64(&self) -> String {
+        BASE64.encode(self.0)
+    }
+
     fn cipher(&self) -> ChaCha20Poly1305 {
         ChaCha20Poly1305::new(&Key::from(self.0))
     }

@@ -26,7 +26,7 @@ impl AuthService for Local {
     }
 
     async fn authenticate(&self, credential: &str) -> Result<Principal> {
-        let auth = &self.engine.auth;
+        let auth = self.engine.auth();
         if credential.starts_with("obol_sk_") {
             auth.authenticate_api_key(credential).await
         } else {
@@ -41,23 +41,23 @@ impl AuthService for Local {
         let password = Password::new(&request.password);
         let tokens = self
             .engine
-            .auth
+            .auth()
             .login(&merchant, &request.email, &password, source)
             .await?;
         Ok(self.issued(tokens))
     }
 
     async fn refresh(&self, refresh_token: &str) -> Result<IssuedTokens> {
-        let tokens = self.engine.auth.refresh(refresh_token).await?;
+        let tokens = self.engine.auth().refresh(refresh_token).await?;
         Ok(self.issued(tokens))
     }
 
     async fn logout(&self, refresh_token: &str) -> Result<()> {
-        self.engine.auth.logout(refresh_token).await
+        self.engine.auth().logout(refresh_token).await
     }
 
     async fn jwks(&self) -> Result<Jwks> {
-        self.engine.auth.jwks().await
+        self.engine.auth().jwks().await
     }
 
     async fn create_user(
@@ -67,7 +67,7 @@ impl AuthService for Local {
         request: CreateUser,
     ) -> Result<UserView> {
         allow(who, Scope::UsersAdmin)?;
-        let auth = &self.engine.auth;
+        let auth = self.engine.auth();
         // The request hash covers the password's hash-free fingerprint, not the password.
         let fingerprint = (
             &request.email,
@@ -92,7 +92,7 @@ impl AuthService for Local {
 
     async fn user(&self, who: &Principal, id: &UserId) -> Result<UserView> {
         allow_user(who, id)?;
-        Ok(self.engine.auth.user(who.merchant(), id).await?.into())
+        Ok(self.engine.auth().user(who.merchant(), id).await?.into())
     }
 
     async fn update_profile(
@@ -104,7 +104,7 @@ impl AuthService for Local {
         allow_user(who, id)?;
         let user = self
             .engine
-            .auth
+            .auth()
             .update_profile(who.merchant(), id, profile)
             .await?;
         Ok(user.into())
@@ -117,7 +117,7 @@ impl AuthService for Local {
         request: CreateApiKey,
     ) -> Result<NewApiKey> {
         allow(who, Scope::UsersAdmin)?;
-        let auth = &self.engine.auth;
+        let auth = self.engine.auth();
         // The secret is never stored: a replay answers with the key's record only.
         let fresh = std::sync::Mutex::new(None);
         let issued: ApiKeyView = self
@@ -146,13 +146,17 @@ impl AuthService for Local {
 
     async fn api_keys(&self, who: &Principal) -> Result<Vec<ApiKeyView>> {
         allow(who, Scope::UsersAdmin)?;
-        let keys = self.engine.auth.api_keys(who.merchant()).await?;
+        let keys = self.engine.auth().api_keys(who.merchant()).await?;
         Ok(keys.into_iter().map(ApiKeyView::from).collect())
     }
 
     async fn revoke_api_key(&self, who: &Principal, id: &ApiKeyId) -> Result<ApiKeyView> {
         allow(who, Scope::UsersAdmin)?;
-        let key = self.engine.auth.revoke_api_key(who.merchant(), id).await?;
+        let key = self
+            .engine
+            .auth()
+            .revoke_api_key(who.merchant(), id)
+            .await?;
         Ok(key.into())
     }
 }
@@ -162,7 +166,7 @@ impl Local {
         IssuedTokens {
             access_token: tokens.access,
             token_type: "Bearer".to_owned(),
-            expires_in: self.engine.auth.access_lifetime().as_secs(),
+            expires_in: self.engine.auth().access_lifetime().as_secs(),
             refresh_token: tokens.refresh.expose().to_owned(),
             user: tokens.session.user,
             merchant: tokens.session.merchant,

@@ -65,7 +65,7 @@ impl Local {
 
     /// A payment of the caller's tenant; another tenant's is as good as unknown.
     async fn own_payment(&self, who: &Principal, id: &PaymentId) -> Result<Payment> {
-        let payment = self.engine.payments.payment(id).await?;
+        let payment = self.engine.payments().payment(id).await?;
         if payment.merchant != *who.merchant() {
             return Err(Error::PaymentNotFound { id: id.to_string() });
         }
@@ -73,7 +73,7 @@ impl Local {
     }
 
     async fn own_customer(&self, who: &Principal, id: &CustomerId) -> Result<Customer> {
-        let customer = self.engine.payments.customer(id).await?;
+        let customer = self.engine.payments().customer(id).await?;
         if customer.merchant != *who.merchant() {
             return Err(Error::CustomerNotFound { id: id.to_string() });
         }

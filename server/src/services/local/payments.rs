@@ -68,7 +68,7 @@ impl Local {
         customer: Option<&CustomerId>,
         method: MethodInput,
     ) -> Result<MethodToken> {
-        let payments = &self.engine.payments;
+        let payments = self.engine.payments();
         match method {
             MethodInput::Card(card) => {
                 let card = CardDetails::new(
@@ -83,7 +83,7 @@ impl Local {
             MethodInput::Token(token) => Ok(token),
             MethodInput::Saved(id) => {
                 let unknown = || Error::PaymentMethodNotFound { id: id.to_string() };
-                let saved = self.engine.payments.usable_method(&id).await?;
+                let saved = self.engine.payments().usable_method(&id).await?;
                 if customer != Some(&saved.customer) {
                     return Err(unknown());
                 }
@@ -107,7 +107,7 @@ impl Local {
                 action: "confirm".into(),
             });
         }
-        let payments = &self.engine.payments;
+        let payments = self.engine.payments();
         let mut new = NewPayment::new(id, request.amount, request.asset.clone())
             .for_merchant(who.merchant().clone());
         if request.capture_method == Some(CaptureMethod::Manual) {
@@ -182,7 +182,7 @@ impl PaymentsService for Local {
         allow(who, Scope::PaymentsWrite)?;
         let payment = self.own_payment(who, id).await?;
         let fingerprint = (id, method.as_ref().map(MethodInput::fingerprint));
-        let payments = &self.engine.payments;
+        let payments = self.engine.payments();
         self.once(who, "payments.confirm", key, &fingerprint, |_| async {
             let mut current = payment;
             if let Some(method) = method.clone() {
@@ -212,7 +212,7 @@ impl PaymentsService for Local {
         if let Some(id) = target_of(&request) {
             self.own_payment(who, id).await?;
         }
-        let payments = &self.engine.payments;
+        let payments = self.engine.payments();
         let scoped = key.map(|key| scoped_key(who, "payments", key));
         payments.execute(scoped.as_deref(), request).await
     }
@@ -225,19 +225,19 @@ impl PaymentsService for Local {
     async fn list(&self, who: &Principal, mut query: PaymentQuery) -> Result<Vec<Payment>> {
         allow(who, Scope::PaymentsRead)?;
         query.merchant = who.merchant().clone();
-        self.engine.payments.list(&query).await
+        self.engine.payments().list(&query).await
     }
 
     async fn children(&self, who: &Principal, id: &PaymentId) -> Result<Vec<Child>> {
         allow(who, Scope::PaymentsRead)?;
         self.own_payment(who, id).await?;
-        self.engine.payments.children(id).await
+        self.engine.payments().children(id).await
     }
 
     async fn events(&self, who: &Principal, mut query: EventQuery) -> Result<Vec<StoredEvent>> {
         allow(who, Scope::PaymentsRead)?;
         query.merchant = who.merchant().clone();
-        self.engine.payments.events(&query).await
+        self.engine.payments().events(&query).await
     }
 
     async fn create_customer(
@@ -248,7 +248,7 @@ impl PaymentsService for Local {
     ) -> Result<Customer> {
         allow(who, Scope::PaymentsWrite)?;
         let new = new.for_merchant(who.merchant().clone());
-        let payments = &self.engine.payments;
+        let payments = self.engine.payments();
         self.once(who, "customers", key, &new, |_| {
             payments.create_customer(new.clone())
         })
@@ -269,7 +269,7 @@ impl PaymentsService for Local {
     ) -> Result<SavedMethod> {
         allow(who, Scope::PaymentsWrite)?;
         self.own_customer(who, customer).await?;
-        let payments = &self.engine.payments;
+        let payments = self.engine.payments();
         let request = (customer, method.fingerprint());
         self.once(who, "payment_methods", key, &request, |_| async {
             let token = self.resolve_method(who, Some(customer), method).await?;
@@ -285,16 +285,16 @@ impl PaymentsService for Local {
     ) -> Result<Vec<SavedMethod>> {
         allow(who, Scope::PaymentsRead)?;
         self.own_customer(who, customer).await?;
-        self.engine.payments.saved_methods(customer).await
+        self.engine.payments().saved_methods(customer).await
     }
 
     async fn detach_method(&self, who: &Principal, id: &PaymentMethodId) -> Result<SavedMethod> {
         allow(who, Scope::PaymentsWrite)?;
-        let method = self.engine.payments.usable_method(id).await?;
+        let method = self.engine.payments().usable_method(id).await?;
         if self.own_customer(who, &method.customer).await.is_err() {
             return Err(Error::PaymentMethodNotFound { id: id.to_string() });
         }
-        self.engine.payments.detach_method(id).await
+        self.engine.payments().detach_method(id).await
     }
 
     async fn balances(
@@ -374,7 +374,7 @@ impl PaymentsService for Local {
         body: &[u8],
     ) -> Result<Payment> {
         self.engine
-            .payments
+            .payments()
             .handle_provider_webhook(provider, headers, body)
             .await
     }

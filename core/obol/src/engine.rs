@@ -1,0 +1,109 @@
+//! The whole engine on one store: ledger, payments (sandbox provider) and auth. The servers,
+//! the bindings and the desktop app all open it this way, so they run the same thing.
+
+use std::sync::Arc;
+
+use obol_core::auth::{Auth, AuthConfig, KeyEncryptionKey, TokenConfig};
+use obol_core::payments::{Payments, ProviderRegistry, Sandbox};
+use obol_core::{Ledger, LedgerConfig, Result, Store, Timestamp};
+
+/// What an engine needs besides its store.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// The issuer (`iss`) of the access tokens it signs.
+    pub issuer: String,
+    /// The audience (`aud`) of the access tokens it signs.
+    pub audience: String,
+    /// The key that seals its signing keys at rest.
+    pub key_encryption_key: KeyEncryptionKey,
+    /// Clock, ids and ledger writer tuning.
+    pub ledger: LedgerConfig,
+}
+
+impl EngineOptions {
+    /// Options with the system clock and random ids.
+    pub fn new(issuer: &str, audience: &str, key_encryption_key: KeyEncryptionKey) -> Self {
+        EngineOptions {
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            key_encryption_key,
+            ledger: LedgerConfig::default(),
+        }
+    }
+}
+
+/// Ledger, payments and auth over one store.
+#[derive(Debug)]
+pub struct Engine {
+    payments: Arc<Payments>,
+    auth: Auth,
+}
+
+impl Engine {
+    /// Opens the store `url` names (see [`crate::open_store`]) and the engine on it.
+    pub async fn open(url: &str, options: EngineOptions) -> Result<Self> {
+        Self::on_store(crate::open_store(url).await?, options).await
+    }
+
+    /// The engine over an open store, with the sandbox provider registered.
+    pub async fn on_store(store: Arc<dyn Store>, options: EngineOptions) -> Result<Self> {
+        let ledger = Arc::new(Ledger::open(store.clone(), options.ledger).await?);
+        let mut providers = ProviderRegistry::new();
+        providers.register(Arc::new(Sandbox::new()));
+        let payments = Arc::new(Payments::new(ledger.clone(), providers));
+        let tokens = TokenConfig::new(
+            &options.issuer,
+            &options.audience,
+            options.key_encryption_key,
+        );
+        let auth = Auth::new(
+            store,
+            ledger.clock().clone(),
+            ledger.ids().clone(),
+            AuthConfig::standard(tokens)?,
+        );
+        Ok(Engine { payments, auth })
+    }
+
+    /// Payments (and, underneath, the ledger).
+    pub fn payments(&self) -> &Arc<Payments> {
+        &self.payments
+    }
+
+    /// The ledger.
+    pub fn ledger(&self) -> &Arc<Ledger> {
+        self.payments.ledger()
+    }
+
+    /// Users, sessions, tokens and API keys.
+    pub fn auth(&self) -> &Auth {
+        &self.auth
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        self.ledger().store()
+    }
+
+    /// The time now, from the engine's clock.
+    pub fn now(&self) -> Timestamp {
+        self.ledger().now()
+    }
+
+    /// Waits until every ledger write is durable and stops the writer. Handles still shared
+    /// elsewhere (a clone of the payments or the ledger) let it drain when they drop instead.
+    pub async fn shutdown(self) {
+        drop(self.auth);
+        let ledger = match Arc::try_unwrap(self.payments) {
+            Ok(payments) => payments.into_ledger(),
+            Err(_) => {
+                tracing::warn!("payments still shared at shutdown; the ledger drains on drop");
+                return;
+            }
+        };
+        match Arc::try_unwrap(ledger) {
+            Ok(ledger) => ledger.shutdown().await,
+            Err(_) => tracing::warn!("ledger still shared at shutdown; it drains on drop"),
+        }
+    }
+}
