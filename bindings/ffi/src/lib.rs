@@ -1,0 +1,21 @@
+//! Obol for Kotlin, Swift and Python through UniFFI (proc-macros, no UDL).
+//!
+//! Thin on purpose: an [`Obol`] object over the shared [`obol::Engine`], records that carry
+//! amounts and ids as strings (UniFFI has no 128-bit integers), one error enum per area with
+//! the engine's stable code, and nothing the engine itself lacks. Async methods run on a
+//! Tokio runtime the library owns and stay async in the target language.
+
+mod convert;
+mod error;
+mod ledger;
+mod object;
+mod runtime;
+
+pub use error::{LedgerError, ObolError};
+pub use ledger::{
+    AccountRecord, BalanceRecord, Direction, EntryInput, EntryRecord, HistoryPage, HistoryRecord,
+    HoldRecord, NewAccountInput, TransactionRecord,
+};
+pub use object::{Obol, ObolOptions, generate_key_encryption_key, open_obol};
+
+uniffi::setup_scaffolding!();

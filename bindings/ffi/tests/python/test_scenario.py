@@ -1,0 +1,135 @@
+"""The binding scenario in Python (the same steps and figures as the Rust, Kotlin and Node
+versions): run by `cargo test -p obol-ffi --test languages` with the generated module on
+PYTHONPATH."""
+
+import asyncio
+import tempfile
+import threading
+import unittest
+
+import obol_ffi as obol
+
+USD = "USD"
+
+
+def entry(account, direction, amount):
+    return obol.EntryInput(account=account, direction=direction, amount=amount, asset=USD)
+
+
+def transfer_entries(debit, credit, amount):
+    return [
+        entry(debit, obol.Direction.DEBIT, amount),
+        entry(credit, obol.Direction.CREDIT, amount),
+    ]
+
+
+async def open_fresh(directory):
+    options = obol.ObolOptions(
+        key_encryption_key=obol.generate_key_encryption_key(),
+        issuer="obol-scenario",
+        audience="obol-app",
+    )
+    return await obol.open_obol(f"sqlite://{directory}/app.db", options)
+
+
+async def account(engine, normal_balance, no_overdraft=False):
+    created = await engine.create_account(
+        obol.NewAccountInput(
+            asset=USD, normal_balance=normal_balance, no_overdraft=no_overdraft, metadata={}
+        )
+    )
+    return created.id
+
+
+class Scenario(unittest.TestCase):
+    def setUp(self):
+        self.directory = tempfile.TemporaryDirectory()
+
+    def tearDown(self):
+        self.directory.cleanup()
+
+    def test_ledger_scenario(self):
+        asyncio.run(self.ledger_scenario())
+
+    async def ledger_scenario(self):
+        engine = await open_fresh(self.directory.name)
+        cash = await account(engine, obol.Direction.DEBIT)
+        wallet = await account(engine, obol.Direction.CREDIT, no_overdraft=True)
+        revenue = await account(engine, obol.Direction.CREDIT)
+
+        await engine.transfer(None, transfer_entries(cash, wallet, "10000"), {})
+        hold = await engine.hold(None, transfer_entries(wallet, revenue, "2500"), None, {})
+        posted = await engine.post_hold(hold.id, "1500", True, None)
+        self.assertEqual(posted.kind, "post_hold")
+        self.assertEqual((await engine.get_hold(hold.id)).status, "posted")
+
+        with self.assertRaises(obol.LedgerError.Rejected) as refused:
+            await engine.transfer(None, transfer_entries(wallet, revenue, "999999"), {})
+        self.assertEqual(refused.exception.code, "insufficient_funds")
+
+        key = "txn_01JD3Q4V5X6Y7Z8A9B0C1D2E3F"
+        first = await engine.transfer(key, transfer_entries(wallet, revenue, "100"), {})
+        replay = await engine.transfer(key, transfer_entries(wallet, revenue, "100"), {})
+        self.assertEqual(replay.id, first.id)
+        with self.assertRaises(obol.LedgerError.Conflict) as clash:
+            await engine.transfer(key, transfer_entries(wallet, revenue, "200"), {})
+        self.assertEqual(clash.exception.code, "idempotency_conflict")
+
+        with self.assertRaises(obol.LedgerError.Invalid) as bad:
+            await engine.transfer(None, transfer_entries(cash, wallet, "12.50"), {})
+        self.assertEqual(bad.exception.code, "invalid_amount")
+
+        self.assertEqual((await engine.balance(wallet)).posted, "8400")
+        self.assertEqual((await engine.balance(revenue)).posted, "1600")
+        self.assertEqual((await engine.balance(cash)).posted, "10000")
+        history = await engine.history(wallet, None, 10)
+        self.assertEqual(
+            [(item.direction, item.amount) for item in history.items],
+            [
+                (obol.Direction.CREDIT, "10000"),
+                (obol.Direction.DEBIT, "1500"),
+                (obol.Direction.DEBIT, "100"),
+            ],
+        )
+        self.assertIsNone(history.next_cursor)
+
+        await engine.close()
+        with self.assertRaises(obol.LedgerError.Unavailable) as closed:
+            await engine.balance(wallet)
+        self.assertEqual(closed.exception.code, "shut_down")
+
+    def test_eight_threads_of_500_transfers_keep_the_totals(self):
+        engine, source, pool = asyncio.run(self.two_accounts())
+        failures = []
+
+        def worker():
+            async def transfers():
+                for _ in range(500):
+                    await engine.transfer(None, transfer_entries(source, pool, "1"), {})
+
+            try:
+                asyncio.run(transfers())
+            except Exception as error:  # reported below, with the thread's error
+                failures.append(error)
+
+        threads = [threading.Thread(target=worker) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.assertEqual(failures, [])
+        self.assertEqual(asyncio.run(engine.balance(pool)).posted, "4000")
+        self.assertEqual(asyncio.run(engine.balance(source)).posted, "4000")
+        history = asyncio.run(engine.history(pool, None, 1000))
+        self.assertEqual(len(history.items), 1000)
+        asyncio.run(engine.close())
+
+    async def two_accounts(self):
+        engine = await open_fresh(self.directory.name)
+        return engine, await account(engine, obol.Direction.DEBIT), await account(
+            engine, obol.Direction.CREDIT
+        )
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,181 @@
+//! The binding scenario through the FFI surface from Rust (the same steps and figures as the
+//! Python, Kotlin and Node versions), and what dropping the object does to the store.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use obol_ffi::{
+    Direction, EntryInput, LedgerError, NewAccountInput, Obol, ObolOptions,
+    generate_key_encryption_key, open_obol,
+};
+
+fn options() -> ObolOptions {
+    ObolOptions {
+        key_encryption_key: generate_key_encryption_key(),
+        issuer: "obol-scenario".into(),
+        audience: "obol-app".into(),
+    }
+}
+
+fn transfer(debit: &str, credit: &str, amount: &str) -> Vec<EntryInput> {
+    let entry = |account: &str, direction| EntryInput {
+        account: account.into(),
+        direction,
+        amount: amount.into(),
+        asset: "USD".into(),
+    };
+    vec![
+        entry(debit, Direction::Debit),
+        entry(credit, Direction::Credit),
+    ]
+}
+
+async fn account(engine: &Obol, normal_balance: Direction, no_overdraft: bool) -> String {
+    let input = NewAccountInput {
+        id: None,
+        asset: "USD".into(),
+        normal_balance,
+        no_overdraft,
+        metadata: HashMap::new(),
+    };
+    engine.create_account(input).await.unwrap().id
+}
+
+#[tokio::test]
+async fn the_ledger_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("app.db").display());
+    let engine = open_obol(url, options()).await.unwrap();
+    let cash = account(&engine, Direction::Debit, false).await;
+    let wallet = account(&engine, Direction::Credit, true).await;
+    let revenue = account(&engine, Direction::Credit, false).await;
+    let none = HashMap::new;
+
+    engine
+        .transfer(None, transfer(&cash, &wallet, "10000"), none())
+        .await
+        .unwrap();
+    let hold = engine
+        .hold(None, transfer(&wallet, &revenue, "2500"), None, none())
+        .await
+        .unwrap();
+    let posted = engine
+        .post_hold(hold.id.clone(), Some("1500".into()), true, None)
+        .await
+        .unwrap();
+    assert_eq!(posted.kind, "post_hold");
+    assert_eq!(engine.get_hold(hold.id).await.unwrap().status, "posted");
+
+    let refused = engine
+        .transfer(None, transfer(&wallet, &revenue, "999999"), none())
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, LedgerError::Rejected { .. }));
+    assert_eq!(refused.code(), "insufficient_funds");
+
+    let key = Some("txn_01JD3Q4V5X6Y7Z8A9B0C1D2E3F".to_owned());
+    let first = engine
+        .transfer(key.clone(), transfer(&wallet, &revenue, "100"), none())
+        .await
+        .unwrap();
+    let replay = engine
+        .transfer(key.clone(), transfer(&wallet, &revenue, "100"), none())
+        .await
+        .unwrap();
+    assert_eq!(replay.id, first.id);
+    let clash = engine
+        .transfer(key, transfer(&wallet, &revenue, "200"), none())
+        .await
+        .unwrap_err();
+    assert!(matches!(clash, LedgerError::Conflict { .. }));
+    assert_eq!(clash.code(), "idempotency_conflict");
+    let bad = engine
+        .transfer(None, transfer(&cash, &wallet, "12.50"), none())
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), "invalid_amount");
+
+    assert_eq!(engine.balance(wallet.clone()).await.unwrap().posted, "8400");
+    assert_eq!(engine.balance(revenue).await.unwrap().posted, "1600");
+    assert_eq!(engine.balance(cash).await.unwrap().posted, "10000");
+    let history = engine.history(wallet.clone(), None, 10).await.unwrap();
+    let moves: Vec<_> = history
+        .items
+        .iter()
+        .map(|item| (item.direction, item.amount.as_str()))
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            (Direction::Credit, "10000"),
+            (Direction::Debit, "1500"),
+            (Direction::Debit, "100")
+        ]
+    );
+
+    engine.close().await;
+    let closed = engine.balance(wallet).await.unwrap_err();
+    assert_eq!(closed.code(), "shut_down");
+    engine.close().await;
+}
+
+#[test]
+fn eight_threads_of_500_transfers_keep_the_totals() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("app.db").display());
+    let (engine, source, pool) = runtime.block_on(async {
+        let engine = open_obol(url, options()).await.unwrap();
+        let source = account(&engine, Direction::Debit, false).await;
+        let pool = account(&engine, Direction::Credit, false).await;
+        (engine, source, pool)
+    });
+    // Plain threads outside any Tokio runtime, each driving its own calls, as an app's
+    // threads would: the library must not need the caller's runtime.
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (engine, source, pool) = (Arc::clone(&engine), source.clone(), pool.clone());
+            std::thread::spawn(move || {
+                futures::executor::block_on(async {
+                    for _ in 0..500 {
+                        engine
+                            .transfer(None, transfer(&source, &pool, "1"), HashMap::new())
+                            .await
+                            .unwrap();
+                    }
+                })
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    runtime.block_on(async {
+        assert_eq!(engine.balance(pool.clone()).await.unwrap().posted, "4000");
+        assert_eq!(engine.balance(source).await.unwrap().posted, "4000");
+        let history = engine.history(pool, None, 1000).await.unwrap();
+        assert_eq!(history.items.len(), 4000 / 4);
+    });
+}
+
+#[tokio::test]
+async fn dropping_the_object_closes_the_store_and_keeps_every_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("app.db").display());
+    let options = options();
+    let engine = open_obol(url.clone(), options.clone()).await.unwrap();
+    let cash = account(&engine, Direction::Debit, false).await;
+    let wallet = account(&engine, Direction::Credit, false).await;
+    for _ in 0..20 {
+        engine
+            .transfer(None, transfer(&cash, &wallet, "5"), HashMap::new())
+            .await
+            .unwrap();
+    }
+    drop(engine);
+    let reopened = open_obol(url, options).await.unwrap();
+    assert_eq!(reopened.balance(wallet).await.unwrap().posted, "100");
+    reopened.close().await;
+}
