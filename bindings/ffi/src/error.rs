@@ -126,6 +126,14 @@ area_error!(
     /// Ledger accounts, transactions, holds, balances and history.
     LedgerError
 );
+area_error!(
+    /// Payments, cards, captures and refunds.
+    PaymentError
+);
+area_error!(
+    /// Users, sessions, tokens and API keys.
+    AuthError
+);
 
 #[cfg(test)]
 mod tests {

@@ -5,17 +5,23 @@
 //! the engine's stable code, and nothing the engine itself lacks. Async methods run on a
 //! Tokio runtime the library owns and stay async in the target language.
 
+mod auth;
 mod convert;
 mod error;
 mod ledger;
 mod object;
+mod payments;
 mod runtime;
 
-pub use error::{LedgerError, ObolError};
+pub use auth::{
+    ApiKeyRecord, PrincipalRecord, TokensRecord, UserRecord, verify_access_token_offline,
+};
+pub use error::{AuthError, LedgerError, ObolError, PaymentError};
 pub use ledger::{
     AccountRecord, BalanceRecord, Direction, EntryInput, EntryRecord, HistoryPage, HistoryRecord,
     HoldRecord, NewAccountInput, TransactionRecord,
 };
 pub use object::{Obol, ObolOptions, generate_key_encryption_key, open_obol};
+pub use payments::{CaptureMethod, CardInput, NewPaymentInput, PaymentRecord};
 
 uniffi::setup_scaffolding!();

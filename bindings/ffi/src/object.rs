@@ -36,7 +36,10 @@ pub async fn open_obol(
     let engine = run(async move {
         let kek = KeyEncryptionKey::from_base64(&options.key_encryption_key)?;
         let options = EngineOptions::new(&options.issuer, &options.audience, kek);
-        Engine::open(&url, options).await
+        let engine = Engine::open(&url, options).await?;
+        // A signing key must exist before the first log-in (made once, then rotated when due).
+        engine.auth().rotate_keys().await?;
+        Ok(engine)
     })
     .await?;
     Ok(Arc::new(Obol {

@@ -7,8 +7,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use obol_ffi::{
-    Direction, EntryInput, LedgerError, NewAccountInput, Obol, ObolOptions,
-    generate_key_encryption_key, open_obol,
+    AuthError, CaptureMethod, CardInput, Direction, EntryInput, LedgerError, NewAccountInput,
+    NewPaymentInput, Obol, ObolOptions, PaymentError, generate_key_encryption_key, open_obol,
+    verify_access_token_offline,
 };
 
 fn options() -> ObolOptions {
@@ -118,6 +119,153 @@ async fn the_ledger_scenario() {
     engine.close().await;
     let closed = engine.balance(wallet).await.unwrap_err();
     assert_eq!(closed.code(), "shut_down");
+    engine.close().await;
+}
+
+fn order(amount: &str) -> NewPaymentInput {
+    NewPaymentInput {
+        id: None,
+        amount: amount.into(),
+        asset: "USD".into(),
+        capture_method: CaptureMethod::Manual,
+        customer: None,
+        metadata: HashMap::new(),
+    }
+}
+
+#[tokio::test]
+async fn the_payment_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("app.db").display());
+    let engine = open_obol(url, options()).await.unwrap();
+    let key = || Some("order-1".to_owned());
+
+    let payment = engine.create_payment(order("5000"), key()).await.unwrap();
+    assert_eq!(payment.status, "requires_payment_method");
+    let card = CardInput {
+        number: "4242 4242 4242 4242".into(),
+        exp_month: 12,
+        exp_year: 2099,
+        cvc: "123".into(),
+    };
+    let attached = engine.attach_card(payment.id.clone(), card).await.unwrap();
+    assert_eq!(attached.status, "requires_confirmation");
+    let confirmed = engine.confirm(payment.id.clone(), None).await.unwrap();
+    assert_eq!(
+        (confirmed.status.as_str(), confirmed.authorized.as_str()),
+        ("requires_capture", "5000")
+    );
+    let captured = engine
+        .capture(payment.id.clone(), Some("3000".into()), true, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (captured.status.as_str(), captured.captured.as_str()),
+        ("succeeded", "3000")
+    );
+    let refunded = engine
+        .refund(
+            payment.id.clone(),
+            Some("1000".into()),
+            Some("refund-1".into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(refunded.refunded, "1000");
+
+    let replay = engine.create_payment(order("5000"), key()).await.unwrap();
+    assert_eq!(replay.id, payment.id);
+    let clash = engine
+        .create_payment(order("6000"), key())
+        .await
+        .unwrap_err();
+    assert!(matches!(clash, PaymentError::Conflict { .. }));
+    assert_eq!(clash.code(), "idempotency_conflict");
+    let too_much = engine
+        .refund(payment.id.clone(), Some("5000".into()), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(too_much, PaymentError::Rejected { .. }));
+    assert_eq!(too_much.code(), "exceeds_refundable");
+
+    let merchant = engine.merchant_account("USD".into()).unwrap();
+    assert_eq!(engine.balance(merchant).await.unwrap().posted, "2000");
+    let listed = engine.payments(10, None).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].refunded, "1000");
+    engine.close().await;
+}
+
+#[tokio::test]
+async fn the_auth_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("app.db").display());
+    let engine = open_obol(url, options()).await.unwrap();
+    let password = "correct horse battery staple";
+    let user = engine
+        .sign_up("Ada@Example.com".into(), password.into(), vec![])
+        .await
+        .unwrap();
+    assert_eq!(user.email, "ada@example.com");
+    let tokens = engine
+        .log_in("ada@example.com".into(), password.into())
+        .await
+        .unwrap();
+    let jwks = engine.jwks().await.unwrap();
+    let offline = verify_access_token_offline(
+        jwks.clone(),
+        tokens.access_token.clone(),
+        "obol-scenario".into(),
+        "obol-app".into(),
+    )
+    .unwrap();
+    assert_eq!(
+        (offline.kind.as_str(), offline.id.as_str()),
+        ("user", user.id.as_str())
+    );
+    let wrong_audience = verify_access_token_offline(
+        jwks,
+        tokens.access_token.clone(),
+        "obol-scenario".into(),
+        "another-app".into(),
+    )
+    .unwrap_err();
+    assert!(matches!(wrong_audience, AuthError::Unauthorized { .. }));
+    let online = engine
+        .verify_access_token(tokens.access_token.clone())
+        .await
+        .unwrap();
+    assert_eq!(online, offline);
+
+    let refreshed = engine.refresh(tokens.refresh_token.clone()).await.unwrap();
+    let reused = engine.refresh(tokens.refresh_token).await.unwrap_err();
+    assert_eq!(reused.code(), "unauthenticated");
+    engine.log_out(refreshed.refresh_token).await.unwrap();
+    let after = engine
+        .verify_access_token(refreshed.access_token)
+        .await
+        .unwrap_err();
+    assert_eq!(after.code(), "unauthenticated");
+    let wrong = engine
+        .log_in("ada@example.com".into(), "not the password".into())
+        .await
+        .unwrap_err();
+    assert!(matches!(wrong, AuthError::Unauthorized { .. }));
+
+    let key = engine
+        .issue_api_key("till".into(), vec!["payments:write".into()])
+        .await
+        .unwrap();
+    let principal = engine.authenticate_api_key(key.secret).await.unwrap();
+    assert_eq!(
+        (principal.kind.as_str(), principal.scopes.as_slice()),
+        ("api_key", ["payments:write".to_owned()].as_slice())
+    );
+    let bad = engine
+        .authenticate_api_key("obol_sk_test_nope".into())
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), "unauthenticated");
     engine.close().await;
 }
 

@@ -98,6 +98,82 @@ class Scenario(unittest.TestCase):
             await engine.balance(wallet)
         self.assertEqual(closed.exception.code, "shut_down")
 
+    def test_payment_scenario(self):
+        asyncio.run(self.payment_scenario())
+
+    async def payment_scenario(self):
+        engine = await open_fresh(self.directory.name)
+
+        def order(amount):
+            return obol.NewPaymentInput(
+                amount=amount,
+                asset=USD,
+                capture_method=obol.CaptureMethod.MANUAL,
+                metadata={},
+            )
+
+        payment = await engine.create_payment(order("5000"), "order-1")
+        self.assertEqual(payment.status, "requires_payment_method")
+        card = obol.CardInput(number="4242 4242 4242 4242", exp_month=12, exp_year=2099, cvc="123")
+        attached = await engine.attach_card(payment.id, card)
+        self.assertEqual(attached.status, "requires_confirmation")
+        confirmed = await engine.confirm(payment.id, None)
+        self.assertEqual((confirmed.status, confirmed.authorized), ("requires_capture", "5000"))
+        captured = await engine.capture(payment.id, "3000", True, None)
+        self.assertEqual((captured.status, captured.captured), ("succeeded", "3000"))
+        refunded = await engine.refund(payment.id, "1000", "refund-1")
+        self.assertEqual(refunded.refunded, "1000")
+
+        replay = await engine.create_payment(order("5000"), "order-1")
+        self.assertEqual(replay.id, payment.id)
+        with self.assertRaises(obol.PaymentError.Conflict) as clash:
+            await engine.create_payment(order("6000"), "order-1")
+        self.assertEqual(clash.exception.code, "idempotency_conflict")
+        with self.assertRaises(obol.PaymentError.Rejected) as too_much:
+            await engine.refund(payment.id, "5000", None)
+        self.assertEqual(too_much.exception.code, "exceeds_refundable")
+
+        merchant = engine.merchant_account(USD)
+        self.assertEqual((await engine.balance(merchant)).posted, "2000")
+        listed = await engine.payments(10, None)
+        self.assertEqual([p.refunded for p in listed], ["1000"])
+        await engine.close()
+
+    def test_auth_scenario(self):
+        asyncio.run(self.auth_scenario())
+
+    async def auth_scenario(self):
+        engine = await open_fresh(self.directory.name)
+        password = "correct horse battery staple"
+        user = await engine.sign_up("Ada@Example.com", password, [])
+        self.assertEqual(user.email, "ada@example.com")
+        tokens = await engine.log_in("ada@example.com", password)
+        jwks = await engine.jwks()
+        offline = obol.verify_access_token_offline(
+            jwks, tokens.access_token, "obol-scenario", "obol-app"
+        )
+        self.assertEqual((offline.kind, offline.id), ("user", user.id))
+        with self.assertRaises(obol.AuthError.Unauthorized):
+            obol.verify_access_token_offline(
+                jwks, tokens.access_token, "obol-scenario", "another-app"
+            )
+        self.assertEqual(await engine.verify_access_token(tokens.access_token), offline)
+
+        refreshed = await engine.refresh(tokens.refresh_token)
+        with self.assertRaises(obol.AuthError.Unauthorized) as reused:
+            await engine.refresh(tokens.refresh_token)
+        self.assertEqual(reused.exception.code, "unauthenticated")
+        await engine.log_out(refreshed.refresh_token)
+        with self.assertRaises(obol.AuthError.Unauthorized):
+            await engine.verify_access_token(refreshed.access_token)
+        with self.assertRaises(obol.AuthError.Unauthorized):
+            await engine.log_in("ada@example.com", "not the password")
+
+        key = await engine.issue_api_key("till", ["payments:write"])
+        principal = await engine.authenticate_api_key(key.secret)
+        self.assertEqual((principal.kind, principal.scopes), ("api_key", ["payments:write"]))
+        await engine.close()
+
     def test_eight_threads_of_500_transfers_keep_the_totals(self):
         engine, source, pool = asyncio.run(self.two_accounts())
         failures = []
