@@ -1,7 +1,8 @@
 //! One error enum per area. Each variant is a class of failure (the engine's
 //! [`obol::ErrorClass`]) and carries the engine's stable `code` (`insufficient_funds`,
-//! `idempotency_conflict`, …) and a message without secrets, so apps branch on the class in
-//! their language and on the code where they need the detail.
+//! `idempotency_conflict`, …) and a `reason` without secrets (not `message`, which would
+//! clash with the exception's own in Kotlin), so apps branch on the class in their language
+//! and on the code where they need the detail.
 
 use obol::{Error, ErrorClass};
 
@@ -13,89 +14,89 @@ macro_rules! area_error {
         #[non_exhaustive]
         pub enum $name {
             /// The request is malformed or breaks a rule of its own.
-            #[error("{code}: {message}")]
+            #[error("{code}: {reason}")]
             Invalid {
                 /// The engine's stable code.
                 code: String,
-                /// What went wrong.
-                message: String,
+                /// What went wrong, without secrets.
+                reason: String,
             },
             /// What the request names does not exist.
-            #[error("{code}: {message}")]
+            #[error("{code}: {reason}")]
             NotFound {
                 /// The engine's stable code.
                 code: String,
-                /// What went wrong.
-                message: String,
+                /// What went wrong, without secrets.
+                reason: String,
             },
             /// The caller did not prove who it is, or may not do this.
-            #[error("{code}: {message}")]
+            #[error("{code}: {reason}")]
             Unauthorized {
                 /// The engine's stable code.
                 code: String,
-                /// What went wrong.
-                message: String,
+                /// What went wrong, without secrets.
+                reason: String,
             },
             /// The provider declined.
-            #[error("{code}: {message}")]
+            #[error("{code}: {reason}")]
             Declined {
                 /// The engine's stable code.
                 code: String,
-                /// What went wrong.
-                message: String,
+                /// What went wrong, without secrets.
+                reason: String,
             },
             /// Clashes with another request (idempotency key, unique email, concurrent write).
-            #[error("{code}: {message}")]
+            #[error("{code}: {reason}")]
             Conflict {
                 /// The engine's stable code.
                 code: String,
-                /// What went wrong.
-                message: String,
+                /// What went wrong, without secrets.
+                reason: String,
             },
             /// Well formed, but the current state forbids it (insufficient funds, …).
-            #[error("{code}: {message}")]
+            #[error("{code}: {reason}")]
             Rejected {
                 /// The engine's stable code.
                 code: String,
-                /// What went wrong.
-                message: String,
+                /// What went wrong, without secrets.
+                reason: String,
             },
             /// Retry later: the store or provider is unreachable, slow or rate-limiting, or
             /// the engine is closed.
-            #[error("{code}: {message}")]
+            #[error("{code}: {reason}")]
             Unavailable {
                 /// The engine's stable code.
                 code: String,
-                /// What went wrong.
-                message: String,
+                /// What went wrong, without secrets.
+                reason: String,
             },
             /// Stored data is unreadable: a fault to investigate.
-            #[error("{code}: {message}")]
+            #[error("{code}: {reason}")]
             Internal {
                 /// The engine's stable code.
                 code: String,
-                /// What went wrong.
-                message: String,
+                /// What went wrong, without secrets.
+                reason: String,
             },
         }
 
         impl From<Error> for $name {
             fn from(error: Error) -> Self {
                 let code = error.code().to_owned();
-                let message = error.to_string();
+                let reason = error.to_string();
                 match error.class() {
-                    ErrorClass::Invalid => $name::Invalid { code, message },
-                    ErrorClass::NotFound => $name::NotFound { code, message },
+                    ErrorClass::Invalid => $name::Invalid { code, reason },
+                    ErrorClass::NotFound => $name::NotFound { code, reason },
                     ErrorClass::Unauthenticated | ErrorClass::Forbidden => {
-                        $name::Unauthorized { code, message }
+                        $name::Unauthorized { code, reason }
                     }
-                    ErrorClass::Declined => $name::Declined { code, message },
-                    ErrorClass::Conflict => $name::Conflict { code, message },
-                    ErrorClass::Rejected => $name::Rejected { code, message },
+                    ErrorClass::Declined => $name::Declined { code, reason },
+                    ErrorClass::Conflict => $name::Conflict { code, reason },
+                    ErrorClass::Rejected => $name::Rejected { code, reason },
                     ErrorClass::RateLimited | ErrorClass::Timeout | ErrorClass::Unavailable => {
-                        $name::Unavailable { code, message }
+                        $name::Unavailable { code, reason }
                     }
-                    ErrorClass::Internal => $name::Internal { code, message },
+                    ErrorClass::Internal => $name::Internal { code, reason },
                 }
             }
         }

@@ -49,14 +49,14 @@ pub async fn open_obol(
 
 /// The engine: ledger, payments (sandbox provider) and auth over one store. Safe to call
 /// from many threads at once. Dropping it closes the store once the calls in flight finish;
-/// [`Obol::close`] also waits until every write is durable.
+/// [`Obol::shutdown`] also waits until every write is durable.
 #[derive(Debug, uniffi::Object)]
 pub struct Obol {
     engine: Mutex<Option<Arc<Engine>>>,
 }
 
 impl Obol {
-    /// The engine, unless closed.
+    /// The engine, unless shut down.
     pub(crate) fn engine(&self) -> Result<Arc<Engine>> {
         let engine = match self.engine.lock() {
             Ok(engine) => engine,
@@ -81,8 +81,8 @@ impl Obol {
 #[uniffi::export]
 impl Obol {
     /// Stops taking calls and waits until every write is durable. Later calls fail with
-    /// `shut_down`; closing twice does nothing.
-    pub async fn close(&self) {
+    /// `shut_down`; a second call does nothing.
+    pub async fn shutdown(&self) {
         let taken = match self.engine.lock() {
             Ok(mut engine) => engine.take(),
             Err(poisoned) => poisoned.into_inner().take(),

@@ -94,6 +94,59 @@ fn python_runs_the_scenario() {
         .env("PYTHONPATH", out.path()));
 }
 
+/// The Kotlin compiler from npm (`kotlin-compiler`, which ships kotlinx-coroutines),
+/// installed into `tests/kotlin` on first use.
+fn kotlin_home() -> PathBuf {
+    let dir = scenarios().join("kotlin");
+    let home = dir.join("node_modules/kotlin-compiler");
+    if !home.join("bin/kotlinc").exists() {
+        run(Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir));
+    }
+    home
+}
+
+/// JNA, which the generated Kotlin loads the library with (Debian's `libjna-java`).
+fn jna() -> PathBuf {
+    let jar = std::env::var_os("JNA_JAR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/share/java/jna.jar"));
+    assert!(
+        jar.exists(),
+        "{} is missing: install Debian's libjna-java (or set JNA_JAR)",
+        jar.display()
+    );
+    jar
+}
+
+#[test]
+fn kotlin_runs_the_scenario() {
+    let out = tempfile::tempdir().expect("temporary directory");
+    generate(TargetLanguage::Kotlin, out.path());
+    let home = kotlin_home();
+    let lib = home.join("lib");
+    let classpath = |extra: &[PathBuf]| {
+        let mut parts = vec![jna(), lib.join("kotlinx-coroutines-core-jvm.jar")];
+        parts.extend_from_slice(extra);
+        std::env::join_paths(parts).expect("classpath")
+    };
+    let jar = out.path().join("scenario.jar");
+    run(Command::new(home.join("bin/kotlinc"))
+        .arg(out.path().join("dev/obol/obol_ffi.kt"))
+        .arg(scenarios().join("kotlin/Scenario.kt"))
+        .arg("-nowarn")
+        .arg("-cp")
+        .arg(classpath(&[]))
+        .arg("-d")
+        .arg(&jar));
+    run(Command::new("java")
+        .arg(format!("-Djna.library.path={}", out.path().display()))
+        .arg("-cp")
+        .arg(classpath(&[jar.clone(), lib.join("kotlin-stdlib.jar")]))
+        .arg("ScenarioKt"));
+}
+
 #[test]
 fn swift_sources_are_generated() {
     // No Swift compiler exists on this machine: check the sources are produced and complete.

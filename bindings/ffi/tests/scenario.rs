@@ -116,10 +116,10 @@ async fn the_ledger_scenario() {
         ]
     );
 
-    engine.close().await;
+    engine.shutdown().await;
     let closed = engine.balance(wallet).await.unwrap_err();
     assert_eq!(closed.code(), "shut_down");
-    engine.close().await;
+    engine.shutdown().await;
 }
 
 fn order(amount: &str) -> NewPaymentInput {
@@ -193,7 +193,7 @@ async fn the_payment_scenario() {
     let listed = engine.payments(10, None).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].refunded, "1000");
-    engine.close().await;
+    engine.shutdown().await;
 }
 
 #[tokio::test]
@@ -266,7 +266,7 @@ async fn the_auth_scenario() {
         .await
         .unwrap_err();
     assert_eq!(bad.code(), "unauthenticated");
-    engine.close().await;
+    engine.shutdown().await;
 }
 
 #[test]
@@ -325,5 +325,5 @@ async fn dropping_the_object_closes_the_store_and_keeps_every_write() {
     drop(engine);
     let reopened = open_obol(url, options).await.unwrap();
     assert_eq!(reopened.balance(wallet).await.unwrap().posted, "100");
-    reopened.close().await;
+    reopened.shutdown().await;
 }

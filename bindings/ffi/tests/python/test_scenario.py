@@ -93,7 +93,7 @@ class Scenario(unittest.TestCase):
         )
         self.assertIsNone(history.next_cursor)
 
-        await engine.close()
+        await engine.shutdown()
         with self.assertRaises(obol.LedgerError.Unavailable) as closed:
             await engine.balance(wallet)
         self.assertEqual(closed.exception.code, "shut_down")
@@ -137,7 +137,7 @@ class Scenario(unittest.TestCase):
         self.assertEqual((await engine.balance(merchant)).posted, "2000")
         listed = await engine.payments(10, None)
         self.assertEqual([p.refunded for p in listed], ["1000"])
-        await engine.close()
+        await engine.shutdown()
 
     def test_auth_scenario(self):
         asyncio.run(self.auth_scenario())
@@ -172,7 +172,7 @@ class Scenario(unittest.TestCase):
         key = await engine.issue_api_key("till", ["payments:write"])
         principal = await engine.authenticate_api_key(key.secret)
         self.assertEqual((principal.kind, principal.scopes), ("api_key", ["payments:write"]))
-        await engine.close()
+        await engine.shutdown()
 
     def test_eight_threads_of_500_transfers_keep_the_totals(self):
         engine, source, pool = asyncio.run(self.two_accounts())
@@ -198,7 +198,7 @@ class Scenario(unittest.TestCase):
         self.assertEqual(asyncio.run(engine.balance(source)).posted, "4000")
         history = asyncio.run(engine.history(pool, None, 1000))
         self.assertEqual(len(history.items), 1000)
-        asyncio.run(engine.close())
+        asyncio.run(engine.shutdown())
 
     async def two_accounts(self):
         engine = await open_fresh(self.directory.name)
