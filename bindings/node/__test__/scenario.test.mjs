@@ -1,0 +1,160 @@
+// The binding scenario in Node (the same steps and figures as the Rust, Python and Kotlin
+// versions): `node --test __test__/` after `npm run build`, or through
+// `cargo test -p obol-node`, which points OBOL_NODE at a fresh copy of the addon.
+import assert from 'node:assert/strict'
+import { mkdtempSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { Worker } from 'node:worker_threads'
+
+const require = createRequire(import.meta.url)
+const addon = process.env.OBOL_NODE ?? '../index.js'
+const obol = require(addon)
+const USD = 'USD'
+
+const transfer = (debit, credit, amount) => [
+  { account: debit, direction: 'debit', amount, asset: USD },
+  { account: credit, direction: 'credit', amount, asset: USD },
+]
+
+async function openFresh() {
+  const directory = mkdtempSync(join(tmpdir(), 'obol-node-'))
+  const options = {
+    keyEncryptionKey: obol.generateKeyEncryptionKey(),
+    issuer: 'obol-scenario',
+    audience: 'obol-app',
+  }
+  return { engine: await obol.openObol(`sqlite://${directory}/app.db`, options), directory }
+}
+
+const account = async (engine, normalBalance, noOverdraft = false) =>
+  (await engine.createAccount({ asset: USD, normalBalance, noOverdraft })).id
+
+const rejectsWith = (promise, code) => assert.rejects(promise, (error) => {
+  assert.ok(error instanceof Error)
+  assert.equal(error.code, code)
+  return true
+})
+
+test('ledger scenario', async () => {
+  const { engine } = await openFresh()
+  const cash = await account(engine, 'debit')
+  const wallet = await account(engine, 'credit', true)
+  const revenue = await account(engine, 'credit')
+
+  await engine.transfer(null, transfer(cash, wallet, '10000'))
+  const hold = await engine.hold(null, transfer(wallet, revenue, '2500'))
+  assert.equal((await engine.postHold(hold.id, '1500', true)).kind, 'post_hold')
+  assert.equal((await engine.getHold(hold.id)).status, 'posted')
+
+  await rejectsWith(engine.transfer(null, transfer(wallet, revenue, '999999')), 'insufficient_funds')
+  const key = 'txn_01JD3Q4V5X6Y7Z8A9B0C1D2E3F'
+  const first = await engine.transfer(key, transfer(wallet, revenue, '100'))
+  assert.equal((await engine.transfer(key, transfer(wallet, revenue, '100'))).id, first.id)
+  await rejectsWith(engine.transfer(key, transfer(wallet, revenue, '200')), 'idempotency_conflict')
+  await rejectsWith(engine.transfer(null, transfer(cash, wallet, '12.50')), 'invalid_amount')
+
+  assert.equal((await engine.balance(wallet)).posted, '8400')
+  assert.equal((await engine.balance(revenue)).posted, '1600')
+  assert.equal((await engine.balance(cash)).posted, '10000')
+  const history = await engine.history(wallet, null, 10)
+  assert.deepEqual(
+    history.items.map((item) => [item.direction, item.amount]),
+    [['credit', '10000'], ['debit', '1500'], ['debit', '100']],
+  )
+  assert.equal(history.nextCursor, undefined)
+
+  await engine.shutdown()
+  await rejectsWith(engine.balance(wallet), 'shut_down')
+})
+
+test('payment scenario', async () => {
+  const { engine } = await openFresh()
+  const order = (amount) => ({ amount, asset: USD, captureMethod: 'manual' })
+
+  const payment = await engine.createPayment(order('5000'), 'order-1')
+  assert.equal(payment.status, 'requires_payment_method')
+  const card = { number: '4242 4242 4242 4242', expMonth: 12, expYear: 2099, cvc: '123' }
+  assert.equal((await engine.attachCard(payment.id, card)).status, 'requires_confirmation')
+  const confirmed = await engine.confirm(payment.id)
+  assert.deepEqual([confirmed.status, confirmed.authorized], ['requires_capture', '5000'])
+  const captured = await engine.capture(payment.id, '3000')
+  assert.deepEqual([captured.status, captured.captured], ['succeeded', '3000'])
+  assert.equal((await engine.refund(payment.id, '1000', 'refund-1')).refunded, '1000')
+
+  assert.equal((await engine.createPayment(order('5000'), 'order-1')).id, payment.id)
+  await rejectsWith(engine.createPayment(order('6000'), 'order-1'), 'idempotency_conflict')
+  await rejectsWith(engine.refund(payment.id, '5000'), 'exceeds_refundable')
+
+  assert.equal((await engine.balance(engine.merchantAccount(USD))).posted, '2000')
+  assert.deepEqual((await engine.payments(10)).map((p) => p.refunded), ['1000'])
+  await engine.shutdown()
+})
+
+test('auth scenario', async () => {
+  const { engine } = await openFresh()
+  const password = 'correct horse battery staple'
+  const user = await engine.signUp('Ada@Example.com', password, [])
+  assert.equal(user.email, 'ada@example.com')
+  const tokens = await engine.logIn('ada@example.com', password)
+  const jwks = await engine.jwks()
+  const offline = obol.verifyAccessTokenOffline(jwks, tokens.accessToken, 'obol-scenario', 'obol-app', Date.now())
+  assert.deepEqual([offline.kind, offline.id], ['user', user.id])
+  assert.throws(
+    () => obol.verifyAccessTokenOffline(jwks, tokens.accessToken, 'obol-scenario', 'another-app', Date.now()),
+    (error) => error.code === 'unauthenticated',
+  )
+  assert.deepEqual(await engine.verifyAccessToken(tokens.accessToken), offline)
+
+  const refreshed = await engine.refresh(tokens.refreshToken)
+  await rejectsWith(engine.refresh(tokens.refreshToken), 'unauthenticated')
+  await engine.logOut(refreshed.refreshToken)
+  await rejectsWith(engine.verifyAccessToken(refreshed.accessToken), 'unauthenticated')
+  await rejectsWith(engine.logIn('ada@example.com', 'not the password'), 'unauthenticated')
+
+  const key = await engine.issueApiKey('till', ['payments:write'])
+  const principal = await engine.authenticateApiKey(key.secret)
+  assert.deepEqual([principal.kind, principal.scopes], ['api_key', ['payments:write']])
+  await engine.shutdown()
+})
+
+test('8 workers x 500 transfers keep the totals', async () => {
+  // Each worker thread opens its own handle on the same file (objects do not cross
+  // workers) and transfers concurrently with the others; the main thread checks the sums.
+  const { engine, directory } = await openFresh()
+  const source = await account(engine, 'debit')
+  const pool = await account(engine, 'credit')
+  const url = `sqlite://${directory}/app.db`
+  const kek = obol.generateKeyEncryptionKey()
+  await engine.shutdown()
+  const worker = `
+    const { workerData, parentPort } = require('node:worker_threads')
+    const obol = require(workerData.addon)
+    ;(async () => {
+      const engine = await obol.openObol(workerData.url, { keyEncryptionKey: workerData.kek, issuer: 'w', audience: 'w' })
+      for (let i = 0; i < 500; i++) {
+        await engine.transfer(null, [
+          { account: workerData.source, direction: 'debit', amount: '1', asset: 'USD' },
+          { account: workerData.pool, direction: 'credit', amount: '1', asset: 'USD' },
+        ])
+      }
+      await engine.shutdown()
+      parentPort.postMessage('done')
+    })().catch((error) => parentPort.postMessage(String(error)))
+  `
+  const workers = Array.from({ length: 8 }, () => new Promise((resolve, reject) => {
+    const thread = new Worker(worker, {
+      eval: true,
+      workerData: { addon: require.resolve(addon), url, kek, source, pool },
+    })
+    thread.once('message', resolve)
+    thread.once('error', reject)
+  }))
+  assert.deepEqual(await Promise.all(workers), Array(8).fill('done'))
+  const reopened = await obol.openObol(url, { keyEncryptionKey: kek, issuer: 'w', audience: 'w' })
+  assert.equal((await reopened.balance(pool)).posted, '4000')
+  assert.equal((await reopened.balance(source)).posted, '4000')
+  await reopened.shutdown()
+})

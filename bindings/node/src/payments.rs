@@ -1,0 +1,287 @@
+//! Payments on the sandbox provider: create, attach a card, confirm, capture, cancel,
+//! refund, read and list; the merchant's ledger account.
+
+use std::collections::HashMap;
+
+use napi::Env;
+use napi::bindgen_prelude::{PromiseRaw, Result};
+use napi_derive::napi;
+use obol::payments::{
+    CancellationReason, CardDetails, NewPayment, Payment, PaymentQuery, PaymentRequest, Payments,
+    default_merchant,
+};
+use obol::{AssetCode, PaymentId};
+
+use crate::convert::{amount, id, metadata, metadata_out, millis, promise, sync_error};
+use crate::object::Obol;
+
+/// The provider cards are tokenized with (the embedded default).
+const SANDBOX: &str = "sandbox";
+
+/// A new payment.
+#[napi(object)]
+pub struct NewPaymentInput {
+    /// Its id (`pay_…`); when absent, named by the idempotency key (or new without one).
+    pub id: Option<String>,
+    /// Minor units, a decimal string.
+    pub amount: String,
+    /// The asset code.
+    pub asset: String,
+    /// `automatic` (the default) or `manual` (capture later).
+    pub capture_method: Option<String>,
+    /// The customer (`cus_…`) it belongs to.
+    pub customer: Option<String>,
+    /// Free-form labels.
+    pub metadata: Option<HashMap<String, String>>,
+}
+
+/// Card details, sent to the provider's tokenizer and nowhere else.
+#[napi(object)]
+pub struct CardInput {
+    /// 12–19 digits.
+    pub number: String,
+    /// 1–12.
+    pub exp_month: u32,
+    /// Four digits.
+    pub exp_year: u32,
+    /// 3 or 4 digits.
+    pub cvc: String,
+}
+
+/// A payment as it stands.
+#[napi(object)]
+pub struct PaymentRecord {
+    /// `pay_…`.
+    pub id: String,
+    /// `requires_payment_method`, …, `succeeded` or `canceled`.
+    pub status: String,
+    /// Minor units asked for.
+    pub amount: String,
+    /// Minor units authorized.
+    pub authorized: String,
+    /// Minor units captured.
+    pub captured: String,
+    /// Minor units refunded.
+    pub refunded: String,
+    /// The asset code.
+    pub asset: String,
+    /// `automatic` or `manual`.
+    pub capture_method: String,
+    /// Where the customer completes a `requires_action` step (3-D Secure).
+    pub next_action_url: Option<String>,
+    /// Why the last attempt was declined.
+    pub last_decline: Option<String>,
+    /// Free-form labels.
+    pub metadata: HashMap<String, String>,
+    /// When it was made (milliseconds since 1970).
+    pub created_at: i64,
+}
+
+impl From<Payment> for PaymentRecord {
+    fn from(payment: Payment) -> Self {
+        PaymentRecord {
+            id: payment.id.to_string(),
+            status: payment.state.status.as_str().to_owned(),
+            amount: payment.state.amount.to_string(),
+            authorized: payment.state.authorized.to_string(),
+            captured: payment.state.captured.to_string(),
+            refunded: payment.state.refunded.to_string(),
+            asset: payment.asset.to_string(),
+            capture_method: match payment.state.capture_method {
+                obol::payments::CaptureMethod::Automatic => "automatic".into(),
+                obol::payments::CaptureMethod::Manual => "manual".into(),
+            },
+            next_action_url: payment.next_action_url,
+            last_decline: payment.last_decline,
+            metadata: metadata_out(payment.metadata),
+            created_at: millis(payment.created_at),
+        }
+    }
+}
+
+/// Runs a payment request, once per idempotency key when one is given.
+fn execute<'env>(
+    engine: obol::Result<std::sync::Arc<obol::Engine>>,
+    env: &'env Env,
+    key: Option<String>,
+    request: impl FnOnce(&obol::Engine) -> obol::Result<PaymentRequest> + Send + 'static,
+) -> Result<PromiseRaw<'env, PaymentRecord>> {
+    promise(env, async move {
+        let engine = engine?;
+        let request = request(&engine)?;
+        let payment = engine.payments().execute(key.as_deref(), request).await?;
+        Ok(PaymentRecord::from(payment))
+    })
+}
+
+fn new_payment(
+    input: NewPaymentInput,
+    key: Option<&str>,
+    ids: &dyn obol::IdGen,
+) -> obol::Result<NewPayment> {
+    let payment_id = match (&input.id, key) {
+        (Some(given), _) => id(given)?,
+        (None, Some(key)) => PaymentId::derived(&format!("node:payments.create:{key}")),
+        (None, None) => PaymentId::generate(ids),
+    };
+    let mut new = NewPayment::new(
+        payment_id,
+        amount(&input.amount)?,
+        AssetCode::new(&input.asset)?,
+    );
+    match input.capture_method.as_deref() {
+        None | Some("automatic") => {}
+        Some("manual") => new = new.manual_capture(),
+        Some(other) => {
+            return Err(obol::Error::InvalidRequest {
+                reason: format!("captureMethod is automatic or manual, not {other:?}"),
+            });
+        }
+    }
+    new.customer = input.customer.as_deref().map(id).transpose()?;
+    new.metadata = metadata(input.metadata);
+    Ok(new)
+}
+
+#[napi]
+impl Obol {
+    /// Creates a payment. With `idempotencyKey`, the same key and input answer the first
+    /// result; the same key with other input rejects with `idempotency_conflict`.
+    #[napi]
+    pub fn create_payment<'env>(
+        &self,
+        env: &'env Env,
+        input: NewPaymentInput,
+        idempotency_key: Option<String>,
+    ) -> Result<PromiseRaw<'env, PaymentRecord>> {
+        let key = idempotency_key.clone();
+        execute(self.engine(), env, idempotency_key, move |engine| {
+            let new = new_payment(input, key.as_deref(), engine.ledger().ids().as_ref())?;
+            Ok(PaymentRequest::Create(new))
+        })
+    }
+
+    /// Tokenizes a card with the sandbox provider and attaches it to a payment.
+    #[napi]
+    pub fn attach_card<'env>(
+        &self,
+        env: &'env Env,
+        payment_id: String,
+        card: CardInput,
+    ) -> Result<PromiseRaw<'env, PaymentRecord>> {
+        let engine = self.engine();
+        promise(env, async move {
+            let engine = engine?;
+            let month = u8::try_from(card.exp_month).unwrap_or(0);
+            let year = u16::try_from(card.exp_year).unwrap_or(0);
+            let card = CardDetails::new(&card.number, month, year, &card.cvc, engine.now())?;
+            let payments = engine.payments();
+            let token = payments.tokenize_card(SANDBOX, &card).await?;
+            let payment = payments.attach_method(&id(&payment_id)?, token).await?;
+            Ok(PaymentRecord::from(payment))
+        })
+    }
+
+    /// Confirms a payment: the provider authorizes it (and captures it, when automatic).
+    #[napi]
+    pub fn confirm<'env>(
+        &self,
+        env: &'env Env,
+        payment_id: String,
+        idempotency_key: Option<String>,
+    ) -> Result<PromiseRaw<'env, PaymentRecord>> {
+        execute(self.engine(), env, idempotency_key, move |_| {
+            Ok(PaymentRequest::Confirm {
+                payment: id(&payment_id)?,
+            })
+        })
+    }
+
+    /// Captures an authorized payment: all of it when `amount` is absent.
+    #[napi]
+    pub fn capture<'env>(
+        &self,
+        env: &'env Env,
+        payment_id: String,
+        amount: Option<String>,
+        idempotency_key: Option<String>,
+    ) -> Result<PromiseRaw<'env, PaymentRecord>> {
+        execute(self.engine(), env, idempotency_key, move |_| {
+            Ok(PaymentRequest::Capture {
+                payment: id(&payment_id)?,
+                amount: amount.as_deref().map(crate::convert::amount).transpose()?,
+                final_capture: true,
+            })
+        })
+    }
+
+    /// Cancels a payment not yet captured, releasing what it holds.
+    #[napi]
+    pub fn cancel<'env>(
+        &self,
+        env: &'env Env,
+        payment_id: String,
+        idempotency_key: Option<String>,
+    ) -> Result<PromiseRaw<'env, PaymentRecord>> {
+        execute(self.engine(), env, idempotency_key, move |_| {
+            Ok(PaymentRequest::Cancel {
+                payment: id(&payment_id)?,
+                reason: CancellationReason::RequestedByCustomer,
+            })
+        })
+    }
+
+    /// Refunds a captured payment: all that is left when `amount` is absent.
+    #[napi]
+    pub fn refund<'env>(
+        &self,
+        env: &'env Env,
+        payment_id: String,
+        amount: Option<String>,
+        idempotency_key: Option<String>,
+    ) -> Result<PromiseRaw<'env, PaymentRecord>> {
+        execute(self.engine(), env, idempotency_key, move |_| {
+            Ok(PaymentRequest::Refund {
+                payment: id(&payment_id)?,
+                amount: amount.as_deref().map(crate::convert::amount).transpose()?,
+                reason: None,
+            })
+        })
+    }
+
+    /// A payment.
+    #[napi]
+    pub fn payment<'env>(
+        &self,
+        env: &'env Env,
+        payment_id: String,
+    ) -> Result<PromiseRaw<'env, PaymentRecord>> {
+        let engine = self.engine();
+        promise(env, async move {
+            let payment = engine?.payments().payment(&id(&payment_id)?).await?;
+            Ok(PaymentRecord::from(payment))
+        })
+    }
+
+    /// Payments, newest first, `limit` per page.
+    #[napi]
+    pub fn payments<'env>(
+        &self,
+        env: &'env Env,
+        limit: u32,
+    ) -> Result<PromiseRaw<'env, Vec<PaymentRecord>>> {
+        let engine = self.engine();
+        promise(env, async move {
+            let query = PaymentQuery::merchant(default_merchant(), limit);
+            let found = engine?.payments().list(&query).await?;
+            Ok(found.into_iter().map(PaymentRecord::from).collect())
+        })
+    }
+
+    /// The ledger account the merchant's takings in `asset` are credited to.
+    #[napi]
+    pub fn merchant_account(&self, asset: String) -> napi::Result<String, String> {
+        let asset = AssetCode::new(&asset).map_err(sync_error)?;
+        Ok(Payments::merchant_account_id(&default_merchant(), &asset).to_string())
+    }
+}
