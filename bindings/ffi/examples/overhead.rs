@@ -1,0 +1,104 @@
+//! The Rust side of the binding overhead benchmark (bindings/bench/run.sh): calls per second
+//! of `balance` and `transfer`, one at a time, straight on the engine and through the FFI
+//! object (the runtime hop every binding pays, without a foreign language).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Instant;
+
+use obol::auth::KeyEncryptionKey;
+use obol::{Direction, Engine, EngineOptions, Entry, NewAccount, NewTransaction};
+use obol_ffi::{EntryInput, ObolOptions};
+
+async fn measure<F, Fut>(label: &str, name: &str, count: u32, mut call: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let started = Instant::now();
+    for _ in 0..count {
+        call().await;
+    }
+    let elapsed = started.elapsed();
+    let per_second = u128::from(count) * 1_000_000_000 / elapsed.as_nanos().max(1);
+    let per_call = elapsed.as_nanos() / u128::from(count) / 1000;
+    println!("binding {label:<7} {name:<8} calls/s {per_second:>8}  per call {per_call:>5} µs");
+}
+
+#[tokio::main]
+async fn main() {
+    let calls: u32 = std::env::args()
+        .nth(1)
+        .map(|n| n.parse().expect("calls"))
+        .unwrap_or(20_000);
+    let dir = tempfile::tempdir().unwrap();
+
+    let url = format!("sqlite://{}", dir.path().join("direct.db").display());
+    let options = EngineOptions::new("b", "b", KeyEncryptionKey::random());
+    let engine = Engine::open(&url, options).await.unwrap();
+    let ledger = engine.ledger();
+    let usd = ledger.asset("USD").unwrap().code;
+    let a = NewAccount::new(ledger.new_account_id(), usd.clone(), Direction::Debit);
+    let b = NewAccount::new(ledger.new_account_id(), usd.clone(), Direction::Credit);
+    let a = ledger.create_account(a).await.unwrap().id;
+    let b = ledger.create_account(b).await.unwrap().id;
+    measure("rust", "balance", calls, || async {
+        ledger.balance(&a).await.unwrap();
+    })
+    .await;
+    measure("rust", "transfer", calls / 10, || async {
+        let entries = Entry::transfer(&a, &b, 1, &usd).to_vec();
+        let new = NewTransaction::new(ledger.new_transaction_id(), entries);
+        ledger.transfer(new).await.unwrap();
+    })
+    .await;
+
+    let url = format!("sqlite://{}", dir.path().join("ffi.db").display());
+    let options = ObolOptions {
+        key_encryption_key: obol_ffi::generate_key_encryption_key(),
+        issuer: "b".into(),
+        audience: "b".into(),
+    };
+    let obol = obol_ffi::open_obol(url, options).await.unwrap();
+    let account = |normal_balance| obol_ffi::NewAccountInput {
+        id: None,
+        asset: "USD".into(),
+        normal_balance,
+        no_overdraft: false,
+        metadata: HashMap::new(),
+    };
+    let a = obol
+        .create_account(account(obol_ffi::Direction::Debit))
+        .await
+        .unwrap()
+        .id;
+    let b = obol
+        .create_account(account(obol_ffi::Direction::Credit))
+        .await
+        .unwrap()
+        .id;
+    let entry = |account: &str, direction| EntryInput {
+        account: account.to_owned(),
+        direction,
+        amount: "1".into(),
+        asset: "USD".into(),
+    };
+    let entries = vec![
+        entry(&a, obol_ffi::Direction::Debit),
+        entry(&b, obol_ffi::Direction::Credit),
+    ];
+    measure("ffi", "balance", calls, || async {
+        obol.balance(a.clone()).await.unwrap();
+    })
+    .await;
+    measure("ffi", "transfer", calls / 10, || async {
+        obol.transfer(None, entries.clone(), HashMap::new())
+            .await
+            .unwrap();
+    })
+    .await;
+    obol.shutdown().await;
+    engine.shutdown().await;
+}
