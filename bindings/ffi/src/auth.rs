@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use std::time::SystemTime;
 
 use obol::auth::{
-    AccessTokenVerifier, ApiKeyMode, Expectations, Jwks, NewUser, Password, Principal, Profile,
-    Scope, Tokens, User,
+    ApiKeyMode, Expectations, NewUser, Password, Principal, Profile, Scope, Tokens, User,
+    verify_offline,
 };
 use obol::payments::default_merchant;
 use obol::{Error, Result};
@@ -137,30 +137,18 @@ pub fn verify_access_token_offline(
     issuer: String,
     audience: String,
 ) -> std::result::Result<PrincipalRecord, AuthError> {
+    let expect = Expectations {
+        issuer,
+        audience,
+        leeway_seconds: 60,
+    };
     let verify = || -> Result<PrincipalRecord> {
-        let jwks: Jwks = serde_json::from_str(&jwks).map_err(|e| Error::InvalidRequest {
-            reason: format!("the JWKS document is not valid: {e}"),
-        })?;
-        let expect = Expectations {
-            issuer,
-            audience,
-            leeway_seconds: 60,
-        };
-        let verifier = AccessTokenVerifier::from_jwks(&jwks, expect)?;
-        let claims = verifier.verify(&token, timestamp(SystemTime::now())?)?;
-        let text = |name: &str| {
-            claims
-                .get(name)
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_owned)
-                .ok_or(Error::Unauthenticated)
-        };
-        let scope = text("scope")?;
+        let claims = verify_offline(&jwks, &token, expect, timestamp(SystemTime::now())?)?;
         Ok(PrincipalRecord {
             kind: "user".into(),
-            id: text("sub")?,
-            merchant: text("mer")?,
-            scopes: scope.split_whitespace().map(str::to_owned).collect(),
+            id: claims.user,
+            merchant: claims.merchant,
+            scopes: claims.scopes,
         })
     };
     verify().map_err(AuthError::from)

@@ -7,8 +7,7 @@ use napi::Env;
 use napi::bindgen_prelude::{PromiseRaw, Result};
 use napi_derive::napi;
 use obol::auth::{
-    AccessTokenVerifier, ApiKeyMode, Expectations, Jwks, NewUser, Password, Principal, Profile,
-    Scope, Tokens,
+    ApiKeyMode, Expectations, NewUser, Password, Principal, Profile, Scope, Tokens, verify_offline,
 };
 use obol::payments::default_merchant;
 use obol::{Error, Timestamp};
@@ -109,35 +108,19 @@ pub fn verify_access_token_offline(
     audience: String,
     now_ms: i64,
 ) -> napi::Result<PrincipalRecord, String> {
-    let verify = || -> obol::Result<PrincipalRecord> {
-        let jwks: Jwks = serde_json::from_str(&jwks).map_err(|e| Error::InvalidRequest {
-            reason: format!("the JWKS document is not valid: {e}"),
-        })?;
-        let expect = Expectations {
-            issuer,
-            audience,
-            leeway_seconds: 60,
-        };
-        let now = Timestamp::from_micros(now_ms.saturating_mul(1000));
-        let claims = AccessTokenVerifier::from_jwks(&jwks, expect)?.verify(&token, now)?;
-        let text = |name: &str| {
-            claims
-                .get(name)
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_owned)
-                .ok_or(Error::Unauthenticated)
-        };
-        Ok(PrincipalRecord {
-            kind: "user".into(),
-            id: text("sub")?,
-            merchant: text("mer")?,
-            scopes: text("scope")?
-                .split_whitespace()
-                .map(str::to_owned)
-                .collect(),
-        })
+    let expect = Expectations {
+        issuer,
+        audience,
+        leeway_seconds: 60,
     };
-    verify().map_err(sync_error)
+    let now = Timestamp::from_micros(now_ms.saturating_mul(1000));
+    let claims = verify_offline(&jwks, &token, expect, now).map_err(sync_error)?;
+    Ok(PrincipalRecord {
+        kind: "user".into(),
+        id: claims.user,
+        merchant: claims.merchant,
+        scopes: claims.scopes,
+    })
 }
 
 fn parse_scopes(names: &[String]) -> obol::Result<BTreeSet<Scope>> {

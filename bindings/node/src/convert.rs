@@ -28,11 +28,7 @@ pub(crate) fn sync_error(error: Error) -> napi::Error<String> {
 }
 
 /// An amount in minor units from its decimal string (`"1250"`).
-pub(crate) fn amount(text: &str) -> obol::Result<i128> {
-    text.trim().parse().map_err(|_| Error::InvalidAmount {
-        reason: format!("{text:?} is not an integer amount in minor units"),
-    })
-}
+pub(crate) use obol::money::parse_integer_amount as amount;
 
 /// A typed id, its prefix checked.
 pub(crate) fn id<T: FromStr<Err = Error>>(text: &str) -> obol::Result<T> {

@@ -320,6 +320,46 @@ impl AccessTokenVerifier {
     }
 }
 
+/// Who an access token speaks for, read from its verified claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessClaims {
+    /// The user (`sub`).
+    pub user: String,
+    /// The user's tenant (`mer`).
+    pub merchant: String,
+    /// What the token allows (`scope`, space-separated).
+    pub scopes: Vec<String>,
+}
+
+/// Checks an access token offline against a JWKS document (JSON) at `now`: signature,
+/// expiry, issuer and audience. It cannot see a logout; [`crate::auth::Auth`] checks that.
+pub fn verify_offline(
+    jwks: &str,
+    token: &str,
+    expect: Expectations,
+    now: Timestamp,
+) -> Result<AccessClaims> {
+    let jwks: Jwks = serde_json::from_str(jwks).map_err(|e| Error::InvalidRequest {
+        reason: format!("the JWKS document is not valid: {e}"),
+    })?;
+    let claims = AccessTokenVerifier::from_jwks(&jwks, expect)?.verify(token, now)?;
+    let text = |name: &str| {
+        claims
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or(Error::Unauthenticated)
+    };
+    Ok(AccessClaims {
+        user: text("sub")?,
+        merchant: text("mer")?,
+        scopes: text("scope")?
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
 fn refuse(reason: &str) -> Error {
     tracing::debug!(reason, "access token refused");
     Error::Unauthenticated

@@ -12,7 +12,7 @@ pub mod user;
 
 pub use api_key::{ApiKey, ApiKeyMode, ApiKeySecret, IssuedApiKey};
 pub use engine::{Auth, AuthConfig, LoginLimits, NewUser, TokenConfig, Tokens};
-pub use jwt::{AccessTokenVerifier, Algorithm, Expectations, Jwks};
+pub use jwt::{AccessClaims, AccessTokenVerifier, Algorithm, Expectations, Jwks, verify_offline};
 pub use keyring::{KeyEncryptionKey, RotationPolicy};
 pub use password::{Password, PasswordHasher};
 pub use scope::{Principal, Scope, authorize};

@@ -14,6 +14,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+/// An amount in minor units from its decimal string (`"1250"`), as APIs and bindings carry
+/// amounts.
+pub fn parse_integer_amount(text: &str) -> Result<i128> {
+    text.trim().parse().map_err(|_| Error::InvalidAmount {
+        reason: format!("{text:?} is not an integer amount in minor units"),
+    })
+}
+
 /// The largest scale an asset may have: an `i128` holds 38 decimal digits.
 pub const MAX_SCALE: u8 = 36;
 
