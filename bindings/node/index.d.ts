@@ -31,6 +31,26 @@ export declare class Obol {
   issueApiKey(name: string, scopes: Array<string>): Promise<ApiKeyRecord>
   /** Checks an API key's secret: who it speaks for, or `unauthenticated`. */
   authenticateApiKey(secret: string): Promise<PrincipalRecord>
+  /**
+   * Creates a customer; the same id and details again answer the stored customer, other
+   * details reject with `idempotency_conflict`.
+   */
+  createCustomer(input: NewCustomerInput): Promise<CustomerRecord>
+  /** A customer. */
+  customer(customerId: string): Promise<CustomerRecord>
+  /** Tokenizes a card with the sandbox provider and saves it for the customer. */
+  saveCard(customerId: string, card: CardInput): Promise<SavedCardRecord>
+  /** The customer's usable saved cards, oldest first. */
+  savedCards(customerId: string): Promise<Array<SavedCardRecord>>
+  /** Detaches a saved card: it can no longer be used. */
+  detachCard(methodId: string): Promise<SavedCardRecord>
+  /** Attaches one of the payment's customer's saved cards to the payment. */
+  attachSavedCard(paymentId: string, methodId: string): Promise<PaymentRecord>
+  /**
+   * Up to `limit` events (at most 1000) after position `after` (0: from the start), oldest
+   * first; only one payment's with `paymentId`.
+   */
+  events(after: number, limit: number, paymentId?: string | undefined | null): Promise<Array<EventRecord>>
   /** Opens an account. */
   createAccount(input: NewAccountInput): Promise<AccountRecord>
   /** An account's balance now. */
@@ -67,16 +87,19 @@ export declare class Obol {
   attachCard(paymentId: string, card: CardInput): Promise<PaymentRecord>
   /** Confirms a payment: the provider authorizes it (and captures it, when automatic). */
   confirm(paymentId: string, idempotencyKey?: string | undefined | null): Promise<PaymentRecord>
-  /** Captures an authorized payment: all of it when `amount` is absent. */
-  capture(paymentId: string, amount?: string | undefined | null, idempotencyKey?: string | undefined | null): Promise<PaymentRecord>
+  /**
+   * Captures an authorized payment: all of it when `amount` is absent; a part releases
+   * the rest unless `finalCapture` is false.
+   */
+  capture(paymentId: string, amount?: string | undefined | null, idempotencyKey?: string | undefined | null, finalCapture?: boolean | undefined | null): Promise<PaymentRecord>
   /** Cancels a payment not yet captured, releasing what it holds. */
   cancel(paymentId: string, idempotencyKey?: string | undefined | null): Promise<PaymentRecord>
   /** Refunds a captured payment: all that is left when `amount` is absent. */
   refund(paymentId: string, amount?: string | undefined | null, idempotencyKey?: string | undefined | null): Promise<PaymentRecord>
   /** A payment. */
   payment(paymentId: string): Promise<PaymentRecord>
-  /** Payments, newest first, `limit` per page. */
-  payments(limit: number): Promise<Array<PaymentRecord>>
+  /** Payments, newest first, `limit` per page, after the payment `startingAfter`. */
+  payments(limit: number, startingAfter?: string | undefined | null): Promise<Array<PaymentRecord>>
   /** The ledger account the merchant's takings in `asset` are credited to. */
   merchantAccount(asset: string): string
 }
@@ -133,6 +156,20 @@ export interface CardInput {
   cvc: string
 }
 
+/** A customer. */
+export interface CustomerRecord {
+  /** `cus_…`. */
+  id: string
+  /** Email address. */
+  email?: string
+  /** Display name. */
+  name?: string
+  /** Free-form labels. */
+  metadata: Record<string, string>
+  /** When created (milliseconds since 1970). */
+  createdAt: number
+}
+
 /** A side of an entry, and an account's normal balance. */
 export declare const enum Direction {
   /** Debit side. */
@@ -151,6 +188,22 @@ export interface EntryInput {
   amount: string
   /** The asset code; the account's. */
   asset: string
+}
+
+/** A payment event. */
+export interface EventRecord {
+  /** Position in the event log: pass the last one seen as `after` to read on. */
+  sequence: number
+  /** `evt_…`, stable (webhook deliveries carry the same id). */
+  id: string
+  /** `payment.created`, `payment.succeeded`, `refund.succeeded`, … */
+  kind: string
+  /** The payment as it was after the change. */
+  payment: PaymentRecord
+  /** The refund or dispute the event is about, if any. */
+  childId?: string
+  /** When it happened (milliseconds since 1970). */
+  createdAt: number
 }
 
 /** A new random key-encryption key, base64: make it once and keep it. */
@@ -196,6 +249,18 @@ export interface NewAccountInput {
   normalBalance: Direction
   /** Refuse entries that would take its balance below zero on its normal side. */
   noOverdraft?: boolean
+  /** Free-form labels. */
+  metadata?: Record<string, string>
+}
+
+/** A new customer. */
+export interface NewCustomerInput {
+  /** Its id (`cus_…`), so a retry names the same customer; new when absent. */
+  id?: string
+  /** Email address. */
+  email?: string
+  /** Display name. */
+  name?: string
   /** Free-form labels. */
   metadata?: Record<string, string>
 }
@@ -250,6 +315,8 @@ export interface PaymentRecord {
   asset: string
   /** `automatic` or `manual`. */
   captureMethod: string
+  /** The customer (`cus_…`), if any. */
+  customer?: string
   /** Where the customer completes a `requires_action` step (3-D Secure). */
   nextActionUrl?: string
   /** Why the last attempt was declined. */
@@ -270,6 +337,26 @@ export interface PrincipalRecord {
   merchant: string
   /** What it may do. */
   scopes: Array<string>
+}
+
+/** A card saved for a customer: what may be shown of it, never the number. */
+export interface SavedCardRecord {
+  /** `pm_…`. */
+  id: string
+  /** The owner (`cus_…`). */
+  customer: string
+  /** `visa`, `mastercard`, `amex`, `discover` or `unknown`. */
+  brand?: string
+  /** The last four digits. */
+  last4?: string
+  /** Expiry month (1–12). */
+  expMonth?: number
+  /** Expiry year. */
+  expYear?: number
+  /** Detached cards can no longer be used. */
+  detached: boolean
+  /** When saved (milliseconds since 1970). */
+  createdAt: number
 }
 
 /** What a log-in or a refresh hands the app. */

@@ -7,7 +7,9 @@
 
 mod auth;
 mod convert;
+mod customers;
 mod error;
+mod events;
 mod ledger;
 mod object;
 mod payments;
@@ -16,7 +18,9 @@ mod runtime;
 pub use auth::{
     ApiKeyRecord, PrincipalRecord, TokensRecord, UserRecord, verify_access_token_offline,
 };
+pub use customers::{CustomerRecord, NewCustomerInput, SavedCardRecord};
 pub use error::{AuthError, LedgerError, ObolError, PaymentError};
+pub use events::EventRecord;
 pub use ledger::{
     AccountRecord, BalanceRecord, Direction, EntryInput, EntryRecord, HistoryPage, HistoryRecord,
     HoldRecord, NewAccountInput, TransactionRecord,

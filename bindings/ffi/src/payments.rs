@@ -8,14 +8,14 @@ use obol::payments::{
     CancellationReason, CardDetails, NewPayment, Payment, PaymentQuery, PaymentRequest, Payments,
     default_merchant,
 };
-use obol::{AssetCode, PaymentId, Result};
+use obol::{AssetCode, Result};
 
 use crate::convert::{amount, id, metadata, metadata_out, time};
 use crate::error::PaymentError;
 use crate::object::Obol;
 
 /// The provider cards are tokenized with (the embedded default).
-const SANDBOX: &str = "sandbox";
+pub(crate) const SANDBOX: &str = "sandbox";
 
 /// When a payment is captured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -56,6 +56,13 @@ pub struct CardInput {
     pub exp_year: u16,
     /// 3 or 4 digits.
     pub cvc: String,
+}
+
+impl CardInput {
+    /// The card checked (number, expiry at `now`, CVC) for the tokenizer.
+    pub(crate) fn details(&self, now: obol::Timestamp) -> Result<CardDetails> {
+        CardDetails::new(&self.number, self.exp_month, self.exp_year, &self.cvc, now)
+    }
 }
 
 impl std::fmt::Debug for CardInput {
@@ -138,24 +145,18 @@ impl Obol {
         idempotency_key: Option<String>,
     ) -> Result<PaymentRecord, PaymentError> {
         self.call(|engine| async move {
-            let ledger = engine.ledger();
-            let payment_id = match (&input.id, &idempotency_key) {
-                (Some(given), _) => id(given)?,
-                (None, Some(key)) => PaymentId::derived(&format!("ffi:payments.create:{key}")),
-                (None, None) => PaymentId::generate(ledger.ids().as_ref()),
-            };
-            let mut new = NewPayment::new(
-                payment_id,
-                amount(&input.amount)?,
-                AssetCode::new(&input.asset)?,
-            );
+            let given = input.id.as_deref().map(id).transpose()?;
+            let mut terms =
+                NewPayment::unnamed(amount(&input.amount)?, AssetCode::new(&input.asset)?);
             if input.capture_method == CaptureMethod::Manual {
-                new = new.manual_capture();
+                terms = terms.manual_capture();
             }
-            new.customer = input.customer.as_deref().map(id).transpose()?;
-            new.metadata = metadata(input.metadata);
-            let request = PaymentRequest::Create(new);
-            execute(engine.payments(), idempotency_key, request).await
+            terms.customer = input.customer.as_deref().map(id).transpose()?;
+            terms.metadata = metadata(input.metadata);
+            engine
+                .payments()
+                .create_once(idempotency_key.as_deref(), given, terms)
+                .await
         })
         .await
         .map(PaymentRecord::from)
@@ -168,15 +169,10 @@ impl Obol {
         card: CardInput,
     ) -> Result<PaymentRecord, PaymentError> {
         self.call(|engine| async move {
-            let card = CardDetails::new(
-                &card.number,
-                card.exp_month,
-                card.exp_year,
-                &card.cvc,
-                engine.now(),
-            )?;
             let payments = engine.payments();
-            let token = payments.tokenize_card(SANDBOX, &card).await?;
+            let token = payments
+                .tokenize_card(SANDBOX, &card.details(engine.now())?)
+                .await?;
             payments.attach_method(&id(&payment_id)?, token).await
         })
         .await

@@ -70,7 +70,8 @@ fn generate(language: TargetLanguage, out: &Path) {
     .expect("copy the library beside the bindings");
 }
 
-fn run(command: &mut Command) {
+/// Runs a program to success and answers what it printed.
+fn run(command: &mut Command) -> String {
     let output = command.output().expect("start the test program");
     assert!(
         output.status.success(),
@@ -79,6 +80,15 @@ fn run(command: &mut Command) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// What every example checkout prints last: the paid order's 42.50 USD, the declined one
+/// adding nothing.
+const CHECKOUT_BALANCE: &str = "merchant balance: 4250 minor units of USD";
+
+fn examples() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples")
 }
 
 fn scenarios() -> PathBuf {
@@ -86,12 +96,16 @@ fn scenarios() -> PathBuf {
 }
 
 #[test]
-fn python_runs_the_scenario() {
+fn python_runs_the_scenario_and_the_example() {
     let out = tempfile::tempdir().expect("temporary directory");
     generate(TargetLanguage::Python, out.path());
     run(Command::new("python3")
         .arg(scenarios().join("python/test_scenario.py"))
         .env("PYTHONPATH", out.path()));
+    let printed = run(Command::new("python3")
+        .arg(examples().join("python/checkout.py"))
+        .env("PYTHONPATH", out.path()));
+    assert!(printed.contains(CHECKOUT_BALANCE), "{printed}");
 }
 
 /// The Kotlin compiler from npm (`kotlin-compiler`, which ships kotlinx-coroutines),
@@ -120,10 +134,8 @@ fn jna() -> PathBuf {
     jar
 }
 
-#[test]
-fn kotlin_runs_the_scenario() {
-    let out = tempfile::tempdir().expect("temporary directory");
-    generate(TargetLanguage::Kotlin, out.path());
+/// Compiles `source` with the generated Kotlin bindings in `out` and runs its `main`.
+fn run_kotlin(out: &Path, source: &Path, main: &str) -> String {
     let home = kotlin_home();
     let lib = home.join("lib");
     let classpath = |extra: &[PathBuf]| {
@@ -131,20 +143,43 @@ fn kotlin_runs_the_scenario() {
         parts.extend_from_slice(extra);
         std::env::join_paths(parts).expect("classpath")
     };
-    let jar = out.path().join("scenario.jar");
+    let jar = out.join(format!("{main}.jar"));
     run(Command::new(home.join("bin/kotlinc"))
-        .arg(out.path().join("dev/obol/obol_ffi.kt"))
-        .arg(scenarios().join("kotlin/Scenario.kt"))
+        .arg(out.join("dev/obol/obol_ffi.kt"))
+        .arg(source)
         .arg("-nowarn")
         .arg("-cp")
         .arg(classpath(&[]))
         .arg("-d")
         .arg(&jar));
     run(Command::new("java")
-        .arg(format!("-Djna.library.path={}", out.path().display()))
+        .arg(format!("-Djna.library.path={}", out.display()))
         .arg("-cp")
         .arg(classpath(&[jar.clone(), lib.join("kotlin-stdlib.jar")]))
-        .arg("ScenarioKt"));
+        .arg(main))
+}
+
+#[test]
+fn kotlin_runs_the_scenario() {
+    let out = tempfile::tempdir().expect("temporary directory");
+    generate(TargetLanguage::Kotlin, out.path());
+    run_kotlin(
+        out.path(),
+        &scenarios().join("kotlin/Scenario.kt"),
+        "ScenarioKt",
+    );
+}
+
+#[test]
+fn kotlin_runs_the_example() {
+    let out = tempfile::tempdir().expect("temporary directory");
+    generate(TargetLanguage::Kotlin, out.path());
+    let printed = run_kotlin(
+        out.path(),
+        &examples().join("kotlin/Checkout.kt"),
+        "CheckoutKt",
+    );
+    assert!(printed.contains(CHECKOUT_BALANCE), "{printed}");
 }
 
 #[test]
@@ -158,6 +193,8 @@ fn swift_sources_are_generated() {
         "func openObol(",
         "enum LedgerError",
         "func transfer(",
+        "func createCustomer(",
+        "func events(",
     ] {
         assert!(swift.contains(name), "Obol.swift lacks {name}");
     }

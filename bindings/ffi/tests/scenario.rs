@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use obol_ffi::{
     AuthError, CaptureMethod, CardInput, Direction, EntryInput, LedgerError, NewAccountInput,
-    NewPaymentInput, Obol, ObolOptions, PaymentError, generate_key_encryption_key, open_obol,
-    verify_access_token_offline,
+    NewCustomerInput, NewPaymentInput, Obol, ObolOptions, PaymentError,
+    generate_key_encryption_key, open_obol, verify_access_token_offline,
 };
 
 fn options() -> ObolOptions {
@@ -327,3 +327,93 @@ async fn dropping_the_object_closes_the_store_and_keeps_every_write() {
     assert_eq!(reopened.balance(wallet).await.unwrap().posted, "100");
     reopened.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_customer_and_events_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("app.db").display());
+    let engine = open_obol(url, options()).await.unwrap();
+
+    let input = |email: &str| NewCustomerInput {
+        id: None,
+        email: Some(email.into()),
+        name: Some("Ada".into()),
+        metadata: HashMap::new(),
+    };
+    let customer = engine
+        .create_customer(input("ada@example.com"))
+        .await
+        .unwrap();
+    let read = engine.customer(customer.id.clone()).await.unwrap();
+    assert_eq!(
+        (read.email.as_deref(), read.name.as_deref()),
+        (Some("ada@example.com"), Some("Ada"))
+    );
+    let bad = engine.create_customer(input("not-an-email")).await;
+    assert_eq!(bad.unwrap_err().code(), "invalid_customer");
+
+    let card = CardInput {
+        number: "4242 4242 4242 4242".into(),
+        exp_month: 12,
+        exp_year: 2099,
+        cvc: "123".into(),
+    };
+    let saved = engine.save_card(customer.id.clone(), card).await.unwrap();
+    assert_eq!(
+        (saved.brand.as_deref(), saved.last4.as_deref()),
+        (Some("visa"), Some("4242"))
+    );
+    assert_eq!(
+        engine.saved_cards(customer.id.clone()).await.unwrap().len(),
+        1
+    );
+
+    let mut order = order("2500");
+    order.capture_method = CaptureMethod::Automatic;
+    order.customer = Some(customer.id.clone());
+    let payment = engine.create_payment(order, None).await.unwrap();
+    assert_eq!(payment.customer.as_deref(), Some(customer.id.as_str()));
+    engine
+        .attach_saved_card(payment.id.clone(), saved.id.clone())
+        .await
+        .unwrap();
+    let paid = engine.confirm(payment.id.clone(), None).await.unwrap();
+    assert_eq!(
+        (paid.status.as_str(), paid.captured.as_str()),
+        ("succeeded", "2500")
+    );
+
+    let events = engine
+        .events(0, 100, Some(payment.id.clone()))
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, EVENT_KINDS);
+    assert!(events.windows(2).all(|w| w[0].sequence < w[1].sequence));
+    assert_eq!(events.last().unwrap().payment.status, "succeeded");
+    let next = engine.events(events[0].sequence, 1, None).await.unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].id, events[1].id);
+
+    let detached = engine.detach_card(saved.id.clone()).await.unwrap();
+    assert!(detached.detached);
+    assert!(
+        engine
+            .saved_cards(customer.id.clone())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = engine.detach_card(saved.id.clone()).await.unwrap_err();
+    assert!(matches!(again, PaymentError::NotFound { .. }));
+    assert_eq!(again.code(), "payment_method_not_found");
+    engine.shutdown().await;
+}
+
+/// The events of a customer's card payment: created, attached, sent to the provider, paid.
+const EVENT_KINDS: [&str; 4] = [
+    "payment.created",
+    "payment.requires_confirmation",
+    "payment.processing",
+    "payment.succeeded",
+];

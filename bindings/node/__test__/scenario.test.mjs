@@ -93,6 +93,44 @@ test('payment scenario', async () => {
   await engine.shutdown()
 })
 
+// The events of a customer's card payment: created, attached, sent to the provider, paid.
+const EVENT_KINDS = [
+  'payment.created', 'payment.requires_confirmation', 'payment.processing', 'payment.succeeded',
+]
+
+test('customer and events scenario', async () => {
+  const { engine } = await openFresh()
+  const customer = await engine.createCustomer({ email: 'ada@example.com', name: 'Ada' })
+  const read = await engine.customer(customer.id)
+  assert.deepEqual([read.email, read.name], ['ada@example.com', 'Ada'])
+  await rejectsWith(engine.createCustomer({ email: 'not-an-email', name: 'Ada' }), 'invalid_customer')
+
+  const card = { number: '4242 4242 4242 4242', expMonth: 12, expYear: 2099, cvc: '123' }
+  const saved = await engine.saveCard(customer.id, card)
+  assert.deepEqual([saved.brand, saved.last4], ['visa', '4242'])
+  assert.equal((await engine.savedCards(customer.id)).length, 1)
+
+  const order = { amount: '2500', asset: USD, captureMethod: 'automatic', customer: customer.id }
+  const payment = await engine.createPayment(order)
+  assert.equal(payment.customer, customer.id)
+  await engine.attachSavedCard(payment.id, saved.id)
+  const paid = await engine.confirm(payment.id)
+  assert.deepEqual([paid.status, paid.captured], ['succeeded', '2500'])
+
+  const events = await engine.events(0, 100, payment.id)
+  assert.deepEqual(events.map((e) => e.kind), EVENT_KINDS)
+  const sequences = events.map((e) => e.sequence)
+  assert.deepEqual([...sequences].sort((a, b) => a - b), sequences)
+  assert.equal(events.at(-1).payment.status, 'succeeded')
+  const following = await engine.events(events[0].sequence, 1)
+  assert.deepEqual(following.map((e) => e.id), [events[1].id])
+
+  assert.equal((await engine.detachCard(saved.id)).detached, true)
+  assert.deepEqual(await engine.savedCards(customer.id), [])
+  await rejectsWith(engine.detachCard(saved.id), 'payment_method_not_found')
+  await engine.shutdown()
+})
+
 test('auth scenario', async () => {
   const { engine } = await openFresh()
   const password = 'correct horse battery staple'

@@ -11,6 +11,8 @@
 
 mod auth;
 mod convert;
+mod customers;
+mod events;
 mod ledger;
 mod object;
 mod payments;

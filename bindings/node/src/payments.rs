@@ -16,7 +16,7 @@ use crate::convert::{amount, id, metadata, metadata_out, millis, promise, sync_e
 use crate::object::Obol;
 
 /// The provider cards are tokenized with (the embedded default).
-const SANDBOX: &str = "sandbox";
+pub(crate) const SANDBOX: &str = "sandbox";
 
 /// A new payment.
 #[napi(object)]
@@ -67,6 +67,8 @@ pub struct PaymentRecord {
     pub asset: String,
     /// `automatic` or `manual`.
     pub capture_method: String,
+    /// The customer (`cus_…`), if any.
+    pub customer: Option<String>,
     /// Where the customer completes a `requires_action` step (3-D Secure).
     pub next_action_url: Option<String>,
     /// Why the last attempt was declined.
@@ -91,6 +93,7 @@ impl From<Payment> for PaymentRecord {
                 obol::payments::CaptureMethod::Automatic => "automatic".into(),
                 obol::payments::CaptureMethod::Manual => "manual".into(),
             },
+            customer: payment.customer.map(|id| id.to_string()),
             next_action_url: payment.next_action_url,
             last_decline: payment.last_decline,
             metadata: metadata_out(payment.metadata),
@@ -114,33 +117,32 @@ fn execute<'env>(
     })
 }
 
-fn new_payment(
-    input: NewPaymentInput,
-    key: Option<&str>,
-    ids: &dyn obol::IdGen,
-) -> obol::Result<NewPayment> {
-    let payment_id = match (&input.id, key) {
-        (Some(given), _) => id(given)?,
-        (None, Some(key)) => PaymentId::derived(&format!("node:payments.create:{key}")),
-        (None, None) => PaymentId::generate(ids),
-    };
-    let mut new = NewPayment::new(
-        payment_id,
-        amount(&input.amount)?,
-        AssetCode::new(&input.asset)?,
-    );
+/// The terms of a new payment; the engine names it ([`obol::payments::Payments::create_once`]).
+fn new_terms(input: NewPaymentInput) -> obol::Result<(Option<PaymentId>, NewPayment)> {
+    let given = input.id.as_deref().map(id).transpose()?;
+    let mut terms = NewPayment::unnamed(amount(&input.amount)?, AssetCode::new(&input.asset)?);
     match input.capture_method.as_deref() {
         None | Some("automatic") => {}
-        Some("manual") => new = new.manual_capture(),
+        Some("manual") => terms = terms.manual_capture(),
         Some(other) => {
             return Err(obol::Error::InvalidRequest {
                 reason: format!("captureMethod is automatic or manual, not {other:?}"),
             });
         }
     }
-    new.customer = input.customer.as_deref().map(id).transpose()?;
-    new.metadata = metadata(input.metadata);
-    Ok(new)
+    terms.customer = input.customer.as_deref().map(id).transpose()?;
+    terms.metadata = metadata(input.metadata);
+    Ok((given, terms))
+}
+
+impl CardInput {
+    /// The card checked (number, expiry at `now`, CVC) for the tokenizer.
+    pub(crate) fn details(&self, now: obol::Timestamp) -> obol::Result<CardDetails> {
+        // Out-of-range months and years become 0, which the check refuses.
+        let month = u8::try_from(self.exp_month).unwrap_or(0);
+        let year = u16::try_from(self.exp_year).unwrap_or(0);
+        CardDetails::new(&self.number, month, year, &self.cvc, now)
+    }
 }
 
 #[napi]
@@ -154,10 +156,14 @@ impl Obol {
         input: NewPaymentInput,
         idempotency_key: Option<String>,
     ) -> Result<PromiseRaw<'env, PaymentRecord>> {
-        let key = idempotency_key.clone();
-        execute(self.engine(), env, idempotency_key, move |engine| {
-            let new = new_payment(input, key.as_deref(), engine.ledger().ids().as_ref())?;
-            Ok(PaymentRequest::Create(new))
+        let engine = self.engine();
+        promise(env, async move {
+            let (given, terms) = new_terms(input)?;
+            let payment = engine?
+                .payments()
+                .create_once(idempotency_key.as_deref(), given, terms)
+                .await?;
+            Ok(PaymentRecord::from(payment))
         })
     }
 
@@ -172,11 +178,10 @@ impl Obol {
         let engine = self.engine();
         promise(env, async move {
             let engine = engine?;
-            let month = u8::try_from(card.exp_month).unwrap_or(0);
-            let year = u16::try_from(card.exp_year).unwrap_or(0);
-            let card = CardDetails::new(&card.number, month, year, &card.cvc, engine.now())?;
             let payments = engine.payments();
-            let token = payments.tokenize_card(SANDBOX, &card).await?;
+            let token = payments
+                .tokenize_card(SANDBOX, &card.details(engine.now())?)
+                .await?;
             let payment = payments.attach_method(&id(&payment_id)?, token).await?;
             Ok(PaymentRecord::from(payment))
         })
@@ -197,7 +202,8 @@ impl Obol {
         })
     }
 
-    /// Captures an authorized payment: all of it when `amount` is absent.
+    /// Captures an authorized payment: all of it when `amount` is absent; a part releases
+    /// the rest unless `finalCapture` is false.
     #[napi]
     pub fn capture<'env>(
         &self,
@@ -205,12 +211,13 @@ impl Obol {
         payment_id: String,
         amount: Option<String>,
         idempotency_key: Option<String>,
+        final_capture: Option<bool>,
     ) -> Result<PromiseRaw<'env, PaymentRecord>> {
         execute(self.engine(), env, idempotency_key, move |_| {
             Ok(PaymentRequest::Capture {
                 payment: id(&payment_id)?,
                 amount: amount.as_deref().map(crate::convert::amount).transpose()?,
-                final_capture: true,
+                final_capture: final_capture.unwrap_or(true),
             })
         })
     }
@@ -263,16 +270,18 @@ impl Obol {
         })
     }
 
-    /// Payments, newest first, `limit` per page.
+    /// Payments, newest first, `limit` per page, after the payment `startingAfter`.
     #[napi]
     pub fn payments<'env>(
         &self,
         env: &'env Env,
         limit: u32,
+        starting_after: Option<String>,
     ) -> Result<PromiseRaw<'env, Vec<PaymentRecord>>> {
         let engine = self.engine();
         promise(env, async move {
-            let query = PaymentQuery::merchant(default_merchant(), limit);
+            let mut query = PaymentQuery::merchant(default_merchant(), limit);
+            query.starting_after = starting_after.as_deref().map(id).transpose()?;
             let found = engine?.payments().list(&query).await?;
             Ok(found.into_iter().map(PaymentRecord::from).collect())
         })

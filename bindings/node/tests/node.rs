@@ -42,22 +42,47 @@ fn addon() -> PathBuf {
     library
 }
 
-#[test]
-fn node_runs_the_scenario() {
+/// A temporary package of the committed loader (`index.js`) and a copy of the addon, named
+/// as the loader expects.
+fn package() -> tempfile::TempDir {
     let package = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let out = tempfile::tempdir().expect("temporary directory");
     std::fs::copy(package.join("index.js"), out.path().join("index.js")).expect("copy index.js");
     std::fs::copy(addon(), out.path().join("obol.linux-x64-gnu.node")).expect("copy the addon");
+    out
+}
+
+/// Runs `node` with `args`, OBOL_NODE pointing at `package`, to success; answers its output.
+fn node(package: &Path, args: &[&Path]) -> String {
     let output = Command::new("node")
-        .arg("--test")
-        .arg(package.join("__test__/scenario.test.mjs"))
-        .env("OBOL_NODE", out.path().join("index.js"))
+        .args(args)
+        .env("OBOL_NODE", package.join("index.js"))
         .output()
         .expect("run node (install Node.js 18 or later)");
     assert!(
         output.status.success(),
-        "node --test failed\n--- stdout\n{}\n--- stderr\n{}",
+        "node {args:?} failed\n--- stdout\n{}\n--- stderr\n{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn node_runs_the_scenario() {
+    let out = package();
+    let scenario = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("__test__/scenario.test.mjs");
+    node(out.path(), &[Path::new("--test"), &scenario]);
+}
+
+#[test]
+fn node_runs_the_example() {
+    let out = package();
+    let example =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/node/checkout.mjs");
+    let printed = node(out.path(), &[&example]);
+    assert!(
+        printed.contains("merchant balance: 4250 minor units of USD"),
+        "{printed}"
     );
 }

@@ -105,6 +105,49 @@ suspend fun paymentScenario() {
     engine.close()
 }
 
+/** The events of a customer's card payment: created, attached, sent to the provider, paid. */
+val eventKinds = listOf(
+    "payment.created", "payment.requires_confirmation", "payment.processing", "payment.succeeded",
+)
+
+suspend fun customerAndEventsScenario() {
+    val engine = openFresh()
+    val customer = engine.createCustomer(NewCustomerInput(email = "ada@example.com", name = "Ada", metadata = emptyMap()))
+    val read = engine.customer(customer.id)
+    same(read.email to read.name, "ada@example.com" to "Ada")
+    val bad = failsWith<PaymentException.Invalid> {
+        engine.createCustomer(NewCustomerInput(email = "not-an-email", name = "Ada", metadata = emptyMap()))
+    }
+    same(bad.code, "invalid_customer")
+
+    val saved = engine.saveCard(customer.id, CardInput("4242 4242 4242 4242", 12u, 2099u, "123"))
+    same(saved.brand to saved.last4, "visa" to "4242")
+    same(engine.savedCards(customer.id).size, 1)
+
+    val order = NewPaymentInput(
+        amount = "2500", asset = USD, captureMethod = CaptureMethod.AUTOMATIC,
+        customer = customer.id, metadata = emptyMap(),
+    )
+    val payment = engine.createPayment(order, null)
+    same(payment.customer, customer.id)
+    engine.attachSavedCard(payment.id, saved.id)
+    val paid = engine.confirm(payment.id, null)
+    same(paid.status to paid.captured, "succeeded" to "2500")
+
+    val events = engine.events(0L, 100u, payment.id)
+    same(events.map { it.kind }, eventKinds)
+    same(events.map { it.sequence }.sorted(), events.map { it.sequence })
+    same(events.last().payment.status, "succeeded")
+    same(engine.events(events[0].sequence, 1u, null).map { it.id }, listOf(events[1].id))
+
+    check(engine.detachCard(saved.id).detached) { "the card is not detached" }
+    same(engine.savedCards(customer.id), emptyList())
+    val again = failsWith<PaymentException.NotFound> { engine.detachCard(saved.id) }
+    same(again.code, "payment_method_not_found")
+    engine.shutdown()
+    engine.close()
+}
+
 suspend fun authScenario() {
     val engine = openFresh()
     val password = "correct horse battery staple"
@@ -161,6 +204,7 @@ suspend fun eightThreads() {
 fun main() = runBlocking {
     ledgerScenario()
     paymentScenario()
+    customerAndEventsScenario()
     authScenario()
     eightThreads()
     println("kotlin scenario: ok")

@@ -10,6 +10,13 @@ import unittest
 import obol_ffi as obol
 
 USD = "USD"
+# The events of a customer's card payment: created, attached, sent to the provider, paid.
+EVENT_KINDS = [
+    "payment.created",
+    "payment.requires_confirmation",
+    "payment.processing",
+    "payment.succeeded",
+]
 
 
 def entry(account, direction, amount):
@@ -137,6 +144,55 @@ class Scenario(unittest.TestCase):
         self.assertEqual((await engine.balance(merchant)).posted, "2000")
         listed = await engine.payments(10, None)
         self.assertEqual([p.refunded for p in listed], ["1000"])
+        await engine.shutdown()
+
+    def test_customer_and_events_scenario(self):
+        asyncio.run(self.customer_and_events_scenario())
+
+    async def customer_and_events_scenario(self):
+        engine = await open_fresh(self.directory.name)
+        customer = await engine.create_customer(
+            obol.NewCustomerInput(email="ada@example.com", name="Ada", metadata={})
+        )
+        read = await engine.customer(customer.id)
+        self.assertEqual((read.email, read.name), ("ada@example.com", "Ada"))
+        with self.assertRaises(obol.PaymentError.Invalid) as bad:
+            await engine.create_customer(
+                obol.NewCustomerInput(email="not-an-email", name="Ada", metadata={})
+            )
+        self.assertEqual(bad.exception.code, "invalid_customer")
+
+        card = obol.CardInput(number="4242 4242 4242 4242", exp_month=12, exp_year=2099, cvc="123")
+        saved = await engine.save_card(customer.id, card)
+        self.assertEqual((saved.brand, saved.last4), ("visa", "4242"))
+        self.assertEqual(len(await engine.saved_cards(customer.id)), 1)
+
+        order = obol.NewPaymentInput(
+            amount="2500",
+            asset=USD,
+            capture_method=obol.CaptureMethod.AUTOMATIC,
+            customer=customer.id,
+            metadata={},
+        )
+        payment = await engine.create_payment(order, None)
+        self.assertEqual(payment.customer, customer.id)
+        await engine.attach_saved_card(payment.id, saved.id)
+        paid = await engine.confirm(payment.id, None)
+        self.assertEqual((paid.status, paid.captured), ("succeeded", "2500"))
+
+        events = await engine.events(0, 100, payment.id)
+        self.assertEqual([e.kind for e in events], EVENT_KINDS)
+        self.assertEqual(sorted(e.sequence for e in events), [e.sequence for e in events])
+        self.assertEqual(events[-1].payment.status, "succeeded")
+        following = await engine.events(events[0].sequence, 1, None)
+        self.assertEqual([e.id for e in following], [events[1].id])
+
+        detached = await engine.detach_card(saved.id)
+        self.assertTrue(detached.detached)
+        self.assertEqual(await engine.saved_cards(customer.id), [])
+        with self.assertRaises(obol.PaymentError.NotFound) as again:
+            await engine.detach_card(saved.id)
+        self.assertEqual(again.exception.code, "payment_method_not_found")
         await engine.shutdown()
 
     def test_auth_scenario(self):

@@ -124,6 +124,17 @@ pub enum CardBrand {
 }
 
 impl CardBrand {
+    /// The brand's name as it is serialized (`visa`, `mastercard`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CardBrand::Visa => "visa",
+            CardBrand::Mastercard => "mastercard",
+            CardBrand::Amex => "amex",
+            CardBrand::Discover => "discover",
+            CardBrand::Unknown => "unknown",
+        }
+    }
+
     fn of(digits: &str) -> Self {
         let prefix = |n: usize| {
             digits
@@ -190,6 +201,20 @@ mod tests {
         assert_eq!(brand("2223003122003222"), CardBrand::Mastercard);
         assert_eq!(brand("378282246310005"), CardBrand::Amex);
         assert_eq!(brand("6011111111111117"), CardBrand::Discover);
+    }
+
+    #[test]
+    fn brand_names_are_their_serialized_names() {
+        for brand in [
+            CardBrand::Visa,
+            CardBrand::Mastercard,
+            CardBrand::Amex,
+            CardBrand::Discover,
+            CardBrand::Unknown,
+        ] {
+            let json = serde_json::to_value(brand).unwrap();
+            assert_eq!(json.as_str(), Some(brand.as_str()));
+        }
     }
 
     #[test]

@@ -36,10 +36,10 @@ use crate::id::{
     TransactionId,
 };
 use crate::idempotency::run_once;
-use crate::ledger::Ledger;
 use crate::ledger::batch::Submission;
 use crate::ledger::model::{Direction, LedgerCommand, NewAccount};
 use crate::ledger::validate;
+use crate::ledger::{Ledger, MAX_PAGE};
 use crate::money::AssetCode;
 
 /// Payments over a ledger and a set of providers.
@@ -148,9 +148,12 @@ impl Payments {
         self.ledger.store().list_payments(query).await
     }
 
-    /// One merchant's events in order, after a position.
+    /// One merchant's events in order, after a position, `query.limit` of them (1 to
+    /// [`MAX_PAGE`]).
     pub async fn events(&self, query: &EventQuery) -> Result<Vec<StoredEvent>> {
-        self.ledger.store().merchant_events(query).await
+        let mut query = query.clone();
+        query.limit = query.limit.clamp(1, MAX_PAGE);
+        self.ledger.store().merchant_events(&query).await
     }
 
     /// Outbox events after position `after`.
@@ -382,6 +385,19 @@ impl Payments {
         };
         self.ledger.store().save_method(&method).await?;
         Ok(method)
+    }
+
+    /// Tokenizes a card with `provider` and saves it for the customer. An unknown customer
+    /// is refused before the card goes anywhere.
+    pub async fn save_card(
+        &self,
+        customer: &CustomerId,
+        provider: &str,
+        card: &CardDetails,
+    ) -> Result<SavedMethod> {
+        self.customer(customer).await?;
+        let token = self.tokenize_card(provider, card).await?;
+        self.save_method(customer, token).await
     }
 
     /// A customer's usable saved payment methods, oldest first.

@@ -10,6 +10,7 @@ pub mod card;
 pub mod children;
 pub mod customers;
 pub mod engine;
+pub mod keyed;
 pub mod maintenance;
 pub mod model;
 pub mod postings;
@@ -23,6 +24,7 @@ pub use card::{CardBrand, CardDetails, CardSummary};
 pub use children::{Child, Dispute, DisputeStatus, Refund, RefundStatus};
 pub use customers::{Customer, NewCustomer, SavedMethod};
 pub use engine::Payments;
+pub use keyed::keyed_payment_id;
 pub use maintenance::{Maintenance, MaintenancePolicy};
 pub use model::{
     ChildWrite, Event, EventQuery, NewPayment, Payment, PaymentQuery, PaymentWrite, StoredEvent,

@@ -700,8 +700,18 @@ pub async fn customers_keep_tokens_only_and_pay_with_them(store: Arc<dyn Store>)
 
     let card =
         CardDetails::new("4242424242424242", 9, 2031, "321", payments.ledger().now()).unwrap();
-    let token = payments.tokenize_card("sandbox", &card).await.unwrap();
-    let saved = payments.save_method(&alice.id, token).await.unwrap();
+    assert_eq!(
+        payments
+            .save_card(&bad.id, "sandbox", &card)
+            .await
+            .unwrap_err()
+            .code(),
+        "customer_not_found"
+    );
+    let saved = payments
+        .save_card(&alice.id, "sandbox", &card)
+        .await
+        .unwrap();
     let listed = payments.saved_methods(&alice.id).await.unwrap();
     assert_eq!(listed, vec![saved.clone()]);
     let stored = format!("{listed:?}");

@@ -5,6 +5,7 @@ use obol::auth::{Principal, Scope};
 use obol::payments::{
     CaptureMethod, CardDetails, Child, Customer, EventQuery, MethodToken, NewCustomer, NewPayment,
     Payment, PaymentQuery, PaymentRequest, PaymentStatus, Payments, SavedMethod, StoredEvent,
+    keyed_payment_id,
 };
 use obol::webhooks::DeliveryAttempt;
 use obol::{
@@ -40,23 +41,20 @@ fn target_of(request: &PaymentRequest) -> Option<&PaymentId> {
 }
 
 impl Local {
-    /// The id of a payment created under `key`: named by the key, so a request that takes
-    /// over a lapsed claim reaches the payment its first attempt made, and sorted by the
-    /// key's first claim, so new payments are written next to each other.
+    /// The id of a payment created under `key`, the key scoped by tenant (see
+    /// [`keyed_payment_id`]).
     fn new_payment_id(
         &self,
         who: &Principal,
         key: Option<&str>,
         claimed_at: Option<Timestamp>,
     ) -> PaymentId {
-        match (key, claimed_at) {
-            (Some(key), Some(at)) => {
-                PaymentId::derived_at(at, &scoped_key(who, "payments.create", key))
-            }
-            // A key claimed before claim times were kept named its payment this way.
-            (Some(key), None) => PaymentId::derived(&scoped_key(who, "payments.create", key)),
-            (None, _) => PaymentId::generate(self.engine.ledger().ids().as_ref()),
-        }
+        let seed = key.map(|key| scoped_key(who, "payments.create", key));
+        keyed_payment_id(
+            seed.as_deref(),
+            claimed_at,
+            self.engine.ledger().ids().as_ref(),
+        )
     }
 
     /// Turns a client's method into a provider token, checking everything first: card data
