@@ -6,6 +6,10 @@ import dev.obol.*
 import java.nio.file.Files
 import java.util.concurrent.atomic.AtomicInteger
 import kotlin.concurrent.thread
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.async
+import kotlinx.coroutines.awaitAll
+import kotlinx.coroutines.coroutineScope
 import kotlinx.coroutines.runBlocking
 
 const val USD = "USD"
@@ -176,7 +180,7 @@ suspend fun authScenario() {
     engine.close()
 }
 
-/** 8 plain threads × 500 transfers of 1 on one object: the totals add up. */
+/** 8 plain threads, then 8 coroutines, × 500 transfers of 1 on one object: the totals add up. */
 suspend fun eightThreads() {
     val engine = openFresh()
     val source = account(engine, Direction.DEBIT)
@@ -197,6 +201,15 @@ suspend fun eightThreads() {
     same(engine.balance(pool).posted, "4000")
     same(engine.balance(source).posted, "4000")
     same(engine.history(pool, null, 1000u).items.size, 1000)
+
+    // And 8 coroutines × 500 on the default dispatcher: suspended calls, no thread each.
+    coroutineScope {
+        (1..8).map {
+            async(Dispatchers.Default) { repeat(500) { engine.transfer(null, transfer(source, pool, "1"), emptyMap()) } }
+        }.awaitAll()
+    }
+    same(engine.balance(pool).posted, "8000")
+    same(engine.balance(source).posted, "8000")
     engine.shutdown()
     engine.close()
 }
