@@ -36,24 +36,30 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
 
     let url = format!("sqlite://{}", dir.path().join("direct.db").display());
-    let options = EngineOptions::new("b", "b", KeyEncryptionKey::random());
-    let engine = Engine::open(&url, options).await.unwrap();
-    let ledger = engine.ledger();
-    let usd = ledger.asset("USD").unwrap().code;
-    let a = NewAccount::new(ledger.new_account_id(), usd.clone(), Direction::Debit);
-    let b = NewAccount::new(ledger.new_account_id(), usd.clone(), Direction::Credit);
-    let a = ledger.create_account(a).await.unwrap().id;
-    let b = ledger.create_account(b).await.unwrap().id;
-    measure("rust", "balance", calls, || async {
-        ledger.balance(&a).await.unwrap();
-    })
-    .await;
-    measure("rust", "transfer", calls / 10, || async {
-        let entries = Entry::transfer(&a, &b, 1, &usd).to_vec();
-        let new = NewTransaction::new(ledger.new_transaction_id(), entries);
-        ledger.transfer(new).await.unwrap();
-    })
-    .await;
+    // On a worker thread of the runtime, as the FFI object's calls run: the main thread's
+    // `block_on` would add a cross-thread wake to every call.
+    let direct = tokio::spawn(async move {
+        let options = EngineOptions::new("b", "b", KeyEncryptionKey::random());
+        let engine = Engine::open(&url, options).await.unwrap();
+        let ledger = engine.ledger();
+        let usd = ledger.asset("USD").unwrap().code;
+        let a = NewAccount::new(ledger.new_account_id(), usd.clone(), Direction::Debit);
+        let b = NewAccount::new(ledger.new_account_id(), usd.clone(), Direction::Credit);
+        let a = ledger.create_account(a).await.unwrap().id;
+        let b = ledger.create_account(b).await.unwrap().id;
+        measure("rust", "balance", calls, || async {
+            ledger.balance(&a).await.unwrap();
+        })
+        .await;
+        measure("rust", "transfer", calls / 10, || async {
+            let entries = Entry::transfer(&a, &b, 1, &usd).to_vec();
+            let new = NewTransaction::new(ledger.new_transaction_id(), entries);
+            ledger.transfer(new).await.unwrap();
+        })
+        .await;
+        engine.shutdown().await;
+    });
+    direct.await.unwrap();
 
     let url = format!("sqlite://{}", dir.path().join("ffi.db").display());
     let options = ObolOptions {
@@ -100,5 +106,4 @@ async fn main() {
     })
     .await;
     obol.shutdown().await;
-    engine.shutdown().await;
 }

@@ -1,5 +1,6 @@
-//! Payments created under an idempotency key and named by it, so every host (the servers and
-//! the bindings) gives the same key the same payment.
+//! Payments created under an idempotency key and named by it: one naming rule for every host
+//! (the servers scope the key by tenant first; the bindings use it as given, so Kotlin, Swift,
+//! Python and Node name the same payment for the same key on one store).
 
 use serde::Serialize;
 
