@@ -1,9 +1,9 @@
 //! The `Obol` object: one engine on one store, shared by every thread of the app.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use obol::auth::KeyEncryptionKey;
-use obol::{Engine, EngineOptions, Error, Result};
+use obol::{Engine, EngineHandle, Error, Result};
 
 use crate::error::ObolError;
 use crate::runtime::run;
@@ -33,18 +33,16 @@ pub async fn open_obol(
     url: String,
     options: ObolOptions,
 ) -> std::result::Result<Arc<Obol>, ObolError> {
-    let engine = run(async move {
-        let kek = KeyEncryptionKey::from_base64(&options.key_encryption_key)?;
-        let options = EngineOptions::new(&options.issuer, &options.audience, kek);
-        let engine = Engine::open(&url, options).await?;
-        // A signing key must exist before the first log-in (made once, then rotated when due).
-        engine.auth().rotate_keys().await?;
-        Ok(engine)
+    let handle = run(async move {
+        let ObolOptions {
+            key_encryption_key,
+            issuer,
+            audience,
+        } = options;
+        EngineHandle::open(&url, &issuer, &audience, &key_encryption_key).await
     })
     .await?;
-    Ok(Arc::new(Obol {
-        engine: Mutex::new(Some(Arc::new(engine))),
-    }))
+    Ok(Arc::new(Obol { handle }))
 }
 
 /// The engine: ledger, payments (sandbox provider) and auth over one store. Safe to call
@@ -52,19 +50,10 @@ pub async fn open_obol(
 /// [`Obol::shutdown`] also waits until every write is durable.
 #[derive(Debug, uniffi::Object)]
 pub struct Obol {
-    engine: Mutex<Option<Arc<Engine>>>,
+    handle: EngineHandle,
 }
 
 impl Obol {
-    /// The engine, unless shut down.
-    pub(crate) fn engine(&self) -> Result<Arc<Engine>> {
-        let engine = match self.engine.lock() {
-            Ok(engine) => engine,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        engine.clone().ok_or(Error::ShutDown)
-    }
-
     /// Runs `work` on the engine on the library's runtime, its error in the caller's area.
     pub(crate) async fn call<T, E, F, Fut>(&self, work: F) -> std::result::Result<T, E>
     where
@@ -73,7 +62,7 @@ impl Obol {
         F: FnOnce(Arc<Engine>) -> Fut,
         Fut: std::future::Future<Output = Result<T>> + Send + 'static,
     {
-        let engine = self.engine()?;
+        let engine = self.handle.engine()?;
         run(work(engine)).await.map_err(E::from)
     }
 }
@@ -83,17 +72,9 @@ impl Obol {
     /// Stops taking calls and waits until every write is durable. Later calls fail with
     /// `shut_down`; a second call does nothing.
     pub async fn shutdown(&self) {
-        let taken = match self.engine.lock() {
-            Ok(mut engine) => engine.take(),
-            Err(poisoned) => poisoned.into_inner().take(),
-        };
-        let Some(engine) = taken else { return };
+        let closing = self.handle.shutdown();
         let closed = run(async move {
-            match Arc::try_unwrap(engine) {
-                Ok(engine) => engine.shutdown().await,
-                // Calls still in flight hold it; the store closes when the last one ends.
-                Err(_) => tracing::debug!("engine still in use at close; it closes on drop"),
-            }
+            closing.await;
             Ok(())
         })
         .await;

@@ -126,15 +126,6 @@ impl From<Payment> for PaymentRecord {
     }
 }
 
-/// Runs a payment request, once per idempotency key when one is given.
-async fn execute(
-    payments: &Payments,
-    key: Option<String>,
-    request: PaymentRequest,
-) -> Result<Payment> {
-    payments.execute(key.as_deref(), request).await
-}
-
 #[uniffi::export]
 impl Obol {
     /// Creates a payment. With `idempotency_key`, the same key and input answer the first
@@ -189,7 +180,10 @@ impl Obol {
             let request = PaymentRequest::Confirm {
                 payment: id(&payment_id)?,
             };
-            execute(engine.payments(), idempotency_key, request).await
+            engine
+                .payments()
+                .execute(idempotency_key.as_deref(), request)
+                .await
         })
         .await
         .map(PaymentRecord::from)
@@ -219,7 +213,10 @@ impl Obol {
                 amount: amount.as_deref().map(crate::convert::amount).transpose()?,
                 final_capture,
             };
-            execute(engine.payments(), idempotency_key, request).await
+            engine
+                .payments()
+                .execute(idempotency_key.as_deref(), request)
+                .await
         })
         .await
         .map(PaymentRecord::from)
@@ -236,7 +233,10 @@ impl Obol {
                 payment: id(&payment_id)?,
                 reason: CancellationReason::RequestedByCustomer,
             };
-            execute(engine.payments(), idempotency_key, request).await
+            engine
+                .payments()
+                .execute(idempotency_key.as_deref(), request)
+                .await
         })
         .await
         .map(PaymentRecord::from)
@@ -255,7 +255,10 @@ impl Obol {
                 amount: amount.as_deref().map(crate::convert::amount).transpose()?,
                 reason: None,
             };
-            execute(engine.payments(), idempotency_key, request).await
+            engine
+                .payments()
+                .execute(idempotency_key.as_deref(), request)
+                .await
         })
         .await
         .map(PaymentRecord::from)

@@ -1,12 +1,12 @@
 //! The `Obol` class: one engine on one store, shared by every caller in the process.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use napi::Env;
 use napi::bindgen_prelude::PromiseRaw;
 use napi_derive::napi;
 use obol::auth::KeyEncryptionKey;
-use obol::{Engine, EngineOptions, Error};
+use obol::{Engine, EngineHandle};
 
 use crate::convert::promise;
 
@@ -32,17 +32,13 @@ pub fn generate_key_encryption_key() -> String {
 /// until every write is durable.
 #[napi]
 pub struct Obol {
-    engine: Mutex<Option<Arc<Engine>>>,
+    handle: EngineHandle,
 }
 
 impl Obol {
     /// The engine, unless shut down.
     pub(crate) fn engine(&self) -> obol::Result<Arc<Engine>> {
-        let engine = match self.engine.lock() {
-            Ok(engine) => engine,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        engine.clone().ok_or(Error::ShutDown)
+        self.handle.engine()
     }
 }
 
@@ -55,14 +51,13 @@ pub fn open_obol<'env>(
     options: ObolOptions,
 ) -> napi::Result<PromiseRaw<'env, Obol>> {
     promise(env, async move {
-        let kek = KeyEncryptionKey::from_base64(&options.key_encryption_key)?;
-        let options = EngineOptions::new(&options.issuer, &options.audience, kek);
-        let engine = Engine::open(&url, options).await?;
-        // A signing key must exist before the first log-in.
-        engine.auth().rotate_keys().await?;
-        Ok(Obol {
-            engine: Mutex::new(Some(Arc::new(engine))),
-        })
+        let ObolOptions {
+            key_encryption_key,
+            issuer,
+            audience,
+        } = options;
+        let handle = EngineHandle::open(&url, &issuer, &audience, &key_encryption_key).await?;
+        Ok(Obol { handle })
     })
 }
 
@@ -72,17 +67,9 @@ impl Obol {
     /// `shut_down`; a second call does nothing.
     #[napi]
     pub fn shutdown<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
-        let taken = match self.engine.lock() {
-            Ok(mut engine) => engine.take(),
-            Err(poisoned) => poisoned.into_inner().take(),
-        };
+        let closing = self.handle.shutdown();
         promise(env, async move {
-            if let Some(engine) = taken {
-                match Arc::try_unwrap(engine) {
-                    Ok(engine) => engine.shutdown().await,
-                    Err(_) => tracing::debug!("engine still in use at shutdown; it closes on drop"),
-                }
-            }
+            closing.await;
             Ok(())
         })
     }

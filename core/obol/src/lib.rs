@@ -10,8 +10,10 @@
 pub use obol_core::*;
 
 mod engine;
+mod handle;
 
 pub use engine::{Engine, EngineOptions};
+pub use handle::EngineHandle;
 
 use std::sync::Arc;
 
