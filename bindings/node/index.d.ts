@@ -10,15 +10,23 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 /**
- * The engine: ledger, payments (sandbox provider) and auth over one store. Garbage
+ * The engine: ledger, payments (sandbox provider) and auth over one store. Sign-in and the
+ * app's own set-up are here; everything done for a merchant goes through a `Tenant`
+ * (`actAs`, `authenticate`). Garbage
  * collection closes the store once the calls in flight finish; `shutdown()` also waits
  * until every write is durable.
  */
 export declare class Obol {
-  /** Creates a user with `scopes` (every scope when empty). */
+  /**
+   * Creates a user of the default merchant with `scopes` (every scope when empty), who may
+   * sign in to test mode.
+   */
   signUp(email: string, password: string, scopes: Array<string>): Promise<UserRecord>
-  /** Logs in: tokens for a new session. */
-  logIn(email: string, password: string): Promise<TokensRecord>
+  /**
+   * Logs in to the default merchant: tokens for a new session in `mode` (`test` by
+   * default, or `live` for users allowed it).
+   */
+  logIn(email: string, password: string, mode?: string | undefined | null): Promise<TokensRecord>
   /** Trades a refresh token for new tokens (the old one stops working). */
   refresh(refreshToken: string): Promise<TokensRecord>
   /** Ends the session a refresh token belongs to. */
@@ -27,10 +35,50 @@ export declare class Obol {
   jwks(): Promise<string>
   /** Checks an access token online: signature, expiry and that its session is still live. */
   verifyAccessToken(token: string): Promise<PrincipalRecord>
-  /** Issues an API key with `scopes`; its secret is shown this once. */
+  /**
+   * Issues a test-mode API key of the default merchant with `scopes`; its secret is
+   * shown this once.
+   */
   issueApiKey(name: string, scopes: Array<string>): Promise<ApiKeyRecord>
   /** Checks an API key's secret: who it speaks for, or `unauthenticated`. */
   authenticateApiKey(secret: string): Promise<PrincipalRecord>
+  /**
+   * Stops taking calls and waits until every write is durable. Later calls reject with
+   * `shut_down`; a second call does nothing.
+   */
+  shutdown(): Promise<undefined>
+  /**
+   * The app acting as a merchant itself (the default merchant when `merchant` is absent),
+   * with `scopes` (every scope when empty), in `mode` (`test` or `live`). Nothing checks a
+   * credential: the app holds the engine, so it is trusted to speak for its merchants.
+   */
+  actAs(merchant: string | undefined | null, scopes: Array<string>, mode: string): Tenant
+  /**
+   * The tenant a caller's credential stands for (an API key `obol_sk_…` or an access
+   * token); rejects with `unauthenticated` when it proves nothing.
+   */
+  authenticate(credential: string): Promise<Tenant>
+}
+
+/**
+ * The engine as one principal may use it. Calls after `obol.shutdown()` reject with
+ * `shut_down`.
+ */
+export declare class Tenant {
+  /**
+   * Creates a user of the tenant with `scopes` (at most the tenant's own); `live` lets
+   * them sign in to live mode (only a live-mode tenant grants it).
+   */
+  createUser(email: string, password: string, scopes: Array<string>, live?: boolean | undefined | null, idempotencyKey?: string | undefined | null): Promise<UserRecord>
+  /**
+   * Issues an API key of the tenant with `scopes` (at most its own) in `mode` (`test` by
+   * default, or `live` from a live-mode tenant); its secret is in this answer only.
+   */
+  issueApiKey(name: string, scopes: Array<string>, mode?: string | undefined | null, idempotencyKey?: string | undefined | null): Promise<ApiKeyRecord>
+  /** The tenant's API keys (no secrets). */
+  apiKeys(): Promise<Array<ApiKeyRecord>>
+  /** Revokes one of the tenant's API keys; it stops working at once. */
+  revokeApiKey(keyId: string): Promise<ApiKeyRecord>
   /**
    * Creates a customer; the same id and details again answer the stored customer, other
    * details reject with `idempotency_conflict`.
@@ -38,20 +86,20 @@ export declare class Obol {
   createCustomer(input: NewCustomerInput): Promise<CustomerRecord>
   /** A customer. */
   customer(customerId: string): Promise<CustomerRecord>
-  /** Tokenizes a card with the sandbox provider and saves it for the customer. */
-  saveCard(customerId: string, card: CardInput): Promise<SavedCardRecord>
+  /** Tokenizes a card with the sandbox (test mode only) and saves it for the customer. */
+  saveCard(customerId: string, card: CardInput, idempotencyKey?: string | undefined | null): Promise<SavedCardRecord>
   /** The customer's usable saved cards, oldest first. */
   savedCards(customerId: string): Promise<Array<SavedCardRecord>>
   /** Detaches a saved card: it can no longer be used. */
   detachCard(methodId: string): Promise<SavedCardRecord>
   /** Attaches one of the payment's customer's saved cards to the payment. */
-  attachSavedCard(paymentId: string, methodId: string): Promise<PaymentRecord>
+  attachSavedCard(paymentId: string, methodId: string, idempotencyKey?: string | undefined | null): Promise<PaymentRecord>
   /**
-   * Up to `limit` events (at most 1000) after position `after` (0: from the start), oldest
-   * first; only one payment's with `paymentId`.
+   * Up to `limit` of the tenant's events (at most 1000) after position `after` (0: from
+   * the start), oldest first; only one payment's with `paymentId`.
    */
   events(after: number, limit: number, paymentId?: string | undefined | null): Promise<Array<EventRecord>>
-  /** Opens an account. */
+  /** Opens an account the tenant owns. */
   createAccount(input: NewAccountInput): Promise<AccountRecord>
   /** An account's balance now. */
   balance(account: string): Promise<BalanceRecord>
@@ -74,19 +122,17 @@ export declare class Obol {
   /** An account's posted entries, oldest first, `limit` per page. */
   history(account: string, cursor: string | undefined | null, limit: number): Promise<HistoryPage>
   /**
-   * Stops taking calls and waits until every write is durable. Later calls reject with
-   * `shut_down`; a second call does nothing.
-   */
-  shutdown(): Promise<undefined>
-  /**
    * Creates a payment. With `idempotencyKey`, the same key and input answer the first
-   * result; the same key with other input rejects with `idempotency_conflict`.
+   * result (the key names the payment); the same key with other input rejects with
+   * `idempotency_conflict`.
    */
   createPayment(input: NewPaymentInput, idempotencyKey?: string | undefined | null): Promise<PaymentRecord>
-  /** Tokenizes a card with the sandbox provider and attaches it to a payment. */
-  attachCard(paymentId: string, card: CardInput): Promise<PaymentRecord>
+  /** Tokenizes a card with the sandbox (test mode only) and attaches it to a payment. */
+  attachCard(paymentId: string, card: CardInput, idempotencyKey?: string | undefined | null): Promise<PaymentRecord>
   /** Confirms a payment: the provider authorizes it (and captures it, when automatic). */
   confirm(paymentId: string, idempotencyKey?: string | undefined | null): Promise<PaymentRecord>
+  /** Finishes a `requires_action` step (3-D Secure) the customer completed. */
+  completeAction(paymentId: string, idempotencyKey?: string | undefined | null): Promise<PaymentRecord>
   /**
    * Captures an authorized payment: all of it when `amount` is absent; a part releases
    * the rest unless `finalCapture` is false.
@@ -96,12 +142,20 @@ export declare class Obol {
   cancel(paymentId: string, idempotencyKey?: string | undefined | null): Promise<PaymentRecord>
   /** Refunds a captured payment: all that is left when `amount` is absent. */
   refund(paymentId: string, amount?: string | undefined | null, idempotencyKey?: string | undefined | null): Promise<PaymentRecord>
-  /** A payment. */
+  /** A payment of the tenant (another merchant's rejects with `payment_not_found`). */
   payment(paymentId: string): Promise<PaymentRecord>
-  /** Payments, newest first, `limit` per page, after the payment `startingAfter`. */
+  /**
+   * The tenant's payments, newest first, `limit` per page, after the payment
+   * `startingAfter`.
+   */
   payments(limit: number, startingAfter?: string | undefined | null): Promise<Array<PaymentRecord>>
-  /** The ledger account the merchant's takings in `asset` are credited to. */
-  merchantAccount(asset: string): string
+  /**
+   * The ledger account the merchant's takings in `asset` are credited to (in the
+   * tenant's mode); read it with `balance`.
+   */
+  merchantAccount(asset: string): Promise<string>
+  /** Who this tenant acts as. */
+  principal(): PrincipalRecord
 }
 
 /** An account. */
@@ -120,12 +174,20 @@ export interface AccountRecord {
   createdAt: number
 }
 
-/** A new API key and its secret (shown this once). */
+/** An API key: its secret only in the answer that made it. */
 export interface ApiKeyRecord {
   /** `key_…`. */
   id: string
-  /** `obol_sk_…`: keep it secret. */
-  secret: string
+  /** A label. */
+  name: string
+  /** `test` or `live`. */
+  mode: string
+  /** What it may do. */
+  scopes: Array<string>
+  /** Set once revoked. */
+  revoked: boolean
+  /** `obol_sk_…`: keep it secret. Shown once: absent in listings and replays. */
+  secret?: string
 }
 
 /** An account's balance, in minor units as decimal strings. */
@@ -265,10 +327,8 @@ export interface NewCustomerInput {
   metadata?: Record<string, string>
 }
 
-/** A new payment. */
+/** A new payment (named by its idempotency key, or new without one). */
 export interface NewPaymentInput {
-  /** Its id (`pay_…`); when absent, named by the idempotency key (or new without one). */
-  id?: string
   /** Minor units, a decimal string. */
   amount: string
   /** The asset code. */
@@ -327,16 +387,18 @@ export interface PaymentRecord {
   createdAt: number
 }
 
-/** Who a token or key speaks for. */
+/** Who a tenant acts as. */
 export interface PrincipalRecord {
-  /** `user` or `api_key`. */
+  /** `user`, `api_key` or `host` (the app itself). */
   kind: string
-  /** The user (`usr_…`) or key (`key_…`). */
+  /** The user (`usr_…`) or key (`key_…`); empty for the host. */
   id: string
-  /** The tenant. */
+  /** The tenant (`mer_…`). */
   merchant: string
   /** What it may do. */
   scopes: Array<string>
+  /** `test` or `live`. */
+  mode: string
 }
 
 /** A card saved for a customer: what may be shown of it, never the number. */

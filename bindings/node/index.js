@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.Obol = nativeBinding.Obol
+module.exports.Tenant = nativeBinding.Tenant
 module.exports.Direction = nativeBinding.Direction
 module.exports.generateKeyEncryptionKey = nativeBinding.generateKeyEncryptionKey
 module.exports.openObol = nativeBinding.openObol

@@ -6,27 +6,29 @@ import dev.obol.*
 import java.nio.file.Files
 import kotlinx.coroutines.runBlocking
 
-suspend fun pay(engine: Obol, number: String, order: String): PaymentRecord {
+suspend fun pay(shop: Tenant, number: String, order: String): PaymentRecord {
     val input = NewPaymentInput(
         amount = "4250",
         asset = "USD",
         captureMethod = CaptureMethod.AUTOMATIC,
         metadata = mapOf("order" to order),
     )
-    val payment = engine.createPayment(input, "checkout-$order")
-    engine.attachCard(payment.id, CardInput(number, 12u, 2099u, "123"))
-    return engine.confirm(payment.id, null)
+    val payment = shop.createPayment(input, "checkout-$order")
+    shop.attachCard(payment.id, CardInput(number, 12u, 2099u, "123"), null)
+    return shop.confirm(payment.id, null)
 }
 
 fun main() = runBlocking {
     val directory = Files.createTempDirectory("obol-checkout")
     val options = ObolOptions(generateKeyEncryptionKey(), "checkout-example", "checkout-example")
     openObol("sqlite://$directory/shop.db", options).use { engine ->
-        val paid = pay(engine, "4242 4242 4242 4242", "1001")
+        // The app acting as its own (default) merchant, in test mode.
+        val shop = engine.actAs(null, emptyList(), "test")
+        val paid = pay(shop, "4242 4242 4242 4242", "1001")
         println("order 1001: ${paid.id} ${paid.status}, captured ${paid.captured} minor units")
-        val declined = pay(engine, "4000 0000 0000 0002", "1002")
+        val declined = pay(shop, "4000 0000 0000 0002", "1002")
         println("order 1002: ${declined.status} (${declined.lastDecline})")
-        val balance = engine.balance(engine.merchantAccount("USD"))
+        val balance = shop.balance(shop.merchantAccount("USD"))
         println("merchant balance: ${balance.posted} minor units of USD")
         engine.shutdown()
     }

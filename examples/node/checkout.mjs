@@ -11,13 +11,13 @@ import { join } from 'node:path'
 const require = createRequire(import.meta.url)
 const obol = require(process.env.OBOL_NODE ?? '../../bindings/node')
 
-async function pay(engine, number, order) {
-  const payment = await engine.createPayment(
+async function pay(shop, number, order) {
+  const payment = await shop.createPayment(
     { amount: '4250', asset: 'USD', metadata: { order } },
     `checkout-${order}`,
   )
-  await engine.attachCard(payment.id, { number, expMonth: 12, expYear: 2099, cvc: '123' })
-  return engine.confirm(payment.id)
+  await shop.attachCard(payment.id, { number, expMonth: 12, expYear: 2099, cvc: '123' })
+  return shop.confirm(payment.id)
 }
 
 const directory = mkdtempSync(join(tmpdir(), 'obol-checkout-'))
@@ -26,11 +26,13 @@ const engine = await obol.openObol(`sqlite://${directory}/shop.db`, {
   issuer: 'checkout-example',
   audience: 'checkout-example',
 })
-const paid = await pay(engine, '4242 4242 4242 4242', '1001')
+// The app acts as its own merchant, with every scope, in test mode (the sandbox).
+const shop = engine.actAs(null, [], 'test')
+const paid = await pay(shop, '4242 4242 4242 4242', '1001')
 console.log(`order 1001: ${paid.id} ${paid.status}, captured ${paid.captured} minor units`)
-const declined = await pay(engine, '4000 0000 0000 0002', '1002')
+const declined = await pay(shop, '4000 0000 0000 0002', '1002')
 console.log(`order 1002: ${declined.status} (${declined.lastDecline})`)
-const balance = await engine.balance(engine.merchantAccount('USD'))
+const balance = await shop.balance(await shop.merchantAccount('USD'))
 console.log(`merchant balance: ${balance.posted} minor units of USD`)
 await engine.shutdown()
 rmSync(directory, { recursive: true })

@@ -11,8 +11,8 @@ import tempfile
 import obol_ffi as obol
 
 
-async def pay(engine, card_number, order):
-    payment = await engine.create_payment(
+async def pay(shop, card_number, order):
+    payment = await shop.create_payment(
         obol.NewPaymentInput(
             amount="4250",
             asset="USD",
@@ -22,8 +22,8 @@ async def pay(engine, card_number, order):
         f"checkout-{order}",
     )
     card = obol.CardInput(number=card_number, exp_month=12, exp_year=2099, cvc="123")
-    await engine.attach_card(payment.id, card)
-    return await engine.confirm(payment.id, None)
+    await shop.attach_card(payment.id, card, None)
+    return await shop.confirm(payment.id, None)
 
 
 async def main():
@@ -34,11 +34,13 @@ async def main():
             audience="checkout-example",
         )
         engine = await obol.open_obol(f"sqlite://{directory}/shop.db", options)
-        paid = await pay(engine, "4242 4242 4242 4242", "1001")
+        # The app acting as its own (default) merchant, in test mode.
+        shop = engine.act_as(None, [], "test")
+        paid = await pay(shop, "4242 4242 4242 4242", "1001")
         print(f"order 1001: {paid.id} {paid.status}, captured {paid.captured} minor units")
-        declined = await pay(engine, "4000 0000 0000 0002", "1002")
+        declined = await pay(shop, "4000 0000 0000 0002", "1002")
         print(f"order 1002: {declined.status} ({declined.last_decline})")
-        balance = await engine.balance(engine.merchant_account("USD"))
+        balance = await shop.balance(await shop.merchant_account("USD"))
         print(f"merchant balance: {balance.posted} minor units of USD")
         await engine.shutdown()
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use obol::MerchantId;
-use obol::auth::{ApiKeyMode, NewUser, Password, Profile, Scope};
+use obol::auth::{Mode, NewUser, Password, Profile, Scope};
 use obol::payments::default_merchant;
 
 use crate::config::{Config, Role};
@@ -145,6 +145,9 @@ pub struct CreateUserArgs {
     /// Display name.
     #[arg(long)]
     pub name: Option<String>,
+    /// The user may sign in to live mode too (test mode only without it).
+    #[arg(long)]
+    pub live: bool,
 }
 
 /// Parses the command line and runs it.
@@ -280,11 +283,7 @@ fn scopes_of(names: &[String]) -> anyhow::Result<BTreeSet<Scope>> {
 async fn create_api_key(config: &Config, args: CreateApiKeyArgs) -> anyhow::Result<()> {
     let engine = Engine::open(config).await?;
     let merchant = merchant_of(args.merchant.as_deref())?;
-    let mode = if args.live {
-        ApiKeyMode::Live
-    } else {
-        ApiKeyMode::Test
-    };
+    let mode = if args.live { Mode::Live } else { Mode::Test };
     let (key, secret) = engine
         .auth()
         .issue_api_key(&merchant, &args.name, mode, scopes_of(&args.scopes)?, None)
@@ -318,6 +317,7 @@ async fn create_user(config: &Config, args: CreateUserArgs) -> anyhow::Result<()
                 ..Profile::default()
             },
             scopes: scopes_of(&args.scopes)?,
+            live: args.live,
         })
         .await?;
     println!("created user {} ({})", user.id, user.email);

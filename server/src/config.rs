@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
-/// Everything the server reads at start.
-#[derive(Debug, Clone, Deserialize)]
+/// Everything the server reads at start. Debug shows no secret (the key-encryption key, the
+/// sandbox's webhook secret, the database password).
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Where the embedded database, the development key and credentials live.
@@ -24,6 +25,10 @@ pub struct Config {
     pub dev: bool,
     /// Base64 of 32 bytes sealing signing keys at rest (required outside dev mode).
     pub key_encryption_key: Option<String>,
+    /// `whsec_…`: the secret the sandbox provider signs and verifies its webhooks with. In
+    /// dev mode one is made and kept in `data_dir`; otherwise, without it, sandbox webhooks
+    /// are refused.
+    pub sandbox_webhook_secret: Option<String>,
     /// The `iss` of access tokens.
     pub issuer: String,
     /// The `aud` of access tokens.
@@ -99,6 +104,7 @@ impl Default for Config {
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
             dev: false,
             key_encryption_key: None,
+            sandbox_webhook_secret: None,
             issuer: "obol".to_owned(),
             audience: "obol-api".to_owned(),
             cors_origins: Vec::new(),
@@ -136,6 +142,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("grpc_addr", Kind::Text),
     ("dev", Kind::Bool),
     ("key_encryption_key", Kind::Text),
+    ("sandbox_webhook_secret", Kind::Text),
     ("issuer", Kind::Text),
     ("audience", Kind::Text),
     ("cors_origins", Kind::List),
@@ -270,7 +277,44 @@ impl Config {
                 anyhow::anyhow!("OBOL_KEY_ENCRYPTION_KEY is not base64 of 32 bytes")
             })?;
         }
+        if let Some(secret) = &self.sandbox_webhook_secret {
+            obol::webhooks::WebhookSecret::parse(secret).map_err(|_| {
+                anyhow::anyhow!(
+                    "OBOL_SANDBOX_WEBHOOK_SECRET is whsec_ followed by base64 of 24 to 64 bytes"
+                )
+            })?;
+        }
+        if self.dev {
+            self.check_dev()?;
+        }
         self.check_http()
+    }
+
+    /// Dev mode makes a user with every scope and prints its password, and keeps its keys in
+    /// files: only on this machine, against its own embedded database.
+    fn check_dev(&self) -> anyhow::Result<()> {
+        for (name, addr) in [
+            ("OBOL_HTTP_ADDR", self.http_addr),
+            ("OBOL_GRPC_ADDR", self.grpc_addr),
+        ] {
+            if !addr.ip().is_loopback() {
+                bail!(
+                    "dev mode listens on this machine only, but {name} is {addr}; use a \
+                     loopback address (127.0.0.1 or ::1), or run without --dev"
+                );
+            }
+        }
+        if let Some(url) = &self.database_url
+            && !is_local_database(url)
+        {
+            bail!(
+                "dev mode runs on the embedded database or one on this machine, but \
+                 OBOL_DATABASE_URL names {}; run without --dev (with OBOL_KEY_ENCRYPTION_KEY \
+                 and `obol users create`)",
+                crate::engine::redact(url)
+            );
+        }
+        Ok(())
     }
 
     fn check_http(&self) -> anyhow::Result<()> {
@@ -304,6 +348,62 @@ impl Config {
             Some(url) => url.clone(),
             None => format!("sqlite://{}", self.data_dir.join("obol.db").display()),
         }
+    }
+}
+
+/// True for the embedded SQLite store and for a PostgreSQL server on this machine (loopback
+/// or a Unix socket).
+fn is_local_database(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    if lower.starts_with("sqlite:") || lower.starts_with("memory:") {
+        return true;
+    }
+    let Some(rest) = lower
+        .strip_prefix("postgres://")
+        .or_else(|| lower.strip_prefix("postgresql://"))
+    else {
+        return false;
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    let host = match host.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => host.split(':').next().unwrap_or_default(),
+    };
+    match host {
+        // No host: a Unix socket (or a host given in the query, checked below).
+        "" => !rest.contains("host=") || rest.contains("host=/"),
+        "localhost" => true,
+        other => other
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |set: bool| if set { "Some(…)" } else { "None" };
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(crate::engine::redact),
+            )
+            .field("http_addr", &self.http_addr)
+            .field("grpc_addr", &self.grpc_addr)
+            .field("dev", &self.dev)
+            .field(
+                "key_encryption_key",
+                &hidden(self.key_encryption_key.is_some()),
+            )
+            .field(
+                "sandbox_webhook_secret",
+                &hidden(self.sandbox_webhook_secret.is_some()),
+            )
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
     }
 }
 
@@ -356,14 +456,14 @@ mod tests {
         let config = Config::from_sources(
             Some(file),
             env(&[
-                ("OBOL_HTTP_ADDR", "0.0.0.0:7000"),
+                ("OBOL_HTTP_ADDR", "127.0.0.2:7000"),
                 ("OBOL_CORS_ORIGINS", "https://b, https://c"),
                 ("OBOL_BODY_LIMIT_BYTES", "1024"),
                 ("UNRELATED", "x"),
             ]),
         )
         .unwrap();
-        assert_eq!(config.http_addr.to_string(), "0.0.0.0:7000");
+        assert_eq!(config.http_addr.to_string(), "127.0.0.2:7000");
         assert_eq!(config.cors_origins, ["https://b", "https://c"]);
         assert_eq!(config.body_limit_bytes, 1024);
         assert_eq!(config.grpc_addr.to_string(), "127.0.0.1:50051");
@@ -403,6 +503,74 @@ mod tests {
         let config = Config::from_sources(None, env(&complete)).unwrap();
         assert_eq!(config.role, Role::Gateway);
         assert_eq!(config.tls().unwrap().ca, PathBuf::from("ca.pem"));
+    }
+
+    #[test]
+    fn dev_mode_stays_on_this_machine_and_its_own_database() {
+        let dev = ("OBOL_DEV", "1");
+        let refused = |pairs: &[(&str, &str)]| {
+            Config::from_sources(None, env(pairs))
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(refused(&[dev, ("OBOL_HTTP_ADDR", "0.0.0.0:8080")]).contains("OBOL_HTTP_ADDR"));
+        assert!(refused(&[dev, ("OBOL_GRPC_ADDR", "[::]:50051")]).contains("OBOL_GRPC_ADDR"));
+        for remote in [
+            "postgres://obol:secret@db.example.com/obol",
+            "postgresql://10.0.0.5:5432/obol",
+            "postgres:///obol?host=db.example.com",
+            "mysql://localhost/x",
+        ] {
+            let message = refused(&[dev, ("OBOL_DATABASE_URL", remote)]);
+            assert!(message.contains("dev mode"), "{message}");
+            assert!(!message.contains("secret"), "{message}");
+        }
+        for local in [
+            "sqlite://obol.db",
+            "postgres://postgres@127.0.0.1:5432/test",
+            "postgres://localhost/test",
+            "postgres://[::1]:5432/test",
+            "postgres:///test?host=/var/run/postgresql",
+        ] {
+            let config = Config::from_sources(None, env(&[dev, ("OBOL_DATABASE_URL", local)]));
+            assert!(config.is_ok(), "{local}: {:?}", config.err());
+        }
+        // Outside dev mode any address and database go (with a key-encryption key).
+        let kek = obol::auth::KeyEncryptionKey::random().to_base64();
+        let config = Config::from_sources(
+            None,
+            env(&[
+                ("OBOL_KEY_ENCRYPTION_KEY", &kek),
+                ("OBOL_HTTP_ADDR", "0.0.0.0:8080"),
+                ("OBOL_DATABASE_URL", "postgres://db.example.com/obol"),
+            ]),
+        );
+        assert!(config.is_ok());
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let kek = obol::auth::KeyEncryptionKey::random().to_base64();
+        let config = Config::from_sources(
+            None,
+            env(&[
+                ("OBOL_KEY_ENCRYPTION_KEY", &kek),
+                (
+                    "OBOL_DATABASE_URL",
+                    "postgres://obol:hunter22@db/obol?sslpassword=x9",
+                ),
+                (
+                    "OBOL_SANDBOX_WEBHOOK_SECRET",
+                    "whsec_dGVzdC1vbmx5LXNhbmRib3gtd2ViaG9vay1zZWNyZXQh",
+                ),
+            ]),
+        )
+        .unwrap();
+        let shown = format!("{config:?}");
+        for secret in [kek.as_str(), "hunter22", "x9", "dGVzdC1vbmx5"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("db/obol"), "{shown}");
     }
 
     #[test]

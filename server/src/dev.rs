@@ -51,6 +51,8 @@ pub async fn ensure_dev_user(engine: &Engine, config: &Config) -> anyhow::Result
                 ..Profile::default()
             },
             scopes: Scope::ALL.into(),
+            // Development is test mode: the sandbox, no real money.
+            live: false,
         })
         .await;
     match created {

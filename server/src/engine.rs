@@ -10,7 +10,7 @@ use obol::Store;
 use obol::auth::KeyEncryptionKey;
 use obol::payments::{Maintenance, MaintenancePolicy};
 use obol::periodic::Periodic;
-use obol::webhooks::WebhookDispatcher;
+use obol::webhooks::{WebhookDispatcher, WebhookSecret};
 use obol_http::HttpWebhookTransport;
 
 use crate::config::{Config, Role};
@@ -57,7 +57,11 @@ impl Engine {
             .await
             .with_context(|| format!("cannot open the database at {}", redact(&url)))?;
         let kek = key_encryption_key(config)?;
-        Self::on_store(store, config, kek).await
+        let mut config = config.clone();
+        if config.sandbox_webhook_secret.is_none() && config.dev {
+            config.sandbox_webhook_secret = Some(dev_sandbox_webhook_secret(&config)?);
+        }
+        Self::on_store(store, &config, kek).await
     }
 
     /// The engine over an open store.
@@ -66,7 +70,11 @@ impl Engine {
         config: &Config,
         kek: KeyEncryptionKey,
     ) -> anyhow::Result<Self> {
-        let options = EngineOptions::new(&config.issuer, &config.audience, kek);
+        let mut options = EngineOptions::new(&config.issuer, &config.audience, kek);
+        options.sandbox_webhook_secret = match &config.sandbox_webhook_secret {
+            Some(text) => Some(WebhookSecret::parse(text)?),
+            None => None,
+        };
         let core = obol::Engine::on_store(store.clone(), options).await?;
         let transport = Arc::new(HttpWebhookTransport::new(WEBHOOK_TIMEOUT)?);
         let webhooks = WebhookDispatcher::new(
@@ -147,9 +155,26 @@ pub fn key_encryption_key(config: &Config) -> anyhow::Result<KeyEncryptionKey> {
     Ok(KeyEncryptionKey::from_base64(&text)?)
 }
 
-/// A database URL without its password, for messages.
+/// The sandbox's webhook secret in dev mode: kept in the data directory (made on first
+/// start), so webhooks signed before a restart still verify after it.
+fn dev_sandbox_webhook_secret(config: &Config) -> anyhow::Result<String> {
+    let path = config.data_dir.join("dev-sandbox-webhook-secret");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return Ok(text.trim().to_owned());
+    }
+    let text = format!("whsec_{}", crate::secrets::random_base64(32));
+    crate::secrets::write_private(&path, &text)?;
+    tracing::warn!(path = %path.display(), "dev mode: generated the sandbox's webhook secret");
+    Ok(text)
+}
+
+/// A database URL without its password or query (which may carry one), for messages.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (url, query) = match url.split_once('?') {
+        Some((base, _)) => (base, "?…"),
+        None => (url, ""),
+    };
+    let shown = match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let credentials = &url[scheme + 3..at];
             match credentials.split_once(':') {
@@ -158,7 +183,8 @@ pub fn redact(url: &str) -> String {
             }
         }
         _ => url.to_owned(),
-    }
+    };
+    format!("{shown}{query}")
 }
 
 #[cfg(test)]
@@ -173,5 +199,9 @@ mod tests {
         );
         assert_eq!(redact("postgres://me@db/x"), "postgres://me@db/x");
         assert_eq!(redact("sqlite://a.db"), "sqlite://a.db");
+        assert_eq!(
+            redact("postgres://db/x?user=me&password=secret"),
+            "postgres://db/x?…"
+        );
     }
 }

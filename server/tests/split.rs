@@ -190,10 +190,13 @@ async fn health_and_reflection(channel: Channel) {
 
 /// Lists payments acting for a made-up API key of the default merchant.
 async fn list_as_someone(channel: Channel) -> Result<(), tonic::Status> {
-    let who = obol::auth::Principal::ApiKey {
-        key: obol::ApiKeyId::derived("split test"),
+    let who = obol::auth::Principal {
+        actor: obol::auth::Actor::ApiKey {
+            key: obol::ApiKeyId::derived("split test"),
+        },
         merchant: obol::payments::default_merchant(),
         scopes: obol::auth::Scope::ALL.into_iter().collect(),
+        mode: obol::Mode::Test,
     };
     let mut request = tonic::Request::new(ListPaymentsRequest {
         limit: 1,

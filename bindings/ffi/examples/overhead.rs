@@ -1,6 +1,6 @@
 //! The Rust side of the binding overhead benchmark (bindings/bench/run.sh): calls per second
-//! of `balance` and `transfer`, one at a time, straight on the engine and through the FFI
-//! object (the runtime hop every binding pays, without a foreign language).
+//! of `balance` and `transfer`, one at a time, straight on the engine's tenant API and through
+//! the FFI's tenant object (the runtime hop every binding pays, without a foreign language).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -8,8 +8,12 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::time::Instant;
 
-use obol::auth::KeyEncryptionKey;
-use obol::{Direction, Engine, EngineOptions, Entry, NewAccount, NewTransaction};
+use obol::auth::{KeyEncryptionKey, Principal, Scope};
+use obol::payments::default_merchant;
+use obol::{
+    AccountId, Direction, Engine, EngineOptions, Entry, LedgerCommand, Mode, NewAccount,
+    NewTransaction, TransactionId,
+};
 use obol_ffi::{EntryInput, ObolOptions};
 
 async fn measure<F, Fut>(label: &str, name: &str, count: u32, mut call: F)
@@ -41,22 +45,32 @@ async fn main() {
     let direct = tokio::spawn(async move {
         let options = EngineOptions::new("b", "b", KeyEncryptionKey::random());
         let engine = Engine::open(&url, options).await.unwrap();
-        let ledger = engine.ledger();
-        let usd = ledger.asset("USD").unwrap().code;
-        let a = NewAccount::new(ledger.new_account_id(), usd.clone(), Direction::Debit);
-        let b = NewAccount::new(ledger.new_account_id(), usd.clone(), Direction::Credit);
-        let a = ledger.create_account(a).await.unwrap().id;
-        let b = ledger.create_account(b).await.unwrap().id;
+        let usd = engine.ledger().asset("USD").unwrap().code;
+        let principal = Principal::host(default_merchant(), Scope::ALL.into(), Mode::Test);
+        let shop = engine.tenant(principal);
+        let a = NewAccount::new(
+            AccountId::generate(shop.ids()),
+            usd.clone(),
+            Direction::Debit,
+        );
+        let b = NewAccount::new(
+            AccountId::generate(shop.ids()),
+            usd.clone(),
+            Direction::Credit,
+        );
+        let a = shop.create_account(None, a).await.unwrap().id;
+        let b = shop.create_account(None, b).await.unwrap().id;
         measure("rust", "balance", calls, || async {
-            ledger.balance(&a).await.unwrap();
+            shop.account(&a).await.unwrap();
         })
         .await;
         measure("rust", "transfer", calls / 10, || async {
             let entries = Entry::transfer(&a, &b, 1, &usd).to_vec();
-            let new = NewTransaction::new(ledger.new_transaction_id(), entries);
-            ledger.transfer(new).await.unwrap();
+            let new = NewTransaction::new(TransactionId::generate(shop.ids()), entries);
+            shop.submit(LedgerCommand::Transfer(new)).await.unwrap();
         })
         .await;
+        drop(shop);
         engine.shutdown().await;
     });
     direct.await.unwrap();
@@ -67,7 +81,8 @@ async fn main() {
         issuer: "b".into(),
         audience: "b".into(),
     };
-    let obol = obol_ffi::open_obol(url, options).await.unwrap();
+    let engine = obol_ffi::open_obol(url, options).await.unwrap();
+    let obol = engine.act_as(None, vec![], "test".into()).unwrap();
     let account = |normal_balance| obol_ffi::NewAccountInput {
         id: None,
         asset: "USD".into(),
@@ -105,5 +120,5 @@ async fn main() {
             .unwrap();
     })
     .await;
-    obol.shutdown().await;
+    engine.shutdown().await;
 }

@@ -1,19 +1,20 @@
-//! Auth: sign up, log in, refresh, log out, the JWKS, offline access-token checks and
-//! API keys. Users and keys belong to the embedded engine's default merchant.
+//! Auth: sign up, log in, refresh, log out, the JWKS, offline access-token checks and API
+//! keys. The app's own set-up (a first user, a first key) belongs to the default merchant in
+//! test mode; a tenant manages its own users and keys within what it holds itself.
 
-use std::collections::BTreeSet;
 use std::time::SystemTime;
 
 use obol::auth::{
-    ApiKeyMode, Expectations, NewUser, Password, Principal, Profile, Scope, Tokens, User,
-    verify_offline,
+    ApiKeyView, CreateApiKey, CreateUser, Expectations, NewUser, Password, Profile, Scope, Tokens,
+    User, UserView, verify_offline,
 };
 use obol::payments::default_merchant;
-use obol::{Error, Result};
+use obol::{Error, Mode, Result};
 
 use crate::convert::timestamp;
 use crate::error::AuthError;
 use crate::object::Obol;
+use crate::tenant::{PrincipalRecord, Tenant, scope_names, scopes};
 
 /// A user.
 #[derive(Debug, Clone, uniffi::Record)]
@@ -28,6 +29,12 @@ pub struct UserRecord {
 
 impl From<User> for UserRecord {
     fn from(user: User) -> Self {
+        UserView::from(user).into()
+    }
+}
+
+impl From<UserView> for UserRecord {
+    fn from(user: UserView) -> Self {
         UserRecord {
             id: user.id.to_string(),
             email: user.email,
@@ -53,70 +60,40 @@ impl std::fmt::Debug for TokensRecord {
     }
 }
 
-/// Who a token or key speaks for.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct PrincipalRecord {
-    /// `user` or `api_key`.
-    pub kind: String,
-    /// The user (`usr_…`) or key (`key_…`).
-    pub id: String,
-    /// The tenant.
-    pub merchant: String,
-    /// What it may do.
-    pub scopes: Vec<String>,
-}
-
-impl From<Principal> for PrincipalRecord {
-    fn from(principal: Principal) -> Self {
-        match principal {
-            Principal::User {
-                user,
-                merchant,
-                scopes,
-            } => PrincipalRecord {
-                kind: "user".into(),
-                id: user.to_string(),
-                merchant: merchant.to_string(),
-                scopes: scope_names(&scopes),
-            },
-            Principal::ApiKey {
-                key,
-                merchant,
-                scopes,
-            } => PrincipalRecord {
-                kind: "api_key".into(),
-                id: key.to_string(),
-                merchant: merchant.to_string(),
-                scopes: scope_names(&scopes),
-            },
-        }
-    }
-}
-
-/// A new API key and its secret (shown this once).
+/// An API key: its secret only in the answer that made it.
 #[derive(Clone, uniffi::Record)]
 pub struct ApiKeyRecord {
     /// `key_…`.
     pub id: String,
-    /// `obol_sk_…`: keep it secret.
-    pub secret: String,
+    /// A label.
+    pub name: String,
+    /// `test` or `live`.
+    pub mode: String,
+    /// What it may do.
+    pub scopes: Vec<String>,
+    /// Set once revoked.
+    pub revoked: bool,
+    /// `obol_sk_…`: keep it secret. Shown once: absent in listings and replays.
+    pub secret: Option<String>,
+}
+
+impl ApiKeyRecord {
+    fn of(key: ApiKeyView, secret: Option<String>) -> Self {
+        ApiKeyRecord {
+            id: key.id.to_string(),
+            name: key.name,
+            mode: key.mode.as_str().into(),
+            scopes: scope_names(&key.scopes),
+            revoked: key.revoked_at.is_some(),
+            secret,
+        }
+    }
 }
 
 impl std::fmt::Debug for ApiKeyRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "ApiKeyRecord({})", self.id)
     }
-}
-
-fn scope_names(scopes: &BTreeSet<Scope>) -> Vec<String> {
-    scopes
-        .iter()
-        .map(|scope| scope.as_str().to_owned())
-        .collect()
-}
-
-fn scopes(names: &[String]) -> Result<BTreeSet<Scope>> {
-    names.iter().map(|name| Scope::parse(name)).collect()
 }
 
 fn tokens_record(tokens: Tokens, lifetime: u64) -> TokensRecord {
@@ -149,6 +126,7 @@ pub fn verify_access_token_offline(
             id: claims.user,
             merchant: claims.merchant,
             scopes: claims.scopes,
+            mode: claims.mode.as_str().into(),
         })
     };
     verify().map_err(AuthError::from)
@@ -156,7 +134,8 @@ pub fn verify_access_token_offline(
 
 #[uniffi::export]
 impl Obol {
-    /// Creates a user with `scopes` (every scope when empty).
+    /// Creates a user of the default merchant with `scopes` (every scope when empty), who may
+    /// sign in to test mode.
     pub async fn sign_up(
         &self,
         email: String,
@@ -174,6 +153,7 @@ impl Obol {
                 password: Password::new(&password),
                 profile: Profile::default(),
                 scopes,
+                live: false,
             };
             engine.auth().create_user(new).await
         })
@@ -181,17 +161,20 @@ impl Obol {
         .map(UserRecord::from)
     }
 
-    /// Logs in: tokens for a new session.
+    /// Logs in to the default merchant: tokens for a new session in `mode` (`test`, or
+    /// `live` for users allowed it).
     pub async fn log_in(
         &self,
         email: String,
         password: String,
+        mode: String,
     ) -> std::result::Result<TokensRecord, AuthError> {
         self.call(|engine| async move {
             let auth = engine.auth();
             let password = Password::new(&password);
+            let mode = Mode::parse(&mode)?;
             let tokens = auth
-                .login(&default_merchant(), &email, &password, None)
+                .login(&default_merchant(), &email, &password, None, mode)
                 .await?;
             Ok(tokens_record(tokens, auth.access_lifetime().as_secs()))
         })
@@ -236,7 +219,8 @@ impl Obol {
             .map(PrincipalRecord::from)
     }
 
-    /// Issues an API key with `scopes`; its secret is shown this once.
+    /// Issues a test-mode API key of the default merchant with `scopes`; its secret is
+    /// shown this once.
     pub async fn issue_api_key(
         &self,
         name: String,
@@ -246,12 +230,12 @@ impl Obol {
             let scopes = self::scopes(&scopes)?;
             let (key, secret) = engine
                 .auth()
-                .issue_api_key(&default_merchant(), &name, ApiKeyMode::Test, scopes, None)
+                .issue_api_key(&default_merchant(), &name, Mode::Test, scopes, None)
                 .await?;
-            Ok(ApiKeyRecord {
-                id: key.id.to_string(),
-                secret: secret.expose().to_owned(),
-            })
+            Ok(ApiKeyRecord::of(
+                key.into(),
+                Some(secret.expose().to_owned()),
+            ))
         })
         .await
     }
@@ -264,5 +248,79 @@ impl Obol {
         self.call(|engine| async move { engine.auth().authenticate_api_key(&secret).await })
             .await
             .map(PrincipalRecord::from)
+    }
+}
+
+#[uniffi::export]
+impl Tenant {
+    /// Creates a user of the tenant with `scopes` (at most the tenant's own); `live` lets
+    /// them sign in to live mode (only a live-mode tenant grants it).
+    pub async fn create_user(
+        &self,
+        email: String,
+        password: String,
+        scopes: Vec<String>,
+        live: bool,
+        idempotency_key: Option<String>,
+    ) -> std::result::Result<UserRecord, AuthError> {
+        self.call(|tenant| async move {
+            let request = CreateUser {
+                email,
+                password,
+                profile: Profile::default(),
+                scopes: self::scopes(&scopes)?,
+                live,
+            };
+            tenant
+                .create_user(idempotency_key.as_deref(), request)
+                .await
+        })
+        .await
+        .map(UserRecord::from)
+    }
+
+    /// Issues an API key of the tenant with `scopes` (at most its own) in `mode` (`test`, or
+    /// `live` from a live-mode tenant); its secret is in this answer only.
+    pub async fn issue_api_key(
+        &self,
+        name: String,
+        scopes: Vec<String>,
+        mode: String,
+        idempotency_key: Option<String>,
+    ) -> std::result::Result<ApiKeyRecord, AuthError> {
+        self.call(|tenant| async move {
+            let request = CreateApiKey {
+                name,
+                mode: Mode::parse(&mode)?,
+                scopes: self::scopes(&scopes)?,
+                expires_at: None,
+            };
+            let issued = tenant
+                .issue_api_key(idempotency_key.as_deref(), request)
+                .await?;
+            Ok(ApiKeyRecord::of(issued.key, issued.secret))
+        })
+        .await
+    }
+
+    /// The tenant's API keys (no secrets).
+    pub async fn api_keys(&self) -> std::result::Result<Vec<ApiKeyRecord>, AuthError> {
+        self.call(|tenant| async move { tenant.api_keys().await })
+            .await
+            .map(|keys| {
+                keys.into_iter()
+                    .map(|k| ApiKeyRecord::of(k, None))
+                    .collect()
+            })
+    }
+
+    /// Revokes one of the tenant's API keys; it stops working at once.
+    pub async fn revoke_api_key(
+        &self,
+        key_id: String,
+    ) -> std::result::Result<ApiKeyRecord, AuthError> {
+        self.call(|tenant| async move { tenant.revoke_api_key(&key_id.parse()?).await })
+            .await
+            .map(|key| ApiKeyRecord::of(key, None))
     }
 }

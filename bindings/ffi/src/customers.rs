@@ -5,13 +5,13 @@
 use std::collections::HashMap;
 use std::time::SystemTime;
 
-use obol::payments::{Customer, NewCustomer, SavedMethod};
+use obol::payments::{Customer, MethodInput, NewCustomer, SavedMethod};
 use obol::{CustomerId, Result};
 
 use crate::convert::{id, metadata, metadata_out, time};
 use crate::error::PaymentError;
-use crate::object::Obol;
-use crate::payments::{CardInput, PaymentRecord, SANDBOX};
+use crate::payments::{CardInput, PaymentRecord};
+use crate::tenant::Tenant;
 
 /// A new customer.
 #[derive(Debug, Clone, uniffi::Record)]
@@ -94,45 +94,50 @@ impl From<SavedMethod> for SavedCardRecord {
 }
 
 #[uniffi::export]
-impl Obol {
-    /// Creates a customer; the same id and details again answer the stored customer, other
-    /// details `idempotency_conflict`.
+impl Tenant {
+    /// Creates a customer of the tenant; the same id and details again answer the stored
+    /// customer, other details `idempotency_conflict`.
     pub async fn create_customer(
         &self,
         input: NewCustomerInput,
     ) -> Result<CustomerRecord, PaymentError> {
-        self.call(|engine| async move {
+        self.call(|tenant| async move {
             let customer_id = match &input.id {
                 Some(given) => id(given)?,
-                None => CustomerId::generate(engine.ledger().ids().as_ref()),
+                None => CustomerId::generate(tenant.ids()),
             };
             let mut new = NewCustomer::new(customer_id);
             new.email = input.email;
             new.name = input.name;
             new.metadata = metadata(input.metadata);
-            engine.payments().create_customer(new).await
+            tenant.create_customer(None, new).await
         })
         .await
         .map(CustomerRecord::from)
     }
 
-    /// A customer.
+    /// One of the tenant's customers.
     pub async fn customer(&self, customer_id: String) -> Result<CustomerRecord, PaymentError> {
-        self.call(|engine| async move { engine.payments().customer(&id(&customer_id)?).await })
+        self.call(|tenant| async move { tenant.customer(&id(&customer_id)?).await })
             .await
             .map(CustomerRecord::from)
     }
 
-    /// Tokenizes a card with the sandbox provider and saves it for the customer.
+    /// Tokenizes a card with the sandbox (test mode only) and saves it for the customer.
     pub async fn save_card(
         &self,
         customer_id: String,
         card: CardInput,
+        idempotency_key: Option<String>,
     ) -> Result<SavedCardRecord, PaymentError> {
-        self.call(|engine| async move {
-            let card = card.details(engine.now())?;
-            let payments = engine.payments();
-            payments.save_card(&id(&customer_id)?, SANDBOX, &card).await
+        self.call(|tenant| async move {
+            tenant
+                .save_method(
+                    idempotency_key.as_deref(),
+                    &id(&customer_id)?,
+                    card.method(),
+                )
+                .await
         })
         .await
         .map(SavedCardRecord::from)
@@ -143,14 +148,14 @@ impl Obol {
         &self,
         customer_id: String,
     ) -> Result<Vec<SavedCardRecord>, PaymentError> {
-        self.call(|engine| async move { engine.payments().saved_methods(&id(&customer_id)?).await })
+        self.call(|tenant| async move { tenant.saved_methods(&id(&customer_id)?).await })
             .await
             .map(|found| found.into_iter().map(SavedCardRecord::from).collect())
     }
 
     /// Detaches a saved card: it can no longer be used.
     pub async fn detach_card(&self, method_id: String) -> Result<SavedCardRecord, PaymentError> {
-        self.call(|engine| async move { engine.payments().detach_method(&id(&method_id)?).await })
+        self.call(|tenant| async move { tenant.detach_method(&id(&method_id)?).await })
             .await
             .map(SavedCardRecord::from)
     }
@@ -160,11 +165,12 @@ impl Obol {
         &self,
         payment_id: String,
         method_id: String,
+        idempotency_key: Option<String>,
     ) -> Result<PaymentRecord, PaymentError> {
-        self.call(|engine| async move {
-            engine
-                .payments()
-                .attach_saved_method(&id(&payment_id)?, &id(&method_id)?)
+        self.call(|tenant| async move {
+            let method = MethodInput::Saved(id(&method_id)?);
+            tenant
+                .attach_method(idempotency_key.as_deref(), &id(&payment_id)?, method)
                 .await
         })
         .await

@@ -7,8 +7,8 @@ use obol::payments::{EventQuery, StoredEvent, default_merchant};
 
 use crate::convert::{id, time};
 use crate::error::PaymentError;
-use crate::object::Obol;
 use crate::payments::PaymentRecord;
+use crate::tenant::Tenant;
 
 /// A payment event.
 #[derive(Debug, Clone, uniffi::Record)]
@@ -42,23 +42,24 @@ impl From<StoredEvent> for EventRecord {
 }
 
 #[uniffi::export]
-impl Obol {
-    /// Up to `limit` events (at most 1000) after position `after` (0: from the start), oldest
-    /// first; only one payment's with `payment_id`.
+impl Tenant {
+    /// Up to `limit` of the tenant's events (at most 1000) after position `after` (0: from
+    /// the start), oldest first; only one payment's with `payment_id`.
     pub async fn events(
         &self,
         after: i64,
         limit: u32,
         payment_id: Option<String>,
     ) -> Result<Vec<EventRecord>, PaymentError> {
-        self.call(|engine| async move {
+        self.call(|tenant| async move {
             let query = EventQuery {
                 merchant: default_merchant(),
+                mode: None,
                 payment: payment_id.as_deref().map(id).transpose()?,
                 after,
                 limit,
             };
-            engine.payments().events(&query).await
+            tenant.events(query).await
         })
         .await
         .map(|found| found.into_iter().map(EventRecord::from).collect())

@@ -4,13 +4,14 @@ use std::collections::HashMap;
 use std::time::SystemTime;
 
 use obol::{
-    Account, AccountId, Balance, Entry, HistoryEntry, Hold, NewAccount, NewHold, NewTransaction,
-    PostAmount, PostHold, Result, Transaction, TransactionId, VoidHold,
+    Account, AccountId, Balance, Entry, HistoryEntry, Hold, LedgerCommand, NewAccount, NewHold,
+    NewTransaction, PostAmount, PostHold, Result, Transaction, TransactionId, VoidHold,
 };
 
 use crate::convert::{amount, id, metadata, metadata_out, time, timestamp};
 use crate::error::LedgerError;
 use crate::object::Obol;
+use crate::tenant::Tenant;
 
 /// A side of an entry, and an account's normal balance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -274,10 +275,10 @@ pub struct HistoryPage {
 }
 
 /// A transaction id given by the caller, or a new one.
-fn transaction_id(obol: &obol::Ledger, given: Option<&str>) -> Result<TransactionId> {
+fn transaction_id(tenant: &obol::Tenant, given: Option<&str>) -> Result<TransactionId> {
     match given {
         Some(given) => id(given),
-        None => Ok(obol.new_transaction_id()),
+        None => Ok(TransactionId::generate(tenant.ids())),
     }
 }
 
@@ -292,17 +293,19 @@ impl Obol {
         })
         .await
     }
+}
 
-    /// Opens an account.
+#[uniffi::export]
+impl Tenant {
+    /// Opens an account the tenant owns.
     pub async fn create_account(
         &self,
         input: NewAccountInput,
     ) -> Result<AccountRecord, LedgerError> {
-        self.call(|engine| async move {
-            let ledger = engine.ledger();
+        self.call(|tenant| async move {
             let id = match &input.id {
                 Some(given) => id(given)?,
-                None => ledger.new_account_id(),
+                None => AccountId::generate(tenant.ids()),
             };
             let asset = obol::AssetCode::new(&input.asset)?;
             let mut new = NewAccount::new(id, asset, input.normal_balance.into());
@@ -310,7 +313,7 @@ impl Obol {
                 new = new.no_overdraft();
             }
             new.metadata = metadata(input.metadata);
-            ledger.create_account(new).await
+            tenant.create_account(None, new).await
         })
         .await
         .map(AccountRecord::from)
@@ -318,16 +321,16 @@ impl Obol {
 
     /// An account.
     pub async fn account(&self, id: String) -> Result<AccountRecord, LedgerError> {
-        self.call(|engine| async move { engine.ledger().account(&crate::convert::id(&id)?).await })
+        self.call(|tenant| async move { tenant.account(&crate::convert::id(&id)?).await })
             .await
-            .map(AccountRecord::from)
+            .map(|(account, _)| AccountRecord::from(account))
     }
 
     /// An account's balance now.
     pub async fn balance(&self, account: String) -> Result<BalanceRecord, LedgerError> {
-        self.call(|engine| async move {
+        self.call(|tenant| async move {
             let account: AccountId = id(&account)?;
-            let (account, balance) = engine.ledger().account_and_balance(&account).await?;
+            let (account, balance) = tenant.account(&account).await?;
             Ok(balance_record(&account, &balance))
         })
         .await
@@ -341,14 +344,13 @@ impl Obol {
         entries: Vec<EntryInput>,
         metadata: HashMap<String, String>,
     ) -> Result<TransactionRecord, LedgerError> {
-        self.call(|engine| async move {
-            let ledger = engine.ledger();
+        self.call(|tenant| async move {
             let mut new = NewTransaction::new(
-                transaction_id(ledger, id.as_deref())?,
+                transaction_id(&tenant, id.as_deref())?,
                 self::entries(&entries)?,
             );
             new.metadata = crate::convert::metadata(metadata);
-            ledger.transfer(new).await
+            tenant.submit(LedgerCommand::Transfer(new)).await
         })
         .await
         .map(TransactionRecord::from)
@@ -362,15 +364,14 @@ impl Obol {
         expires_at: Option<SystemTime>,
         metadata: HashMap<String, String>,
     ) -> Result<TransactionRecord, LedgerError> {
-        self.call(|engine| async move {
-            let ledger = engine.ledger();
+        self.call(|tenant| async move {
             let hold = NewHold {
-                id: transaction_id(ledger, id.as_deref())?,
+                id: transaction_id(&tenant, id.as_deref())?,
                 entries: self::entries(&entries)?,
                 expires_at: expires_at.map(timestamp).transpose()?,
                 metadata: crate::convert::metadata(metadata),
             };
-            ledger.hold(hold).await
+            tenant.submit(LedgerCommand::Hold(hold)).await
         })
         .await
         .map(TransactionRecord::from)
@@ -385,10 +386,9 @@ impl Obol {
         release_remainder: bool,
         id: Option<String>,
     ) -> Result<TransactionRecord, LedgerError> {
-        self.call(|engine| async move {
-            let ledger = engine.ledger();
+        self.call(|tenant| async move {
             let post = PostHold {
-                id: transaction_id(ledger, id.as_deref())?,
+                id: transaction_id(&tenant, id.as_deref())?,
                 hold_id: crate::convert::id(&hold_id)?,
                 amount: match amount {
                     Some(text) => PostAmount::Amount(crate::convert::amount(&text)?),
@@ -398,7 +398,7 @@ impl Obol {
                 effective_at: None,
                 metadata: Default::default(),
             };
-            ledger.post_hold(post).await
+            tenant.submit(LedgerCommand::PostHold(post)).await
         })
         .await
         .map(TransactionRecord::from)
@@ -410,14 +410,13 @@ impl Obol {
         hold_id: String,
         id: Option<String>,
     ) -> Result<TransactionRecord, LedgerError> {
-        self.call(|engine| async move {
-            let ledger = engine.ledger();
+        self.call(|tenant| async move {
             let void = VoidHold {
-                id: transaction_id(ledger, id.as_deref())?,
+                id: transaction_id(&tenant, id.as_deref())?,
                 hold_id: crate::convert::id(&hold_id)?,
                 metadata: Default::default(),
             };
-            ledger.void_hold(void).await
+            tenant.submit(LedgerCommand::VoidHold(void)).await
         })
         .await
         .map(TransactionRecord::from)
@@ -425,18 +424,16 @@ impl Obol {
 
     /// A hold and what has been posted of it.
     pub async fn get_hold(&self, hold_id: String) -> Result<HoldRecord, LedgerError> {
-        self.call(|engine| async move { engine.ledger().get_hold(&id(&hold_id)?).await })
+        self.call(|tenant| async move { tenant.hold(&id(&hold_id)?).await })
             .await
             .map(HoldRecord::from)
     }
 
     /// A transaction.
     pub async fn transaction(&self, id: String) -> Result<TransactionRecord, LedgerError> {
-        self.call(
-            |engine| async move { engine.ledger().transaction(&crate::convert::id(&id)?).await },
-        )
-        .await
-        .map(TransactionRecord::from)
+        self.call(|tenant| async move { tenant.transaction(&crate::convert::id(&id)?).await })
+            .await
+            .map(TransactionRecord::from)
     }
 
     /// An account's posted entries, oldest first, `limit` per page.
@@ -446,9 +443,8 @@ impl Obol {
         cursor: Option<String>,
         limit: u32,
     ) -> Result<HistoryPage, LedgerError> {
-        self.call(|engine| async move {
-            let page = engine
-                .ledger()
+        self.call(|tenant| async move {
+            let page = tenant
                 .history(&id(&account)?, cursor.as_deref(), limit)
                 .await?;
             Ok(HistoryPage {

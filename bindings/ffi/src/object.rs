@@ -42,15 +42,19 @@ pub async fn open_obol(
         EngineHandle::open(&url, &issuer, &audience, &key_encryption_key).await
     })
     .await?;
-    Ok(Arc::new(Obol { handle }))
+    Ok(Arc::new(Obol {
+        handle: Arc::new(handle),
+    }))
 }
 
 /// The engine: ledger, payments (sandbox provider) and auth over one store. Safe to call
-/// from many threads at once. Dropping it closes the store once the calls in flight finish;
-/// [`Obol::shutdown`] also waits until every write is durable.
+/// from many threads at once. Sign-in and the host's own set-up (assets, a first user or
+/// key) are here; everything done for a merchant goes through a [`crate::Tenant`]
+/// ([`Obol::act_as`], [`Obol::authenticate`]). Dropping it closes the store once the calls
+/// in flight finish; [`Obol::shutdown`] also waits until every write is durable.
 #[derive(Debug, uniffi::Object)]
 pub struct Obol {
-    handle: EngineHandle,
+    pub(crate) handle: Arc<EngineHandle>,
 }
 
 impl Obol {

@@ -5,17 +5,14 @@ use std::collections::HashMap;
 use std::time::SystemTime;
 
 use obol::payments::{
-    CancellationReason, CardDetails, NewPayment, Payment, PaymentQuery, PaymentRequest, Payments,
+    CancellationReason, CreatePayment, MethodInput, Payment, PaymentQuery, PaymentRequest,
     default_merchant,
 };
 use obol::{AssetCode, Result};
 
 use crate::convert::{amount, id, metadata, metadata_out, time};
 use crate::error::PaymentError;
-use crate::object::Obol;
-
-/// The provider cards are tokenized with (the embedded default).
-pub(crate) const SANDBOX: &str = "sandbox";
+use crate::tenant::Tenant;
 
 /// When a payment is captured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -26,12 +23,9 @@ pub enum CaptureMethod {
     Manual,
 }
 
-/// A new payment.
+/// A new payment (named by its idempotency key, or new without one).
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct NewPaymentInput {
-    /// Its id (`pay_…`); when absent, named by the idempotency key (or new without one).
-    #[uniffi(default = None)]
-    pub id: Option<String>,
     /// Minor units, a decimal string.
     pub amount: String,
     /// The asset code.
@@ -59,9 +53,14 @@ pub struct CardInput {
 }
 
 impl CardInput {
-    /// The card checked (number, expiry at `now`, CVC) for the tokenizer.
-    pub(crate) fn details(&self, now: obol::Timestamp) -> Result<CardDetails> {
-        CardDetails::new(&self.number, self.exp_month, self.exp_year, &self.cvc, now)
+    /// The card as a payment method (the engine checks and tokenizes it, test mode only).
+    pub(crate) fn method(self) -> MethodInput {
+        MethodInput::Card(obol::payments::CardInput {
+            number: self.number,
+            exp_month: self.exp_month,
+            exp_year: self.exp_year,
+            cvc: self.cvc,
+        })
     }
 }
 
@@ -127,44 +126,42 @@ impl From<Payment> for PaymentRecord {
 }
 
 #[uniffi::export]
-impl Obol {
+impl Tenant {
     /// Creates a payment. With `idempotency_key`, the same key and input answer the first
-    /// result; the same key with other input is `idempotency_conflict`.
+    /// result (the key names the payment); the same key with other input is
+    /// `idempotency_conflict`.
     pub async fn create_payment(
         &self,
         input: NewPaymentInput,
         idempotency_key: Option<String>,
     ) -> Result<PaymentRecord, PaymentError> {
-        self.call(|engine| async move {
-            let given = input.id.as_deref().map(id).transpose()?;
-            let mut terms =
-                NewPayment::unnamed(amount(&input.amount)?, AssetCode::new(&input.asset)?);
+        self.call(|tenant| async move {
+            let mut request =
+                CreatePayment::new(amount(&input.amount)?, AssetCode::new(&input.asset)?);
             if input.capture_method == CaptureMethod::Manual {
-                terms = terms.manual_capture();
+                request.capture_method = Some(obol::payments::CaptureMethod::Manual);
             }
-            terms.customer = input.customer.as_deref().map(id).transpose()?;
-            terms.metadata = metadata(input.metadata);
-            engine
-                .payments()
-                .create_once(idempotency_key.as_deref(), given, terms)
+            request.customer = input.customer.as_deref().map(id).transpose()?;
+            request.metadata = metadata(input.metadata);
+            tenant
+                .create_payment(idempotency_key.as_deref(), request)
                 .await
         })
         .await
         .map(PaymentRecord::from)
     }
 
-    /// Tokenizes a card with the sandbox provider and attaches it to a payment.
+    /// Tokenizes a card with the sandbox (test mode only) and attaches it to a payment.
     pub async fn attach_card(
         &self,
         payment_id: String,
         card: CardInput,
+        idempotency_key: Option<String>,
     ) -> Result<PaymentRecord, PaymentError> {
-        self.call(|engine| async move {
-            let payments = engine.payments();
-            let token = payments
-                .tokenize_card(SANDBOX, &card.details(engine.now())?)
-                .await?;
-            payments.attach_method(&id(&payment_id)?, token).await
+        self.call(|tenant| async move {
+            tenant
+                .attach_method(idempotency_key.as_deref(), &id(&payment_id)?, card.method())
+                .await
         })
         .await
         .map(PaymentRecord::from)
@@ -176,26 +173,28 @@ impl Obol {
         payment_id: String,
         idempotency_key: Option<String>,
     ) -> Result<PaymentRecord, PaymentError> {
-        self.call(|engine| async move {
-            let request = PaymentRequest::Confirm {
+        self.execute(
+            PaymentRequest::Confirm {
                 payment: id(&payment_id)?,
-            };
-            engine
-                .payments()
-                .execute(idempotency_key.as_deref(), request)
-                .await
-        })
+            },
+            idempotency_key,
+        )
         .await
-        .map(PaymentRecord::from)
     }
 
     /// Finishes a `requires_action` step (3-D Secure) the customer completed.
-    pub async fn complete_action(&self, payment_id: String) -> Result<PaymentRecord, PaymentError> {
-        self.call(
-            |engine| async move { engine.payments().complete_action(&id(&payment_id)?).await },
+    pub async fn complete_action(
+        &self,
+        payment_id: String,
+        idempotency_key: Option<String>,
+    ) -> Result<PaymentRecord, PaymentError> {
+        self.execute(
+            PaymentRequest::CompleteAction {
+                payment: id(&payment_id)?,
+            },
+            idempotency_key,
         )
         .await
-        .map(PaymentRecord::from)
     }
 
     /// Captures an authorized payment: all of it when `amount` is absent; a part releases
@@ -207,19 +206,12 @@ impl Obol {
         final_capture: bool,
         idempotency_key: Option<String>,
     ) -> Result<PaymentRecord, PaymentError> {
-        self.call(|engine| async move {
-            let request = PaymentRequest::Capture {
-                payment: id(&payment_id)?,
-                amount: amount.as_deref().map(crate::convert::amount).transpose()?,
-                final_capture,
-            };
-            engine
-                .payments()
-                .execute(idempotency_key.as_deref(), request)
-                .await
-        })
-        .await
-        .map(PaymentRecord::from)
+        let request = PaymentRequest::Capture {
+            payment: id(&payment_id)?,
+            amount: amount.as_deref().map(crate::convert::amount).transpose()?,
+            final_capture,
+        };
+        self.execute(request, idempotency_key).await
     }
 
     /// Cancels a payment not yet captured, releasing what it holds.
@@ -228,18 +220,11 @@ impl Obol {
         payment_id: String,
         idempotency_key: Option<String>,
     ) -> Result<PaymentRecord, PaymentError> {
-        self.call(|engine| async move {
-            let request = PaymentRequest::Cancel {
-                payment: id(&payment_id)?,
-                reason: CancellationReason::RequestedByCustomer,
-            };
-            engine
-                .payments()
-                .execute(idempotency_key.as_deref(), request)
-                .await
-        })
-        .await
-        .map(PaymentRecord::from)
+        let request = PaymentRequest::Cancel {
+            payment: id(&payment_id)?,
+            reason: CancellationReason::RequestedByCustomer,
+        };
+        self.execute(request, idempotency_key).await
     }
 
     /// Refunds a captured payment: all that is left when `amount` is absent.
@@ -249,47 +234,61 @@ impl Obol {
         amount: Option<String>,
         idempotency_key: Option<String>,
     ) -> Result<PaymentRecord, PaymentError> {
-        self.call(|engine| async move {
-            let request = PaymentRequest::Refund {
-                payment: id(&payment_id)?,
-                amount: amount.as_deref().map(crate::convert::amount).transpose()?,
-                reason: None,
-            };
-            engine
-                .payments()
-                .execute(idempotency_key.as_deref(), request)
-                .await
-        })
-        .await
-        .map(PaymentRecord::from)
+        let request = PaymentRequest::Refund {
+            payment: id(&payment_id)?,
+            amount: amount.as_deref().map(crate::convert::amount).transpose()?,
+            reason: None,
+        };
+        self.execute(request, idempotency_key).await
     }
 
-    /// A payment.
+    /// A payment of the tenant (another merchant's is `payment_not_found`).
     pub async fn payment(&self, payment_id: String) -> Result<PaymentRecord, PaymentError> {
-        self.call(|engine| async move { engine.payments().payment(&id(&payment_id)?).await })
+        self.call(|tenant| async move { tenant.payment(&id(&payment_id)?).await })
             .await
             .map(PaymentRecord::from)
     }
 
-    /// Payments, newest first, `limit` per page, after the payment `starting_after`.
+    /// The tenant's payments, newest first, `limit` per page, after the payment
+    /// `starting_after`.
     pub async fn payments(
         &self,
         limit: u32,
         starting_after: Option<String>,
     ) -> Result<Vec<PaymentRecord>, PaymentError> {
-        self.call(|engine| async move {
+        self.call(|tenant| async move {
             let mut query = PaymentQuery::merchant(default_merchant(), limit);
             query.starting_after = starting_after.as_deref().map(id).transpose()?;
-            engine.payments().list(&query).await
+            tenant.payments(query).await
         })
         .await
         .map(|found| found.into_iter().map(PaymentRecord::from).collect())
     }
 
-    /// The ledger account (`acct_…`) the merchant's takings in `asset` are credited to;
-    /// read it with [`Obol::balance`].
-    pub fn merchant_account(&self, asset: String) -> Result<String, PaymentError> {
-        let asset = AssetCode::new(&asset).map_err(PaymentError::from)?;
-        Ok(Payments::merchant_account_id(&default_merchant(), &asset).to_string())
+    /// The ledger account (`acct_…`) the merchant's takings in `asset` are credited to (in
+    /// the tenant's mode); read it with [`Tenant::balance`].
+    pub async fn merchant_account(&self, asset: String) -> Result<String, PaymentError> {
+        self.call(|tenant| async move {
+            let asset = AssetCode::new(&asset)?;
+            let found = tenant.balances(std::slice::from_ref(&asset)).await?;
+            found
+                .into_iter()
+                .next()
+                .map(|balance| balance.account.to_string())
+                .ok_or_else(|| obol::Error::corrupt("no balance for the asset asked"))
+        })
+        .await
+    }
+}
+
+impl Tenant {
+    async fn execute(
+        &self,
+        request: PaymentRequest,
+        idempotency_key: Option<String>,
+    ) -> Result<PaymentRecord, PaymentError> {
+        self.call(|tenant| async move { tenant.execute(idempotency_key.as_deref(), request).await })
+            .await
+            .map(PaymentRecord::from)
     }
 }

@@ -190,7 +190,10 @@ fn swift_sources_are_generated() {
     let swift = std::fs::read_to_string(out.path().join("Obol.swift")).expect("Obol.swift");
     for name in [
         "class Obol",
+        "class Tenant",
         "func openObol(",
+        "func actAs(",
+        "func authenticate(",
         "enum LedgerError",
         "func transfer(",
         "func createCustomer(",
@@ -199,5 +202,5 @@ fn swift_sources_are_generated() {
         assert!(swift.contains(name), "Obol.swift lacks {name}");
     }
     let header = std::fs::read_to_string(out.path().join("ObolFFI.h")).expect("ObolFFI.h");
-    assert!(header.contains("uniffi_obol_ffi_fn_method_obol_transfer"));
+    assert!(header.contains("uniffi_obol_ffi_fn_method_tenant_transfer"));
 }

@@ -26,11 +26,13 @@ async function openFresh() {
     issuer: 'obol-scenario',
     audience: 'obol-app',
   }
-  return { engine: await obol.openObol(`sqlite://${directory}/app.db`, options), directory }
+  const engine = await obol.openObol(`sqlite://${directory}/app.db`, options)
+  // The app acting as its own (default) merchant, with every scope, in test mode.
+  return { engine, shop: engine.actAs(null, [], 'test'), directory }
 }
 
-const account = async (engine, normalBalance, noOverdraft = false) =>
-  (await engine.createAccount({ asset: USD, normalBalance, noOverdraft })).id
+const account = async (shop, normalBalance, noOverdraft = false) =>
+  (await shop.createAccount({ asset: USD, normalBalance, noOverdraft })).id
 
 const rejectsWith = (promise, code) => assert.rejects(promise, (error) => {
   assert.ok(error instanceof Error)
@@ -39,27 +41,27 @@ const rejectsWith = (promise, code) => assert.rejects(promise, (error) => {
 })
 
 test('ledger scenario', async () => {
-  const { engine } = await openFresh()
-  const cash = await account(engine, 'debit')
-  const wallet = await account(engine, 'credit', true)
-  const revenue = await account(engine, 'credit')
+  const { engine, shop } = await openFresh()
+  const cash = await account(shop, 'debit')
+  const wallet = await account(shop, 'credit', true)
+  const revenue = await account(shop, 'credit')
 
-  await engine.transfer(null, transfer(cash, wallet, '10000'))
-  const hold = await engine.hold(null, transfer(wallet, revenue, '2500'))
-  assert.equal((await engine.postHold(hold.id, '1500', true)).kind, 'post_hold')
-  assert.equal((await engine.getHold(hold.id)).status, 'posted')
+  await shop.transfer(null, transfer(cash, wallet, '10000'))
+  const hold = await shop.hold(null, transfer(wallet, revenue, '2500'))
+  assert.equal((await shop.postHold(hold.id, '1500', true)).kind, 'post_hold')
+  assert.equal((await shop.getHold(hold.id)).status, 'posted')
 
-  await rejectsWith(engine.transfer(null, transfer(wallet, revenue, '999999')), 'insufficient_funds')
+  await rejectsWith(shop.transfer(null, transfer(wallet, revenue, '999999')), 'insufficient_funds')
   const key = 'txn_01JD3Q4V5X6Y7Z8A9B0C1D2E3F'
-  const first = await engine.transfer(key, transfer(wallet, revenue, '100'))
-  assert.equal((await engine.transfer(key, transfer(wallet, revenue, '100'))).id, first.id)
-  await rejectsWith(engine.transfer(key, transfer(wallet, revenue, '200')), 'idempotency_conflict')
-  await rejectsWith(engine.transfer(null, transfer(cash, wallet, '12.50')), 'invalid_amount')
+  const first = await shop.transfer(key, transfer(wallet, revenue, '100'))
+  assert.equal((await shop.transfer(key, transfer(wallet, revenue, '100'))).id, first.id)
+  await rejectsWith(shop.transfer(key, transfer(wallet, revenue, '200')), 'idempotency_conflict')
+  await rejectsWith(shop.transfer(null, transfer(cash, wallet, '12.50')), 'invalid_amount')
 
-  assert.equal((await engine.balance(wallet)).posted, '8400')
-  assert.equal((await engine.balance(revenue)).posted, '1600')
-  assert.equal((await engine.balance(cash)).posted, '10000')
-  const history = await engine.history(wallet, null, 10)
+  assert.equal((await shop.balance(wallet)).posted, '8400')
+  assert.equal((await shop.balance(revenue)).posted, '1600')
+  assert.equal((await shop.balance(cash)).posted, '10000')
+  const history = await shop.history(wallet, null, 10)
   assert.deepEqual(
     history.items.map((item) => [item.direction, item.amount]),
     [['credit', '10000'], ['debit', '1500'], ['debit', '100']],
@@ -67,29 +69,29 @@ test('ledger scenario', async () => {
   assert.equal(history.nextCursor, undefined)
 
   await engine.shutdown()
-  await rejectsWith(engine.balance(wallet), 'shut_down')
+  await rejectsWith(shop.balance(wallet), 'shut_down')
 })
 
 test('payment scenario', async () => {
-  const { engine } = await openFresh()
+  const { engine, shop } = await openFresh()
   const order = (amount) => ({ amount, asset: USD, captureMethod: 'manual' })
 
-  const payment = await engine.createPayment(order('5000'), 'order-1')
+  const payment = await shop.createPayment(order('5000'), 'order-1')
   assert.equal(payment.status, 'requires_payment_method')
   const card = { number: '4242 4242 4242 4242', expMonth: 12, expYear: 2099, cvc: '123' }
-  assert.equal((await engine.attachCard(payment.id, card)).status, 'requires_confirmation')
-  const confirmed = await engine.confirm(payment.id)
+  assert.equal((await shop.attachCard(payment.id, card)).status, 'requires_confirmation')
+  const confirmed = await shop.confirm(payment.id)
   assert.deepEqual([confirmed.status, confirmed.authorized], ['requires_capture', '5000'])
-  const captured = await engine.capture(payment.id, '3000')
+  const captured = await shop.capture(payment.id, '3000')
   assert.deepEqual([captured.status, captured.captured], ['succeeded', '3000'])
-  assert.equal((await engine.refund(payment.id, '1000', 'refund-1')).refunded, '1000')
+  assert.equal((await shop.refund(payment.id, '1000', 'refund-1')).refunded, '1000')
 
-  assert.equal((await engine.createPayment(order('5000'), 'order-1')).id, payment.id)
-  await rejectsWith(engine.createPayment(order('6000'), 'order-1'), 'idempotency_conflict')
-  await rejectsWith(engine.refund(payment.id, '5000'), 'exceeds_refundable')
+  assert.equal((await shop.createPayment(order('5000'), 'order-1')).id, payment.id)
+  await rejectsWith(shop.createPayment(order('6000'), 'order-1'), 'idempotency_conflict')
+  await rejectsWith(shop.refund(payment.id, '5000'), 'exceeds_refundable')
 
-  assert.equal((await engine.balance(engine.merchantAccount(USD))).posted, '2000')
-  assert.deepEqual((await engine.payments(10)).map((p) => p.refunded), ['1000'])
+  assert.equal((await shop.balance(await shop.merchantAccount(USD))).posted, '2000')
+  assert.deepEqual((await shop.payments(10)).map((p) => p.refunded), ['1000'])
   await engine.shutdown()
 })
 
@@ -99,40 +101,40 @@ const EVENT_KINDS = [
 ]
 
 test('customer and events scenario', async () => {
-  const { engine } = await openFresh()
-  const customer = await engine.createCustomer({ email: 'ada@example.com', name: 'Ada' })
-  const read = await engine.customer(customer.id)
+  const { engine, shop } = await openFresh()
+  const customer = await shop.createCustomer({ email: 'ada@example.com', name: 'Ada' })
+  const read = await shop.customer(customer.id)
   assert.deepEqual([read.email, read.name], ['ada@example.com', 'Ada'])
-  await rejectsWith(engine.createCustomer({ email: 'not-an-email', name: 'Ada' }), 'invalid_customer')
+  await rejectsWith(shop.createCustomer({ email: 'not-an-email', name: 'Ada' }), 'invalid_customer')
 
   const card = { number: '4242 4242 4242 4242', expMonth: 12, expYear: 2099, cvc: '123' }
-  const saved = await engine.saveCard(customer.id, card)
+  const saved = await shop.saveCard(customer.id, card)
   assert.deepEqual([saved.brand, saved.last4], ['visa', '4242'])
-  assert.equal((await engine.savedCards(customer.id)).length, 1)
+  assert.equal((await shop.savedCards(customer.id)).length, 1)
 
   const order = { amount: '2500', asset: USD, captureMethod: 'automatic', customer: customer.id }
-  const payment = await engine.createPayment(order)
+  const payment = await shop.createPayment(order)
   assert.equal(payment.customer, customer.id)
-  await engine.attachSavedCard(payment.id, saved.id)
-  const paid = await engine.confirm(payment.id)
+  await shop.attachSavedCard(payment.id, saved.id)
+  const paid = await shop.confirm(payment.id)
   assert.deepEqual([paid.status, paid.captured], ['succeeded', '2500'])
 
-  const events = await engine.events(0, 100, payment.id)
+  const events = await shop.events(0, 100, payment.id)
   assert.deepEqual(events.map((e) => e.kind), EVENT_KINDS)
   const sequences = events.map((e) => e.sequence)
   assert.deepEqual([...sequences].sort((a, b) => a - b), sequences)
   assert.equal(events.at(-1).payment.status, 'succeeded')
-  const following = await engine.events(events[0].sequence, 1)
+  const following = await shop.events(events[0].sequence, 1)
   assert.deepEqual(following.map((e) => e.id), [events[1].id])
 
-  assert.equal((await engine.detachCard(saved.id)).detached, true)
-  assert.deepEqual(await engine.savedCards(customer.id), [])
-  await rejectsWith(engine.detachCard(saved.id), 'payment_method_not_found')
+  assert.equal((await shop.detachCard(saved.id)).detached, true)
+  assert.deepEqual(await shop.savedCards(customer.id), [])
+  await rejectsWith(shop.detachCard(saved.id), 'payment_method_not_found')
   await engine.shutdown()
 })
 
 test('auth scenario', async () => {
-  const { engine } = await openFresh()
+  const { engine, shop } = await openFresh()
   const password = 'correct horse battery staple'
   const user = await engine.signUp('Ada@Example.com', password, [])
   assert.equal(user.email, 'ada@example.com')
@@ -155,15 +157,54 @@ test('auth scenario', async () => {
   const key = await engine.issueApiKey('till', ['payments:write'])
   const principal = await engine.authenticateApiKey(key.secret)
   assert.deepEqual([principal.kind, principal.scopes], ['api_key', ['payments:write']])
+
+  // A tenant issues keys within what it holds; a key's holder acts through its tenant.
+  const reader = await shop.issueApiKey('reports', ['payments:read'], 'test')
+  assert.ok(reader.secret)
+  const asReader = await engine.authenticate(reader.secret)
+  assert.equal(asReader.principal().kind, 'api_key')
+  await rejectsWith(asReader.createPayment({ amount: '100', asset: USD }), 'forbidden')
+  await rejectsWith(asReader.issueApiKey('more', ['payments:read'], 'test'), 'forbidden')
+  await rejectsWith(shop.issueApiKey('live', ['payments:read'], 'live'), 'forbidden')
+  assert.equal((await shop.apiKeys()).length, 2)
+  await rejectsWith(engine.authenticate('not a credential'), 'unauthenticated')
+  await engine.shutdown()
+})
+
+test('a tenant sees only its own merchant', async () => {
+  const { engine } = await openFresh()
+  const a = engine.actAs('mer_01JD3Q4V5X6Y7Z8A9B0C1D2E3A', [], 'test')
+  const b = engine.actAs('mer_01JD3Q4V5X6Y7Z8A9B0C1D2E3B', [], 'test')
+  const card = { number: '4242 4242 4242 4242', expMonth: 12, expYear: 2099, cvc: '123' }
+  const paid = await a.createPayment({ amount: '700', asset: USD, captureMethod: 'manual' })
+  await a.attachCard(paid.id, card)
+  await a.confirm(paid.id)
+
+  await rejectsWith(b.payment(paid.id), 'payment_not_found')
+  await rejectsWith(b.refund(paid.id), 'payment_not_found')
+  assert.deepEqual(await b.payments(10), [])
+  assert.deepEqual(await b.events(0, 100), [])
+  const wallet = await account(a, 'credit')
+  await rejectsWith(b.balance(wallet), 'account_not_found')
+  const takings = await a.merchantAccount(USD)
+  await rejectsWith(b.balance(takings), 'account_not_found')
+  assert.equal((await a.balance(takings)).posted, '0')
+
+  // Live mode reaches no sandbox: card details are refused, and test payments are unseen.
+  const live = engine.actAs('mer_01JD3Q4V5X6Y7Z8A9B0C1D2E3A', [], 'live')
+  await rejectsWith(live.payment(paid.id), 'payment_not_found')
+  const fresh = await live.createPayment({ amount: '100', asset: USD })
+  await rejectsWith(live.attachCard(fresh.id, card), 'invalid_payment_method')
+  assert.throws(() => engine.actAs(null, [], 'sandbox'), (error) => error.code === 'invalid_request')
   await engine.shutdown()
 })
 
 test('8 workers x 500 transfers keep the totals', async () => {
   // Each worker thread opens its own handle on the same file (objects do not cross
   // workers) and transfers concurrently with the others; the main thread checks the sums.
-  const { engine, directory } = await openFresh()
-  const source = await account(engine, 'debit')
-  const pool = await account(engine, 'credit')
+  const { engine, shop, directory } = await openFresh()
+  const source = await account(shop, 'debit')
+  const pool = await account(shop, 'credit')
   const url = `sqlite://${directory}/app.db`
   const kek = obol.generateKeyEncryptionKey()
   await engine.shutdown()
@@ -172,8 +213,9 @@ test('8 workers x 500 transfers keep the totals', async () => {
     const obol = require(workerData.addon)
     ;(async () => {
       const engine = await obol.openObol(workerData.url, { keyEncryptionKey: workerData.kek, issuer: 'w', audience: 'w' })
+      const shop = engine.actAs(null, [], 'test')
       for (let i = 0; i < 500; i++) {
-        await engine.transfer(null, [
+        await shop.transfer(null, [
           { account: workerData.source, direction: 'debit', amount: '1', asset: 'USD' },
           { account: workerData.pool, direction: 'credit', amount: '1', asset: 'USD' },
         ])
@@ -192,7 +234,8 @@ test('8 workers x 500 transfers keep the totals', async () => {
   }))
   assert.deepEqual(await Promise.all(workers), Array(8).fill('done'))
   const reopened = await obol.openObol(url, { keyEncryptionKey: kek, issuer: 'w', audience: 'w' })
-  assert.equal((await reopened.balance(pool)).posted, '4000')
-  assert.equal((await reopened.balance(source)).posted, '4000')
+  const reopenedShop = reopened.actAs(null, [], 'test')
+  assert.equal((await reopenedShop.balance(pool)).posted, '4000')
+  assert.equal((await reopenedShop.balance(source)).posted, '4000')
   await reopened.shutdown()
 })

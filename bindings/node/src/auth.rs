@@ -1,19 +1,20 @@
 //! Auth: sign up, log in, refresh, log out, the JWKS, offline access-token checks and API
-//! keys, for the engine's default merchant.
-
-use std::collections::BTreeSet;
+//! keys. The app's own set-up (a first user, a first key) belongs to the default merchant in
+//! test mode; a tenant manages its own users and keys within what it holds itself.
 
 use napi::Env;
 use napi::bindgen_prelude::{PromiseRaw, Result};
 use napi_derive::napi;
 use obol::auth::{
-    ApiKeyMode, Expectations, NewUser, Password, Principal, Profile, Scope, Tokens, verify_offline,
+    ApiKeyView, CreateApiKey, CreateUser, Expectations, NewUser, Password, Profile, Scope, Tokens,
+    UserView, verify_offline,
 };
 use obol::payments::default_merchant;
-use obol::{Error, Timestamp};
+use obol::{Error, Mode, Timestamp};
 
 use crate::convert::{promise, sync_error};
 use crate::object::Obol;
+use crate::tenant::{PrincipalRecord, Tenant, parse_scopes, scope_names};
 
 /// What a log-in or a refresh hands the app.
 #[napi(object)]
@@ -24,42 +25,6 @@ pub struct TokensRecord {
     pub refresh_token: String,
     /// Seconds the access token lasts.
     pub expires_in: u32,
-}
-
-/// Who a token or key speaks for.
-#[napi(object)]
-pub struct PrincipalRecord {
-    /// `user` or `api_key`.
-    pub kind: String,
-    /// The user (`usr_…`) or key (`key_…`).
-    pub id: String,
-    /// The tenant.
-    pub merchant: String,
-    /// What it may do.
-    pub scopes: Vec<String>,
-}
-
-impl From<Principal> for PrincipalRecord {
-    fn from(principal: Principal) -> Self {
-        let (kind, id, merchant, scopes) = match principal {
-            Principal::User {
-                user,
-                merchant,
-                scopes,
-            } => ("user", user.to_string(), merchant, scopes),
-            Principal::ApiKey {
-                key,
-                merchant,
-                scopes,
-            } => ("api_key", key.to_string(), merchant, scopes),
-        };
-        PrincipalRecord {
-            kind: kind.into(),
-            id,
-            merchant: merchant.to_string(),
-            scopes: scope_names(&scopes),
-        }
-    }
 }
 
 /// A new user.
@@ -73,20 +38,44 @@ pub struct UserRecord {
     pub scopes: Vec<String>,
 }
 
-/// A new API key and its secret (shown this once).
+impl From<UserView> for UserRecord {
+    fn from(user: UserView) -> Self {
+        UserRecord {
+            id: user.id.to_string(),
+            email: user.email,
+            scopes: scope_names(&user.scopes),
+        }
+    }
+}
+
+/// An API key: its secret only in the answer that made it.
 #[napi(object)]
 pub struct ApiKeyRecord {
     /// `key_…`.
     pub id: String,
-    /// `obol_sk_…`: keep it secret.
-    pub secret: String,
+    /// A label.
+    pub name: String,
+    /// `test` or `live`.
+    pub mode: String,
+    /// What it may do.
+    pub scopes: Vec<String>,
+    /// Set once revoked.
+    pub revoked: bool,
+    /// `obol_sk_…`: keep it secret. Shown once: absent in listings and replays.
+    pub secret: Option<String>,
 }
 
-fn scope_names(scopes: &BTreeSet<Scope>) -> Vec<String> {
-    scopes
-        .iter()
-        .map(|scope| scope.as_str().to_owned())
-        .collect()
+impl ApiKeyRecord {
+    fn of(key: ApiKeyView, secret: Option<String>) -> Self {
+        ApiKeyRecord {
+            id: key.id.to_string(),
+            name: key.name,
+            mode: key.mode.as_str().into(),
+            scopes: scope_names(&key.scopes),
+            revoked: key.revoked_at.is_some(),
+            secret,
+        }
+    }
 }
 
 fn tokens_record(tokens: Tokens, lifetime: u64) -> TokensRecord {
@@ -120,16 +109,14 @@ pub fn verify_access_token_offline(
         id: claims.user,
         merchant: claims.merchant,
         scopes: claims.scopes,
+        mode: claims.mode.as_str().into(),
     })
-}
-
-fn parse_scopes(names: &[String]) -> obol::Result<BTreeSet<Scope>> {
-    names.iter().map(|name| Scope::parse(name)).collect()
 }
 
 #[napi]
 impl Obol {
-    /// Creates a user with `scopes` (every scope when empty).
+    /// Creates a user of the default merchant with `scopes` (every scope when empty), who may
+    /// sign in to test mode.
     #[napi]
     pub fn sign_up<'env>(
         &self,
@@ -150,6 +137,7 @@ impl Obol {
                 password: Password::new(&password),
                 profile: Profile::default(),
                 scopes,
+                live: false,
             };
             let user = engine?.auth().create_user(new).await?;
             Ok(UserRecord {
@@ -160,21 +148,24 @@ impl Obol {
         })
     }
 
-    /// Logs in: tokens for a new session.
+    /// Logs in to the default merchant: tokens for a new session in `mode` (`test` by
+    /// default, or `live` for users allowed it).
     #[napi]
     pub fn log_in<'env>(
         &self,
         env: &'env Env,
         email: String,
         password: String,
+        mode: Option<String>,
     ) -> Result<PromiseRaw<'env, TokensRecord>> {
         let engine = self.engine();
         promise(env, async move {
             let engine = engine?;
             let auth = engine.auth();
             let password = Password::new(&password);
+            let mode = Mode::parse(mode.as_deref().unwrap_or("test"))?;
             let tokens = auth
-                .login(&default_merchant(), &email, &password, None)
+                .login(&default_merchant(), &email, &password, None, mode)
                 .await?;
             Ok(tokens_record(tokens, auth.access_lifetime().as_secs()))
         })
@@ -234,7 +225,8 @@ impl Obol {
         })
     }
 
-    /// Issues an API key with `scopes`; its secret is shown this once.
+    /// Issues a test-mode API key of the default merchant with `scopes`; its secret is
+    /// shown this once.
     #[napi]
     pub fn issue_api_key<'env>(
         &self,
@@ -247,12 +239,12 @@ impl Obol {
             let scopes = parse_scopes(&scopes)?;
             let (key, secret) = engine?
                 .auth()
-                .issue_api_key(&default_merchant(), &name, ApiKeyMode::Test, scopes, None)
+                .issue_api_key(&default_merchant(), &name, Mode::Test, scopes, None)
                 .await?;
-            Ok(ApiKeyRecord {
-                id: key.id.to_string(),
-                secret: secret.expose().to_owned(),
-            })
+            Ok(ApiKeyRecord::of(
+                key.into(),
+                Some(secret.expose().to_owned()),
+            ))
         })
     }
 
@@ -267,6 +259,90 @@ impl Obol {
         promise(env, async move {
             let principal = engine?.auth().authenticate_api_key(&secret).await?;
             Ok(PrincipalRecord::from(principal))
+        })
+    }
+}
+
+#[napi]
+impl Tenant {
+    /// Creates a user of the tenant with `scopes` (at most the tenant's own); `live` lets
+    /// them sign in to live mode (only a live-mode tenant grants it).
+    #[napi]
+    pub fn create_user<'env>(
+        &self,
+        env: &'env Env,
+        email: String,
+        password: String,
+        scopes: Vec<String>,
+        live: Option<bool>,
+        idempotency_key: Option<String>,
+    ) -> Result<PromiseRaw<'env, UserRecord>> {
+        let tenant = self.scoped();
+        promise(env, async move {
+            let request = CreateUser {
+                email,
+                password,
+                profile: Profile::default(),
+                scopes: parse_scopes(&scopes)?,
+                live: live.unwrap_or(false),
+            };
+            let user = tenant?
+                .create_user(idempotency_key.as_deref(), request)
+                .await?;
+            Ok(UserRecord::from(user))
+        })
+    }
+
+    /// Issues an API key of the tenant with `scopes` (at most its own) in `mode` (`test` by
+    /// default, or `live` from a live-mode tenant); its secret is in this answer only.
+    #[napi]
+    pub fn issue_api_key<'env>(
+        &self,
+        env: &'env Env,
+        name: String,
+        scopes: Vec<String>,
+        mode: Option<String>,
+        idempotency_key: Option<String>,
+    ) -> Result<PromiseRaw<'env, ApiKeyRecord>> {
+        let tenant = self.scoped();
+        promise(env, async move {
+            let request = CreateApiKey {
+                name,
+                mode: Mode::parse(mode.as_deref().unwrap_or("test"))?,
+                scopes: parse_scopes(&scopes)?,
+                expires_at: None,
+            };
+            let issued = tenant?
+                .issue_api_key(idempotency_key.as_deref(), request)
+                .await?;
+            Ok(ApiKeyRecord::of(issued.key, issued.secret))
+        })
+    }
+
+    /// The tenant's API keys (no secrets).
+    #[napi]
+    pub fn api_keys<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Vec<ApiKeyRecord>>> {
+        let tenant = self.scoped();
+        promise(env, async move {
+            let keys = tenant?.api_keys().await?;
+            Ok(keys
+                .into_iter()
+                .map(|k| ApiKeyRecord::of(k, None))
+                .collect())
+        })
+    }
+
+    /// Revokes one of the tenant's API keys; it stops working at once.
+    #[napi]
+    pub fn revoke_api_key<'env>(
+        &self,
+        env: &'env Env,
+        key_id: String,
+    ) -> Result<PromiseRaw<'env, ApiKeyRecord>> {
+        let tenant = self.scoped();
+        promise(env, async move {
+            let key = tenant?.revoke_api_key(&key_id.parse()?).await?;
+            Ok(ApiKeyRecord::of(key, None))
         })
     }
 }

@@ -8,11 +8,11 @@ use napi::Env;
 use napi::bindgen_prelude::{PromiseRaw, Result};
 use napi_derive::napi;
 use obol::CustomerId;
-use obol::payments::{Customer, NewCustomer, SavedMethod};
+use obol::payments::{Customer, MethodInput, NewCustomer, SavedMethod};
 
 use crate::convert::{id, metadata, metadata_out, millis, promise};
-use crate::object::Obol;
-use crate::payments::{CardInput, PaymentRecord, SANDBOX};
+use crate::payments::{CardInput, PaymentRecord};
+use crate::tenant::Tenant;
 
 /// A new customer.
 #[napi(object)]
@@ -92,7 +92,7 @@ impl From<SavedMethod> for SavedCardRecord {
 }
 
 #[napi]
-impl Obol {
+impl Tenant {
     /// Creates a customer; the same id and details again answer the stored customer, other
     /// details reject with `idempotency_conflict`.
     #[napi]
@@ -101,18 +101,18 @@ impl Obol {
         env: &'env Env,
         input: NewCustomerInput,
     ) -> Result<PromiseRaw<'env, CustomerRecord>> {
-        let engine = self.engine();
+        let tenant = self.scoped();
         promise(env, async move {
-            let engine = engine?;
+            let tenant = tenant?;
             let customer_id = match &input.id {
                 Some(given) => id(given)?,
-                None => CustomerId::generate(engine.ledger().ids().as_ref()),
+                None => CustomerId::generate(tenant.ids()),
             };
             let mut new = NewCustomer::new(customer_id);
             new.email = input.email;
             new.name = input.name;
             new.metadata = metadata(input.metadata);
-            let customer = engine.payments().create_customer(new).await?;
+            let customer = tenant.create_customer(None, new).await?;
             Ok(CustomerRecord::from(customer))
         })
     }
@@ -124,28 +124,30 @@ impl Obol {
         env: &'env Env,
         customer_id: String,
     ) -> Result<PromiseRaw<'env, CustomerRecord>> {
-        let engine = self.engine();
+        let tenant = self.scoped();
         promise(env, async move {
-            let customer = engine?.payments().customer(&id(&customer_id)?).await?;
+            let customer = tenant?.customer(&id(&customer_id)?).await?;
             Ok(CustomerRecord::from(customer))
         })
     }
 
-    /// Tokenizes a card with the sandbox provider and saves it for the customer.
+    /// Tokenizes a card with the sandbox (test mode only) and saves it for the customer.
     #[napi]
     pub fn save_card<'env>(
         &self,
         env: &'env Env,
         customer_id: String,
         card: CardInput,
+        idempotency_key: Option<String>,
     ) -> Result<PromiseRaw<'env, SavedCardRecord>> {
-        let engine = self.engine();
+        let tenant = self.scoped();
         promise(env, async move {
-            let engine = engine?;
-            let card = card.details(engine.now())?;
-            let payments = engine.payments();
-            let saved = payments
-                .save_card(&id(&customer_id)?, SANDBOX, &card)
+            let saved = tenant?
+                .save_method(
+                    idempotency_key.as_deref(),
+                    &id(&customer_id)?,
+                    card.method(),
+                )
                 .await?;
             Ok(SavedCardRecord::from(saved))
         })
@@ -158,9 +160,9 @@ impl Obol {
         env: &'env Env,
         customer_id: String,
     ) -> Result<PromiseRaw<'env, Vec<SavedCardRecord>>> {
-        let engine = self.engine();
+        let tenant = self.scoped();
         promise(env, async move {
-            let found = engine?.payments().saved_methods(&id(&customer_id)?).await?;
+            let found = tenant?.saved_methods(&id(&customer_id)?).await?;
             Ok(found.into_iter().map(SavedCardRecord::from).collect())
         })
     }
@@ -172,9 +174,9 @@ impl Obol {
         env: &'env Env,
         method_id: String,
     ) -> Result<PromiseRaw<'env, SavedCardRecord>> {
-        let engine = self.engine();
+        let tenant = self.scoped();
         promise(env, async move {
-            let detached = engine?.payments().detach_method(&id(&method_id)?).await?;
+            let detached = tenant?.detach_method(&id(&method_id)?).await?;
             Ok(SavedCardRecord::from(detached))
         })
     }
@@ -186,12 +188,13 @@ impl Obol {
         env: &'env Env,
         payment_id: String,
         method_id: String,
+        idempotency_key: Option<String>,
     ) -> Result<PromiseRaw<'env, PaymentRecord>> {
-        let engine = self.engine();
+        let tenant = self.scoped();
         promise(env, async move {
-            let payment = engine?
-                .payments()
-                .attach_saved_method(&id(&payment_id)?, &id(&method_id)?)
+            let method = MethodInput::Saved(id(&method_id)?);
+            let payment = tenant?
+                .attach_method(idempotency_key.as_deref(), &id(&payment_id)?, method)
                 .await?;
             Ok(PaymentRecord::from(payment))
         })

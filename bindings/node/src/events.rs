@@ -7,8 +7,8 @@ use napi_derive::napi;
 use obol::payments::{EventQuery, StoredEvent, default_merchant};
 
 use crate::convert::{id, millis, promise};
-use crate::object::Obol;
 use crate::payments::PaymentRecord;
+use crate::tenant::Tenant;
 
 /// A payment event.
 #[napi(object)]
@@ -42,9 +42,9 @@ impl From<StoredEvent> for EventRecord {
 }
 
 #[napi]
-impl Obol {
-    /// Up to `limit` events (at most 1000) after position `after` (0: from the start), oldest
-    /// first; only one payment's with `paymentId`.
+impl Tenant {
+    /// Up to `limit` of the tenant's events (at most 1000) after position `after` (0: from
+    /// the start), oldest first; only one payment's with `paymentId`.
     #[napi]
     pub fn events<'env>(
         &self,
@@ -53,15 +53,16 @@ impl Obol {
         limit: u32,
         payment_id: Option<String>,
     ) -> Result<PromiseRaw<'env, Vec<EventRecord>>> {
-        let engine = self.engine();
+        let tenant = self.scoped();
         promise(env, async move {
             let query = EventQuery {
                 merchant: default_merchant(),
+                mode: None,
                 payment: payment_id.as_deref().map(id).transpose()?,
                 after,
                 limit,
             };
-            let found = engine?.payments().events(&query).await?;
+            let found = tenant?.events(query).await?;
             Ok(found.into_iter().map(EventRecord::from).collect())
         })
     }

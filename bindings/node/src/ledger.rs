@@ -6,12 +6,12 @@ use napi::Env;
 use napi::bindgen_prelude::{PromiseRaw, Result};
 use napi_derive::napi;
 use obol::{
-    Account, Entry, HistoryEntry, Hold, NewAccount, NewHold, NewTransaction, PostAmount, PostHold,
-    Transaction, TransactionId, VoidHold,
+    Account, Entry, HistoryEntry, Hold, LedgerCommand, NewAccount, NewHold, NewTransaction,
+    PostAmount, PostHold, Transaction, TransactionId, VoidHold,
 };
 
 use crate::convert::{amount, id, metadata, metadata_out, millis, promise};
-use crate::object::Obol;
+use crate::tenant::Tenant;
 
 /// A side of an entry, and an account's normal balance.
 #[napi(string_enum = "lowercase")]
@@ -205,29 +205,28 @@ pub struct HistoryPage {
     pub next_cursor: Option<String>,
 }
 
-fn transaction_id(ledger: &obol::Ledger, given: Option<&str>) -> obol::Result<TransactionId> {
+fn transaction_id(tenant: &obol::Tenant, given: Option<&str>) -> obol::Result<TransactionId> {
     match given {
         Some(given) => id(given),
-        None => Ok(ledger.new_transaction_id()),
+        None => Ok(TransactionId::generate(tenant.ids())),
     }
 }
 
 #[napi]
-impl Obol {
-    /// Opens an account.
+impl Tenant {
+    /// Opens an account the tenant owns.
     #[napi]
     pub fn create_account<'env>(
         &self,
         env: &'env Env,
         input: NewAccountInput,
     ) -> Result<PromiseRaw<'env, AccountRecord>> {
-        let engine = self.engine();
+        let tenant = self.scoped();
         promise(env, async move {
-            let engine = engine?;
-            let ledger = engine.ledger();
+            let tenant = tenant?;
             let id = match &input.id {
                 Some(given) => id(given)?,
-                None => ledger.new_account_id(),
+                None => obol::AccountId::generate(tenant.ids()),
             };
             let asset = obol::AssetCode::new(&input.asset)?;
             let mut new = NewAccount::new(id, asset, input.normal_balance.into());
@@ -235,7 +234,10 @@ impl Obol {
                 new = new.no_overdraft();
             }
             new.metadata = metadata(input.metadata);
-            ledger.create_account(new).await.map(AccountRecord::from)
+            tenant
+                .create_account(None, new)
+                .await
+                .map(AccountRecord::from)
         })
     }
 
@@ -246,9 +248,9 @@ impl Obol {
         env: &'env Env,
         account: String,
     ) -> Result<PromiseRaw<'env, BalanceRecord>> {
-        let engine = self.engine();
+        let tenant = self.scoped();
         promise(env, async move {
-            let (account, balance) = engine?.ledger().account_and_balance(&id(&account)?).await?;
+            let (account, balance) = tenant?.account(&id(&account)?).await?;
             let normal = account.normal_balance;
             Ok(BalanceRecord {
                 account: account.id.to_string(),
@@ -271,16 +273,18 @@ impl Obol {
         entries: Vec<EntryInput>,
         metadata: Option<HashMap<String, String>>,
     ) -> Result<PromiseRaw<'env, TransactionRecord>> {
-        let engine = self.engine();
+        let tenant = self.scoped();
         promise(env, async move {
-            let engine = engine?;
-            let ledger = engine.ledger();
+            let tenant = tenant?;
             let mut new = NewTransaction::new(
-                transaction_id(ledger, id.as_deref())?,
+                transaction_id(&tenant, id.as_deref())?,
                 self::entries(&entries)?,
             );
             new.metadata = crate::convert::metadata(metadata);
-            ledger.transfer(new).await.map(TransactionRecord::from)
+            tenant
+                .submit(LedgerCommand::Transfer(new))
+                .await
+                .map(TransactionRecord::from)
         })
     }
 
@@ -292,17 +296,19 @@ impl Obol {
         id: Option<String>,
         entries: Vec<EntryInput>,
     ) -> Result<PromiseRaw<'env, TransactionRecord>> {
-        let engine = self.engine();
+        let tenant = self.scoped();
         promise(env, async move {
-            let engine = engine?;
-            let ledger = engine.ledger();
+            let tenant = tenant?;
             let hold = NewHold {
-                id: transaction_id(ledger, id.as_deref())?,
+                id: transaction_id(&tenant, id.as_deref())?,
                 entries: self::entries(&entries)?,
                 expires_at: None,
                 metadata: Default::default(),
             };
-            ledger.hold(hold).await.map(TransactionRecord::from)
+            tenant
+                .submit(LedgerCommand::Hold(hold))
+                .await
+                .map(TransactionRecord::from)
         })
     }
 
@@ -317,12 +323,11 @@ impl Obol {
         release_remainder: bool,
         id: Option<String>,
     ) -> Result<PromiseRaw<'env, TransactionRecord>> {
-        let engine = self.engine();
+        let tenant = self.scoped();
         promise(env, async move {
-            let engine = engine?;
-            let ledger = engine.ledger();
+            let tenant = tenant?;
             let post = PostHold {
-                id: transaction_id(ledger, id.as_deref())?,
+                id: transaction_id(&tenant, id.as_deref())?,
                 hold_id: crate::convert::id(&hold_id)?,
                 amount: match amount {
                     Some(text) => PostAmount::Amount(crate::convert::amount(&text)?),
@@ -332,7 +337,10 @@ impl Obol {
                 effective_at: None,
                 metadata: Default::default(),
             };
-            ledger.post_hold(post).await.map(TransactionRecord::from)
+            tenant
+                .submit(LedgerCommand::PostHold(post))
+                .await
+                .map(TransactionRecord::from)
         })
     }
 
@@ -344,16 +352,18 @@ impl Obol {
         hold_id: String,
         id: Option<String>,
     ) -> Result<PromiseRaw<'env, TransactionRecord>> {
-        let engine = self.engine();
+        let tenant = self.scoped();
         promise(env, async move {
-            let engine = engine?;
-            let ledger = engine.ledger();
+            let tenant = tenant?;
             let void = VoidHold {
-                id: transaction_id(ledger, id.as_deref())?,
+                id: transaction_id(&tenant, id.as_deref())?,
                 hold_id: crate::convert::id(&hold_id)?,
                 metadata: Default::default(),
             };
-            ledger.void_hold(void).await.map(TransactionRecord::from)
+            tenant
+                .submit(LedgerCommand::VoidHold(void))
+                .await
+                .map(TransactionRecord::from)
         })
     }
 
@@ -364,13 +374,9 @@ impl Obol {
         env: &'env Env,
         hold_id: String,
     ) -> Result<PromiseRaw<'env, HoldRecord>> {
-        let engine = self.engine();
+        let tenant = self.scoped();
         promise(env, async move {
-            engine?
-                .ledger()
-                .get_hold(&id(&hold_id)?)
-                .await
-                .map(HoldRecord::from)
+            tenant?.hold(&id(&hold_id)?).await.map(HoldRecord::from)
         })
     }
 
@@ -383,10 +389,9 @@ impl Obol {
         cursor: Option<String>,
         limit: u32,
     ) -> Result<PromiseRaw<'env, HistoryPage>> {
-        let engine = self.engine();
+        let tenant = self.scoped();
         promise(env, async move {
-            let page = engine?
-                .ledger()
+            let page = tenant?
                 .history(&id(&account)?, cursor.as_deref(), limit)
                 .await?;
             Ok(HistoryPage {

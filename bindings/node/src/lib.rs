@@ -16,3 +16,4 @@ mod events;
 mod ledger;
 mod object;
 mod payments;
+mod tenant;

@@ -27,12 +27,14 @@ pub fn generate_key_encryption_key() -> String {
     KeyEncryptionKey::random().to_base64()
 }
 
-/// The engine: ledger, payments (sandbox provider) and auth over one store. Garbage
+/// The engine: ledger, payments (sandbox provider) and auth over one store. Sign-in and the
+/// app's own set-up are here; everything done for a merchant goes through a `Tenant`
+/// (`actAs`, `authenticate`). Garbage
 /// collection closes the store once the calls in flight finish; `shutdown()` also waits
 /// until every write is durable.
 #[napi]
 pub struct Obol {
-    handle: EngineHandle,
+    pub(crate) handle: Arc<EngineHandle>,
 }
 
 impl Obol {
@@ -57,7 +59,9 @@ pub fn open_obol<'env>(
             audience,
         } = options;
         let handle = EngineHandle::open(&url, &issuer, &audience, &key_encryption_key).await?;
-        Ok(Obol { handle })
+        Ok(Obol {
+            handle: Arc::new(handle),
+        })
     })
 }
 

@@ -6,23 +6,18 @@ use std::collections::HashMap;
 use napi::Env;
 use napi::bindgen_prelude::{PromiseRaw, Result};
 use napi_derive::napi;
+use obol::AssetCode;
 use obol::payments::{
-    CancellationReason, CardDetails, NewPayment, Payment, PaymentQuery, PaymentRequest, Payments,
+    CancellationReason, CreatePayment, MethodInput, Payment, PaymentQuery, PaymentRequest,
     default_merchant,
 };
-use obol::{AssetCode, PaymentId};
 
-use crate::convert::{amount, id, metadata, metadata_out, millis, promise, sync_error};
-use crate::object::Obol;
+use crate::convert::{amount, id, metadata, metadata_out, millis, promise};
+use crate::tenant::{Scoped, Tenant};
 
-/// The provider cards are tokenized with (the embedded default).
-pub(crate) const SANDBOX: &str = "sandbox";
-
-/// A new payment.
+/// A new payment (named by its idempotency key, or new without one).
 #[napi(object)]
 pub struct NewPaymentInput {
-    /// Its id (`pay_…`); when absent, named by the idempotency key (or new without one).
-    pub id: Option<String>,
     /// Minor units, a decimal string.
     pub amount: String,
     /// The asset code.
@@ -104,51 +99,52 @@ impl From<Payment> for PaymentRecord {
 
 /// Runs a payment request, once per idempotency key when one is given.
 fn execute<'env>(
-    engine: obol::Result<std::sync::Arc<obol::Engine>>,
+    tenant: obol::Result<Scoped>,
     env: &'env Env,
     key: Option<String>,
-    request: impl FnOnce(&obol::Engine) -> obol::Result<PaymentRequest> + Send + 'static,
+    request: impl FnOnce() -> obol::Result<PaymentRequest> + Send + 'static,
 ) -> Result<PromiseRaw<'env, PaymentRecord>> {
     promise(env, async move {
-        let engine = engine?;
-        let request = request(&engine)?;
-        let payment = engine.payments().execute(key.as_deref(), request).await?;
+        let payment = tenant?.execute(key.as_deref(), request()?).await?;
         Ok(PaymentRecord::from(payment))
     })
 }
 
-/// The terms of a new payment; the engine names it ([`obol::payments::Payments::create_once`]).
-fn new_terms(input: NewPaymentInput) -> obol::Result<(Option<PaymentId>, NewPayment)> {
-    let given = input.id.as_deref().map(id).transpose()?;
-    let mut terms = NewPayment::unnamed(amount(&input.amount)?, AssetCode::new(&input.asset)?);
+/// A new payment as the engine takes it.
+fn new_payment(input: NewPaymentInput) -> obol::Result<CreatePayment> {
+    let mut request = CreatePayment::new(amount(&input.amount)?, AssetCode::new(&input.asset)?);
     match input.capture_method.as_deref() {
         None | Some("automatic") => {}
-        Some("manual") => terms = terms.manual_capture(),
+        Some("manual") => request.capture_method = Some(obol::payments::CaptureMethod::Manual),
         Some(other) => {
             return Err(obol::Error::InvalidRequest {
                 reason: format!("captureMethod is automatic or manual, not {other:?}"),
             });
         }
     }
-    terms.customer = input.customer.as_deref().map(id).transpose()?;
-    terms.metadata = metadata(input.metadata);
-    Ok((given, terms))
+    request.customer = input.customer.as_deref().map(id).transpose()?;
+    request.metadata = metadata(input.metadata);
+    Ok(request)
 }
 
 impl CardInput {
-    /// The card checked (number, expiry at `now`, CVC) for the tokenizer.
-    pub(crate) fn details(&self, now: obol::Timestamp) -> obol::Result<CardDetails> {
-        // Out-of-range months and years become 0, which the check refuses.
-        let month = u8::try_from(self.exp_month).unwrap_or(0);
-        let year = u16::try_from(self.exp_year).unwrap_or(0);
-        CardDetails::new(&self.number, month, year, &self.cvc, now)
+    /// The card as a payment method (the engine checks and tokenizes it, test mode only).
+    /// Out-of-range months and years become 0, which the check refuses.
+    pub(crate) fn method(self) -> MethodInput {
+        MethodInput::Card(obol::payments::CardInput {
+            number: self.number,
+            exp_month: u8::try_from(self.exp_month).unwrap_or(0),
+            exp_year: u16::try_from(self.exp_year).unwrap_or(0),
+            cvc: self.cvc,
+        })
     }
 }
 
 #[napi]
-impl Obol {
+impl Tenant {
     /// Creates a payment. With `idempotencyKey`, the same key and input answer the first
-    /// result; the same key with other input rejects with `idempotency_conflict`.
+    /// result (the key names the payment); the same key with other input rejects with
+    /// `idempotency_conflict`.
     #[napi]
     pub fn create_payment<'env>(
         &self,
@@ -156,33 +152,29 @@ impl Obol {
         input: NewPaymentInput,
         idempotency_key: Option<String>,
     ) -> Result<PromiseRaw<'env, PaymentRecord>> {
-        let engine = self.engine();
+        let tenant = self.scoped();
         promise(env, async move {
-            let (given, terms) = new_terms(input)?;
-            let payment = engine?
-                .payments()
-                .create_once(idempotency_key.as_deref(), given, terms)
+            let payment = tenant?
+                .create_payment(idempotency_key.as_deref(), new_payment(input)?)
                 .await?;
             Ok(PaymentRecord::from(payment))
         })
     }
 
-    /// Tokenizes a card with the sandbox provider and attaches it to a payment.
+    /// Tokenizes a card with the sandbox (test mode only) and attaches it to a payment.
     #[napi]
     pub fn attach_card<'env>(
         &self,
         env: &'env Env,
         payment_id: String,
         card: CardInput,
+        idempotency_key: Option<String>,
     ) -> Result<PromiseRaw<'env, PaymentRecord>> {
-        let engine = self.engine();
+        let tenant = self.scoped();
         promise(env, async move {
-            let engine = engine?;
-            let payments = engine.payments();
-            let token = payments
-                .tokenize_card(SANDBOX, &card.details(engine.now())?)
+            let payment = tenant?
+                .attach_method(idempotency_key.as_deref(), &id(&payment_id)?, card.method())
                 .await?;
-            let payment = payments.attach_method(&id(&payment_id)?, token).await?;
             Ok(PaymentRecord::from(payment))
         })
     }
@@ -195,8 +187,23 @@ impl Obol {
         payment_id: String,
         idempotency_key: Option<String>,
     ) -> Result<PromiseRaw<'env, PaymentRecord>> {
-        execute(self.engine(), env, idempotency_key, move |_| {
+        execute(self.scoped(), env, idempotency_key, move || {
             Ok(PaymentRequest::Confirm {
+                payment: id(&payment_id)?,
+            })
+        })
+    }
+
+    /// Finishes a `requires_action` step (3-D Secure) the customer completed.
+    #[napi]
+    pub fn complete_action<'env>(
+        &self,
+        env: &'env Env,
+        payment_id: String,
+        idempotency_key: Option<String>,
+    ) -> Result<PromiseRaw<'env, PaymentRecord>> {
+        execute(self.scoped(), env, idempotency_key, move || {
+            Ok(PaymentRequest::CompleteAction {
                 payment: id(&payment_id)?,
             })
         })
@@ -213,7 +220,7 @@ impl Obol {
         idempotency_key: Option<String>,
         final_capture: Option<bool>,
     ) -> Result<PromiseRaw<'env, PaymentRecord>> {
-        execute(self.engine(), env, idempotency_key, move |_| {
+        execute(self.scoped(), env, idempotency_key, move || {
             Ok(PaymentRequest::Capture {
                 payment: id(&payment_id)?,
                 amount: amount.as_deref().map(crate::convert::amount).transpose()?,
@@ -230,7 +237,7 @@ impl Obol {
         payment_id: String,
         idempotency_key: Option<String>,
     ) -> Result<PromiseRaw<'env, PaymentRecord>> {
-        execute(self.engine(), env, idempotency_key, move |_| {
+        execute(self.scoped(), env, idempotency_key, move || {
             Ok(PaymentRequest::Cancel {
                 payment: id(&payment_id)?,
                 reason: CancellationReason::RequestedByCustomer,
@@ -247,7 +254,7 @@ impl Obol {
         amount: Option<String>,
         idempotency_key: Option<String>,
     ) -> Result<PromiseRaw<'env, PaymentRecord>> {
-        execute(self.engine(), env, idempotency_key, move |_| {
+        execute(self.scoped(), env, idempotency_key, move || {
             Ok(PaymentRequest::Refund {
                 payment: id(&payment_id)?,
                 amount: amount.as_deref().map(crate::convert::amount).transpose()?,
@@ -256,21 +263,22 @@ impl Obol {
         })
     }
 
-    /// A payment.
+    /// A payment of the tenant (another merchant's rejects with `payment_not_found`).
     #[napi]
     pub fn payment<'env>(
         &self,
         env: &'env Env,
         payment_id: String,
     ) -> Result<PromiseRaw<'env, PaymentRecord>> {
-        let engine = self.engine();
+        let tenant = self.scoped();
         promise(env, async move {
-            let payment = engine?.payments().payment(&id(&payment_id)?).await?;
+            let payment = tenant?.payment(&id(&payment_id)?).await?;
             Ok(PaymentRecord::from(payment))
         })
     }
 
-    /// Payments, newest first, `limit` per page, after the payment `startingAfter`.
+    /// The tenant's payments, newest first, `limit` per page, after the payment
+    /// `startingAfter`.
     #[napi]
     pub fn payments<'env>(
         &self,
@@ -278,19 +286,32 @@ impl Obol {
         limit: u32,
         starting_after: Option<String>,
     ) -> Result<PromiseRaw<'env, Vec<PaymentRecord>>> {
-        let engine = self.engine();
+        let tenant = self.scoped();
         promise(env, async move {
             let mut query = PaymentQuery::merchant(default_merchant(), limit);
             query.starting_after = starting_after.as_deref().map(id).transpose()?;
-            let found = engine?.payments().list(&query).await?;
+            let found = tenant?.payments(query).await?;
             Ok(found.into_iter().map(PaymentRecord::from).collect())
         })
     }
 
-    /// The ledger account the merchant's takings in `asset` are credited to.
+    /// The ledger account the merchant's takings in `asset` are credited to (in the
+    /// tenant's mode); read it with `balance`.
     #[napi]
-    pub fn merchant_account(&self, asset: String) -> napi::Result<String, String> {
-        let asset = AssetCode::new(&asset).map_err(sync_error)?;
-        Ok(Payments::merchant_account_id(&default_merchant(), &asset).to_string())
+    pub fn merchant_account<'env>(
+        &self,
+        env: &'env Env,
+        asset: String,
+    ) -> Result<PromiseRaw<'env, String>> {
+        let tenant = self.scoped();
+        promise(env, async move {
+            let asset = AssetCode::new(&asset)?;
+            let found = tenant?.balances(std::slice::from_ref(&asset)).await?;
+            found
+                .into_iter()
+                .next()
+                .map(|balance| balance.account.to_string())
+                .ok_or_else(|| obol::Error::corrupt("no balance for the asset asked"))
+        })
     }
 }

@@ -338,6 +338,13 @@ pub enum Error {
         /// The name asked for.
         name: String,
     },
+    /// A payment method the caller may not use: another merchant's token, one no provider
+    /// of the caller's mode issued, or card details outside test mode.
+    #[error("invalid payment method: {reason}")]
+    InvalidPaymentMethod {
+        /// Why.
+        reason: String,
+    },
     /// The engine is shutting down and takes no more writes.
     #[error("the ledger is shut down")]
     ShutDown,
@@ -435,6 +442,7 @@ impl Error {
             Error::ProviderNotFound { .. } => "provider_not_found",
             Error::ShutDown => "shut_down",
             Error::InvalidRequest { .. } => "invalid_request",
+            Error::InvalidPaymentMethod { .. } => "invalid_payment_method",
         }
     }
 

@@ -130,6 +130,23 @@ macro_rules! typed_id {
                 $name(format!("{}_{}", $prefix, encode_body(derived_body(at, seed))))
             }
 
+            /// The id named by `seed` in the reserved range: a body whose 48-bit time part is
+            /// zero (`{prefix}_0000000000…`), which no generated id has (its clock would read
+            /// the Unix epoch's first millisecond). The engine names its own records there;
+            /// callers may not ([`Self::is_reserved`]).
+            pub fn reserved(seed: &str) -> Self {
+                let at = crate::clock::Timestamp::from_micros(0);
+                $name(format!("{}_{}", $prefix, encode_body(derived_body(at, seed))))
+            }
+
+            /// True when the id lies in the reserved range (see [`Self::reserved`]).
+            pub fn is_reserved(&self) -> bool {
+                self.0
+                    .get($prefix.len() + 1..)
+                    .and_then(decode_body)
+                    .is_some_and(|body| body >> 80 == 0)
+            }
+
             /// Reads an id, checking its prefix and body.
             pub fn parse(text: &str) -> Result<Self> {
                 let body = text
@@ -152,6 +169,7 @@ macro_rules! typed_id {
             }
         }
 
+        #[cfg(feature = "schemars")]
         impl schemars::JsonSchema for $name {
             fn schema_name() -> std::borrow::Cow<'static, str> {
                 stringify!($name).into()
@@ -330,5 +348,22 @@ mod tests {
         let clock = Arc::new(ManualClock::new(at));
         let generated = PaymentId::generate(&RandomIdGen::seeded(clock, 3));
         assert_eq!(generated.as_str()[..14], id.as_str()[..14]);
+    }
+
+    #[test]
+    fn reserved_ids_are_recognisable_and_never_generated() {
+        let system = AccountId::reserved("obol:payments:fees:test:USD");
+        assert!(system.as_str().starts_with("acct_0000000000"), "{system}");
+        assert!(system.is_reserved());
+        assert_eq!(AccountId::reserved("obol:payments:fees:test:USD"), system);
+        assert_ne!(AccountId::reserved("obol:payments:fees:test:EUR"), system);
+        assert_eq!(AccountId::parse(system.as_str()).unwrap(), system);
+        // Generated ids carry their time: any clock past the epoch's first millisecond
+        // makes ids outside the reserved range.
+        let clock = Arc::new(ManualClock::new(Timestamp::from_micros(1_000)));
+        let later = RandomIdGen::seeded(clock, 5);
+        assert!(!AccountId::generate(&later).is_reserved());
+        assert!(!AccountId::derived("obol:payments:fees:USD").is_reserved());
+        assert!(!AccountId::derived_at(Timestamp::from_micros(1_000), "x").is_reserved());
     }
 }

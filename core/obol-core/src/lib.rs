@@ -11,10 +11,12 @@ pub mod id;
 pub mod idempotency;
 pub mod ledger;
 pub mod memory;
+pub mod mode;
 pub mod money;
 pub mod payments;
 pub mod periodic;
 pub mod store;
+pub mod tenant;
 pub mod webhooks;
 
 #[cfg(feature = "testing")]
@@ -27,13 +29,15 @@ pub use id::{
     PaymentMethodId, RandomIdGen, RefundId, SessionId, TransactionId, UserId,
 };
 pub use ledger::model::{
-    Account, AccountFlags, Balance, Direction, Entry, HistoryEntry, Hold, HoldStatus,
+    Account, AccountFlags, AccountOwner, Balance, Direction, Entry, HistoryEntry, Hold, HoldStatus,
     LedgerCommand, Metadata, NewAccount, NewHold, NewTransaction, Page, PostAmount, PostHold,
     Reverse, Transaction, TransactionKind, VoidHold,
 };
 pub use ledger::{Ledger, LedgerConfig};
 pub use memory::MemoryStore;
+pub use mode::Mode;
 pub use money::{Asset, AssetCode, AssetRegistry, Money};
 pub use store::{
     AuthStore, CustomerStore, IdempotencyStore, LedgerStore, PaymentStore, Store, WebhookStore,
 };
+pub use tenant::Tenant;

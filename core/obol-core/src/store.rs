@@ -243,14 +243,21 @@ pub trait AuthStore: Send + Sync + std::fmt::Debug {
     /// Deletes a tenant's user; false if there was none.
     async fn delete_user(&self, merchant: &MerchantId, id: &UserId) -> Result<bool>;
 
-    /// Counts a failed sign-in under `key` (an account or a source) at `at`.
-    async fn record_login_failure(&self, key: &str, at: Timestamp) -> Result<()>;
+    /// Atomically: forgets every sign-in attempt older than `since` (under any key, so the
+    /// table stays bounded by the window); then, if each limit's key has fewer than its
+    /// `allowed` attempts at or after `since`, records `attempt` at `at` under every key and
+    /// answers [`LoginReservation::Reserved`]; otherwise records nothing and answers when the
+    /// oldest counted attempt of the first full key was made.
+    async fn reserve_login_attempt(
+        &self,
+        attempt: &str,
+        limits: &[AttemptLimit],
+        since: Timestamp,
+        at: Timestamp,
+    ) -> Result<LoginReservation>;
 
-    /// Failed sign-ins under `key` at or after `since`, oldest first (their times).
-    async fn login_failures_since(&self, key: &str, since: Timestamp) -> Result<Vec<Timestamp>>;
-
-    /// Forgets the failures under `key` (after a successful sign-in).
-    async fn clear_login_failures(&self, key: &str) -> Result<()>;
+    /// Forgets `attempt` under every key (it succeeded), and every attempt under `clear`.
+    async fn release_login_attempt(&self, attempt: &str, clear: &str) -> Result<()>;
 
     /// Stores a new session (its refresh hash is unique).
     async fn insert_session(&self, session: &Session) -> Result<()>;
@@ -284,6 +291,29 @@ pub trait AuthStore: Send + Sync + std::fmt::Debug {
         except: Option<&SessionId>,
         at: Timestamp,
     ) -> Result<()>;
+}
+
+/// One limit a sign-in attempt counts against: at most `allowed` attempts under `key` in the
+/// window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptLimit {
+    /// The counter (a fixed-size hash).
+    pub key: String,
+    /// Attempts allowed in the window.
+    pub allowed: u32,
+}
+
+/// What reserving a sign-in attempt found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginReservation {
+    /// The attempt is recorded; go ahead.
+    Reserved,
+    /// A limit is full; nothing was recorded. `oldest` is when that limit's oldest counted
+    /// attempt was made (the window frees a slot when it ages out).
+    Refused {
+        /// The oldest attempt under the full key.
+        oldest: Timestamp,
+    },
 }
 
 /// Everything the engine stores. New areas (auth) join as further supertraits.

@@ -10,4 +10,4 @@ async fn new_store() -> Arc<dyn Store> {
     Arc::new(MemoryStore::new())
 }
 
-obol_core::ledger_store_conformance!(new_store);
+obol_core::store_conformance!(new_store);

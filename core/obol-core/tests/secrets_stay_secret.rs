@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use obol_core::auth::{
-    Algorithm, ApiKeyMode, Auth, AuthConfig, KeyEncryptionKey, LoginLimits, NewUser, Password,
+    Algorithm, Auth, AuthConfig, KeyEncryptionKey, LoginLimits, Mode, NewUser, Password,
     PasswordHasher, Profile, Scope, TokenConfig,
 };
 use obol_core::testing::test_ledger;
@@ -64,11 +64,18 @@ async fn no_secret_in_logs_debug_or_errors() {
             password: password.clone(),
             profile: Profile::default(),
             scopes: [Scope::PaymentsRead].into(),
+            live: false,
         })
         .await
         .unwrap();
     let login = auth
-        .login(&acme, "gil@example.com", &password, Some("192.0.2.7"))
+        .login(
+            &acme,
+            "gil@example.com",
+            &password,
+            Some("192.0.2.7"),
+            Mode::Test,
+        )
         .await
         .unwrap();
     let refreshed = auth.refresh(login.refresh.expose()).await.unwrap();
@@ -79,17 +86,12 @@ async fn no_secret_in_logs_debug_or_errors() {
             "gil@example.com",
             &Password::new("Zebra-Quartz-Mango-918"),
             None,
+            Mode::Test,
         )
         .await
         .unwrap_err();
     let (key, api_secret) = auth
-        .issue_api_key(
-            &acme,
-            "ci",
-            ApiKeyMode::Test,
-            [Scope::LedgerRead].into(),
-            None,
-        )
+        .issue_api_key(&acme, "ci", Mode::Test, [Scope::LedgerRead].into(), None)
         .await
         .unwrap();
     auth.authenticate_api_key(api_secret.expose())

@@ -99,7 +99,7 @@ async fn deliveries_reach_a_local_receiver_signed_and_retried() {
     let (ledger, clock) = test_ledger(store.clone(), 61).await;
     let ledger = Arc::new(ledger);
     let mut providers = ProviderRegistry::new();
-    providers.register(Arc::new(Sandbox::new()));
+    providers.register(Arc::new(Sandbox::ephemeral()));
     let payments = Payments::new(ledger.clone(), providers);
     let transport = Arc::new(HttpWebhookTransport::new(Duration::from_secs(5)).unwrap());
     let dispatcher = WebhookDispatcher::new(

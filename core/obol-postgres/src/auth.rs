@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use obol_core::auth::keyring::KeyRecord;
 use obol_core::auth::{ApiKey, Session, User};
 use obol_core::ledger::codec::{from_json, to_json};
+use obol_core::store::{AttemptLimit, LoginReservation};
 use obol_core::{ApiKeyId, AuthStore, Error, MerchantId, Result, SessionId, Timestamp, UserId};
 use sqlx::{AssertSqlSafe, Row};
 
@@ -222,32 +223,75 @@ impl AuthStore for PostgresStore {
         Ok(deleted > 0)
     }
 
-    async fn record_login_failure(&self, key: &str, at: Timestamp) -> Result<()> {
-        sqlx::query("INSERT INTO login_failures (key, at) VALUES ($1, $2)")
-            .bind(key)
-            .bind(at.as_micros())
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
-        Ok(())
-    }
-
-    async fn login_failures_since(&self, key: &str, since: Timestamp) -> Result<Vec<Timestamp>> {
-        let rows =
-            sqlx::query("SELECT at FROM login_failures WHERE key = $1 AND at >= $2 ORDER BY at")
+    async fn reserve_login_attempt(
+        &self,
+        attempt: &str,
+        limits: &[AttemptLimit],
+        since: Timestamp,
+        at: Timestamp,
+    ) -> Result<LoginReservation> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        // Transaction-scoped locks on each key, taken in one order: concurrent sign-ins on
+        // the same account or source check and count one at a time, on any instance.
+        let mut keys: Vec<&str> = limits.iter().map(|l| l.key.as_str()).collect();
+        keys.sort_unstable();
+        for key in keys {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
                 .bind(key)
-                .bind(since.as_micros())
-                .fetch_all(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(db_error)?;
-        rows.iter()
-            .map(|row| Ok(Timestamp::from_micros(row.try_get("at").map_err(db_error)?)))
-            .collect()
+        }
+        let mut locked: Vec<String> = limits.iter().map(|l| l.key.clone()).collect();
+        locked.sort_unstable();
+        sqlx::query("DELETE FROM login_attempts WHERE key = ANY($1) AND at < $2")
+            .bind(&locked)
+            .bind(since.as_micros())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        for limit in limits {
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS counted, MIN(at) AS oldest FROM login_attempts WHERE key = $1",
+            )
+            .bind(&limit.key)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            let counted: i64 = row.try_get("counted").map_err(db_error)?;
+            if counted >= i64::from(limit.allowed) {
+                let oldest: Option<i64> = row.try_get("oldest").map_err(db_error)?;
+                let oldest = oldest.map_or(at, Timestamp::from_micros);
+                return Ok(LoginReservation::Refused { oldest });
+            }
+        }
+        for limit in limits {
+            sqlx::query("INSERT INTO login_attempts (attempt, key, at) VALUES ($1, $2, $3)")
+                .bind(attempt)
+                .bind(&limit.key)
+                .bind(at.as_micros())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        // Everyone else's expired rows, outside the locks: the table stays bounded by the
+        // window. Best effort: a prune that loses a race to another one is retried by the
+        // next sign-in.
+        if let Err(error) = sqlx::query("DELETE FROM login_attempts WHERE at < $1")
+            .bind(since.as_micros())
+            .execute(&self.pool)
+            .await
+        {
+            tracing::debug!(%error, "pruning old sign-in attempts failed");
+        }
+        Ok(LoginReservation::Reserved)
     }
 
-    async fn clear_login_failures(&self, key: &str) -> Result<()> {
-        sqlx::query("DELETE FROM login_failures WHERE key = $1")
-            .bind(key)
+    async fn release_login_attempt(&self, attempt: &str, clear: &str) -> Result<()> {
+        sqlx::query("DELETE FROM login_attempts WHERE attempt = $1 OR key = $2")
+            .bind(attempt)
+            .bind(clear)
             .execute(&self.pool)
             .await
             .map_err(db_error)?;

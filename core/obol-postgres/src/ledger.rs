@@ -272,8 +272,8 @@ impl LedgerStore for PostgresStore {
     async fn insert_account(&self, account: &Account) -> Result<Account> {
         sqlx::query(
             "INSERT INTO accounts (id, asset, normal_balance, debits_must_not_exceed_credits, \
-             credits_must_not_exceed_debits, balance_limit, metadata, closed, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6::numeric, $7::jsonb, FALSE, $8) \
+             credits_must_not_exceed_debits, balance_limit, metadata, closed, created_at, owner) \
+             VALUES ($1, $2, $3, $4, $5, $6::numeric, $7::jsonb, FALSE, $8, $9) \
              ON CONFLICT (id) DO NOTHING",
         )
         .bind(account.id.to_string())
@@ -284,6 +284,7 @@ impl LedgerStore for PostgresStore {
         .bind(amount_text(account.limit))
         .bind(metadata_json(&account.metadata)?)
         .bind(account.created_at.as_micros())
+        .bind(account.owner.stored())
         .execute(&self.pool)
         .await
         .map_err(db_error)?;

@@ -6,7 +6,7 @@ use obol_core::ledger::codec::{from_json, to_json};
 use obol_core::payments::{
     Child, Event, EventQuery, Payment, PaymentQuery, PaymentStatus, PaymentWrite, StoredEvent,
 };
-use obol_core::{Error, PaymentId, PaymentStore, Result, Timestamp};
+use obol_core::{Error, Mode, PaymentId, PaymentStore, Result, Timestamp};
 use sqlx::{PgConnection, Row};
 
 use crate::ledger::{load_state, persist};
@@ -25,7 +25,8 @@ async fn stored_version(conn: &mut PgConnection, id: &PaymentId) -> Result<Optio
 async fn save_payment(conn: &mut PgConnection, payment: &Payment) -> Result<()> {
     sqlx::query(
         "INSERT INTO payments (id, status, version, updated_at, provider, reference, body, \
-         merchant, customer, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         merchant, customer, created_at, mode) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
          ON CONFLICT (id) DO UPDATE SET status = excluded.status, version = excluded.version, \
          updated_at = excluded.updated_at, provider = excluded.provider, \
          reference = excluded.reference, body = excluded.body, customer = excluded.customer",
@@ -40,6 +41,7 @@ async fn save_payment(conn: &mut PgConnection, payment: &Payment) -> Result<()> 
     .bind(payment.merchant.as_str())
     .bind(payment.customer.as_ref().map(|c| c.to_string()))
     .bind(payment.created_at.as_micros())
+    .bind(payment.mode.as_str())
     .execute(&mut *conn)
     .await
     .map_err(db_error)?;
@@ -48,8 +50,8 @@ async fn save_payment(conn: &mut PgConnection, payment: &Payment) -> Result<()> 
 
 async fn save_event(conn: &mut PgConnection, event: &Event) -> Result<()> {
     sqlx::query(
-        "INSERT INTO payment_events (id, kind, payment_id, body, created_at, merchant) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO payment_events (id, kind, payment_id, body, created_at, merchant, mode) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(event.id.to_string())
     .bind(&event.kind)
@@ -57,6 +59,7 @@ async fn save_event(conn: &mut PgConnection, event: &Event) -> Result<()> {
     .bind(to_json(event)?)
     .bind(event.created_at.as_micros())
     .bind(event.payment.merchant.as_str())
+    .bind(event.payment.mode.as_str())
     .execute(&mut *conn)
     .await
     .map_err(db_error)?;
@@ -228,7 +231,8 @@ impl PaymentStore for PostgresStore {
              AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR customer = $3) \
              AND ($4::bigint IS NULL OR created_at >= $4) \
              AND ($5::bigint IS NULL OR created_at < $5) \
-             AND ($6::text IS NULL OR id < $6) ORDER BY id DESC LIMIT $7",
+             AND ($6::text IS NULL OR id < $6) AND ($8::text IS NULL OR mode = $8) \
+             ORDER BY id DESC LIMIT $7",
         )
         .bind(query.merchant.as_str())
         .bind(status)
@@ -237,6 +241,7 @@ impl PaymentStore for PostgresStore {
         .bind(before)
         .bind(after.as_deref())
         .bind(i64::from(query.limit))
+        .bind(query.mode.map(Mode::as_str))
         .fetch_all(&self.pool)
         .await
         .map_err(db_error)?;
@@ -247,12 +252,14 @@ impl PaymentStore for PostgresStore {
         let payment = query.payment.as_ref().map(|p| p.to_string());
         let rows = sqlx::query(
             "SELECT seq, body FROM payment_events WHERE merchant = $1 AND seq > $2 \
-             AND ($3::text IS NULL OR payment_id = $3) ORDER BY seq LIMIT $4",
+             AND ($3::text IS NULL OR payment_id = $3) AND ($5::text IS NULL OR mode = $5) \
+             ORDER BY seq LIMIT $4",
         )
         .bind(query.merchant.as_str())
         .bind(query.after)
         .bind(payment.as_deref())
         .bind(i64::from(query.limit))
+        .bind(query.mode.map(Mode::as_str))
         .fetch_all(&self.pool)
         .await
         .map_err(db_error)?;

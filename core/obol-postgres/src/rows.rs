@@ -3,8 +3,8 @@
 use obol_core::ledger::batch::Record;
 use obol_core::ledger::codec::{RecordColumns, from_json, parse_amount};
 use obol_core::{
-    Account, AccountFlags, AccountId, AssetCode, Balance, Direction, HistoryEntry, Hold,
-    HoldStatus, Result, Timestamp, TransactionId,
+    Account, AccountFlags, AccountId, AccountOwner, AssetCode, Balance, Direction, HistoryEntry,
+    Hold, HoldStatus, Result, Timestamp, TransactionId,
 };
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -16,7 +16,7 @@ pub(crate) const ACCOUNT_COLUMNS: &str = "id, asset, normal_balance, \
     debits_must_not_exceed_credits, credits_must_not_exceed_debits, \
     balance_limit::text AS balance_limit, metadata::text AS metadata, closed, created_at, \
     debits_posted::text AS debits_posted, credits_posted::text AS credits_posted, \
-    debits_pending::text AS debits_pending, credits_pending::text AS credits_pending";
+    debits_pending::text AS debits_pending, credits_pending::text AS credits_pending, owner";
 
 /// Columns selected for a transaction record.
 pub(crate) const RECORD_COLUMNS: &str =
@@ -58,6 +58,7 @@ pub(crate) fn account(row: &PgRow) -> Result<(Account, Balance)> {
         metadata: from_json(&text(row, "metadata")?)?,
         closed: boolean(row, "closed")?,
         created_at: Timestamp::from_micros(integer(row, "created_at")?),
+        owner: AccountOwner::from_stored(optional_text(row, "owner")?.as_deref())?,
     };
     let balance = Balance {
         debits_posted: amount(row, "debits_posted")?,

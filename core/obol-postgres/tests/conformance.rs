@@ -13,7 +13,7 @@ async fn new_store() -> Arc<dyn Store> {
     Arc::new(common::store_in(&common::fresh_schema()).await)
 }
 
-obol_core::ledger_store_conformance!(new_store);
+obol_core::store_conformance!(new_store);
 
 #[tokio::test]
 async fn ready_until_a_migration_is_missing() {

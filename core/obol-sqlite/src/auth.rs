@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use obol_core::auth::keyring::KeyRecord;
 use obol_core::auth::{ApiKey, Session, User};
 use obol_core::ledger::codec::{from_json, to_json};
+use obol_core::store::{AttemptLimit, LoginReservation};
 use obol_core::{ApiKeyId, AuthStore, Error, MerchantId, Result, SessionId, Timestamp, UserId};
 use sqlx::{AssertSqlSafe, Row};
 
@@ -233,32 +234,57 @@ impl AuthStore for SqliteStore {
         Ok(deleted > 0)
     }
 
-    async fn record_login_failure(&self, key: &str, at: Timestamp) -> Result<()> {
-        sqlx::query("INSERT INTO login_failures (key, at) VALUES (?, ?)")
-            .bind(key)
-            .bind(at.as_micros())
-            .execute(&self.write)
+    async fn reserve_login_attempt(
+        &self,
+        attempt: &str,
+        limits: &[AttemptLimit],
+        since: Timestamp,
+        at: Timestamp,
+    ) -> Result<LoginReservation> {
+        // One immediate transaction: the check and the insert cannot interleave with another
+        // sign-in's.
+        let mut tx = self
+            .write
+            .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(db_error)?;
-        Ok(())
-    }
-
-    async fn login_failures_since(&self, key: &str, since: Timestamp) -> Result<Vec<Timestamp>> {
-        let rows =
-            sqlx::query("SELECT at FROM login_failures WHERE key = ? AND at >= ? ORDER BY at")
-                .bind(key)
-                .bind(since.as_micros())
-                .fetch_all(&self.read)
+        sqlx::query("DELETE FROM login_attempts WHERE at < ?")
+            .bind(since.as_micros())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        for limit in limits {
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS counted, MIN(at) AS oldest FROM login_attempts WHERE key = ?",
+            )
+            .bind(&limit.key)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            let counted: i64 = row.try_get("counted").map_err(db_error)?;
+            if counted >= i64::from(limit.allowed) {
+                let oldest: Option<i64> = row.try_get("oldest").map_err(db_error)?;
+                let oldest = oldest.map_or(at, Timestamp::from_micros);
+                return Ok(LoginReservation::Refused { oldest });
+            }
+        }
+        for limit in limits {
+            sqlx::query("INSERT INTO login_attempts (attempt, key, at) VALUES (?, ?, ?)")
+                .bind(attempt)
+                .bind(&limit.key)
+                .bind(at.as_micros())
+                .execute(&mut *tx)
                 .await
                 .map_err(db_error)?;
-        rows.iter()
-            .map(|row| Ok(Timestamp::from_micros(row.try_get("at").map_err(db_error)?)))
-            .collect()
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(LoginReservation::Reserved)
     }
 
-    async fn clear_login_failures(&self, key: &str) -> Result<()> {
-        sqlx::query("DELETE FROM login_failures WHERE key = ?")
-            .bind(key)
+    async fn release_login_attempt(&self, attempt: &str, clear: &str) -> Result<()> {
+        sqlx::query("DELETE FROM login_attempts WHERE attempt = ? OR key = ?")
+            .bind(attempt)
+            .bind(clear)
             .execute(&self.write)
             .await
             .map_err(db_error)?;

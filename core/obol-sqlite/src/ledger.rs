@@ -223,8 +223,8 @@ impl LedgerStore for SqliteStore {
     async fn insert_account(&self, account: &Account) -> Result<Account> {
         sqlx::query(
             "INSERT INTO accounts (id, asset, normal_balance, debits_must_not_exceed_credits, \
-             credits_must_not_exceed_debits, balance_limit, metadata, closed, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?) ON CONFLICT (id) DO NOTHING",
+             credits_must_not_exceed_debits, balance_limit, metadata, closed, created_at, owner) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?) ON CONFLICT (id) DO NOTHING",
         )
         .bind(account.id.to_string())
         .bind(account.asset.to_string())
@@ -234,6 +234,7 @@ impl LedgerStore for SqliteStore {
         .bind(amount_text(account.limit))
         .bind(metadata_json(&account.metadata)?)
         .bind(account.created_at.as_micros())
+        .bind(account.owner.stored())
         .execute(&self.write)
         .await
         .map_err(db_error)?;

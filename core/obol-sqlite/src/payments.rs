@@ -6,7 +6,7 @@ use obol_core::ledger::codec::{from_json, to_json};
 use obol_core::payments::{
     Child, Event, EventQuery, Payment, PaymentQuery, PaymentStatus, PaymentWrite, StoredEvent,
 };
-use obol_core::{Error, PaymentId, PaymentStore, Result, Timestamp};
+use obol_core::{Error, Mode, PaymentId, PaymentStore, Result, Timestamp};
 use rusqlite::{Connection, OptionalExtension};
 use sqlx::Row;
 
@@ -31,7 +31,7 @@ fn stored_version(conn: &Connection, sql: &str, id: &str) -> Result<Option<i64>>
 fn save_payment(conn: &Connection, payment: &Payment, body: &str) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO payments (id, status, version, updated_at, provider, reference, body, \
-         merchant, customer, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         merchant, customer, created_at, mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
          ON CONFLICT (id) DO UPDATE SET status = excluded.status, version = excluded.version, \
          updated_at = excluded.updated_at, provider = excluded.provider, \
          reference = excluded.reference, body = excluded.body, customer = excluded.customer",
@@ -47,7 +47,8 @@ fn save_payment(conn: &Connection, payment: &Payment, body: &str) -> Result<()> 
             body,
             payment.merchant.as_str(),
             payment.customer.as_ref().map(|c| c.as_str()),
-            payment.created_at.as_micros()
+            payment.created_at.as_micros(),
+            payment.mode.as_str()
         ])
     })
     .map_err(sql_error)?;
@@ -56,8 +57,8 @@ fn save_payment(conn: &Connection, payment: &Payment, body: &str) -> Result<()> 
 
 fn save_event(conn: &Connection, event: &Event, body: &str) -> Result<()> {
     conn.prepare_cached(
-        "INSERT INTO payment_events (id, kind, payment_id, body, created_at, merchant) \
-         VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO payment_events (id, kind, payment_id, body, created_at, merchant, mode) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
     .and_then(|mut statement| {
         statement.execute(rusqlite::params![
@@ -66,7 +67,8 @@ fn save_event(conn: &Connection, event: &Event, body: &str) -> Result<()> {
             event.payment_id.as_str(),
             body,
             event.created_at.as_micros(),
-            event.payment.merchant.as_str()
+            event.payment.merchant.as_str(),
+            event.payment.mode.as_str()
         ])
     })
     .map_err(sql_error)?;
@@ -255,13 +257,16 @@ impl PaymentStore for SqliteStore {
         let from = query.created_from.map(Timestamp::as_micros);
         let before = query.created_before.map(Timestamp::as_micros);
         let after = query.starting_after.as_ref().map(|p| p.to_string());
+        let mode = query.mode.map(Mode::as_str);
         let rows = sqlx::query(
-            "SELECT body FROM payments WHERE merchant = ? \
+            "SELECT body FROM payments WHERE merchant = ? AND (? IS NULL OR mode = ?) \
              AND (? IS NULL OR status = ?) AND (? IS NULL OR customer = ?) \
              AND (? IS NULL OR created_at >= ?) AND (? IS NULL OR created_at < ?) \
              AND (? IS NULL OR id < ?) ORDER BY id DESC LIMIT ?",
         )
         .bind(query.merchant.as_str())
+        .bind(mode)
+        .bind(mode)
         .bind(status)
         .bind(status)
         .bind(customer.as_deref())
@@ -281,12 +286,15 @@ impl PaymentStore for SqliteStore {
 
     async fn merchant_events(&self, query: &EventQuery) -> Result<Vec<StoredEvent>> {
         let payment = query.payment.as_ref().map(|p| p.to_string());
+        let mode = query.mode.map(Mode::as_str);
         let rows = sqlx::query(
             "SELECT seq, body FROM payment_events WHERE merchant = ? AND seq > ? \
-             AND (? IS NULL OR payment_id = ?) ORDER BY seq LIMIT ?",
+             AND (? IS NULL OR mode = ?) AND (? IS NULL OR payment_id = ?) ORDER BY seq LIMIT ?",
         )
         .bind(query.merchant.as_str())
         .bind(query.after)
+        .bind(mode)
+        .bind(mode)
         .bind(payment.as_deref())
         .bind(payment.as_deref())
         .bind(i64::from(query.limit))

@@ -4,8 +4,8 @@
 use obol_core::ledger::batch::Record;
 use obol_core::ledger::codec::{RecordColumns, from_json, parse_amount};
 use obol_core::{
-    Account, AccountFlags, AccountId, AssetCode, Balance, Direction, HistoryEntry, Hold,
-    HoldStatus, Result, Timestamp, TransactionId,
+    Account, AccountFlags, AccountId, AccountOwner, AssetCode, Balance, Direction, HistoryEntry,
+    Hold, HoldStatus, Result, Timestamp, TransactionId,
 };
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -15,7 +15,7 @@ use crate::db_error;
 /// Columns selected for an account with its balance.
 pub(crate) const ACCOUNT_COLUMNS: &str = "id, asset, normal_balance, \
     debits_must_not_exceed_credits, credits_must_not_exceed_debits, balance_limit, metadata, \
-    closed, created_at, debits_posted, credits_posted, debits_pending, credits_pending";
+    closed, created_at, debits_posted, credits_posted, debits_pending, credits_pending, owner";
 
 /// Columns selected for a transaction record.
 pub(crate) const RECORD_COLUMNS: &str =
@@ -87,6 +87,7 @@ pub(crate) fn account(row: &impl Columns) -> Result<(Account, Balance)> {
         metadata: from_json(&text(row, "metadata")?)?,
         closed: integer(row, "closed")? != 0,
         created_at: Timestamp::from_micros(integer(row, "created_at")?),
+        owner: AccountOwner::from_stored(row.optional_text("owner")?.as_deref())?,
     };
     let balance = Balance {
         debits_posted: amount(row, "debits_posted")?,

@@ -1,11 +1,13 @@
 //! The whole engine on one store: ledger, payments (sandbox provider) and auth. The servers,
-//! the bindings and the desktop app all open it this way, so they run the same thing.
+//! the bindings and the desktop app all open it this way, so they run the same thing, and
+//! all act for their callers through [`Engine::tenant`].
 
 use std::sync::Arc;
 
-use obol_core::auth::{Auth, AuthConfig, KeyEncryptionKey, TokenConfig};
-use obol_core::payments::{Payments, ProviderRegistry, Sandbox};
-use obol_core::{Ledger, LedgerConfig, Result, Store, Timestamp};
+use obol_core::auth::{Auth, AuthConfig, KeyEncryptionKey, Principal, TokenConfig};
+use obol_core::payments::{Payments, ProviderRegistry, Sandbox, SandboxSecrets};
+use obol_core::webhooks::WebhookSecret;
+use obol_core::{Ledger, LedgerConfig, Result, Store, Tenant, Timestamp};
 
 /// What an engine needs besides its store.
 #[derive(Debug, Clone)]
@@ -18,6 +20,10 @@ pub struct EngineOptions {
     pub key_encryption_key: KeyEncryptionKey,
     /// Clock, ids and ledger writer tuning.
     pub ledger: LedgerConfig,
+    /// The secret the sandbox signs and verifies its webhooks with (the deployment's own);
+    /// without one, a random one for this process (sandbox webhooks then verify only until
+    /// it stops).
+    pub sandbox_webhook_secret: Option<WebhookSecret>,
 }
 
 impl EngineOptions {
@@ -28,7 +34,20 @@ impl EngineOptions {
             audience: audience.to_owned(),
             key_encryption_key,
             ledger: LedgerConfig::default(),
+            sandbox_webhook_secret: None,
         }
+    }
+
+    /// The sandbox's secrets: its token key follows the key-encryption key (so tokens stay
+    /// good across restarts and instances), its webhook secret is the configured one.
+    fn sandbox_secrets(&self) -> Result<SandboxSecrets> {
+        Ok(SandboxSecrets {
+            token_key: self.key_encryption_key.derive("obol:sandbox:tokens")?,
+            webhook_secret: self
+                .sandbox_webhook_secret
+                .clone()
+                .unwrap_or_else(|| SandboxSecrets::ephemeral().webhook_secret),
+        })
     }
 }
 
@@ -47,9 +66,10 @@ impl Engine {
 
     /// The engine over an open store, with the sandbox provider registered.
     pub async fn on_store(store: Arc<dyn Store>, options: EngineOptions) -> Result<Self> {
+        let sandbox = Sandbox::new(options.sandbox_secrets()?);
         let ledger = Arc::new(Ledger::open(store.clone(), options.ledger).await?);
         let mut providers = ProviderRegistry::new();
-        providers.register(Arc::new(Sandbox::new()));
+        providers.register(Arc::new(sandbox));
         let payments = Arc::new(Payments::new(ledger.clone(), providers));
         let tokens = TokenConfig::new(
             &options.issuer,
@@ -63,6 +83,12 @@ impl Engine {
             AuthConfig::standard(tokens)?,
         );
         Ok(Engine { payments, auth })
+    }
+
+    /// The engine as `principal` may use it: every call checked against its scopes and kept
+    /// inside its merchant and mode.
+    pub fn tenant(&self, principal: Principal) -> Tenant {
+        Tenant::new(self.payments.clone(), self.auth.clone(), principal)
     }
 
     /// Payments (and, underneath, the ledger).

@@ -59,7 +59,7 @@ pub async fn open_with(url: &str, config: LedgerConfig) -> Result<Ledger> {
 pub async fn open_payments(url: &str) -> Result<payments::Payments> {
     let ledger = Arc::new(open(url).await?);
     let mut providers = payments::ProviderRegistry::new();
-    providers.register(Arc::new(payments::Sandbox::new()));
+    providers.register(Arc::new(payments::Sandbox::ephemeral()));
     Ok(payments::Payments::new(ledger, providers))
 }
 

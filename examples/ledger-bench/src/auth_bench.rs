@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use obol::auth::jwt::{Expectations, SigningKey, verify};
 use obol::auth::{
-    Algorithm, ApiKeyMode, Auth, AuthConfig, KeyEncryptionKey, NewUser, Password, PasswordHasher,
+    Algorithm, Auth, AuthConfig, KeyEncryptionKey, Mode, NewUser, Password, PasswordHasher,
     Profile, Scope, TokenConfig,
 };
 use obol::{MemoryStore, MerchantId, Store, SystemClock, Timestamp};
@@ -80,14 +80,15 @@ pub async fn run(run_for: Duration, tries: usize) -> Result<()> {
     tokens.algorithm = Algorithm::EdDSA;
     let mut config = AuthConfig::standard(tokens)?;
     // The timing comparison must not hit the failure limit.
-    config.limits.per_account = usize::MAX;
+    config.limits.per_account_and_source = u32::MAX;
+    config.limits.per_source = u32::MAX;
     let auth = Auth::new(store, clock, ids, config);
     let merchant = MerchantId::derived("bench");
     let (_, key) = auth
         .issue_api_key(
             &merchant,
             "bench",
-            ApiKeyMode::Test,
+            Mode::Test,
             [Scope::LedgerRead].into(),
             None,
         )
@@ -109,6 +110,7 @@ pub async fn run(run_for: Duration, tries: usize) -> Result<()> {
         password: password.clone(),
         profile: Profile::default(),
         scopes: [Scope::LedgerRead].into(),
+        live: false,
     })
     .await?;
     let wrong = Password::new("not the password at all");

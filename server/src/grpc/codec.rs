@@ -179,10 +179,13 @@ mod tests {
 
     #[test]
     fn the_principal_travels_in_metadata() {
-        let who = Principal::ApiKey {
-            key: obol::ApiKeyId::derived("test key"),
+        let who = Principal {
+            actor: obol::auth::Actor::ApiKey {
+                key: obol::ApiKeyId::derived("test key"),
+            },
             merchant: MerchantId::derived("test merchant"),
             scopes: obol::auth::Scope::ALL.into_iter().collect(),
+            mode: obol::Mode::Live,
         };
         let mut metadata = MetadataMap::new();
         assert_eq!(principal(&metadata), Err(Error::Unauthenticated));

@@ -146,6 +146,7 @@ impl proto::payments_server::Payments for PaymentsRpc {
                 })?;
                 let query = PaymentQuery {
                     merchant: who.merchant().clone(),
+                    mode: Some(who.mode()),
                     status,
                     customer: optional(message.customer, CustomerId::parse)?,
                     created_from: message.created_from.map(Timestamp::from_micros),
@@ -184,6 +185,7 @@ impl proto::payments_server::Payments for PaymentsRpc {
                 let message = request.into_inner();
                 let query = EventQuery {
                     merchant: who.merchant().clone(),
+                    mode: Some(who.mode()),
                     payment: optional(message.payment, PaymentId::parse)?,
                     after: message.after,
                     limit: message.limit,
@@ -511,11 +513,19 @@ impl proto::auth_server::Auth for AuthRpc {
         &self,
         request: Request<LoginRequest>,
     ) -> std::result::Result<Response<Value>, Status> {
+        // Only a trusted peer (the gateway) may say where a sign-in comes from; any other
+        // peer is its own source, so it cannot spread its guesses over made-up addresses.
+        let peer = request.remote_addr().map(|addr| addr.ip().to_string());
+        let trusted = self.1.trusts(&request);
         answer(
             async {
                 let message = request.into_inner();
+                let source = match trusted {
+                    true => message.source.or(peer),
+                    false => peer,
+                };
                 let login = decode(message.request, "request")?;
-                value(&self.0.login(login, message.source.as_deref()).await?)
+                value(&self.0.login(login, source.as_deref()).await?)
             }
             .await,
         )

@@ -33,17 +33,22 @@ impl Trust {
         {
             return Ok(());
         }
-        let trusted = request.peer_certs().is_some_and(|chain| {
-            chain
-                .first()
-                .is_some_and(|leaf| self.names.iter().any(|name| carries(leaf, name)))
-        });
-        match trusted {
+        match self.trusts(request) {
             true => Ok(()),
             false => Err(Error::Forbidden {
                 reason: "this peer may not act for callers".into(),
             }),
         }
+    }
+
+    /// Whether the request's peer carries a trusted name (and may speak for callers: who
+    /// they are, where they come from).
+    pub fn trusts<T>(&self, request: &Request<T>) -> bool {
+        request.peer_certs().is_some_and(|chain| {
+            chain
+                .first()
+                .is_some_and(|leaf| self.names.iter().any(|name| carries(leaf, name)))
+        })
     }
 }
 

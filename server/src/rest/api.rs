@@ -46,6 +46,10 @@ macro_rules! api {
             query: [$($q:expr),* $(,)?] $(,)?
         }
     )*) => {
+        /// Every documented route: method, path template, and whether it verifies a bearer
+        /// credential.
+        pub const ROUTES: &[(&str, &str, bool)] = &[$((stringify!($method), $path, $auth)),*];
+
         /// Every documented route with its handler.
         pub fn routes() -> Router<AppState> {
             Router::new()$(.route($path, axum::routing::$method($handler)))*
@@ -68,6 +72,32 @@ macro_rules! api {
             )*]
         }
     };
+}
+
+/// Whether a request to `path` with `method` reaches a route that verifies its bearer
+/// credential (and so spends the credential's rate budget rather than its address's).
+pub fn authenticates(method: &str, path: &str) -> bool {
+    ROUTES.iter().any(|(m, template, auth)| {
+        *auth && m.eq_ignore_ascii_case(method) && matches_template(template, path)
+    })
+}
+
+/// `/v1/payments/{id}` matches `/v1/payments/pay_1`: each `{…}` is one non-empty segment.
+fn matches_template(template: &str, path: &str) -> bool {
+    let mut wanted = template.split('/');
+    let mut given = path.split('/');
+    loop {
+        match (wanted.next(), given.next()) {
+            (None, None) => return true,
+            (Some(w), Some(g)) if w.starts_with('{') && w.ends_with('}') => {
+                if g.is_empty() {
+                    return false;
+                }
+            }
+            (Some(w), Some(g)) if w == g => {}
+            _ => return false,
+        }
+    }
 }
 
 const PAGE: (&str, &str, &str) = ("limit", "integer", "Page size, 1–100 (default 20).");
@@ -254,5 +284,23 @@ api! {
     get "/readyz" => ops::readyz {
         tag: "operations", summary: "The database answers and its migrations ran.", auth: false,
         body: [], ok: 200 [ops::Health], query: [],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_that_verify_credentials_are_known_by_path() {
+        assert!(authenticates("POST", "/v1/payments"));
+        assert!(authenticates("get", "/v1/payments/pay_1"));
+        assert!(!authenticates("GET", "/v1/payments//"));
+        assert!(!authenticates("POST", "/v1/auth/login"));
+        assert!(!authenticates("GET", "/.well-known/jwks.json"));
+        assert!(!authenticates("POST", "/webhooks/sandbox"));
+        assert!(!authenticates("GET", "/metrics"));
+        assert!(!authenticates("GET", "/v1/payments/pay_1/nope"));
+        assert!(!authenticates("DELETE", "/v1/payments"));
     }
 }

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use obol::auth::{Jwks, Principal, Profile};
+use obol::auth::{Jwks, Profile};
 use obol::{ApiKeyId, UserId};
 use serde::Deserialize;
 
@@ -79,7 +79,7 @@ pub async fn create_user(
 
 /// The signed-in user.
 pub async fn me(State(state): State<AppState>, Caller(who): Caller) -> ApiResult<Json<UserView>> {
-    let Principal::User { user, .. } = &who else {
+    let Some(user) = who.user() else {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "not_a_user",

@@ -2,18 +2,20 @@
 //! unknown fields, too large), query strings, the caller's credential and the idempotency
 //! key.
 
+use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
-use obol::auth::Principal;
+use obol::auth::{Actor, Principal};
 use serde::de::DeserializeOwned;
 
 use super::AppState;
 use super::error::ApiError;
 use super::middleware::{address_key, limited};
 
-/// A JSON body of type `T`.
+/// A JSON body of type `T`: always a JSON object (serde would otherwise read a struct from
+/// an array of its fields, so `[null, null]` would pass for a request).
 #[derive(Debug, Clone)]
 pub struct Body<T>(pub T);
 
@@ -21,20 +23,65 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(request, state).await {
+        if !is_json(request.headers()) {
+            return Err(unsupported_media_type());
+        }
+        let bytes =
+            Bytes::from_request(request, state)
+                .await
+                .map_err(|rejection| match rejection.status() {
+                    StatusCode::PAYLOAD_TOO_LARGE => body_too_large(),
+                    _ => ApiError::invalid("invalid_request", rejection.body_text()),
+                })?;
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        if first != Some(&b'{') {
+            return Err(
+                match serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+                    Ok(_) => ApiError::invalid("invalid_request", "the body must be a JSON object"),
+                    Err(_) => ApiError::invalid("invalid_json", "the body is not valid JSON"),
+                },
+            );
+        }
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(Body(value)),
             Err(rejection) => Err(json_rejection(&rejection)),
         }
     }
 }
 
+/// `Content-Type: application/json`, or a `+json` type.
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let essence = essence.to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+fn unsupported_media_type() -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "send the body as JSON with Content-Type: application/json",
+    )
+}
+
+fn body_too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        "the body is larger than this server accepts",
+    )
+}
+
 fn json_rejection(rejection: &JsonRejection) -> ApiError {
     match rejection {
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the body as JSON with Content-Type: application/json",
-        ),
+        JsonRejection::MissingJsonContentType(_) => unsupported_media_type(),
         JsonRejection::JsonSyntaxError(_) => {
             ApiError::invalid("invalid_json", "the body is not valid JSON")
         }
@@ -47,11 +94,7 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
                 None => error,
             }
         }
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            "the body is larger than this server accepts",
-        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => body_too_large(),
         other => ApiError::invalid("invalid_request", other.body_text()),
     }
 }
@@ -115,9 +158,11 @@ impl FromRequestParts<AppState> for Caller {
                 return Err(error.into());
             }
         };
-        let budget = match &principal {
-            Principal::User { user, .. } => format!("user:{user}"),
-            Principal::ApiKey { key, .. } => format!("key:{key}"),
+        let budget = match &principal.actor {
+            Actor::User { user } => format!("user:{user}"),
+            Actor::ApiKey { key } => format!("key:{key}"),
+            // No credential turns into the host; one that did would share one budget.
+            Actor::Host => "host".to_owned(),
         };
         if let Err(wait) = state.limiter.take(&budget, now) {
             return Err(limited(wait));

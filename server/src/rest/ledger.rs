@@ -32,8 +32,7 @@ pub struct CreateAccount {
     #[serde(default)]
     pub flags: AccountFlags,
     /// How far past zero a flagged side may go, in minor units.
-    #[serde(default, with = "obol::money::amount_serde::option")]
-    #[schemars(with = "Option<String>")]
+    #[serde(default, with = "obol::money::OptionalMinorUnits")]
     pub limit: Option<i128>,
     /// Free-form metadata.
     #[serde(default)]
@@ -282,8 +281,7 @@ pub struct PostBody {
     #[serde(default)]
     pub id: Option<TransactionId>,
     /// One amount (a two-entry hold); everything still held when absent.
-    #[serde(default, with = "obol::money::amount_serde::option")]
-    #[schemars(with = "Option<String>")]
+    #[serde(default, with = "obol::money::OptionalMinorUnits")]
     pub amount: Option<i128>,
     /// Release what stays held and close the hold (default true).
     #[serde(default = "yes")]

@@ -1,8 +1,9 @@
 //! What wraps every route: request ids (set, propagated, logged), tracing, a timeout, a body
 //! limit, CORS, gzip, rate limiting and a panic guard, every refusal in the API's error
-//! format. Requests without a credential are limited per address here; requests with one are
-//! limited per principal once it is verified ([`super::extract::Caller`]), and failed
-//! verifications count against the address, so made-up credentials buy no extra budget.
+//! format. Requests are limited per address here, except those with a credential to a route
+//! that verifies it: those are limited per principal once it is verified
+//! ([`super::extract::Caller`]), and failed verifications count against the address, so
+//! made-up credentials buy no extra budget.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -241,12 +242,15 @@ pub fn address_key(parts: &axum::http::request::Parts) -> String {
     }
 }
 
-/// Limits requests that carry no credential, per address.
+/// Limits requests per address, except those with a credential to a route that verifies it
+/// (those spend the credential's budget once it is verified, or the address's if it fails):
+/// an `Authorization` header on any other route (sign-in, webhooks, health, metrics, the
+/// JWKS, an unknown path) buys nothing.
 async fn rate_limit(State(limiter): State<RateLimiter>, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
-    if bearer(&parts).is_none()
-        && let Err(wait) = limiter.take(&address_key(&parts), Instant::now())
-    {
+    let verified_later = bearer(&parts).is_some()
+        && super::api::authenticates(parts.method.as_str(), parts.uri.path());
+    if !verified_later && let Err(wait) = limiter.take(&address_key(&parts), Instant::now()) {
         return limited(wait).into_response();
     }
     next.run(Request::from_parts(parts, body)).await

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::get;
 use obol::auth::Principal;
+use obol::tenant::keys;
 use obol::{IdGen, TransactionId};
 use serde::Serialize;
 
@@ -41,8 +42,9 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The id of a new resource: derived from the caller's idempotency key, so a retry names
-    /// the same resource, or new.
+    /// The id of a new ledger resource: derived from the caller's idempotency key by the
+    /// engine's rule ([`obol::tenant::keys::ledger_id_seed`]), so a retry names the same
+    /// resource; new without a key.
     pub fn id_for<T>(
         &self,
         who: &Principal,
@@ -52,7 +54,7 @@ impl AppState {
         generate: impl FnOnce(&dyn IdGen) -> T,
     ) -> T {
         match key.get() {
-            Some(key) => derive(&format!("{}:{operation}:{key}", who.merchant())),
+            Some(key) => derive(&keys::ledger_id_seed(who.merchant(), operation, key)),
             None => generate(self.ids.as_ref()),
         }
     }

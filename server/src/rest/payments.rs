@@ -64,8 +64,7 @@ pub async fn confirm(
 #[serde(deny_unknown_fields)]
 pub struct Capture {
     /// Minor units; everything capturable when absent.
-    #[serde(default, with = "obol::money::amount_serde::option")]
-    #[schemars(with = "Option<String>")]
+    #[serde(default, with = "obol::money::OptionalMinorUnits")]
     pub amount: Option<i128>,
     /// Release the rest after this capture (default true, as Stripe).
     #[serde(default = "yes")]
@@ -144,8 +143,7 @@ pub async fn complete_action(
 #[serde(deny_unknown_fields)]
 pub struct RefundBody {
     /// Minor units; everything refundable when absent.
-    #[serde(default, with = "obol::money::amount_serde::option")]
-    #[schemars(with = "Option<String>")]
+    #[serde(default, with = "obol::money::OptionalMinorUnits")]
     pub amount: Option<i128>,
     /// Why.
     #[serde(default)]
@@ -341,6 +339,7 @@ async fn list_events(
 ) -> ApiResult<Json<List<EventView>>> {
     let query = EventQuery {
         merchant: who.merchant().clone(),
+        mode: Some(who.mode()),
         payment,
         after,
         limit: limit + 1,

@@ -18,6 +18,9 @@ use tower::ServiceExt;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
+/// The sandbox's webhook secret in tests (a deployment's own, from its configuration).
+pub const SANDBOX_SECRET: &str = "whsec_dGVzdC1vbmx5LXNhbmRib3gtd2ViaG9vay1zZWNyZXQh";
+
 pub struct Harness {
     pub app: Router,
     pub engine: Arc<Engine>,
@@ -46,6 +49,7 @@ impl Answer {
 pub fn test_config() -> Config {
     Config {
         dev: true,
+        sandbox_webhook_secret: Some(SANDBOX_SECRET.to_owned()),
         rate_limit_per_second: 100_000,
         rate_limit_burst: 100_000,
         ..Config::default()
@@ -87,6 +91,7 @@ impl Harness {
                 password: Password::new(PASSWORD),
                 profile: Profile::default(),
                 scopes,
+                live: false,
             })
             .await
             .unwrap();

@@ -85,7 +85,7 @@ async fn accounts_transfers_holds_reversals_history() {
     let view = h.get(&format!("/v1/ledger/accounts/{wallet}")).await;
     assert_eq!(view.body["balance"]["credits_posted"], "10000");
     assert_eq!(
-        view.body["account"]["metadata"]["merchant"],
+        view.body["account"]["owner"],
         obol::payments::default_merchant().as_str()
     );
 
@@ -209,6 +209,7 @@ async fn tenants_never_touch_each_others_accounts() {
         .get_as(&format!("/v1/ledger/transactions/{tid}"), &theirs)
         .await;
     assert_eq!(peek.code(), "transaction_not_found");
+    // Metadata is the caller's own: naming another merchant there owns nothing.
     let spoof = h
         .post(
             "/v1/ledger/accounts",
@@ -216,5 +217,13 @@ async fn tenants_never_touch_each_others_accounts() {
             json!({"asset": "USD", "normal_balance": "debit", "metadata": {"merchant": other.as_str()}}),
         )
         .await;
-    assert_eq!(spoof.code(), "invalid_metadata");
+    assert_eq!(spoof.status, StatusCode::CREATED, "{}", spoof.body);
+    assert_eq!(
+        spoof.body["owner"],
+        obol::payments::default_merchant().as_str()
+    );
+    let unseen = h
+        .get_as(&format!("/v1/ledger/accounts/{}", spoof.str("id")), &theirs)
+        .await;
+    assert_eq!(unseen.code(), "account_not_found");
 }

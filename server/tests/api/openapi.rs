@@ -1,6 +1,7 @@
 use axum::http::{Method, StatusCode};
 use obol_server::rest::openapi::document;
 use serde_json::Value;
+use serde_json::json;
 
 use crate::harness::Harness;
 
@@ -48,13 +49,20 @@ fn every_reference_resolves_and_amounts_are_strings() {
         assert!(doc.pointer(pointer).is_some(), "{target} does not resolve");
     }
     let schemas = &doc["components"]["schemas"];
+    // Every amount is one schema: a decimal string of minor units.
+    let amount = json!("#/components/schemas/MinorUnits");
     assert_eq!(
-        schemas["PaymentState"]["properties"]["amount"]["type"],
-        "string"
+        schemas["PaymentState"]["properties"]["amount"]["$ref"],
+        amount
     );
     assert_eq!(
-        schemas["Balance"]["properties"]["credits_posted"]["type"],
-        "string"
+        schemas["Balance"]["properties"]["credits_posted"]["$ref"],
+        amount
+    );
+    assert_eq!(schemas["MinorUnits"]["type"], "string");
+    assert_eq!(
+        schemas["MinorUnits"]["pattern"],
+        obol::money::AMOUNT_PATTERN
     );
     assert_eq!(schemas["PaymentId"]["type"], "string");
     let create = &doc["paths"]["/v1/payments"]["post"];

@@ -1,9 +1,9 @@
 use axum::http::{Method, StatusCode};
-use obol::payments::{ProviderEvent, ProviderEventKind, SANDBOX_WEBHOOK_SECRET};
+use obol::payments::{ProviderEvent, ProviderEventKind};
 use obol::webhooks::WebhookSecret;
 use serde_json::json;
 
-use crate::harness::{Harness, card, request};
+use crate::harness::{Harness, SANDBOX_SECRET, card, request};
 
 #[tokio::test]
 async fn endpoints_show_their_secret_once() {
@@ -70,7 +70,7 @@ async fn provider_webhooks_are_verified_and_applied_once() {
         },
     };
     let body = serde_json::to_string(&event).unwrap();
-    let secret = WebhookSecret::parse(SANDBOX_WEBHOOK_SECRET).unwrap();
+    let secret = WebhookSecret::parse(SANDBOX_SECRET).unwrap();
     let headers = secret
         .headers(&event.id, h.engine.now(), body.as_bytes())
         .unwrap();

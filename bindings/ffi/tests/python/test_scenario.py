@@ -10,6 +10,9 @@ import unittest
 import obol_ffi as obol
 
 USD = "USD"
+# Two merchants of one engine, each a tenant that sees only its own things.
+MERCHANT_A = "mer_01JD3Q4V5X6Y7Z8A9B0C1D2E3A"
+MERCHANT_B = "mer_01JD3Q4V5X6Y7Z8A9B0C1D2E3B"
 # The events of a customer's card payment: created, attached, sent to the provider, paid.
 EVENT_KINDS = [
     "payment.created",
@@ -39,13 +42,22 @@ async def open_fresh(directory):
     return await obol.open_obol(f"sqlite://{directory}/app.db", options)
 
 
-async def account(engine, normal_balance, no_overdraft=False):
-    created = await engine.create_account(
+async def account(shop, normal_balance, no_overdraft=False):
+    created = await shop.create_account(
         obol.NewAccountInput(
             asset=USD, normal_balance=normal_balance, no_overdraft=no_overdraft, metadata={}
         )
     )
     return created.id
+
+
+def order(amount):
+    return obol.NewPaymentInput(
+        amount=amount,
+        asset=USD,
+        capture_method=obol.CaptureMethod.MANUAL,
+        metadata={},
+    )
 
 
 class Scenario(unittest.TestCase):
@@ -60,36 +72,37 @@ class Scenario(unittest.TestCase):
 
     async def ledger_scenario(self):
         engine = await open_fresh(self.directory.name)
-        cash = await account(engine, obol.Direction.DEBIT)
-        wallet = await account(engine, obol.Direction.CREDIT, no_overdraft=True)
-        revenue = await account(engine, obol.Direction.CREDIT)
+        shop = engine.act_as(None, [], "test")
+        cash = await account(shop, obol.Direction.DEBIT)
+        wallet = await account(shop, obol.Direction.CREDIT, no_overdraft=True)
+        revenue = await account(shop, obol.Direction.CREDIT)
 
-        await engine.transfer(None, transfer_entries(cash, wallet, "10000"), {})
-        hold = await engine.hold(None, transfer_entries(wallet, revenue, "2500"), None, {})
-        posted = await engine.post_hold(hold.id, "1500", True, None)
+        await shop.transfer(None, transfer_entries(cash, wallet, "10000"), {})
+        hold = await shop.hold(None, transfer_entries(wallet, revenue, "2500"), None, {})
+        posted = await shop.post_hold(hold.id, "1500", True, None)
         self.assertEqual(posted.kind, "post_hold")
-        self.assertEqual((await engine.get_hold(hold.id)).status, "posted")
+        self.assertEqual((await shop.get_hold(hold.id)).status, "posted")
 
         with self.assertRaises(obol.LedgerError.Rejected) as refused:
-            await engine.transfer(None, transfer_entries(wallet, revenue, "999999"), {})
+            await shop.transfer(None, transfer_entries(wallet, revenue, "999999"), {})
         self.assertEqual(refused.exception.code, "insufficient_funds")
 
         key = "txn_01JD3Q4V5X6Y7Z8A9B0C1D2E3F"
-        first = await engine.transfer(key, transfer_entries(wallet, revenue, "100"), {})
-        replay = await engine.transfer(key, transfer_entries(wallet, revenue, "100"), {})
+        first = await shop.transfer(key, transfer_entries(wallet, revenue, "100"), {})
+        replay = await shop.transfer(key, transfer_entries(wallet, revenue, "100"), {})
         self.assertEqual(replay.id, first.id)
         with self.assertRaises(obol.LedgerError.Conflict) as clash:
-            await engine.transfer(key, transfer_entries(wallet, revenue, "200"), {})
+            await shop.transfer(key, transfer_entries(wallet, revenue, "200"), {})
         self.assertEqual(clash.exception.code, "idempotency_conflict")
 
         with self.assertRaises(obol.LedgerError.Invalid) as bad:
-            await engine.transfer(None, transfer_entries(cash, wallet, "12.50"), {})
+            await shop.transfer(None, transfer_entries(cash, wallet, "12.50"), {})
         self.assertEqual(bad.exception.code, "invalid_amount")
 
-        self.assertEqual((await engine.balance(wallet)).posted, "8400")
-        self.assertEqual((await engine.balance(revenue)).posted, "1600")
-        self.assertEqual((await engine.balance(cash)).posted, "10000")
-        history = await engine.history(wallet, None, 10)
+        self.assertEqual((await shop.balance(wallet)).posted, "8400")
+        self.assertEqual((await shop.balance(revenue)).posted, "1600")
+        self.assertEqual((await shop.balance(cash)).posted, "10000")
+        history = await shop.history(wallet, None, 10)
         self.assertEqual(
             [(item.direction, item.amount) for item in history.items],
             [
@@ -102,7 +115,7 @@ class Scenario(unittest.TestCase):
 
         await engine.shutdown()
         with self.assertRaises(obol.LedgerError.Unavailable) as closed:
-            await engine.balance(wallet)
+            await shop.balance(wallet)
         self.assertEqual(closed.exception.code, "shut_down")
 
     def test_payment_scenario(self):
@@ -110,39 +123,32 @@ class Scenario(unittest.TestCase):
 
     async def payment_scenario(self):
         engine = await open_fresh(self.directory.name)
+        shop = engine.act_as(None, [], "test")
 
-        def order(amount):
-            return obol.NewPaymentInput(
-                amount=amount,
-                asset=USD,
-                capture_method=obol.CaptureMethod.MANUAL,
-                metadata={},
-            )
-
-        payment = await engine.create_payment(order("5000"), "order-1")
+        payment = await shop.create_payment(order("5000"), "order-1")
         self.assertEqual(payment.status, "requires_payment_method")
         card = obol.CardInput(number="4242 4242 4242 4242", exp_month=12, exp_year=2099, cvc="123")
-        attached = await engine.attach_card(payment.id, card)
+        attached = await shop.attach_card(payment.id, card, None)
         self.assertEqual(attached.status, "requires_confirmation")
-        confirmed = await engine.confirm(payment.id, None)
+        confirmed = await shop.confirm(payment.id, None)
         self.assertEqual((confirmed.status, confirmed.authorized), ("requires_capture", "5000"))
-        captured = await engine.capture(payment.id, "3000", True, None)
+        captured = await shop.capture(payment.id, "3000", True, None)
         self.assertEqual((captured.status, captured.captured), ("succeeded", "3000"))
-        refunded = await engine.refund(payment.id, "1000", "refund-1")
+        refunded = await shop.refund(payment.id, "1000", "refund-1")
         self.assertEqual(refunded.refunded, "1000")
 
-        replay = await engine.create_payment(order("5000"), "order-1")
+        replay = await shop.create_payment(order("5000"), "order-1")
         self.assertEqual(replay.id, payment.id)
         with self.assertRaises(obol.PaymentError.Conflict) as clash:
-            await engine.create_payment(order("6000"), "order-1")
+            await shop.create_payment(order("6000"), "order-1")
         self.assertEqual(clash.exception.code, "idempotency_conflict")
         with self.assertRaises(obol.PaymentError.Rejected) as too_much:
-            await engine.refund(payment.id, "5000", None)
+            await shop.refund(payment.id, "5000", None)
         self.assertEqual(too_much.exception.code, "exceeds_refundable")
 
-        merchant = engine.merchant_account(USD)
-        self.assertEqual((await engine.balance(merchant)).posted, "2000")
-        listed = await engine.payments(10, None)
+        merchant = await shop.merchant_account(USD)
+        self.assertEqual((await shop.balance(merchant)).posted, "2000")
+        listed = await shop.payments(10, None)
         self.assertEqual([p.refunded for p in listed], ["1000"])
         await engine.shutdown()
 
@@ -151,21 +157,22 @@ class Scenario(unittest.TestCase):
 
     async def customer_and_events_scenario(self):
         engine = await open_fresh(self.directory.name)
-        customer = await engine.create_customer(
+        shop = engine.act_as(None, [], "test")
+        customer = await shop.create_customer(
             obol.NewCustomerInput(email="ada@example.com", name="Ada", metadata={})
         )
-        read = await engine.customer(customer.id)
+        read = await shop.customer(customer.id)
         self.assertEqual((read.email, read.name), ("ada@example.com", "Ada"))
         with self.assertRaises(obol.PaymentError.Invalid) as bad:
-            await engine.create_customer(
+            await shop.create_customer(
                 obol.NewCustomerInput(email="not-an-email", name="Ada", metadata={})
             )
         self.assertEqual(bad.exception.code, "invalid_customer")
 
         card = obol.CardInput(number="4242 4242 4242 4242", exp_month=12, exp_year=2099, cvc="123")
-        saved = await engine.save_card(customer.id, card)
+        saved = await shop.save_card(customer.id, card, None)
         self.assertEqual((saved.brand, saved.last4), ("visa", "4242"))
-        self.assertEqual(len(await engine.saved_cards(customer.id)), 1)
+        self.assertEqual(len(await shop.saved_cards(customer.id)), 1)
 
         order = obol.NewPaymentInput(
             amount="2500",
@@ -174,24 +181,24 @@ class Scenario(unittest.TestCase):
             customer=customer.id,
             metadata={},
         )
-        payment = await engine.create_payment(order, None)
+        payment = await shop.create_payment(order, None)
         self.assertEqual(payment.customer, customer.id)
-        await engine.attach_saved_card(payment.id, saved.id)
-        paid = await engine.confirm(payment.id, None)
+        await shop.attach_saved_card(payment.id, saved.id, None)
+        paid = await shop.confirm(payment.id, None)
         self.assertEqual((paid.status, paid.captured), ("succeeded", "2500"))
 
-        events = await engine.events(0, 100, payment.id)
+        events = await shop.events(0, 100, payment.id)
         self.assertEqual([e.kind for e in events], EVENT_KINDS)
         self.assertEqual(sorted(e.sequence for e in events), [e.sequence for e in events])
         self.assertEqual(events[-1].payment.status, "succeeded")
-        following = await engine.events(events[0].sequence, 1, None)
+        following = await shop.events(events[0].sequence, 1, None)
         self.assertEqual([e.id for e in following], [events[1].id])
 
-        detached = await engine.detach_card(saved.id)
+        detached = await shop.detach_card(saved.id)
         self.assertTrue(detached.detached)
-        self.assertEqual(await engine.saved_cards(customer.id), [])
+        self.assertEqual(await shop.saved_cards(customer.id), [])
         with self.assertRaises(obol.PaymentError.NotFound) as again:
-            await engine.detach_card(saved.id)
+            await shop.detach_card(saved.id)
         self.assertEqual(again.exception.code, "payment_method_not_found")
         await engine.shutdown()
 
@@ -200,10 +207,11 @@ class Scenario(unittest.TestCase):
 
     async def auth_scenario(self):
         engine = await open_fresh(self.directory.name)
+        shop = engine.act_as(None, [], "test")
         password = "correct horse battery staple"
         user = await engine.sign_up("Ada@Example.com", password, [])
         self.assertEqual(user.email, "ada@example.com")
-        tokens = await engine.log_in("ada@example.com", password)
+        tokens = await engine.log_in("ada@example.com", password, "test")
         jwks = await engine.jwks()
         offline = obol.verify_access_token_offline(
             jwks, tokens.access_token, "obol-scenario", "obol-app"
@@ -223,21 +231,85 @@ class Scenario(unittest.TestCase):
         with self.assertRaises(obol.AuthError.Unauthorized):
             await engine.verify_access_token(refreshed.access_token)
         with self.assertRaises(obol.AuthError.Unauthorized):
-            await engine.log_in("ada@example.com", "not the password")
+            await engine.log_in("ada@example.com", "not the password", "test")
 
         key = await engine.issue_api_key("till", ["payments:write"])
         principal = await engine.authenticate_api_key(key.secret)
         self.assertEqual((principal.kind, principal.scopes), ("api_key", ["payments:write"]))
+
+        # A tenant issues keys within what it holds; a key's holder acts through its tenant.
+        reader = await shop.issue_api_key("reports", ["payments:read"], "test", None)
+        self.assertIsNotNone(reader.secret)
+        as_reader = await engine.authenticate(reader.secret)
+        self.assertEqual(as_reader.principal().kind, "api_key")
+        with self.assertRaises(obol.PaymentError.Unauthorized) as denied:
+            await as_reader.create_payment(order("100"), None)
+        self.assertEqual(denied.exception.code, "forbidden")
+        with self.assertRaises(obol.AuthError.Unauthorized) as escalate:
+            await as_reader.issue_api_key("more", ["payments:read"], "test", None)
+        self.assertEqual(escalate.exception.code, "forbidden")
+        # A test-mode tenant makes no live keys.
+        with self.assertRaises(obol.AuthError.Unauthorized) as live:
+            await shop.issue_api_key("live", ["payments:read"], "live", None)
+        self.assertEqual(live.exception.code, "forbidden")
+        self.assertEqual(len(await shop.api_keys()), 2)  # till and reports
+        with self.assertRaises(obol.AuthError.Unauthorized) as nobody:
+            await engine.authenticate("not a credential")
+        self.assertEqual(nobody.exception.code, "unauthenticated")
+        await engine.shutdown()
+
+    def test_a_tenant_sees_only_its_own_merchant(self):
+        asyncio.run(self.a_tenant_sees_only_its_own_merchant())
+
+    async def a_tenant_sees_only_its_own_merchant(self):
+        engine = await open_fresh(self.directory.name)
+        a = engine.act_as(MERCHANT_A, [], "test")
+        b = engine.act_as(MERCHANT_B, [], "test")
+        card = obol.CardInput(number="4242 4242 4242 4242", exp_month=12, exp_year=2099, cvc="123")
+        paid = await a.create_payment(order("700"), None)
+        await a.attach_card(paid.id, card, None)
+        await a.confirm(paid.id, None)
+
+        with self.assertRaises(obol.PaymentError.NotFound) as unseen:
+            await b.payment(paid.id)
+        self.assertEqual(unseen.exception.code, "payment_not_found")
+        with self.assertRaises(obol.PaymentError.NotFound) as refund:
+            await b.refund(paid.id, None, None)
+        self.assertEqual(refund.exception.code, "payment_not_found")
+        self.assertEqual(await b.payments(10, None), [])
+        self.assertEqual(await b.events(0, 100, None), [])
+        wallet = await account(a, obol.Direction.CREDIT)
+        with self.assertRaises(obol.LedgerError.NotFound) as peek:
+            await b.balance(wallet)
+        self.assertEqual(peek.exception.code, "account_not_found")
+        their_balance = await a.merchant_account(USD)
+        with self.assertRaises(obol.LedgerError.NotFound) as theirs:
+            await b.balance(their_balance)
+        self.assertEqual(theirs.exception.code, "account_not_found")
+        self.assertEqual((await a.balance(their_balance)).posted, "0")
+
+        # Live mode reaches no sandbox: card details are refused, and test payments are unseen.
+        live = engine.act_as(MERCHANT_A, [], "live")
+        with self.assertRaises(obol.PaymentError.NotFound) as hidden:
+            await live.payment(paid.id)
+        self.assertEqual(hidden.exception.code, "payment_not_found")
+        fresh = await live.create_payment(order("100"), None)
+        with self.assertRaises(obol.PaymentError.Invalid) as refused:
+            await live.attach_card(fresh.id, card, None)
+        self.assertEqual(refused.exception.code, "invalid_payment_method")
+        with self.assertRaises(obol.ObolError.Invalid) as bad_mode:
+            engine.act_as(None, [], "sandbox")
+        self.assertEqual(bad_mode.exception.code, "invalid_request")
         await engine.shutdown()
 
     def test_eight_threads_of_500_transfers_keep_the_totals(self):
-        engine, source, pool = asyncio.run(self.two_accounts())
+        engine, shop, source, pool = asyncio.run(self.two_accounts())
         failures = []
 
         def worker():
             async def transfers():
                 for _ in range(500):
-                    await engine.transfer(None, transfer_entries(source, pool, "1"), {})
+                    await shop.transfer(None, transfer_entries(source, pool, "1"), {})
 
             try:
                 asyncio.run(transfers())
@@ -250,16 +322,17 @@ class Scenario(unittest.TestCase):
         for thread in threads:
             thread.join()
         self.assertEqual(failures, [])
-        self.assertEqual(asyncio.run(engine.balance(pool)).posted, "4000")
-        self.assertEqual(asyncio.run(engine.balance(source)).posted, "4000")
-        history = asyncio.run(engine.history(pool, None, 1000))
+        self.assertEqual(asyncio.run(shop.balance(pool)).posted, "4000")
+        self.assertEqual(asyncio.run(shop.balance(source)).posted, "4000")
+        history = asyncio.run(shop.history(pool, None, 1000))
         self.assertEqual(len(history.items), 1000)
         asyncio.run(engine.shutdown())
 
     async def two_accounts(self):
         engine = await open_fresh(self.directory.name)
-        return engine, await account(engine, obol.Direction.DEBIT), await account(
-            engine, obol.Direction.CREDIT
+        shop = engine.act_as(None, [], "test")
+        return engine, shop, await account(shop, obol.Direction.DEBIT), await account(
+            shop, obol.Direction.CREDIT
         )
 
 

@@ -10,28 +10,17 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::mode::Mode;
 
 const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const BODY_LEN: usize = 32;
 const CHECK_LEN: usize = 6;
 
-/// Live keys move real money; test keys only reach sandbox providers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ApiKeyMode {
-    /// `obol_sk_live_…`
-    Live,
-    /// `obol_sk_test_…`
-    Test,
-}
-
-impl ApiKeyMode {
-    /// The key prefix for this mode.
-    pub fn prefix(self) -> &'static str {
-        match self {
-            ApiKeyMode::Live => "obol_sk_live_",
-            ApiKeyMode::Test => "obol_sk_test_",
-        }
+/// The key prefix of a mode: `obol_sk_live_` or `obol_sk_test_`.
+pub fn key_prefix(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Live => "obol_sk_live_",
+        Mode::Test => "obol_sk_test_",
     }
 }
 
@@ -75,14 +64,14 @@ pub fn key_hash(text: &str) -> String {
 
 impl ApiKeySecret {
     /// A new random key.
-    pub fn generate(mode: ApiKeyMode, rng: &mut impl Rng) -> IssuedApiKey {
+    pub fn generate(mode: Mode, rng: &mut impl Rng) -> IssuedApiKey {
         let body: String = (0..BODY_LEN)
             .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
             .collect();
-        let secret = ApiKeySecret(format!("{}{body}{}", mode.prefix(), checksum(&body)));
+        let secret = ApiKeySecret(format!("{}{body}{}", key_prefix(mode), checksum(&body)));
         IssuedApiKey {
             hash: key_hash(&secret.0),
-            prefix: mode.prefix(),
+            prefix: key_prefix(mode),
             last4: secret.last4(),
             secret,
         }
@@ -90,10 +79,10 @@ impl ApiKeySecret {
 
     /// Reads a presented key, checking its shape and checksum; any defect is
     /// `unauthenticated`, like an unknown key.
-    pub fn parse(text: &str) -> Result<(ApiKeyMode, ApiKeySecret)> {
-        let (mode, rest) = [ApiKeyMode::Live, ApiKeyMode::Test]
+    pub fn parse(text: &str) -> Result<(Mode, ApiKeySecret)> {
+        let (mode, rest) = [Mode::Live, Mode::Test]
             .into_iter()
-            .find_map(|mode| text.strip_prefix(mode.prefix()).map(|rest| (mode, rest)))
+            .find_map(|mode| text.strip_prefix(key_prefix(mode)).map(|rest| (mode, rest)))
             .ok_or(Error::Unauthenticated)?;
         if rest.len() != BODY_LEN + CHECK_LEN || !rest.bytes().all(|b| ALPHABET.contains(&b)) {
             return Err(Error::Unauthenticated);
@@ -116,7 +105,7 @@ impl ApiKeySecret {
     }
 
     fn prefix(&self) -> &str {
-        &self.0[..self.0.len().min(ApiKeyMode::Live.prefix().len())]
+        &self.0[..self.0.len().min(key_prefix(Mode::Live).len())]
     }
 
     fn last4(&self) -> String {
@@ -130,12 +119,12 @@ mod tests {
 
     #[test]
     fn keys_round_trip_and_refuse_typos() {
-        let issued = ApiKeySecret::generate(ApiKeyMode::Live, &mut rand::rng());
+        let issued = ApiKeySecret::generate(Mode::Live, &mut rand::rng());
         let text = issued.secret.expose().to_owned();
         assert!(text.starts_with("obol_sk_live_"));
         assert_eq!(text.len(), 13 + 32 + 6);
         let (mode, parsed) = ApiKeySecret::parse(&text).unwrap();
-        assert_eq!(mode, ApiKeyMode::Live);
+        assert_eq!(mode, Mode::Live);
         assert_eq!(parsed.hash(), issued.hash);
         assert_eq!(issued.last4, text[text.len() - 4..]);
         // One character changed: the checksum catches it.
@@ -150,16 +139,16 @@ mod tests {
         for bad in ["", "obol_sk_live_", "sk_live_abc", &text[..text.len() - 1]] {
             assert!(ApiKeySecret::parse(bad).is_err(), "{bad}");
         }
-        let test = ApiKeySecret::generate(ApiKeyMode::Test, &mut rand::rng());
+        let test = ApiKeySecret::generate(Mode::Test, &mut rand::rng());
         assert_eq!(
             ApiKeySecret::parse(test.secret.expose()).unwrap().0,
-            ApiKeyMode::Test
+            Mode::Test
         );
     }
 
     #[test]
     fn debug_never_shows_the_key() {
-        let issued = ApiKeySecret::generate(ApiKeyMode::Test, &mut rand::rng());
+        let issued = ApiKeySecret::generate(Mode::Test, &mut rand::rng());
         let text = issued.secret.expose();
         let shown = format!("{:?} {issued:?}", issued.secret);
         assert!(!shown.contains(&text[13..40]), "{shown}");
@@ -177,7 +166,7 @@ pub struct ApiKey {
     /// A label chosen by its owner.
     pub name: String,
     /// Live or test.
-    pub mode: ApiKeyMode,
+    pub mode: Mode,
     /// The last four characters, for listings (`obol_sk_live_…abcd`).
     pub last4: String,
     /// Hex SHA-256 of the key.

@@ -67,7 +67,8 @@ enum Public {
 }
 
 /// A JSON Web Key (public part only), as published in the JWKS document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Jwk {
     /// `RSA` or `OKP`.
     pub kty: String,
@@ -93,7 +94,8 @@ pub struct Jwk {
 }
 
 /// The JWKS document.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Jwks {
     /// The keys.
     pub keys: Vec<Jwk>,
@@ -329,6 +331,8 @@ pub struct AccessClaims {
     pub merchant: String,
     /// What the token allows (`scope`, space-separated).
     pub scopes: Vec<String>,
+    /// Test or live (`mode`; tokens signed before modes existed are test).
+    pub mode: crate::mode::Mode,
 }
 
 /// Checks an access token offline against a JWKS document (JSON) at `now`: signature,
@@ -357,6 +361,11 @@ pub fn verify_offline(
             .split_whitespace()
             .map(str::to_owned)
             .collect(),
+        mode: match claims.get("mode") {
+            None => crate::mode::Mode::Test,
+            Some(mode) => crate::mode::Mode::parse(mode.as_str().unwrap_or_default())
+                .map_err(|_| Error::Unauthenticated)?,
+        },
     })
 }
 

@@ -55,6 +55,17 @@ impl KeyEncryptionKey {
         BASE64.encode(self.0)
     }
 
+    /// A 32-byte key for one purpose, derived from this one (HMAC-SHA256 of `label`): the
+    /// deployment's other secrets (the sandbox's token key, idempotency fingerprints of
+    /// secrets) follow the key-encryption key without being it.
+    pub fn derive(&self, label: &str) -> Result<[u8; 32]> {
+        use hmac::{Hmac, KeyInit, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&self.0)
+            .map_err(|_| Error::corrupt("HMAC refused the key-encryption key"))?;
+        mac.update(label.as_bytes());
+        Ok(mac.finalize().into_bytes().into())
+    }
+
     fn cipher(&self) -> ChaCha20Poly1305 {
         ChaCha20Poly1305::new(&Key::from(self.0))
     }

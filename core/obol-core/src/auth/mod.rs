@@ -9,12 +9,15 @@ pub mod password;
 pub mod scope;
 pub mod session;
 pub mod user;
+pub mod views;
 
-pub use api_key::{ApiKey, ApiKeyMode, ApiKeySecret, IssuedApiKey};
+pub use crate::mode::Mode;
+pub use api_key::{ApiKey, ApiKeySecret, IssuedApiKey, key_prefix};
 pub use engine::{Auth, AuthConfig, LoginLimits, NewUser, TokenConfig, Tokens};
 pub use jwt::{AccessClaims, AccessTokenVerifier, Algorithm, Expectations, Jwks, verify_offline};
 pub use keyring::{KeyEncryptionKey, RotationPolicy};
 pub use password::{Password, PasswordHasher};
-pub use scope::{Principal, Scope, authorize};
+pub use scope::{Actor, Principal, Scope, authorize};
 pub use session::{RefreshToken, Session};
 pub use user::{Profile, User, normalise_email};
+pub use views::{ApiKeyView, CreateApiKey, CreateUser, NewApiKey, UserView};

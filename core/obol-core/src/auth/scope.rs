@@ -7,21 +7,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::id::{ApiKeyId, MerchantId, UserId};
+use crate::mode::Mode;
 
 /// What a principal may do.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub enum Scope {
     /// Read payments, refunds and disputes.
     #[serde(rename = "payments:read")]
@@ -82,41 +72,98 @@ impl Scope {
     }
 }
 
-/// Who is calling, as established by a verified session token or API key.
+/// Who acts: a signed-in user, an API key, or the host program itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Principal {
-    /// A signed-in user.
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Actor {
+    /// A user with a verified session.
     User {
         /// The user.
         user: UserId,
-        /// The user's tenant.
-        merchant: MerchantId,
-        /// What the user may do.
-        scopes: BTreeSet<Scope>,
     },
     /// A merchant's or service's API key.
     ApiKey {
         /// The key.
         key: ApiKeyId,
-        /// The key's tenant.
-        merchant: MerchantId,
-        /// What the key may do.
-        scopes: BTreeSet<Scope>,
     },
+    /// The program that embeds the engine, acting for one of its tenants (an app's own
+    /// merchant, say). Only code holding the engine can make one; no credential turns into
+    /// it.
+    Host,
+}
+
+/// Who is calling and for whom: an actor, the tenant it acts for, what it may do there, and
+/// whether it acts in test or live mode. Established by a verified session token or API key,
+/// or made by the host for itself ([`Principal::host`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    /// Who acts.
+    pub actor: Actor,
+    /// The tenant it acts for.
+    pub merchant: MerchantId,
+    /// What it may do there.
+    pub scopes: BTreeSet<Scope>,
+    /// Test or live.
+    pub mode: Mode,
 }
 
 impl Principal {
-    /// The tenant the principal acts for.
-    pub fn merchant(&self) -> &MerchantId {
-        match self {
-            Principal::User { merchant, .. } | Principal::ApiKey { merchant, .. } => merchant,
+    /// The host acting for `merchant` with `scopes` in `mode`.
+    pub fn host(merchant: MerchantId, scopes: BTreeSet<Scope>, mode: Mode) -> Self {
+        Principal {
+            actor: Actor::Host,
+            merchant,
+            scopes,
+            mode,
         }
     }
 
-    fn scopes(&self) -> &BTreeSet<Scope> {
-        match self {
-            Principal::User { scopes, .. } | Principal::ApiKey { scopes, .. } => scopes,
+    /// The tenant the principal acts for.
+    pub fn merchant(&self) -> &MerchantId {
+        &self.merchant
+    }
+
+    /// What the principal may do.
+    pub fn scopes(&self) -> &BTreeSet<Scope> {
+        &self.scopes
+    }
+
+    /// Test or live.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The user, when a user acts.
+    pub fn user(&self) -> Option<&UserId> {
+        match &self.actor {
+            Actor::User { user } => Some(user),
+            _ => None,
         }
+    }
+
+    /// Refuses unless the principal holds `scope`.
+    pub fn require(&self, scope: Scope) -> Result<()> {
+        authorize(self, scope, &self.merchant)
+    }
+
+    /// Refuses unless the principal holds every one of `scopes` and may act in `mode`: what
+    /// it hands to a new user or key (nobody grants what it does not hold, and a test-mode
+    /// principal makes nothing live).
+    pub fn may_grant(&self, scopes: &BTreeSet<Scope>, mode: Mode) -> Result<()> {
+        if let Some(missing) = scopes.iter().find(|s| !self.scopes.contains(s)) {
+            return Err(Error::Forbidden {
+                reason: format!(
+                    "cannot grant {}, which the caller does not hold",
+                    missing.as_str()
+                ),
+            });
+        }
+        if mode == Mode::Live && self.mode != Mode::Live {
+            return Err(Error::Forbidden {
+                reason: "a test-mode caller cannot grant live mode".into(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -144,10 +191,13 @@ mod tests {
     fn scope_and_tenant_both_required() {
         let acme = MerchantId::derived("acme");
         let other = MerchantId::derived("other");
-        let key = Principal::ApiKey {
-            key: ApiKeyId::derived("k"),
+        let key = Principal {
+            actor: Actor::ApiKey {
+                key: ApiKeyId::derived("k"),
+            },
             merchant: acme.clone(),
             scopes: [Scope::PaymentsRead, Scope::PaymentsWrite].into(),
+            mode: Mode::Test,
         };
         assert!(authorize(&key, Scope::PaymentsWrite, &acme).is_ok());
         let missing = authorize(&key, Scope::RefundsWrite, &acme).unwrap_err();
@@ -155,13 +205,54 @@ mod tests {
         assert!(missing.to_string().contains("refunds:write"));
         let foreign = authorize(&key, Scope::PaymentsRead, &other).unwrap_err();
         assert_eq!(foreign.code(), "forbidden");
-        let user = Principal::User {
-            user: UserId::derived("u"),
+        let user = Principal {
+            actor: Actor::User {
+                user: UserId::derived("u"),
+            },
             merchant: other.clone(),
             scopes: Scope::ALL.into(),
+            mode: Mode::Live,
         };
         assert!(authorize(&user, Scope::UsersAdmin, &other).is_ok());
         assert!(authorize(&user, Scope::UsersAdmin, &acme).is_err());
+    }
+
+    #[test]
+    fn nobody_grants_what_it_does_not_hold() {
+        let acme = MerchantId::derived("acme");
+        let admin = Principal::host(
+            acme,
+            [Scope::UsersAdmin, Scope::PaymentsRead].into(),
+            Mode::Test,
+        );
+        assert!(
+            admin
+                .may_grant(&[Scope::PaymentsRead].into(), Mode::Test)
+                .is_ok()
+        );
+        let more = admin
+            .may_grant(&[Scope::LedgerWrite].into(), Mode::Test)
+            .unwrap_err();
+        assert!(more.to_string().contains("ledger:write"), "{more}");
+        assert_eq!(
+            admin
+                .may_grant(&BTreeSet::new(), Mode::Live)
+                .unwrap_err()
+                .code(),
+            "forbidden"
+        );
+        let live = Principal {
+            mode: Mode::Live,
+            ..admin
+        };
+        assert!(
+            live.may_grant(&[Scope::UsersAdmin].into(), Mode::Test)
+                .is_ok()
+        );
+        assert!(
+            live.may_grant(&[Scope::UsersAdmin].into(), Mode::Live)
+                .is_ok()
+        );
     }
 
     #[test]

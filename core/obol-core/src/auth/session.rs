@@ -12,6 +12,7 @@ use super::api_key::key_hash;
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::id::{MerchantId, SessionId, UserId};
+use crate::mode::Mode;
 
 const PREFIX: &str = "obol_rt_";
 
@@ -76,6 +77,9 @@ pub struct Session {
     pub rotated_at: Option<Timestamp>,
     /// Set when the family was ended (logout, reuse, disable, password change).
     pub revoked_at: Option<Timestamp>,
+    /// The mode the user signed in to (sessions from before modes existed were test).
+    #[serde(default)]
+    pub mode: Mode,
 }
 
 impl Session {

@@ -13,7 +13,8 @@ use crate::error::{Error, Result};
 use crate::id::{MerchantId, UserId};
 
 /// Profile fields a user edits.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
     /// Display name.
@@ -68,6 +69,13 @@ pub struct User {
     pub password_changed_at: Timestamp,
     /// Bumped by every write.
     pub version: i64,
+    /// May sign in to live mode (users from before modes existed may).
+    #[serde(default = "may_act_live")]
+    pub live: bool,
+}
+
+fn may_act_live() -> bool {
+    true
 }
 
 impl fmt::Debug for User {
@@ -78,6 +86,7 @@ impl fmt::Debug for User {
             .field("email", &self.email)
             .field("scopes", &self.scopes)
             .field("disabled", &self.disabled)
+            .field("live", &self.live)
             .finish_non_exhaustive()
     }
 }
@@ -144,6 +153,7 @@ mod tests {
             updated_at: Timestamp::EPOCH,
             password_changed_at: Timestamp::EPOCH,
             version: 1,
+            live: false,
         };
         assert!(!format!("{user:?}").contains("argon2id"));
     }

@@ -149,6 +149,7 @@ impl Ledger {
             metadata: new.metadata.clone(),
             closed: false,
             created_at: self.clock.now(),
+            owner: new.owner.clone(),
         };
         let stored = self.store.insert_account(&account).await?;
         if !stored.matches(&new) {

@@ -6,14 +6,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
-use crate::id::{AccountId, TransactionId};
+use crate::id::{AccountId, MerchantId, TransactionId};
 use crate::money::AssetCode;
 
 /// Free-form string metadata (Stripe's limits: see [`crate::ledger::validate`]).
 pub type Metadata = BTreeMap<String, String>;
 
 /// The side of an entry, and an account's normal balance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// Debit side.
@@ -50,9 +51,8 @@ impl Direction {
 }
 
 /// Balance constraints of an account (TigerBeetle's flags).
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct AccountFlags {
     /// Posted plus pending debits may not exceed posted credits plus the limit
@@ -62,8 +62,80 @@ pub struct AccountFlags {
     pub credits_must_not_exceed_debits: bool,
 }
 
+/// Who an account belongs to, which decides who may reach it. Stored and shown as text:
+/// `host`, `system`, or the merchant's id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub enum AccountOwner {
+    /// The program that embeds the engine: reachable through the engine's own ledger API,
+    /// never through a tenant's.
+    #[default]
+    Host,
+    /// The engine itself (provider clearing, fees, merchants' payment balances): no tenant
+    /// creates, closes or posts to these; their ids lie in the reserved range
+    /// ([`AccountId::reserved`]).
+    System,
+    /// A tenant: reachable by that merchant's principals.
+    Merchant(MerchantId),
+}
+
+impl AccountOwner {
+    /// The stored text: `None` for the host, `system`, or the merchant's id.
+    pub fn stored(&self) -> Option<&str> {
+        match self {
+            AccountOwner::Host => None,
+            AccountOwner::System => Some("system"),
+            AccountOwner::Merchant(merchant) => Some(merchant.as_str()),
+        }
+    }
+
+    /// Reads the stored text.
+    pub fn from_stored(text: Option<&str>) -> Result<Self> {
+        match text {
+            None | Some("host") => Ok(AccountOwner::Host),
+            Some("system") => Ok(AccountOwner::System),
+            Some(merchant) => MerchantId::parse(merchant)
+                .map(AccountOwner::Merchant)
+                .map_err(|_| Error::corrupt(format!("account owner {merchant:?}"))),
+        }
+    }
+}
+
+impl Serialize for AccountOwner {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.stored().unwrap_or("host"))
+    }
+}
+
+impl<'de> Deserialize<'de> for AccountOwner {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        AccountOwner::from_stored(Some(&text)).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for AccountOwner {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "AccountOwner".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "host, system, or the owning merchant's id",
+            "pattern": "^(host|system|mer_[0-9A-HJKMNP-TV-Z]{26})$",
+        })
+    }
+}
+
 /// What a caller asks for when opening an account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct NewAccount {
     /// The id to use; reusing it with the same body returns the existing account.
     pub id: AccountId,
@@ -74,11 +146,13 @@ pub struct NewAccount {
     /// Balance constraints.
     pub flags: AccountFlags,
     /// How far past zero a flagged side may go, in minor units (an overdraft); `0` by default.
-    #[serde(with = "crate::money::amount_serde")]
-    #[schemars(with = "String")]
+    #[serde(with = "crate::money::MinorUnits")]
     pub limit: i128,
     /// Free-form metadata.
     pub metadata: Metadata,
+    /// Who it belongs to (the host unless said).
+    #[serde(default)]
+    pub owner: AccountOwner,
 }
 
 impl NewAccount {
@@ -91,7 +165,14 @@ impl NewAccount {
             flags: AccountFlags::default(),
             limit: 0,
             metadata: Metadata::new(),
+            owner: AccountOwner::Host,
         }
+    }
+
+    /// Owned by `owner`.
+    pub fn owned_by(mut self, owner: AccountOwner) -> Self {
+        self.owner = owner;
+        self
     }
 
     /// Adds the debits-must-not-exceed-credits constraint (no overdraft).
@@ -114,7 +195,8 @@ impl NewAccount {
 }
 
 /// A ledger account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Account {
     /// Its id.
     pub id: AccountId,
@@ -125,13 +207,15 @@ pub struct Account {
     /// Balance constraints.
     pub flags: AccountFlags,
     /// How far past zero a flagged side may go.
-    #[serde(with = "crate::money::amount_serde")]
-    #[schemars(with = "String")]
+    #[serde(with = "crate::money::MinorUnits")]
     pub limit: i128,
     /// Free-form metadata.
     pub metadata: Metadata,
     /// A closed account takes no new movements.
     pub closed: bool,
+    /// Who it belongs to.
+    #[serde(default)]
+    pub owner: AccountOwner,
     /// When it was created.
     pub created_at: Timestamp,
 }
@@ -145,29 +229,25 @@ impl Account {
             && self.flags == new.flags
             && self.limit == new.limit
             && self.metadata == new.metadata
+            && self.owner == new.owner
     }
 }
 
 /// Posted and pending totals of an account, in minor units.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Balance {
     /// Sum of posted debits.
-    #[serde(with = "crate::money::amount_serde")]
-    #[schemars(with = "String")]
+    #[serde(with = "crate::money::MinorUnits")]
     pub debits_posted: i128,
     /// Sum of posted credits.
-    #[serde(with = "crate::money::amount_serde")]
-    #[schemars(with = "String")]
+    #[serde(with = "crate::money::MinorUnits")]
     pub credits_posted: i128,
     /// Sum of debits held by pending holds.
-    #[serde(with = "crate::money::amount_serde")]
-    #[schemars(with = "String")]
+    #[serde(with = "crate::money::MinorUnits")]
     pub debits_pending: i128,
     /// Sum of credits held by pending holds.
-    #[serde(with = "crate::money::amount_serde")]
-    #[schemars(with = "String")]
+    #[serde(with = "crate::money::MinorUnits")]
     pub credits_pending: i128,
 }
 
@@ -224,15 +304,15 @@ impl Balance {
 }
 
 /// One leg of a transaction: an amount debited or credited to an account.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Entry {
     /// The account.
     pub account: AccountId,
     /// Debit or credit.
     pub direction: Direction,
     /// Minor units, greater than zero.
-    #[serde(with = "crate::money::amount_serde")]
-    #[schemars(with = "String")]
+    #[serde(with = "crate::money::MinorUnits")]
     pub amount: i128,
     /// The asset; must be the account's asset.
     pub asset: AssetCode,
@@ -318,9 +398,9 @@ pub enum PostAmount {
     /// Everything still held.
     Remaining,
     /// This amount, for a hold of one debit and one credit of the same amount.
-    Amount(#[serde(with = "crate::money::amount_serde")] i128),
+    Amount(#[serde(with = "crate::money::MinorUnits")] i128),
     /// One amount per hold entry (zero allowed), balancing per asset.
-    PerEntry(#[serde(with = "crate::money::amount_serde::vec")] Vec<i128>),
+    PerEntry(#[serde(with = "crate::money::MinorUnitsList")] Vec<i128>),
 }
 
 /// Post all or part of a pending hold.
@@ -406,7 +486,8 @@ impl LedgerCommand {
 }
 
 /// What a transaction did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TransactionKind {
     /// Entries posted directly.
@@ -459,7 +540,8 @@ impl TransactionKind {
 }
 
 /// A committed, immutable ledger transaction.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Transaction {
     /// Its id.
     pub id: TransactionId,
@@ -480,7 +562,8 @@ pub struct Transaction {
 }
 
 /// Where a hold stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum HoldStatus {
     /// Some amount still held.
@@ -517,15 +600,15 @@ impl HoldStatus {
 }
 
 /// A two-phase reservation and how much of each entry has been posted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Hold {
     /// The hold's transaction id.
     pub id: TransactionId,
     /// The entries as held.
     pub entries: Vec<Entry>,
     /// Posted so far, per entry.
-    #[serde(with = "crate::money::amount_serde::vec")]
-    #[schemars(with = "Vec<String>")]
+    #[serde(with = "crate::money::MinorUnitsList")]
     pub posted: Vec<i128>,
     /// Where it stands.
     pub status: HoldStatus,
@@ -547,7 +630,8 @@ impl Hold {
 }
 
 /// One posted entry in an account's history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct HistoryEntry {
     /// Position in the ledger's entry log (the pagination key).
     pub sequence: i64,
@@ -556,8 +640,7 @@ pub struct HistoryEntry {
     /// Debit or credit.
     pub direction: Direction,
     /// Minor units.
-    #[serde(with = "crate::money::amount_serde")]
-    #[schemars(with = "String")]
+    #[serde(with = "crate::money::MinorUnits")]
     pub amount: i128,
     /// The asset.
     pub asset: AssetCode,
@@ -568,8 +651,9 @@ pub struct HistoryEntry {
 }
 
 /// One page of a list and the cursor for the next one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[schemars(rename = "PageOf{T}")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schemars", schemars(rename = "PageOf{T}"))]
 pub struct Page<T> {
     /// The items.
     pub items: Vec<T>,

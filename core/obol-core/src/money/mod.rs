@@ -1,10 +1,11 @@
 //! Money: assets with a scale, exact `i128` minor units, checked arithmetic, decimal text.
 
-pub mod amount_serde;
 mod iso4217;
+mod minor_units;
 mod registry;
 
 pub use iso4217::{CRYPTO, ISO_4217};
+pub use minor_units::{AMOUNT_PATTERN, MinorUnits, MinorUnitsList, OptionalMinorUnits};
 pub use registry::AssetRegistry;
 
 use std::fmt;
@@ -31,6 +32,7 @@ pub const MAX_SCALE: u8 = 36;
 #[serde(try_from = "String", into = "String")]
 pub struct AssetCode(String);
 
+#[cfg(feature = "schemars")]
 impl schemars::JsonSchema for AssetCode {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "AssetCode".into()

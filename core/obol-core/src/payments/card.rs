@@ -108,7 +108,8 @@ impl CardDetails {
 }
 
 /// A card network, from the number's leading digits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CardBrand {
     /// Visa (4…).
@@ -153,7 +154,8 @@ impl CardBrand {
 }
 
 /// The card data the engine stores: never the number or CVC.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct CardSummary {
     /// The network.
     pub brand: CardBrand,

@@ -18,7 +18,8 @@ use crate::error::{Error, Result};
 use crate::id::{DisputeId, PaymentId, RefundId, TransactionId};
 
 /// Where a refund stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RefundStatus {
     /// Sent (or being sent) to the provider.
@@ -32,7 +33,8 @@ pub enum RefundStatus {
 }
 
 /// Where a dispute stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DisputeStatus {
     /// Opened by the customer's bank; the merchant may respond.
@@ -46,15 +48,15 @@ pub enum DisputeStatus {
 }
 
 /// A refund of part or all of a payment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Refund {
     /// The id (also the provider idempotency key of the refund call).
     pub id: RefundId,
     /// The payment refunded.
     pub payment_id: PaymentId,
     /// Minor units.
-    #[serde(with = "crate::money::amount_serde")]
-    #[schemars(with = "String")]
+    #[serde(with = "crate::money::MinorUnits")]
     pub amount: i128,
     /// Where it stands.
     pub status: RefundStatus,
@@ -71,15 +73,15 @@ pub struct Refund {
 }
 
 /// A dispute (chargeback) of part or all of a payment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Dispute {
     /// The id.
     pub id: DisputeId,
     /// The payment disputed.
     pub payment_id: PaymentId,
     /// Minor units.
-    #[serde(with = "crate::money::amount_serde")]
-    #[schemars(with = "String")]
+    #[serde(with = "crate::money::MinorUnits")]
     pub amount: i128,
     /// Where it stands.
     pub status: DisputeStatus,
@@ -96,7 +98,8 @@ pub struct Dispute {
 }
 
 /// A refund or a dispute, as stored beside its payment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(tag = "object", rename_all = "snake_case")]
 pub enum Child {
     /// A refund.

@@ -12,7 +12,8 @@ use crate::ledger::model::Metadata;
 use crate::ledger::validate;
 
 /// What a caller gives to create a customer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct NewCustomer {
     /// The id (callers may supply it, so a retry reuses it).
     pub id: CustomerId,
@@ -76,7 +77,8 @@ impl NewCustomer {
 }
 
 /// A customer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Customer {
     /// The id.
     pub id: CustomerId,
@@ -105,7 +107,8 @@ impl Customer {
 }
 
 /// A payment method saved for a customer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct SavedMethod {
     /// The id.
     pub id: PaymentMethodId,

@@ -86,7 +86,7 @@ mod tests {
     async fn settles_unknown_outcomes_in_the_background() {
         let (ledger, _) = test_ledger(Arc::new(MemoryStore::new()), 81).await;
         let mut providers = ProviderRegistry::new();
-        providers.register(Arc::new(Sandbox::new()));
+        providers.register(Arc::new(Sandbox::ephemeral()));
         let payments = Arc::new(Payments::new(Arc::new(ledger), providers));
         let id = PaymentId::generate(payments.ledger().ids().as_ref());
         let usd = AssetCode::new("USD").unwrap();
@@ -96,7 +96,10 @@ mod tests {
             .unwrap();
         let card =
             CardDetails::new("4000000000000085", 1, 2031, "123", payments.ledger().now()).unwrap();
-        let token = payments.tokenize_card("sandbox", &card).await.unwrap();
+        let token = payments
+            .tokenize_card("sandbox", &crate::payments::default_merchant(), &card)
+            .await
+            .unwrap();
         payments.attach_method(&id, token).await.unwrap();
         let lost = payments.confirm(&id).await.unwrap();
         assert_eq!(lost.state.status, PaymentStatus::Processing);

@@ -10,7 +10,7 @@ pub mod card;
 pub mod children;
 pub mod customers;
 pub mod engine;
-pub mod keyed;
+pub mod input;
 pub mod maintenance;
 pub mod model;
 pub mod postings;
@@ -24,7 +24,7 @@ pub use card::{CardBrand, CardDetails, CardSummary};
 pub use children::{Child, Dispute, DisputeStatus, Refund, RefundStatus};
 pub use customers::{Customer, NewCustomer, SavedMethod};
 pub use engine::Payments;
-pub use keyed::keyed_payment_id;
+pub use input::{CardInput, CreatePayment, MethodInput};
 pub use maintenance::{Maintenance, MaintenancePolicy};
 pub use model::{
     ChildWrite, Event, EventQuery, NewPayment, Payment, PaymentQuery, PaymentWrite, StoredEvent,
@@ -37,7 +37,7 @@ pub use provider::{
 };
 pub use request::PaymentRequest;
 pub use routing::ProviderRegistry;
-pub use sandbox::{SANDBOX_WEBHOOK_SECRET, Sandbox};
+pub use sandbox::{Sandbox, SandboxSecrets};
 pub use state::{
     CancellationReason, CaptureMethod, LedgerEffect, PaymentAction, PaymentState, PaymentStatus,
     Transition, transition,

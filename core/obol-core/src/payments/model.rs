@@ -10,16 +10,17 @@ use crate::clock::Timestamp;
 use crate::id::{CustomerId, EventId, MerchantId, PaymentId, TransactionId};
 use crate::ledger::batch::Submission;
 use crate::ledger::model::Metadata;
+use crate::mode::Mode;
 use crate::money::AssetCode;
 
 /// What a caller asks for when creating a payment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct NewPayment {
     /// The payment's id (callers may supply it, so a retry reuses it).
     pub id: PaymentId,
     /// Minor units.
-    #[serde(with = "crate::money::amount_serde")]
-    #[schemars(with = "String")]
+    #[serde(with = "crate::money::MinorUnits")]
     pub amount: i128,
     /// The asset.
     pub asset: AssetCode,
@@ -31,6 +32,9 @@ pub struct NewPayment {
     pub merchant: MerchantId,
     /// Free-form metadata.
     pub metadata: Metadata,
+    /// Test or live: which rails may take it.
+    #[serde(default)]
+    pub mode: Mode,
 }
 
 impl NewPayment {
@@ -45,7 +49,14 @@ impl NewPayment {
             customer: None,
             merchant: default_merchant(),
             metadata: Metadata::new(),
+            mode: Mode::Test,
         }
+    }
+
+    /// In `mode`.
+    pub fn in_mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
     }
 
     /// Paid to `merchant`.
@@ -67,7 +78,8 @@ pub fn default_merchant() -> MerchantId {
 }
 
 /// A payment (intent) as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Payment {
     /// The id.
     pub id: PaymentId,
@@ -94,8 +106,7 @@ pub struct Payment {
     /// The ledger hold of this payment's authorization.
     pub hold_id: TransactionId,
     /// Provider fees paid on its captures, in minor units.
-    #[serde(with = "crate::money::amount_serde", default)]
-    #[schemars(with = "String")]
+    #[serde(with = "crate::money::MinorUnits", default)]
     pub fees: i128,
     /// Free-form metadata.
     pub metadata: Metadata,
@@ -105,6 +116,9 @@ pub struct Payment {
     pub updated_at: Timestamp,
     /// Bumped by every write; a write must name the version it read.
     pub version: i64,
+    /// Test or live (payments from before modes existed were test).
+    #[serde(default)]
+    pub mode: Mode,
 }
 
 impl Payment {
@@ -115,7 +129,8 @@ impl Payment {
 }
 
 /// A domain event: written to the outbox in the same transaction as the change it reports.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Event {
     /// Stable id (the `webhook-id` of every delivery attempt).
     pub id: EventId,
@@ -171,6 +186,8 @@ pub struct ChildWrite {
 pub struct PaymentQuery {
     /// The merchant whose payments are listed.
     pub merchant: MerchantId,
+    /// Only payments in this mode (both when `None`).
+    pub mode: Option<Mode>,
     /// Only payments in this status.
     pub status: Option<PaymentStatus>,
     /// Only this customer's payments.
@@ -190,6 +207,7 @@ impl PaymentQuery {
     pub fn merchant(merchant: MerchantId, limit: u32) -> Self {
         PaymentQuery {
             merchant,
+            mode: None,
             status: None,
             customer: None,
             created_from: None,
@@ -202,6 +220,7 @@ impl PaymentQuery {
     /// Whether `payment` passes the filters (the cursor and limit aside).
     pub fn matches(&self, payment: &Payment) -> bool {
         payment.merchant == self.merchant
+            && self.mode.is_none_or(|m| payment.mode == m)
             && self.status.is_none_or(|s| payment.state.status == s)
             && self
                 .customer
@@ -217,6 +236,8 @@ impl PaymentQuery {
 pub struct EventQuery {
     /// The merchant whose payments the events are about.
     pub merchant: MerchantId,
+    /// Only events of payments in this mode (both when `None`).
+    pub mode: Option<Mode>,
     /// Only events of this payment.
     pub payment: Option<PaymentId>,
     /// Only events after this outbox position (0: from the start).

@@ -16,11 +16,13 @@ use super::card::{CardDetails, CardSummary};
 use super::state::CaptureMethod;
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
-use crate::id::{PaymentId, RefundId};
+use crate::id::{MerchantId, PaymentId, RefundId};
+use crate::mode::Mode;
 use crate::money::AssetCode;
 
 /// The kind of payment method a provider takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MethodKind {
     /// Credit and debit cards.
@@ -72,7 +74,8 @@ impl Capabilities {
 }
 
 /// A payment method as a provider knows it: its token, and what the engine may show.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct MethodToken {
     /// The provider that issued the token.
     pub provider: String,
@@ -99,10 +102,13 @@ pub struct AuthorizeRequest {
     pub token: String,
     /// Automatic or manual capture.
     pub capture_method: CaptureMethod,
+    /// The merchant paid (a token is good for its own merchant only).
+    pub merchant: MerchantId,
 }
 
 /// A provider's answer to an authorization, a completed customer action, or a status query.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum ChargeOutcome {
     /// Funds are held (manual capture) or taken (automatic capture).
@@ -110,8 +116,7 @@ pub enum ChargeOutcome {
         /// The provider's charge reference.
         reference: String,
         /// Minor units authorized.
-        #[serde(with = "crate::money::amount_serde")]
-        #[schemars(with = "String")]
+        #[serde(with = "crate::money::MinorUnits")]
         amount: i128,
     },
     /// The customer must act (e.g. 3-D Secure) at `redirect_url`.
@@ -169,7 +174,8 @@ pub struct ProviderEvent {
 }
 
 /// What a provider event says.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ProviderEventKind {
     /// A processing charge settled.
@@ -177,8 +183,7 @@ pub enum ProviderEventKind {
     /// The customer disputed the charge.
     DisputeOpened {
         /// Minor units disputed.
-        #[serde(with = "crate::money::amount_serde")]
-        #[schemars(with = "String")]
+        #[serde(with = "crate::money::MinorUnits")]
         amount: i128,
         /// The bank's reason.
         reason: String,
@@ -192,8 +197,10 @@ pub enum ProviderEventKind {
 /// Turns card details into a token.
 #[async_trait]
 pub trait Tokenizer: Send + Sync {
-    /// Tokenizes a card (details go to the provider only).
-    async fn tokenize_card(&self, card: &CardDetails) -> Result<MethodToken>;
+    /// Tokenizes a card for `merchant` (details go to the provider only); the token is
+    /// good for that merchant's payments only.
+    async fn tokenize_card(&self, merchant: &MerchantId, card: &CardDetails)
+    -> Result<MethodToken>;
 }
 
 /// Authorizes payments and completes customer actions.
@@ -260,6 +267,9 @@ pub trait WebhookParser: Send + Sync {
 pub trait Provider: Send + Sync + fmt::Debug {
     /// The provider's stable name (`sandbox`, `stripe`, …).
     fn name(&self) -> &str;
+    /// Test rails (the sandbox, a Stripe test key) or live ones: a principal reaches only
+    /// its own mode's.
+    fn mode(&self) -> Mode;
     /// What it can do.
     fn capabilities(&self) -> Capabilities;
     /// Card tokenization.
@@ -290,8 +300,9 @@ pub trait Provider: Send + Sync + fmt::Debug {
     fn webhooks(&self) -> Option<&dyn WebhookParser> {
         None
     }
-    /// True when this provider can charge `token` (by default: tokens it issued itself).
-    fn accepts_token(&self, token: &MethodToken) -> bool {
+    /// True when this provider can charge `token` for `merchant` (by default: tokens it
+    /// issued itself; a provider whose tokens name no merchant must check that another way).
+    fn accepts_token(&self, token: &MethodToken, _merchant: &MerchantId) -> bool {
         token.provider == self.name()
     }
     /// The fee the provider keeps on a capture of `amount` minor units of `asset`.

@@ -9,7 +9,8 @@ use super::state::CancellationReason;
 use crate::id::{PaymentId, PaymentMethodId};
 
 /// A mutating payment request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(tag = "request", rename_all = "snake_case")]
 pub enum PaymentRequest {
     /// Create a payment.
@@ -43,8 +44,7 @@ pub enum PaymentRequest {
         /// The payment.
         payment: PaymentId,
         /// Minor units; everything capturable when absent.
-        #[serde(with = "crate::money::amount_serde::option", default)]
-        #[schemars(with = "Option<String>")]
+        #[serde(with = "crate::money::OptionalMinorUnits", default)]
         amount: Option<i128>,
         /// Release the rest after this capture.
         final_capture: bool,
@@ -67,8 +67,7 @@ pub enum PaymentRequest {
         payment: PaymentId,
         /// Minor units; everything still refundable when absent (decided when it runs, so a
         /// retry with the same key asks the same).
-        #[serde(with = "crate::money::amount_serde::option", default)]
-        #[schemars(with = "Option<String>")]
+        #[serde(with = "crate::money::OptionalMinorUnits", default)]
         amount: Option<i128>,
         /// Why.
         reason: Option<String>,

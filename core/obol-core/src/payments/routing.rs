@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::provider::{MethodKind, Provider};
+use crate::mode::Mode;
 use crate::money::AssetCode;
 
 /// Registered providers, in routing preference order.
@@ -37,11 +38,20 @@ impl ProviderRegistry {
         self.providers.iter().find(|p| p.name() == name)
     }
 
-    /// Providers that take `method` payments in `asset`, in preference order.
-    pub fn route(&self, asset: &AssetCode, method: MethodKind) -> Vec<&Arc<dyn Provider>> {
+    /// Providers that take `method` payments in `asset` in `mode`, in preference order.
+    pub fn route(
+        &self,
+        asset: &AssetCode,
+        method: MethodKind,
+        mode: Mode,
+    ) -> Vec<&Arc<dyn Provider>> {
         self.providers
             .iter()
-            .filter(|p| p.capabilities().handles(asset, method) && p.authorizer().is_some())
+            .filter(|p| {
+                p.mode() == mode
+                    && p.capabilities().handles(asset, method)
+                    && p.authorizer().is_some()
+            })
             .collect()
     }
 }
@@ -55,19 +65,28 @@ mod tests {
     #[test]
     fn routes_by_asset_and_method_in_order_and_same_name_replaces() {
         let mut registry = ProviderRegistry::new();
-        let sandbox = Arc::new(Sandbox::new());
+        let sandbox = Arc::new(Sandbox::ephemeral());
         registry.register(Arc::new(Faulty::new(sandbox.clone(), &[]).named("first")));
         registry.register(Arc::new(Faulty::new(sandbox.clone(), &[]).named("second")));
         let usd = AssetCode::new("USD").unwrap();
         let names: Vec<&str> = registry
-            .route(&usd, MethodKind::Card)
+            .route(&usd, MethodKind::Card, Mode::Test)
             .iter()
             .map(|p| p.name())
             .collect();
         assert_eq!(names, ["first", "second"]);
-        assert!(registry.route(&usd, MethodKind::Crypto).is_empty());
+        assert!(
+            registry
+                .route(&usd, MethodKind::Crypto, Mode::Test)
+                .is_empty()
+        );
+        assert!(
+            registry
+                .route(&usd, MethodKind::Card, Mode::Live)
+                .is_empty()
+        );
         registry.register(Arc::new(Faulty::new(sandbox, &[]).named("first")));
-        assert_eq!(registry.route(&usd, MethodKind::Card).len(), 2);
+        assert_eq!(registry.route(&usd, MethodKind::Card, Mode::Test).len(), 2);
         assert!(registry.get("second").is_some() && registry.get("third").is_none());
     }
 }

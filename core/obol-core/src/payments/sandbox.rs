@@ -12,14 +12,21 @@
 //! | `4000 0000 0000 0044` | stays `processing`; settles as succeeded on the first status sync |
 //! | `4000 0000 0000 0085` | the charge is made but the call times out (unknown outcome)    |
 //!
-//! Tokens name the behaviour (`tok_sandbox_declined_…`), never the card number. Charges live
-//! in this value's memory: share one `Arc<Sandbox>` across engine restarts to model a provider
-//! that outlives the process.
+//! Tokens name the behaviour (`tok_sandbox_declined_…`), never the card number, and carry a
+//! random nonce and a MAC over the merchant they were made for: another merchant's token, or
+//! one made up, is refused. Charge references are named by the attempt's idempotency key, so
+//! they are unique across restarts. The sandbox is a test rail: only test-mode principals reach
+//! it. Its secrets (the token key and the webhook signing secret) come from the deployment's
+//! configuration. Charges live in this value's memory: share one `Arc<Sandbox>` across engine
+//! restarts to model a provider that outlives the process.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use hmac::{Hmac, KeyInit, Mac};
+use rand::Rng;
+use sha2::{Digest, Sha256};
 
 use super::card::CardDetails;
 use super::provider::{
@@ -30,8 +37,9 @@ use super::provider::{
 use super::state::CaptureMethod;
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
-use crate::id::RefundId;
+use crate::id::{MerchantId, RefundId};
 use crate::ledger::codec::{from_json, to_json};
+use crate::mode::Mode;
 use crate::money::AssetCode;
 use crate::webhooks::{Headers, WebhookSecret, verify};
 
@@ -90,13 +98,31 @@ impl Behaviour {
             .map_or("succeeds", |(_, name, _)| name)
     }
 
-    fn of_token(token: &str) -> Option<Self> {
-        let rest = token.strip_prefix("tok_sandbox_")?;
-        let (name, _serial) = rest.rsplit_once('_')?;
+    fn of_name(name: &str) -> Option<Self> {
         BEHAVIOURS
             .iter()
             .find(|(_, n, _)| *n == name)
             .map(|(b, _, _)| *b)
+    }
+}
+
+/// A sandbox token's parts: `tok_sandbox_{behaviour}_{nonce}_{tag}`.
+struct TokenParts<'a> {
+    behaviour: Behaviour,
+    nonce: &'a str,
+    tag: &'a str,
+}
+
+impl<'a> TokenParts<'a> {
+    fn parse(token: &'a str) -> Option<Self> {
+        let rest = token.strip_prefix("tok_sandbox_")?;
+        let (rest, tag) = rest.rsplit_once('_')?;
+        let (name, nonce) = rest.rsplit_once('_')?;
+        Some(TokenParts {
+            behaviour: Behaviour::of_name(name)?,
+            nonce,
+            tag,
+        })
     }
 }
 
@@ -120,7 +146,6 @@ struct Charge {
 
 #[derive(Debug, Default)]
 struct Books {
-    serial: u64,
     /// Charges by idempotency key.
     by_key: HashMap<String, Charge>,
     /// Idempotency key by charge reference.
@@ -146,30 +171,97 @@ fn refused(reason: &str) -> Error {
     }
 }
 
-/// The sandbox's webhook signing secret (documented, so tests and examples can verify).
-pub const SANDBOX_WEBHOOK_SECRET: &str = "whsec_b2JvbC1zYW5kYm94LXdlYmhvb2stc2VjcmV0LTMyYiE=";
+/// The sandbox's secrets: the key its tokens are MAC'd with and the secret its webhooks are
+/// signed with. Debug shows neither.
+#[derive(Clone)]
+pub struct SandboxSecrets {
+    /// 32 bytes keying token MACs (a deployment derives it from its key-encryption key, so
+    /// tokens stay good across restarts and instances).
+    pub token_key: [u8; 32],
+    /// Signs the webhooks the sandbox sends, and verifies those it receives.
+    pub webhook_secret: WebhookSecret,
+}
+
+impl std::fmt::Debug for SandboxSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SandboxSecrets(…)")
+    }
+}
+
+impl SandboxSecrets {
+    /// Random secrets, good for this process only: its tokens and webhooks stop verifying
+    /// when it stops.
+    pub fn ephemeral() -> Self {
+        let mut token_key = [0u8; 32];
+        rand::rng().fill_bytes(&mut token_key);
+        SandboxSecrets {
+            token_key,
+            webhook_secret: WebhookSecret::random(&mut rand::rng()),
+        }
+    }
+}
 
 /// The sandbox provider.
 #[derive(Debug)]
 pub struct Sandbox {
     books: Mutex<Books>,
-    webhook_secret: WebhookSecret,
-}
-
-impl Default for Sandbox {
-    fn default() -> Self {
-        Self::new()
-    }
+    secrets: SandboxSecrets,
 }
 
 impl Sandbox {
-    /// A sandbox with no charges, signing webhooks with [`SANDBOX_WEBHOOK_SECRET`].
-    pub fn new() -> Self {
+    /// A sandbox with no charges and the given secrets.
+    pub fn new(secrets: SandboxSecrets) -> Self {
         Sandbox {
             books: Mutex::default(),
-            webhook_secret: WebhookSecret::parse(SANDBOX_WEBHOOK_SECRET)
-                .unwrap_or_else(|_| WebhookSecret::random(&mut rand::rng())),
+            secrets,
         }
+    }
+
+    /// A sandbox with secrets made for this process (see [`SandboxSecrets::ephemeral`]).
+    pub fn ephemeral() -> Self {
+        Self::new(SandboxSecrets::ephemeral())
+    }
+
+    /// The MAC binding a token's behaviour and nonce to `merchant` (16 bytes, hex).
+    fn token_tag(
+        &self,
+        merchant: &MerchantId,
+        behaviour: Behaviour,
+        nonce: &str,
+    ) -> Result<String> {
+        Ok(hex::encode(
+            &self
+                .token_mac(merchant, behaviour, nonce)?
+                .finalize()
+                .into_bytes()[..16],
+        ))
+    }
+
+    fn token_mac(
+        &self,
+        merchant: &MerchantId,
+        behaviour: Behaviour,
+        nonce: &str,
+    ) -> Result<Hmac<Sha256>> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secrets.token_key)
+            .map_err(|_| Error::corrupt("HMAC refused the sandbox token key"))?;
+        for part in [merchant.as_str(), behaviour.name(), nonce] {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part.as_bytes());
+        }
+        Ok(mac)
+    }
+
+    /// True when `token` is one this sandbox made for `merchant` (compared in constant time).
+    fn token_is_for(&self, token: &str, merchant: &MerchantId) -> bool {
+        let Some(parts) = TokenParts::parse(token) else {
+            return false;
+        };
+        let Ok(tag) = hex::decode(parts.tag) else {
+            return false;
+        };
+        self.token_mac(merchant, parts.behaviour, parts.nonce)
+            .is_ok_and(|mac| mac.verify_truncated_left(&tag).is_ok() && tag.len() == 16)
     }
 
     /// Settles a `processing` charge as authorized (what the rail would report later).
@@ -189,7 +281,7 @@ impl Sandbox {
         now: Timestamp,
     ) -> Result<(Headers, Vec<u8>)> {
         let body = to_json(event)?.into_bytes();
-        let headers = self.webhook_secret.headers(&event.id, now, &body)?;
+        let headers = self.secrets.webhook_secret.headers(&event.id, now, &body)?;
         Ok((headers, body))
     }
 
@@ -238,13 +330,19 @@ impl Charge {
 
 #[async_trait]
 impl Tokenizer for Sandbox {
-    async fn tokenize_card(&self, card: &CardDetails) -> Result<MethodToken> {
+    async fn tokenize_card(
+        &self,
+        merchant: &MerchantId,
+        card: &CardDetails,
+    ) -> Result<MethodToken> {
         let behaviour = Behaviour::of_number(card.number());
-        let mut books = self.books()?;
-        books.serial += 1;
+        let mut nonce = [0u8; 12];
+        rand::rng().fill_bytes(&mut nonce);
+        let nonce = hex::encode(nonce);
+        let tag = self.token_tag(merchant, behaviour, &nonce)?;
         Ok(MethodToken {
             provider: "sandbox".into(),
-            token: format!("tok_sandbox_{}_{}", behaviour.name(), books.serial),
+            token: format!("tok_sandbox_{}_{nonce}_{tag}", behaviour.name()),
             kind: MethodKind::Card,
             card: Some(card.summary()),
         })
@@ -254,9 +352,12 @@ impl Tokenizer for Sandbox {
 #[async_trait]
 impl Authorizer for Sandbox {
     async fn authorize(&self, request: &AuthorizeRequest) -> Result<ChargeOutcome> {
-        let behaviour = Behaviour::of_token(&request.token).ok_or_else(|| Error::InvalidCard {
-            reason: "not a sandbox token".into(),
-        })?;
+        let behaviour = TokenParts::parse(&request.token)
+            .filter(|_| self.token_is_for(&request.token, &request.merchant))
+            .map(|parts| parts.behaviour)
+            .ok_or_else(|| Error::InvalidCard {
+                reason: "not a sandbox token of this merchant".into(),
+            })?;
         if request.amount <= 0 {
             return Err(Error::InvalidAmount {
                 reason: "the sandbox charges positive amounts".into(),
@@ -267,8 +368,9 @@ impl Authorizer for Sandbox {
             // Provider-side idempotency: the same key returns the same charge.
             return Ok(existing.outcome.clone());
         }
-        books.serial += 1;
-        let reference = format!("ch_sandbox_{:08}", books.serial);
+        // Named by the attempt's key: unique across restarts, and the same for a retry.
+        let digest = Sha256::digest(request.idempotency_key.as_bytes());
+        let reference = format!("ch_sandbox_{}", hex::encode(&digest[..12]));
         let mut charge = Charge {
             reference: reference.clone(),
             behaviour,
@@ -411,7 +513,7 @@ impl WebhookParser for Sandbox {
         body: &[u8],
         now: Timestamp,
     ) -> Result<ProviderEvent> {
-        let id = verify(&self.webhook_secret, headers, body, now)?;
+        let id = verify(&self.secrets.webhook_secret, headers, body, now)?;
         let text = std::str::from_utf8(body).map_err(|_| Error::WebhookSignatureInvalid {
             reason: "the body is not UTF-8".into(),
         })?;
@@ -430,6 +532,10 @@ impl Provider for Sandbox {
         "sandbox"
     }
 
+    fn mode(&self) -> Mode {
+        Mode::Test
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             assets: None,
@@ -442,6 +548,10 @@ impl Provider for Sandbox {
 
     fn tokenizer(&self) -> Option<&dyn Tokenizer> {
         Some(self)
+    }
+
+    fn accepts_token(&self, token: &MethodToken, merchant: &MerchantId) -> bool {
+        token.provider == self.name() && self.token_is_for(&token.token, merchant)
     }
 
     fn authorizer(&self) -> Option<&dyn Authorizer> {
@@ -485,11 +595,19 @@ mod tests {
 
     const NOW: Timestamp = Timestamp::from_micros(1_795_564_800_000_000);
 
-    async fn token(sandbox: &Sandbox, number: &str) -> String {
+    fn acme() -> MerchantId {
+        MerchantId::derived("acme")
+    }
+
+    async fn token_for(sandbox: &Sandbox, merchant: &MerchantId, number: &str) -> MethodToken {
         let card = CardDetails::new(number, 12, 2030, "123", NOW).unwrap();
-        let token = sandbox.tokenize_card(&card).await.unwrap();
+        let token = sandbox.tokenize_card(merchant, &card).await.unwrap();
         assert!(!token.token.contains(&number[4..]), "{}", token.token);
-        token.token
+        token
+    }
+
+    async fn token(sandbox: &Sandbox, number: &str) -> String {
+        token_for(sandbox, &acme(), number).await.token
     }
 
     fn request(token: &str, key: &str, capture_method: CaptureMethod) -> AuthorizeRequest {
@@ -500,6 +618,7 @@ mod tests {
             asset: AssetCode::new("USD").unwrap(),
             token: token.into(),
             capture_method,
+            merchant: acme(),
         }
     }
 
@@ -514,7 +633,7 @@ mod tests {
 
     #[tokio::test]
     async fn test_cards_behave_as_documented() {
-        let sandbox = Sandbox::new();
+        let sandbox = Sandbox::ephemeral();
         let manual = CaptureMethod::Manual;
         for (number, code) in [
             ("4000000000000002", "generic_decline"),
@@ -580,7 +699,7 @@ mod tests {
 
     #[tokio::test]
     async fn processing_and_timeouts_settle_through_status_sync() {
-        let sandbox = Sandbox::new();
+        let sandbox = Sandbox::ephemeral();
         let slow = token(&sandbox, "4000000000000044").await;
         let req = request(&slow, "k-slow", CaptureMethod::Automatic);
         let outcome = sandbox.authorize(&req).await.unwrap();
@@ -620,5 +739,88 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(bad.code(), "invalid_card");
+    }
+
+    #[tokio::test]
+    async fn tokens_belong_to_their_merchant_and_cannot_be_made_up() {
+        let sandbox = Sandbox::ephemeral();
+        let other = MerchantId::derived("other");
+        let mine = token_for(&sandbox, &acme(), "4242424242424242").await;
+        assert!(sandbox.accepts_token(&mine, &acme()));
+        assert!(
+            !sandbox.accepts_token(&mine, &other),
+            "another merchant's token"
+        );
+        let again = token_for(&sandbox, &acme(), "4242424242424242").await;
+        assert_ne!(again.token, mine.token, "tokens do not count up");
+        let restarted = Sandbox::ephemeral();
+        assert!(!restarted.accepts_token(&mine, &acme()), "a key of its own");
+        let mut forged = mine.clone();
+        forged.token = forged.token.replace("succeeds", "disputed");
+        assert!(!sandbox.accepts_token(&forged, &acme()));
+        for made_up in [
+            "tok_sandbox_succeeds_1",
+            "tok_sandbox_succeeds_00_00",
+            "tok_sandbox_succeeds_000000000000000000000000_",
+            "tok_sandbox_nope_000000000000000000000000_00000000000000000000000000000000",
+        ] {
+            let token = MethodToken {
+                token: made_up.into(),
+                ..mine.clone()
+            };
+            assert!(!sandbox.accepts_token(&token, &acme()), "{made_up}");
+        }
+        let mut foreign = request(&mine.token, "k-foreign", CaptureMethod::Manual);
+        foreign.merchant = other;
+        let refused = sandbox.authorize(&foreign).await.unwrap_err();
+        assert_eq!(refused.code(), "invalid_card");
+        assert_eq!(sandbox.charge_count().unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn references_are_named_by_the_attempt_and_unique_across_restarts() {
+        let first = Sandbox::ephemeral();
+        let t = token(&first, "4242424242424242").await;
+        let a = reference(
+            &first
+                .authorize(&request(&t, "pay_a:1", CaptureMethod::Manual))
+                .await
+                .unwrap(),
+        );
+        let b = reference(
+            &first
+                .authorize(&request(&t, "pay_b:1", CaptureMethod::Manual))
+                .await
+                .unwrap(),
+        );
+        assert_ne!(a, b);
+        // A new process's sandbox names a new attempt apart from every old one.
+        let second = Sandbox::new(first.secrets.clone());
+        let c = reference(
+            &second
+                .authorize(&request(&t, "pay_c:1", CaptureMethod::Manual))
+                .await
+                .unwrap(),
+        );
+        assert!(c != a && c != b, "{a} {b} {c}");
+        assert!(a.starts_with("ch_sandbox_") && a.len() == "ch_sandbox_".len() + 24);
+    }
+
+    #[test]
+    fn webhooks_verify_with_the_configured_secret_only() {
+        let sandbox = Sandbox::ephemeral();
+        let event = ProviderEvent {
+            id: "evt_1".into(),
+            reference: "ch_sandbox_x".into(),
+            kind: crate::payments::provider::ProviderEventKind::DisputeWon,
+        };
+        let (headers, body) = sandbox.signed_webhook(&event, NOW).unwrap();
+        assert_eq!(sandbox.parse_webhook(&headers, &body, NOW).unwrap(), event);
+        let other = Sandbox::ephemeral();
+        let forged = other.signed_webhook(&event, NOW).unwrap();
+        let refused = sandbox
+            .parse_webhook(&forged.0, &forged.1, NOW)
+            .unwrap_err();
+        assert_eq!(refused.code(), "webhook_signature_invalid");
     }
 }

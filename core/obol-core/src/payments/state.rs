@@ -29,7 +29,8 @@ use crate::error::{Error, Result};
 use crate::ledger::codec::amount_text;
 
 /// Where a payment stands (Stripe's public PaymentIntent statuses).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentStatus {
     /// Waiting for a payment method (new, or after a decline).
@@ -94,7 +95,8 @@ impl std::fmt::Display for PaymentStatus {
 }
 
 /// When authorized funds are captured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CaptureMethod {
     /// Captured in full as soon as authorized.
@@ -104,7 +106,8 @@ pub enum CaptureMethod {
 }
 
 /// Why a payment was canceled (Stripe's reasons, plus expiry).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CancellationReason {
     /// The customer asked.
@@ -120,32 +123,28 @@ pub enum CancellationReason {
 }
 
 /// A payment's amounts and status: what [`transition`] reads and returns.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct PaymentState {
     /// Where the payment stands.
     pub status: PaymentStatus,
     /// Automatic or manual capture.
     pub capture_method: CaptureMethod,
     /// The amount asked for, in minor units.
-    #[serde(with = "crate::money::amount_serde")]
-    #[schemars(with = "String")]
+    #[serde(with = "crate::money::MinorUnits")]
     pub amount: i128,
     /// The amount the provider authorized (held), in minor units.
-    #[serde(with = "crate::money::amount_serde")]
-    #[schemars(with = "String")]
+    #[serde(with = "crate::money::MinorUnits")]
     pub authorized: i128,
     /// The amount captured so far.
-    #[serde(with = "crate::money::amount_serde")]
-    #[schemars(with = "String")]
+    #[serde(with = "crate::money::MinorUnits")]
     pub captured: i128,
     /// The amount refunded so far (pending and succeeded refunds).
-    #[serde(with = "crate::money::amount_serde")]
-    #[schemars(with = "String")]
+    #[serde(with = "crate::money::MinorUnits")]
     pub refunded: i128,
     /// The amount under dispute or lost in disputes.
     #[serde(default)]
-    #[serde(with = "crate::money::amount_serde")]
-    #[schemars(with = "String")]
+    #[serde(with = "crate::money::MinorUnits")]
     pub disputed: i128,
     /// Set when canceled.
     pub cancellation: Option<CancellationReason>,
@@ -183,7 +182,8 @@ impl PaymentState {
 }
 
 /// Something that happens to a payment: a caller's request or a provider's answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum PaymentAction {
     /// A payment method was attached.
@@ -197,8 +197,7 @@ pub enum PaymentAction {
     /// The provider authorized `amount` (at most the amount asked for).
     Authorize {
         /// Minor units authorized.
-        #[serde(with = "crate::money::amount_serde")]
-        #[schemars(with = "String")]
+        #[serde(with = "crate::money::MinorUnits")]
         amount: i128,
     },
     /// The provider declined; another payment method may be tried.
@@ -208,8 +207,7 @@ pub enum PaymentAction {
     /// Capture part or all of what is authorized. `final_capture` releases the rest.
     Capture {
         /// Minor units to capture.
-        #[serde(with = "crate::money::amount_serde")]
-        #[schemars(with = "String")]
+        #[serde(with = "crate::money::MinorUnits")]
         amount: i128,
         /// No further captures: the uncaptured rest is released.
         final_capture: bool,
@@ -224,29 +222,25 @@ pub enum PaymentAction {
     /// Refund part or all of what was captured (reserved now; the refund settles later).
     Refund {
         /// Minor units to refund.
-        #[serde(with = "crate::money::amount_serde")]
-        #[schemars(with = "String")]
+        #[serde(with = "crate::money::MinorUnits")]
         amount: i128,
     },
     /// A refund failed or was canceled: its amount is refundable again.
     RefundFailed {
         /// Minor units of the failed refund.
-        #[serde(with = "crate::money::amount_serde")]
-        #[schemars(with = "String")]
+        #[serde(with = "crate::money::MinorUnits")]
         amount: i128,
     },
     /// The customer disputed part or all of the payment.
     OpenDispute {
         /// Minor units disputed.
-        #[serde(with = "crate::money::amount_serde")]
-        #[schemars(with = "String")]
+        #[serde(with = "crate::money::MinorUnits")]
         amount: i128,
     },
     /// A dispute was decided: won returns the amount, lost keeps it disputed.
     CloseDispute {
         /// Minor units of the dispute.
-        #[serde(with = "crate::money::amount_serde")]
-        #[schemars(with = "String")]
+        #[serde(with = "crate::money::MinorUnits")]
         amount: i128,
         /// Decided for the merchant.
         won: bool,
@@ -277,21 +271,20 @@ impl PaymentAction {
 
 /// A ledger movement a transition implies; the engine turns each into ledger commands
 /// through the chart of accounts, in the same database transaction as the state change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(tag = "effect", rename_all = "snake_case")]
 pub enum LedgerEffect {
     /// Hold the authorized amount.
     Hold {
         /// Minor units.
-        #[serde(with = "crate::money::amount_serde")]
-        #[schemars(with = "String")]
+        #[serde(with = "crate::money::MinorUnits")]
         amount: i128,
     },
     /// Post part of the hold; with `release_rest`, release what is left of it.
     Capture {
         /// Minor units.
-        #[serde(with = "crate::money::amount_serde")]
-        #[schemars(with = "String")]
+        #[serde(with = "crate::money::MinorUnits")]
         amount: i128,
         /// Release the uncaptured rest of the hold.
         release_rest: bool,
@@ -301,16 +294,14 @@ pub enum LedgerEffect {
     /// A provider fee on a capture, posted on its own (debit fees, credit clearing).
     Fee {
         /// Minor units.
-        #[serde(with = "crate::money::amount_serde")]
-        #[schemars(with = "String")]
+        #[serde(with = "crate::money::MinorUnits")]
         amount: i128,
     },
     /// Hold funds going back from the merchant to the customer (a refund or a dispute);
     /// posted by a later `Capture`, or released.
     HoldReturn {
         /// Minor units.
-        #[serde(with = "crate::money::amount_serde")]
-        #[schemars(with = "String")]
+        #[serde(with = "crate::money::MinorUnits")]
         amount: i128,
     },
 }

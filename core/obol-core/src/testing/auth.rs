@@ -7,15 +7,15 @@ use std::time::Duration;
 
 use super::test_ledger;
 use crate::auth::{
-    AccessTokenVerifier, Algorithm, ApiKeyMode, Auth, AuthConfig, KeyEncryptionKey, LoginLimits,
-    NewUser, Password, PasswordHasher, Principal, Profile, Scope, TokenConfig, Tokens, authorize,
+    AccessTokenVerifier, Actor, Algorithm, Auth, AuthConfig, KeyEncryptionKey, LoginLimits, Mode,
+    NewUser, Password, PasswordHasher, Profile, Scope, TokenConfig, Tokens, authorize,
 };
 use crate::id::MerchantId;
 use crate::ledger::Ledger;
 use crate::store::Store;
 
 /// Auth with cheap hashing (the parameters travel in each hash; production uses OWASP's).
-fn test_auth(store: &Arc<dyn Store>, ledger: &Ledger) -> Auth {
+pub(crate) fn test_auth(store: &Arc<dyn Store>, ledger: &Ledger) -> Auth {
     test_auth_with(store, ledger, LoginLimits::default())
 }
 
@@ -55,14 +55,15 @@ pub async fn api_keys_authenticate_until_revoked_or_expired(store: Arc<dyn Store
     let other = MerchantId::derived("other");
     let scopes = [Scope::PaymentsRead, Scope::PaymentsWrite].into();
     let (key, secret) = auth
-        .issue_api_key(&acme, "checkout server", ApiKeyMode::Live, scopes, None)
+        .issue_api_key(&acme, "checkout server", Mode::Live, scopes, None)
         .await
         .unwrap();
     assert!(!format!("{key:?}").contains(secret.expose()));
     assert_ne!(key.hash, secret.expose());
 
     let principal = auth.authenticate_api_key(secret.expose()).await.unwrap();
-    assert!(matches!(&principal, Principal::ApiKey { key: id, .. } if *id == key.id));
+    assert!(matches!(&principal.actor, Actor::ApiKey { key: id } if *id == key.id));
+    assert_eq!(principal.mode, Mode::Live);
     assert!(authorize(&principal, Scope::PaymentsWrite, &acme).is_ok());
     assert_eq!(
         authorize(&principal, Scope::RefundsWrite, &acme)
@@ -95,7 +96,7 @@ pub async fn api_keys_authenticate_until_revoked_or_expired(store: Arc<dyn Store
         .issue_api_key(
             &acme,
             "temp",
-            ApiKeyMode::Test,
+            Mode::Test,
             [Scope::LedgerRead].into(),
             Some(expires),
         )
@@ -103,7 +104,7 @@ pub async fn api_keys_authenticate_until_revoked_or_expired(store: Arc<dyn Store
         .unwrap();
     assert!(auth.authenticate_api_key(short.expose()).await.is_ok());
     clock.advance(Duration::from_secs(3601));
-    let unknown = crate::auth::ApiKeySecret::generate(ApiKeyMode::Live, &mut rand::rng());
+    let unknown = crate::auth::ApiKeySecret::generate(Mode::Live, &mut rand::rng());
     for presented in [
         short.expose(),
         unknown.secret.expose(),
@@ -115,7 +116,7 @@ pub async fn api_keys_authenticate_until_revoked_or_expired(store: Arc<dyn Store
     }
     // Refused issues write nothing.
     let none = auth
-        .issue_api_key(&acme, "empty", ApiKeyMode::Live, Default::default(), None)
+        .issue_api_key(&acme, "empty", Mode::Live, Default::default(), None)
         .await;
     assert!(none.is_err());
     assert_eq!(auth.api_keys(&acme).await.unwrap().len(), 2);
@@ -133,6 +134,7 @@ pub async fn users_sign_in_with_limits_and_tenancy(store: Arc<dyn Store>) {
         password: password.clone(),
         profile: Profile::default(),
         scopes: [Scope::PaymentsRead].into(),
+        live: false,
     };
     let alice = auth.create_user(new.clone()).await.unwrap();
     assert_eq!(alice.email, "alice@example.com");
@@ -187,7 +189,8 @@ pub async fn users_sign_in_with_limits_and_tenancy(store: Arc<dyn Store>) {
     assert_eq!(wrong, unknown);
     assert_eq!(wrong.code(), "unauthenticated");
 
-    // Ten failures lock the account for the window, even with the right password.
+    // Ten failures from one source stop that source for the window, even with the right
+    // password; the user signs in from elsewhere (a stranger cannot lock them out).
     for _ in 1..10 {
         let _ = auth
             .sign_in(
@@ -203,10 +206,35 @@ pub async fn users_sign_in_with_limits_and_tenancy(store: Arc<dyn Store>) {
         .await
         .unwrap_err();
     assert_eq!(locked.code(), "too_many_attempts");
+    auth.sign_in(&acme, "alice@example.com", &password, Some("10.0.0.2"))
+        .await
+        .unwrap();
     clock.advance(Duration::from_secs(15 * 60 + 1));
     auth.sign_in(&acme, "alice@example.com", &password, None)
         .await
         .unwrap();
+    // A success gives its attempt back: signing in never uses up the budget.
+    for _ in 0..12 {
+        auth.sign_in(&acme, "alice@example.com", &password, Some("10.0.0.3"))
+            .await
+            .unwrap();
+    }
+
+    // A burst of concurrent guesses gets exactly the budget, no more: each attempt is
+    // reserved before its password is hashed.
+    let guess = Password::new("burst-guess");
+    let burst = futures::future::join_all(
+        (0..30).map(|_| auth.sign_in(&acme, "alice@example.com", &guess, Some("192.0.2.77"))),
+    )
+    .await;
+    let codes = |code: &str| {
+        burst
+            .iter()
+            .filter(|r| matches!(r, Err(e) if e.code() == code))
+            .count()
+    };
+    assert_eq!(codes("unauthenticated"), 10, "{burst:?}");
+    assert_eq!(codes("too_many_attempts"), 20);
 
     // A source that keeps failing is stopped across accounts; other sources are not.
     let strict = test_auth_with(
@@ -311,14 +339,21 @@ pub async fn sessions_rotate_detect_reuse_and_end(store: Arc<dyn Store>) {
         password: password.clone(),
         profile: Profile::default(),
         scopes: [Scope::LedgerRead].into(),
+        live: false,
     };
     let dana = auth.create_user(new.clone()).await.unwrap();
+    // A test-only user signs in to test mode, never live.
+    let live = auth
+        .login(&acme, "dana@example.com", &password, None, Mode::Live)
+        .await
+        .unwrap_err();
+    assert_eq!(live.code(), "forbidden");
     let Tokens {
         session: first,
         refresh: token,
         ..
     } = auth
-        .login(&acme, "dana@example.com", &password, None)
+        .login(&acme, "dana@example.com", &password, None, Mode::Test)
         .await
         .unwrap();
     let principal = auth.session_principal(&first.id).await.unwrap();
@@ -348,7 +383,7 @@ pub async fn sessions_rotate_detect_reuse_and_end(store: Arc<dyn Store>) {
         refresh: token,
         ..
     } = auth
-        .login(&acme, "dana@example.com", &password, None)
+        .login(&acme, "dana@example.com", &password, None, Mode::Test)
         .await
         .unwrap();
     auth.logout(token.expose()).await.unwrap();
@@ -357,11 +392,11 @@ pub async fn sessions_rotate_detect_reuse_and_end(store: Arc<dyn Store>) {
 
     // A password change from one session keeps it and ends the others.
     let kept = auth
-        .login(&acme, "dana@example.com", &password, None)
+        .login(&acme, "dana@example.com", &password, None, Mode::Test)
         .await
         .unwrap();
     let other = auth
-        .login(&acme, "dana@example.com", &password, None)
+        .login(&acme, "dana@example.com", &password, None, Mode::Test)
         .await
         .unwrap();
     let interim = Password::new("an-interim-passphrase");
@@ -382,7 +417,7 @@ pub async fn sessions_rotate_detect_reuse_and_end(store: Arc<dyn Store>) {
         refresh: token,
         ..
     } = auth
-        .login(&acme, "dana@example.com", &password, None)
+        .login(&acme, "dana@example.com", &password, None, Mode::Test)
         .await
         .unwrap();
     let changed = Password::new("a-brand-new-passphrase");
@@ -396,7 +431,7 @@ pub async fn sessions_rotate_detect_reuse_and_end(store: Arc<dyn Store>) {
         refresh: token,
         ..
     } = auth
-        .login(&acme, "dana@example.com", &changed, None)
+        .login(&acme, "dana@example.com", &changed, None, Mode::Test)
         .await
         .unwrap();
     auth.disable_user(&acme, &dana.id).await.unwrap();
@@ -416,7 +451,7 @@ pub async fn sessions_rotate_detect_reuse_and_end(store: Arc<dyn Store>) {
         refresh: token,
         ..
     } = auth
-        .login(&acme, &erin.email, &password, None)
+        .login(&acme, &erin.email, &password, None, Mode::Test)
         .await
         .unwrap();
     clock.advance(Duration::from_secs(6 * 24 * 3600));
@@ -449,11 +484,12 @@ pub async fn access_tokens_verify_rotate_and_end_with_the_session(store: Arc<dyn
         password: password.clone(),
         profile: Profile::default(),
         scopes: [Scope::PaymentsRead].into(),
+        live: false,
     })
     .await
     .unwrap();
     let login = auth
-        .login(&acme, "fay@example.com", &password, None)
+        .login(&acme, "fay@example.com", &password, None, Mode::Test)
         .await
         .unwrap();
     let principal = auth.verify_access_token(&login.access).await.unwrap();
@@ -478,7 +514,7 @@ pub async fn access_tokens_verify_rotate_and_end_with_the_session(store: Arc<dyn
     assert!(!auth.rotate_keys().await.unwrap());
     clock.advance(Duration::from_secs(30 * 24 * 3600));
     let old = auth
-        .login(&acme, "fay@example.com", &password, None)
+        .login(&acme, "fay@example.com", &password, None, Mode::Test)
         .await
         .unwrap();
     assert!(auth.rotate_keys().await.unwrap());

@@ -148,8 +148,11 @@ impl Provider for Faulty {
     fn name(&self) -> &str {
         &self.name
     }
-    fn accepts_token(&self, token: &MethodToken) -> bool {
-        token.provider == self.inner.name()
+    fn mode(&self) -> crate::mode::Mode {
+        self.inner.mode()
+    }
+    fn accepts_token(&self, token: &MethodToken, merchant: &crate::id::MerchantId) -> bool {
+        self.inner.accepts_token(token, merchant)
     }
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities()

@@ -1,5 +1,6 @@
-//! The Store conformance suites (ledger and payments) and the model-based property test: every
-//! backend runs them all through [`crate::ledger_store_conformance!`].
+//! The Store conformance suites (ledger, payments, webhooks, auth and tenancy) and the
+//! model-based property tests: every backend runs them all through
+//! [`crate::store_conformance!`].
 
 pub mod auth;
 pub mod conformance;
@@ -7,6 +8,7 @@ pub mod faulty;
 pub mod model;
 pub mod payment_model;
 pub mod payments;
+pub mod tenancy;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -77,12 +79,13 @@ pub fn run_model<S: proptest::strategy::Strategy>(
     }
 }
 
-/// Expands to one `#[tokio::test]` per conformance case and the model-based property test,
-/// each calling `$factory().await` for a fresh, empty store (`Arc<dyn Store>`).
+/// Expands to one `#[tokio::test]` per conformance case of every area (ledger, payments,
+/// webhooks, auth, tenancy) and the model-based property tests, each calling
+/// `$factory().await` for a fresh, empty store (`Arc<dyn Store>`).
 #[macro_export]
-macro_rules! ledger_store_conformance {
+macro_rules! store_conformance {
     ($factory:ident) => {
-        $crate::ledger_store_conformance!(@cases $factory;
+        $crate::store_conformance!(@cases $factory;
             accounts_are_idempotent,
             transfers_move_balances_and_history,
             history_pages_with_a_cursor,
@@ -98,7 +101,7 @@ macro_rules! ledger_store_conformance {
             huge_amounts_are_stored_exactly,
             metadata_round_trips,
         );
-        $crate::ledger_store_conformance!(@payments $factory;
+        $crate::store_conformance!(@payments $factory;
             manual_capture_in_parts_and_refund,
             declines_then_another_card_succeeds,
             three_d_secure_then_success,
@@ -121,15 +124,33 @@ macro_rules! ledger_store_conformance {
             create_with_a_method_is_one_write,
             create_and_confirm_writes_the_creation_with_the_first_attempt,
         );
-        $crate::ledger_store_conformance!(@webhooks $factory;
+        $crate::store_conformance!(@webhooks $factory;
             webhooks_retry_sign_and_stop_on_gone,
         );
-        $crate::ledger_store_conformance!(@auth $factory;
+        $crate::store_conformance!(@auth $factory;
             api_keys_authenticate_until_revoked_or_expired,
             users_sign_in_with_limits_and_tenancy,
             sessions_rotate_detect_reuse_and_end,
             access_tokens_verify_rotate_and_end_with_the_session,
         );
+        $crate::store_conformance!(@tenancy $factory;
+            merchants_never_reach_each_others_payments_customers_or_events,
+            provider_tokens_are_good_for_their_merchant_only,
+            scopes_hold_and_are_never_granted_beyond_their_holder,
+            the_engines_own_accounts_are_out_of_reach,
+            test_and_live_mode_stay_apart,
+            keyed_requests_are_kept_per_tenant,
+        );
+    };
+    (@tenancy $factory:ident; $($name:ident),* $(,)?) => {
+        mod tenancy_store_conformance {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $crate::testing::tenancy::$name(super::$factory().await).await;
+                }
+            )*
+        }
     };
     (@auth $factory:ident; $($name:ident),* $(,)?) => {
         mod auth_store_conformance {

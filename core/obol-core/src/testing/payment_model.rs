@@ -282,7 +282,7 @@ fn request(
 }
 
 async fn run_case(store: Arc<dyn Store>, ops: Vec<Op>) -> Result<(), TestCaseError> {
-    let sandbox = Arc::new(Sandbox::new());
+    let sandbox = Arc::new(Sandbox::ephemeral());
     let (ledger, _) = test_ledger(store.clone(), 71).await;
     let mut providers = ProviderRegistry::new();
     providers.register(sandbox.clone());
@@ -397,7 +397,12 @@ async fn run_case(store: Arc<dyn Store>, ops: Vec<Op>) -> Result<(), TestCaseErr
                     let details =
                         CardDetails::new(card.number(), 12, 2030, "123", payments.ledger().now())
                             .unwrap();
-                    Some(payments.tokenize_card("sandbox", &details).await.unwrap())
+                    Some(
+                        payments
+                            .tokenize_card("sandbox", &merchants[model.merchant], &details)
+                            .await
+                            .unwrap(),
+                    )
                 } else {
                     None
                 };
@@ -458,7 +463,10 @@ async fn verify(
     }
     let usd = AssetCode::new("USD").unwrap();
     for (merchant, (posted, pending)) in merchants.iter().zip(expected) {
-        let accounts = payments.accounts(merchant, &usd).await.unwrap();
+        let accounts = payments
+            .accounts(merchant, crate::mode::Mode::Test, &usd)
+            .await
+            .unwrap();
         let balance = payments.ledger().balance(&accounts.merchant).await.unwrap();
         prop_assert_eq!(balance.posted(Direction::Credit), posted, "{}", merchant);
         prop_assert_eq!(

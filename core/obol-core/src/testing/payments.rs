@@ -49,14 +49,17 @@ async fn with_card(payments: &Payments, number: &str, amount: i128, manual: bool
     }
     payments.create(new).await.unwrap();
     let card = CardDetails::new(number, 12, 2030, "123", payments.ledger().now()).unwrap();
-    let token = payments.tokenize_card("sandbox", &card).await.unwrap();
+    let token = payments
+        .tokenize_card("sandbox", &crate::payments::default_merchant(), &card)
+        .await
+        .unwrap();
     payments.attach_method(&id, token).await.unwrap()
 }
 
 /// The merchant's (posted, pending) balance in USD.
 async fn merchant(payments: &Payments) -> (i128, i128) {
     let accounts = payments
-        .accounts(&default_merchant(), &usd())
+        .accounts(&default_merchant(), crate::mode::Mode::Test, &usd())
         .await
         .unwrap();
     let balance = payments.ledger().balance(&accounts.merchant).await.unwrap();
@@ -78,7 +81,7 @@ async fn event_kinds(payments: &Payments, id: &PaymentId) -> Vec<String> {
 }
 
 pub async fn manual_capture_in_parts_and_refund(store: Arc<dyn Store>) {
-    let sandbox = Arc::new(Sandbox::new());
+    let sandbox = Arc::new(Sandbox::ephemeral());
     let (payments, _) = engine(store.clone(), sandbox.clone(), 31).await;
     let payment = with_card(&payments, "4242424242424242", 1000, true).await;
     let id = payment.id.clone();
@@ -111,7 +114,7 @@ pub async fn manual_capture_in_parts_and_refund(store: Arc<dyn Store>) {
     // The provider kept 2.9 % + 30 of each capture: 38 of 300 and 50 of 700, as its own leg.
     assert_eq!(payments.payment(&id).await.unwrap().fees, 88);
     let accounts = payments
-        .accounts(&default_merchant(), &usd())
+        .accounts(&default_merchant(), crate::mode::Mode::Test, &usd())
         .await
         .unwrap();
     let fees = payments.ledger().balance(&accounts.fees).await.unwrap();
@@ -141,7 +144,7 @@ pub async fn manual_capture_in_parts_and_refund(store: Arc<dyn Store>) {
 }
 
 pub async fn declines_then_another_card_succeeds(store: Arc<dyn Store>) {
-    let sandbox = Arc::new(Sandbox::new());
+    let sandbox = Arc::new(Sandbox::ephemeral());
     let (payments, _) = engine(store.clone(), sandbox.clone(), 32).await;
     let payment = with_card(&payments, "4000000000009995", 500, false).await;
     let declined = payments.confirm(&payment.id).await.unwrap();
@@ -150,7 +153,10 @@ pub async fn declines_then_another_card_succeeds(store: Arc<dyn Store>) {
     assert_eq!(merchant(&payments).await, (0, 0));
     let card =
         CardDetails::new("4242424242424242", 1, 2031, "999", payments.ledger().now()).unwrap();
-    let token = payments.tokenize_card("sandbox", &card).await.unwrap();
+    let token = payments
+        .tokenize_card("sandbox", &crate::payments::default_merchant(), &card)
+        .await
+        .unwrap();
     payments.attach_method(&payment.id, token).await.unwrap();
     let paid = payments.confirm(&payment.id).await.unwrap();
     assert_eq!(paid.state.status, PaymentStatus::Succeeded);
@@ -161,7 +167,7 @@ pub async fn declines_then_another_card_succeeds(store: Arc<dyn Store>) {
 }
 
 pub async fn three_d_secure_then_success(store: Arc<dyn Store>) {
-    let (payments, _) = engine(store, Arc::new(Sandbox::new()), 33).await;
+    let (payments, _) = engine(store, Arc::new(Sandbox::ephemeral()), 33).await;
     let payment = with_card(&payments, "4000002500003155", 700, false).await;
     let waiting = payments.confirm(&payment.id).await.unwrap();
     assert_eq!(waiting.state.status, PaymentStatus::RequiresAction);
@@ -172,7 +178,7 @@ pub async fn three_d_secure_then_success(store: Arc<dyn Store>) {
 }
 
 pub async fn refusals_change_nothing(store: Arc<dyn Store>) {
-    let (payments, _) = engine(store, Arc::new(Sandbox::new()), 34).await;
+    let (payments, _) = engine(store, Arc::new(Sandbox::ephemeral()), 34).await;
     let payment = with_card(&payments, "4242424242424242", 100, true).await;
     payments.confirm(&payment.id).await.unwrap();
     let canceled = payments
@@ -218,7 +224,7 @@ pub async fn refusals_change_nothing(store: Arc<dyn Store>) {
 }
 
 pub async fn create_is_idempotent(store: Arc<dyn Store>) {
-    let (payments, _) = engine(store, Arc::new(Sandbox::new()), 35).await;
+    let (payments, _) = engine(store, Arc::new(Sandbox::ephemeral()), 35).await;
     let id = PaymentId::generate(payments.ledger().ids().as_ref());
     let new = NewPayment::new(id.clone(), 42, usd());
     let first = payments.create(new.clone()).await.unwrap();
@@ -231,7 +237,7 @@ pub async fn create_is_idempotent(store: Arc<dyn Store>) {
 }
 
 pub async fn expiry_releases_the_authorization(store: Arc<dyn Store>) {
-    let (payments, _) = engine(store, Arc::new(Sandbox::new()), 36).await;
+    let (payments, _) = engine(store, Arc::new(Sandbox::ephemeral()), 36).await;
     let untouched = with_card(&payments, "4242424242424242", 100, true).await;
     payments.confirm(&untouched.id).await.unwrap();
     let partly = with_card(&payments, "4242424242424242", 100, true).await;
@@ -250,7 +256,7 @@ pub async fn expiry_releases_the_authorization(store: Arc<dyn Store>) {
 }
 
 pub async fn timeouts_settle_by_status_sync(store: Arc<dyn Store>) {
-    let sandbox = Arc::new(Sandbox::new());
+    let sandbox = Arc::new(Sandbox::ephemeral());
     let (payments, clock) = engine(store, sandbox.clone(), 37).await;
     let lost = with_card(&payments, "4000000000000085", 900, false).await;
     let slow = with_card(&payments, "4000000000000044", 100, false).await;
@@ -292,7 +298,7 @@ pub async fn a_crash_around_the_provider_call_never_charges_twice(store: Arc<dyn
         (38, Fault::HangBeforeAuthorize),
         (39, Fault::HangAfterAuthorize),
     ] {
-        let sandbox = Arc::new(Sandbox::new());
+        let sandbox = Arc::new(Sandbox::ephemeral());
         let dying = Arc::new(Faulty::new(sandbox.clone(), &[crash]));
         let (payments, _) = engine(store.clone(), dying, seed).await;
         let payment = with_card(&payments, "4242424242424242", 250, false).await;
@@ -322,13 +328,13 @@ pub async fn a_crash_around_the_provider_call_never_charges_twice(store: Arc<dyn
         assert_eq!(sandbox.charge_count().unwrap(), 1);
         assert_eq!(sandbox.net_captured().unwrap(), 250);
     }
-    let (payments, _) = engine(store.clone(), Arc::new(Sandbox::new()), 40).await;
+    let (payments, _) = engine(store.clone(), Arc::new(Sandbox::ephemeral()), 40).await;
     assert_eq!(merchant(&payments).await, (500, 0));
     super::conformance::assert_balanced(store.as_ref()).await;
 }
 
 pub async fn concurrent_captures_never_overcapture(store: Arc<dyn Store>) {
-    let sandbox = Arc::new(Sandbox::new());
+    let sandbox = Arc::new(Sandbox::ephemeral());
     let (payments, _) = engine(store, sandbox.clone(), 41).await;
     let payments = Arc::new(payments);
     let payment = with_card(&payments, "4242424242424242", 1000, true).await;
@@ -413,7 +419,7 @@ pub async fn idempotency_keys_follow_the_contract(store: Arc<dyn Store>) {
 }
 
 pub async fn identical_requests_with_one_key_run_once(store: Arc<dyn Store>) {
-    let sandbox = Arc::new(Sandbox::new());
+    let sandbox = Arc::new(Sandbox::ephemeral());
     let slow = Faulty::new(
         sandbox.clone(),
         &[Fault::SlowAuthorize(Duration::from_millis(100))],
@@ -477,7 +483,7 @@ pub async fn identical_requests_with_one_key_run_once(store: Arc<dyn Store>) {
 }
 
 pub async fn disputes_hold_then_return_or_take_the_money(store: Arc<dyn Store>) {
-    let (payments, _) = engine(store.clone(), Arc::new(Sandbox::new()), 44).await;
+    let (payments, _) = engine(store.clone(), Arc::new(Sandbox::ephemeral()), 44).await;
     let payment = with_card(&payments, "4000000000000259", 1000, false).await;
     let id = payments.confirm(&payment.id).await.unwrap().id;
     payments.refund(&id, 300, None).await.unwrap();
@@ -530,7 +536,7 @@ pub async fn disputes_hold_then_return_or_take_the_money(store: Arc<dyn Store>) 
 }
 
 pub async fn refunds_fail_cancel_or_settle_later(store: Arc<dyn Store>) {
-    let sandbox = Arc::new(Sandbox::new());
+    let sandbox = Arc::new(Sandbox::ephemeral());
     let scripted = Arc::new(Faulty::new(sandbox.clone(), &[]).with_refunds(vec![
         Some(Ok(RefundOutcome::Failed)),
         Some(Err(Error::ProviderUnavailable {
@@ -583,7 +589,7 @@ pub async fn refunds_fail_cancel_or_settle_later(store: Arc<dyn Store>) {
 }
 
 pub async fn provider_webhooks_apply_once(store: Arc<dyn Store>) {
-    let sandbox = Arc::new(Sandbox::new());
+    let sandbox = Arc::new(Sandbox::ephemeral());
     let (payments, _) = engine(store.clone(), sandbox.clone(), 46).await;
     let now = payments.ledger().now();
 
@@ -666,7 +672,7 @@ pub async fn provider_webhooks_apply_once(store: Arc<dyn Store>) {
 }
 
 pub async fn customers_keep_tokens_only_and_pay_with_them(store: Arc<dyn Store>) {
-    let sandbox = Arc::new(Sandbox::new());
+    let sandbox = Arc::new(Sandbox::ephemeral());
     let (payments, _) = engine(store.clone(), sandbox, 47).await;
     let ids = payments.ledger().ids().clone();
     let alice = NewCustomer::new(crate::id::CustomerId::generate(ids.as_ref()))
@@ -764,7 +770,7 @@ pub async fn customers_keep_tokens_only_and_pay_with_them(store: Arc<dyn Store>)
 }
 
 pub async fn stale_payments_expire(store: Arc<dyn Store>) {
-    let (payments, clock) = engine(store.clone(), Arc::new(Sandbox::new()), 48).await;
+    let (payments, clock) = engine(store.clone(), Arc::new(Sandbox::ephemeral()), 48).await;
     let day = Duration::from_secs(24 * 3600);
     let held = with_card(&payments, "4242424242424242", 100, true).await;
     payments.confirm(&held.id).await.unwrap();
@@ -795,7 +801,7 @@ pub async fn stale_payments_expire(store: Arc<dyn Store>) {
 }
 
 pub async fn a_crash_after_a_provider_capture_never_captures_twice(store: Arc<dyn Store>) {
-    let sandbox = Arc::new(Sandbox::new());
+    let sandbox = Arc::new(Sandbox::ephemeral());
     let dying = Arc::new(Faulty::new(sandbox.clone(), &[Fault::HangAfterCapture]));
     let (payments, _) = engine(store.clone(), dying, 49).await;
     let payment = with_card(&payments, "4242424242424242", 1000, true).await;
@@ -819,7 +825,7 @@ pub async fn a_crash_after_a_provider_capture_never_captures_twice(store: Arc<dy
 }
 
 pub async fn confirm_falls_back_when_a_provider_is_down(store: Arc<dyn Store>) {
-    let sandbox = Arc::new(Sandbox::new());
+    let sandbox = Arc::new(Sandbox::ephemeral());
     let (ledger, _) = test_ledger(store.clone(), 50).await;
     let mut providers = ProviderRegistry::new();
     providers.register(Arc::new(
@@ -834,7 +840,10 @@ pub async fn confirm_falls_back_when_a_provider_is_down(store: Arc<dyn Store>) {
         .unwrap();
     let card =
         CardDetails::new("4242424242424242", 12, 2030, "123", payments.ledger().now()).unwrap();
-    let token = payments.tokenize_card("primary", &card).await.unwrap();
+    let token = payments
+        .tokenize_card("primary", &crate::payments::default_merchant(), &card)
+        .await
+        .unwrap();
     payments.attach_method(&id, token).await.unwrap();
     let paid = payments.confirm(&id).await.unwrap();
     assert_eq!(paid.state.status, PaymentStatus::Succeeded);
@@ -863,7 +872,10 @@ pub async fn confirm_falls_back_when_a_provider_is_down(store: Arc<dyn Store>) {
         .create(NewPayment::new(id.clone(), 5, usd()))
         .await
         .unwrap();
-    let token = payments.tokenize_card("primary", &card).await.unwrap();
+    let token = payments
+        .tokenize_card("primary", &crate::payments::default_merchant(), &card)
+        .await
+        .unwrap();
     payments.attach_method(&id, token).await.unwrap();
     let err = payments.confirm(&id).await.unwrap_err();
     assert_eq!(err.code(), "provider_unavailable");
@@ -876,7 +888,7 @@ pub async fn confirm_falls_back_when_a_provider_is_down(store: Arc<dyn Store>) {
 pub async fn payments_and_events_list_per_merchant_with_filters_and_pages(store: Arc<dyn Store>) {
     use crate::id::{CustomerId, MerchantId};
     use crate::payments::{EventQuery, PaymentQuery};
-    let (payments, clock) = engine(store, Arc::new(Sandbox::new()), 23).await;
+    let (payments, clock) = engine(store, Arc::new(Sandbox::ephemeral()), 23).await;
     let acme = MerchantId::derived("acme");
     let globex = MerchantId::derived("globex");
     let foreign = NewPayment::new(
@@ -989,6 +1001,7 @@ pub async fn payments_and_events_list_per_merchant_with_filters_and_pages(store:
     // Events: only the merchant's, in order, after a position, optionally one payment's.
     let all = payments
         .events(&EventQuery {
+            mode: None,
             merchant: acme.clone(),
             payment: None,
             after: 0,
@@ -1001,6 +1014,7 @@ pub async fn payments_and_events_list_per_merchant_with_filters_and_pages(store:
     assert!(all.windows(2).all(|w| w[0].sequence < w[1].sequence));
     let rest = payments
         .events(&EventQuery {
+            mode: None,
             merchant: acme.clone(),
             payment: None,
             after: all[4].sequence,
@@ -1011,6 +1025,7 @@ pub async fn payments_and_events_list_per_merchant_with_filters_and_pages(store:
     assert_eq!(rest, all[5..].to_vec());
     let of_last = payments
         .events(&EventQuery {
+            mode: None,
             merchant: acme,
             payment: Some(made[6].id.clone()),
             after: 0,
@@ -1023,10 +1038,13 @@ pub async fn payments_and_events_list_per_merchant_with_filters_and_pages(store:
 }
 
 pub async fn create_with_a_method_is_one_write(store: Arc<dyn Store>) {
-    let (payments, _clock) = engine(store, Arc::new(Sandbox::new()), 29).await;
+    let (payments, _clock) = engine(store, Arc::new(Sandbox::ephemeral()), 29).await;
     let card =
         CardDetails::new("4242424242424242", 12, 2030, "123", payments.ledger().now()).unwrap();
-    let token = payments.tokenize_card("sandbox", &card).await.unwrap();
+    let token = payments
+        .tokenize_card("sandbox", &crate::payments::default_merchant(), &card)
+        .await
+        .unwrap();
     let id = PaymentId::generate(payments.ledger().ids().as_ref());
     let new = NewPayment::new(id.clone(), 700, usd());
     let created = payments
@@ -1060,12 +1078,16 @@ pub async fn create_with_a_method_is_one_write(store: Arc<dyn Store>) {
 }
 
 pub async fn create_and_confirm_writes_the_creation_with_the_first_attempt(store: Arc<dyn Store>) {
-    let sandbox = Arc::new(Sandbox::new());
+    let sandbox = Arc::new(Sandbox::ephemeral());
     let (payments, _) = engine(store.clone(), sandbox.clone(), 41).await;
     let card =
         |number: &str| CardDetails::new(number, 12, 2030, "123", payments.ledger().now()).unwrap();
     let token = payments
-        .tokenize_card("sandbox", &card("4242424242424242"))
+        .tokenize_card(
+            "sandbox",
+            &crate::payments::default_merchant(),
+            &card("4242424242424242"),
+        )
         .await
         .unwrap();
     // The two-step way, for comparison.
@@ -1104,7 +1126,11 @@ pub async fn create_and_confirm_writes_the_creation_with_the_first_attempt(store
     // A decline is recorded on the stored payment, as with confirm.
     let declined_id = PaymentId::generate(payments.ledger().ids().as_ref());
     let declining = payments
-        .tokenize_card("sandbox", &card("4000000000009995"))
+        .tokenize_card(
+            "sandbox",
+            &crate::payments::default_merchant(),
+            &card("4000000000009995"),
+        )
         .await
         .unwrap();
     let declined = payments
@@ -1120,7 +1146,11 @@ pub async fn create_and_confirm_writes_the_creation_with_the_first_attempt(store
     let (crashing, _) = engine(store.clone(), dying, 42).await;
     let lost_id = PaymentId::generate(crashing.ledger().ids().as_ref());
     let token = crashing
-        .tokenize_card("sandbox", &card("4242424242424242"))
+        .tokenize_card(
+            "sandbox",
+            &crate::payments::default_merchant(),
+            &card("4242424242424242"),
+        )
         .await
         .unwrap();
     killed(Box::pin(crashing.create_and_confirm(
@@ -1133,7 +1163,11 @@ pub async fn create_and_confirm_writes_the_creation_with_the_first_attempt(store
 
     // With no provider for the token, the payment is stored and the error is confirm's.
     let mut foreign = payments
-        .tokenize_card("sandbox", &card("4242424242424242"))
+        .tokenize_card(
+            "sandbox",
+            &crate::payments::default_merchant(),
+            &card("4242424242424242"),
+        )
         .await
         .unwrap();
     foreign.provider = "nobody".into();

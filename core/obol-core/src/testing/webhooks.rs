@@ -60,7 +60,7 @@ pub async fn webhooks_retry_sign_and_stop_on_gone(store: Arc<dyn Store>) {
     let (ledger, clock) = test_ledger(store.clone(), 51).await;
     let ledger = Arc::new(ledger);
     let mut providers = ProviderRegistry::new();
-    providers.register(Arc::new(Sandbox::new()));
+    providers.register(Arc::new(Sandbox::ephemeral()));
     let payments = Payments::new(ledger.clone(), providers);
     let receivers = Arc::new(ScriptedReceivers::default());
     let dispatcher = WebhookDispatcher::new(

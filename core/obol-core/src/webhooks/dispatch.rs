@@ -9,9 +9,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::model::{AttemptOutcome, Delivery, DeliveryAttempt, DeliveryState, WebhookEndpoint};
-use super::signature::WebhookSecret;
 use crate::clock::Clock;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::id::{EndpointId, IdGen, MerchantId};
 use crate::store::Store;
 
@@ -80,19 +79,12 @@ impl WebhookDispatcher {
     /// Adds an endpoint for `merchant`'s events with a new secret; returns it (the secret is
     /// shown this once).
     pub async fn add_endpoint(&self, merchant: &MerchantId, url: &str) -> Result<WebhookEndpoint> {
-        if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() > 2048 {
-            return Err(Error::Config {
-                reason: "a webhook URL is http:// or https:// and at most 2048 characters".into(),
-            });
-        }
-        let endpoint = WebhookEndpoint {
-            id: EndpointId::generate(self.ids.as_ref()),
-            merchant: merchant.clone(),
-            url: url.to_owned(),
-            secret: WebhookSecret::random(&mut rand::rng()),
-            enabled: true,
-            created_at: self.clock.now(),
-        };
+        let endpoint = WebhookEndpoint::new(
+            EndpointId::generate(self.ids.as_ref()),
+            merchant.clone(),
+            url,
+            self.clock.now(),
+        )?;
         self.store.save_endpoint(&endpoint).await?;
         Ok(endpoint)
     }

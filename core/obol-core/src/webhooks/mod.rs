@@ -4,7 +4,9 @@
 pub mod dispatch;
 pub mod model;
 pub mod signature;
+pub mod views;
 
 pub use dispatch::{DispatchReport, RETRY_SCHEDULE, WebhookDispatcher, WebhookTransport};
 pub use model::{AttemptOutcome, Delivery, DeliveryAttempt, DeliveryState, WebhookEndpoint};
 pub use signature::{Headers, WebhookSecret, verify};
+pub use views::{EndpointView, NewEndpoint};

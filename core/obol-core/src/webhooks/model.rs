@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::signature::WebhookSecret;
 use crate::clock::Timestamp;
+use crate::error::{Error, Result};
 use crate::id::{EndpointId, EventId, MerchantId};
 
 /// Where events are delivered.
@@ -21,6 +22,45 @@ pub struct WebhookEndpoint {
     pub enabled: bool,
     /// When added.
     pub created_at: Timestamp,
+}
+
+/// Longest webhook URL.
+pub const MAX_URL_LEN: usize = 2048;
+
+impl WebhookEndpoint {
+    /// A new enabled endpoint with a random secret, its URL checked: `http://` or
+    /// `https://` with a host, at most [`MAX_URL_LEN`] characters, no whitespace or control
+    /// characters.
+    pub fn new(id: EndpointId, merchant: MerchantId, url: &str, now: Timestamp) -> Result<Self> {
+        check_url(url)?;
+        Ok(WebhookEndpoint {
+            id,
+            merchant,
+            url: url.to_owned(),
+            secret: WebhookSecret::random(&mut rand::rng()),
+            enabled: true,
+            created_at: now,
+        })
+    }
+}
+
+/// The check of a webhook URL (see [`WebhookEndpoint::new`]).
+pub fn check_url(url: &str) -> Result<()> {
+    let host = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .and_then(|rest| rest.split(['/', '?', '#']).next())
+        .unwrap_or_default();
+    let clean = url.chars().all(|c| !c.is_whitespace() && !c.is_control());
+    if host.is_empty() || host.starts_with(':') || !clean || url.len() > MAX_URL_LEN {
+        return Err(Error::InvalidRequest {
+            reason: format!(
+                "a webhook URL is http:// or https:// with a host, at most {MAX_URL_LEN} \
+                 characters, without spaces"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Where a delivery stands.
@@ -66,7 +106,8 @@ pub struct Delivery {
 }
 
 /// One try at delivering, as recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct DeliveryAttempt {
     /// The delivery.
     pub delivery_id: i64,

@@ -114,7 +114,8 @@ pub fn verify(
         .parse()
         .map_err(|_| invalid("webhook-timestamp is not a number"))?;
     let now_seconds = now.as_micros().div_euclid(1_000_000);
-    if (now_seconds - timestamp).abs() > TOLERANCE_SECONDS {
+    // abs_diff cannot overflow, whatever the header says (i64::MIN included).
+    if now_seconds.abs_diff(timestamp) > TOLERANCE_SECONDS.unsigned_abs() {
         return Err(invalid("webhook-timestamp is too far from now"));
     }
     let signatures = header(headers, "webhook-signature")?;
@@ -220,6 +221,25 @@ mod tests {
         for (key, headers, body, now) in cases {
             let err = verify(key, &headers, body, now).unwrap_err();
             assert_eq!(err.code(), "webhook_signature_invalid");
+        }
+    }
+
+    #[test]
+    fn extreme_timestamps_are_refused_without_overflow() {
+        let secret = WebhookSecret::parse(SECRET).unwrap();
+        for (timestamp, now) in [
+            (i64::MIN, at(TIMESTAMP)),
+            (i64::MAX, at(TIMESTAMP)),
+            (i64::MIN, Timestamp::from_micros(i64::MAX)),
+            (i64::MAX, Timestamp::from_micros(i64::MIN)),
+        ] {
+            let headers = vec![
+                ("webhook-id".to_owned(), ID.to_owned()),
+                ("webhook-timestamp".to_owned(), timestamp.to_string()),
+                ("webhook-signature".to_owned(), SIGNATURE.to_owned()),
+            ];
+            let err = verify(&secret, &headers, BODY, now).unwrap_err();
+            assert_eq!(err.code(), "webhook_signature_invalid", "{timestamp}");
         }
     }
 

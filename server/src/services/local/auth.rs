@@ -1,23 +1,15 @@
-//! Sign-in, tokens, users and API keys, in process.
+//! Sign-in, tokens, users and API keys, in process: sign-in is the engine's auth; everything
+//! a signed-in caller does is the tenant API.
 
 use async_trait::async_trait;
-use obol::auth::{Jwks, NewUser, Password, Principal, Profile, Scope};
+use obol::auth::{Jwks, Password, Principal, Profile};
 use obol::{ApiKeyId, Result, UserId};
-use sha2::{Digest, Sha256};
 
-use super::{Local, allow};
+use super::Local;
 use crate::services::{
     ApiKeyView, AuthService, CreateApiKey, CreateUser, IssuedTokens, LoginRequest, NewApiKey,
     UserView,
 };
-
-/// Users may read and edit themselves; anything else about users needs `users:admin`.
-fn allow_user(who: &Principal, id: &UserId) -> Result<()> {
-    match who {
-        Principal::User { user, .. } if user == id => Ok(()),
-        _ => allow(who, Scope::UsersAdmin),
-    }
-}
 
 #[async_trait]
 impl AuthService for Local {
@@ -42,7 +34,7 @@ impl AuthService for Local {
         let tokens = self
             .engine
             .auth()
-            .login(&merchant, &request.email, &password, source)
+            .login(&merchant, &request.email, &password, source, request.mode)
             .await?;
         Ok(self.issued(tokens))
     }
@@ -66,33 +58,11 @@ impl AuthService for Local {
         key: Option<&str>,
         request: CreateUser,
     ) -> Result<UserView> {
-        allow(who, Scope::UsersAdmin)?;
-        let auth = self.engine.auth();
-        // The request hash covers the password's hash-free fingerprint, not the password.
-        let fingerprint = (
-            &request.email,
-            hex::encode(Sha256::digest(request.password.as_bytes())),
-            &request.profile,
-            &request.scopes,
-        );
-        self.once(who, "users", key, &fingerprint, |_| async {
-            let user = auth
-                .create_user(NewUser {
-                    merchant: who.merchant().clone(),
-                    email: request.email.clone(),
-                    password: Password::new(&request.password),
-                    profile: request.profile.clone(),
-                    scopes: request.scopes.clone(),
-                })
-                .await?;
-            Ok(UserView::from(user))
-        })
-        .await
+        self.tenant(who).create_user(key, request).await
     }
 
     async fn user(&self, who: &Principal, id: &UserId) -> Result<UserView> {
-        allow_user(who, id)?;
-        Ok(self.engine.auth().user(who.merchant(), id).await?.into())
+        self.tenant(who).user(id).await
     }
 
     async fn update_profile(
@@ -101,13 +71,7 @@ impl AuthService for Local {
         id: &UserId,
         profile: Profile,
     ) -> Result<UserView> {
-        allow_user(who, id)?;
-        let user = self
-            .engine
-            .auth()
-            .update_profile(who.merchant(), id, profile)
-            .await?;
-        Ok(user.into())
+        self.tenant(who).update_profile(id, profile).await
     }
 
     async fn issue_api_key(
@@ -116,48 +80,15 @@ impl AuthService for Local {
         key: Option<&str>,
         request: CreateApiKey,
     ) -> Result<NewApiKey> {
-        allow(who, Scope::UsersAdmin)?;
-        let auth = self.engine.auth();
-        // The secret is never stored: a replay answers with the key's record only.
-        let fresh = std::sync::Mutex::new(None);
-        let issued: ApiKeyView = self
-            .once(who, "api_keys", key, &request, |_| async {
-                let (key, secret) = auth
-                    .issue_api_key(
-                        who.merchant(),
-                        &request.name,
-                        request.mode,
-                        request.scopes.clone(),
-                        request.expires_at,
-                    )
-                    .await?;
-                if let Ok(mut slot) = fresh.lock() {
-                    *slot = Some(secret.expose().to_owned());
-                }
-                Ok(ApiKeyView::from(key))
-            })
-            .await?;
-        let secret = fresh.into_inner().ok().flatten();
-        Ok(NewApiKey {
-            key: issued,
-            secret,
-        })
+        self.tenant(who).issue_api_key(key, request).await
     }
 
     async fn api_keys(&self, who: &Principal) -> Result<Vec<ApiKeyView>> {
-        allow(who, Scope::UsersAdmin)?;
-        let keys = self.engine.auth().api_keys(who.merchant()).await?;
-        Ok(keys.into_iter().map(ApiKeyView::from).collect())
+        self.tenant(who).api_keys().await
     }
 
     async fn revoke_api_key(&self, who: &Principal, id: &ApiKeyId) -> Result<ApiKeyView> {
-        allow(who, Scope::UsersAdmin)?;
-        let key = self
-            .engine
-            .auth()
-            .revoke_api_key(who.merchant(), id)
-            .await?;
-        Ok(key.into())
+        self.tenant(who).revoke_api_key(id).await
     }
 }
 
@@ -170,6 +101,7 @@ impl Local {
             refresh_token: tokens.refresh.expose().to_owned(),
             user: tokens.session.user,
             merchant: tokens.session.merchant,
+            mode: tokens.session.mode,
         }
     }
 }

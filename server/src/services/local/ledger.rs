@@ -1,13 +1,13 @@
-//! The ledger, in process: callers reach only their tenant's accounts.
+//! The ledger, in process: the tenant API.
 
 use async_trait::async_trait;
-use obol::auth::{Principal, Scope};
+use obol::auth::Principal;
 use obol::{
-    Account, AccountId, Balance, Error, HistoryEntry, Hold, LedgerCommand, NewAccount, Page,
-    Result, Timestamp, Transaction, TransactionId,
+    Account, AccountId, Balance, HistoryEntry, Hold, LedgerCommand, NewAccount, Page, Result,
+    Timestamp, Transaction, TransactionId,
 };
 
-use super::{Local, OWNER_KEY, allow};
+use super::Local;
 use crate::services::LedgerService;
 
 #[async_trait]
@@ -22,84 +22,31 @@ impl LedgerService for Local {
         key: Option<&str>,
         new: NewAccount,
     ) -> Result<Account> {
-        allow(who, Scope::LedgerWrite)?;
-        if new
-            .metadata
-            .get(OWNER_KEY)
-            .is_some_and(|owner| owner != who.merchant().as_str())
-        {
-            return Err(Error::InvalidMetadata {
-                reason: format!("the metadata key {OWNER_KEY:?} is reserved"),
-            });
-        }
-        let new = new.with_metadata(OWNER_KEY, who.merchant().as_str());
-        let ledger = self.engine.ledger();
-        self.once(who, "accounts", key, &new, |_| {
-            ledger.create_account(new.clone())
-        })
-        .await
+        self.tenant(who).create_account(key, new).await
     }
 
     async fn account(&self, who: &Principal, id: &AccountId) -> Result<(Account, Balance)> {
-        allow(who, Scope::LedgerRead)?;
-        self.own_account(who, id).await
+        self.tenant(who).account(id).await
     }
 
     async fn close_account(&self, who: &Principal, id: &AccountId) -> Result<Account> {
-        allow(who, Scope::LedgerWrite)?;
-        self.own_account(who, id).await?;
-        self.engine.ledger().close_account(id).await
+        self.tenant(who).close_account(id).await
     }
 
     async fn balance_at(&self, who: &Principal, id: &AccountId, at: Timestamp) -> Result<Balance> {
-        allow(who, Scope::LedgerRead)?;
-        self.own_account(who, id).await?;
-        self.engine.ledger().balance_at(id, at).await
+        self.tenant(who).balance_at(id, at).await
     }
 
     async fn submit(&self, who: &Principal, command: LedgerCommand) -> Result<Transaction> {
-        allow(who, Scope::LedgerWrite)?;
-        let ledger = self.engine.ledger();
-        match &command {
-            LedgerCommand::Transfer(t) => self.own_entries(who, &t.entries).await?,
-            LedgerCommand::Hold(h) => self.own_entries(who, &h.entries).await?,
-            LedgerCommand::PostHold(p) => {
-                self.own_entries(who, &ledger.get_hold(&p.hold_id).await?.entries)
-                    .await?;
-            }
-            LedgerCommand::VoidHold(v) => {
-                self.own_entries(who, &ledger.get_hold(&v.hold_id).await?.entries)
-                    .await?;
-            }
-            LedgerCommand::Reverse(r) => {
-                let original = ledger.transaction(&r.transaction_id).await?;
-                self.own_entries(who, &original.entries).await?;
-            }
-            LedgerCommand::ExpireHold(_) => {
-                return Err(Error::InvalidTransaction {
-                    reason: "holds expire on their own".into(),
-                });
-            }
-        }
-        ledger.submit(command).await
+        self.tenant(who).submit(command).await
     }
 
     async fn transaction(&self, who: &Principal, id: &TransactionId) -> Result<Transaction> {
-        allow(who, Scope::LedgerRead)?;
-        let transaction = self.engine.ledger().transaction(id).await?;
-        if !self.touches(who, &transaction.entries).await {
-            return Err(Error::TransactionNotFound { id: id.to_string() });
-        }
-        Ok(transaction)
+        self.tenant(who).transaction(id).await
     }
 
     async fn hold(&self, who: &Principal, id: &TransactionId) -> Result<Hold> {
-        allow(who, Scope::LedgerRead)?;
-        let hold = self.engine.ledger().get_hold(id).await?;
-        if !self.touches(who, &hold.entries).await {
-            return Err(Error::HoldNotFound { id: id.to_string() });
-        }
-        Ok(hold)
+        self.tenant(who).hold(id).await
     }
 
     async fn history(
@@ -109,8 +56,6 @@ impl LedgerService for Local {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<Page<HistoryEntry>> {
-        allow(who, Scope::LedgerRead)?;
-        self.own_account(who, id).await?;
-        self.engine.ledger().history(id, cursor, limit).await
+        self.tenant(who).history(id, cursor, limit).await
     }
 }

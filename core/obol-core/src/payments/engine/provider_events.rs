@@ -1,0 +1,116 @@
+//! What providers report later: status sync of payments left processing, and verified provider webhooks.
+
+use super::*;
+
+impl Payments {
+    /// Settles payments left `processing` for at least `min_age` (a crash mid-call, a timeout,
+    /// a slow rail) by asking their provider what happened. Returns how many changed.
+    pub async fn sync_processing(&self, min_age: Duration) -> Result<usize> {
+        let cutoff = self.cutoff(min_age);
+        let stuck = self
+            .ledger
+            .store()
+            .payments_with_status(PaymentStatus::Processing, 256)
+            .await?;
+        let mut changed = 0;
+        for payment in stuck
+            .into_iter()
+            .filter(|p| p.updated_at.as_micros() <= cutoff)
+        {
+            let provider = self.provider(payment.provider.as_deref().unwrap_or_default())?;
+            let sync = provider
+                .status_sync()
+                .ok_or_else(|| unsupported(provider.as_ref(), "status_sync"))?;
+            let after = match sync.charge_status(&payment.attempt_key()).await? {
+                // The provider never saw the call: nothing was charged.
+                ChargeStatus::NotFound => {
+                    self.apply(&payment, PaymentAction::Abort, |_| {}).await?
+                }
+                ChargeStatus::Found(outcome) => self.settle(&payment, outcome).await?,
+            };
+            if after.state.status != PaymentStatus::Processing {
+                changed += 1;
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Handles a webhook a provider sent: verifies and parses it with the provider's parser,
+    /// then applies it once per provider event id (a redelivery replays the first answer).
+    /// Returns the payment as the event left it.
+    pub async fn handle_provider_webhook(
+        &self,
+        provider: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<Payment> {
+        let provider = self.provider(provider)?;
+        let parser = provider
+            .webhooks()
+            .ok_or_else(|| unsupported(provider.as_ref(), "webhooks"))?;
+        let now = self.ledger.now();
+        let event = parser.parse_webhook(headers, body, now)?;
+        let key = format!("provider-event:{}:{}", provider.name(), event.id);
+        let store = self.ledger.store().as_ref();
+        run_once(store, &key, &event, now, |_| {
+            self.apply_provider_event(provider.name(), event.clone())
+        })
+        .await
+    }
+
+    async fn apply_provider_event(&self, provider: &str, event: ProviderEvent) -> Result<Payment> {
+        let payment = self
+            .ledger
+            .store()
+            .payment_by_reference(provider, &event.reference)
+            .await?
+            .ok_or_else(|| Error::PaymentNotFound {
+                id: event.reference.clone(),
+            })?;
+        match event.kind {
+            ProviderEventKind::ChargeSettled(outcome) => {
+                if matches!(
+                    payment.state.status,
+                    PaymentStatus::Processing | PaymentStatus::RequiresAction
+                ) {
+                    self.settle(&payment, outcome).await
+                } else {
+                    // Already settled (by the call's answer or a status sync).
+                    Ok(payment)
+                }
+            }
+            ProviderEventKind::DisputeOpened { amount, reason } => {
+                self.open_dispute(&payment.id, amount, &reason).await?;
+                self.payment(&payment.id).await
+            }
+            ProviderEventKind::DisputeWon | ProviderEventKind::DisputeLost => {
+                let open = self
+                    .children(&payment.id)
+                    .await?
+                    .into_iter()
+                    .rev()
+                    .find_map(|child| match child {
+                        Child::Dispute(d)
+                            if matches!(
+                                d.status,
+                                DisputeStatus::NeedsResponse | DisputeStatus::UnderReview
+                            ) =>
+                        {
+                            Some(d)
+                        }
+                        _ => None,
+                    })
+                    .ok_or_else(|| Error::DisputeNotFound {
+                        id: format!("open dispute of {}", payment.id),
+                    })?;
+                let decided = if event.kind == ProviderEventKind::DisputeWon {
+                    DisputeStatus::Won
+                } else {
+                    DisputeStatus::Lost
+                };
+                self.update_dispute(&open.id, decided).await?;
+                self.payment(&payment.id).await
+            }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! A tenant's users and API keys. Nobody grants what it does not hold: a new user's or
+//! key's scopes are at most the caller's, and only a live-mode caller grants live mode.
+
+use std::sync::Mutex;
+
+use super::Tenant;
+use crate::auth::{
+    ApiKeyView, CreateApiKey, CreateUser, NewApiKey, NewUser, Password, Profile, Scope, UserView,
+};
+use crate::error::Result;
+use crate::id::{ApiKeyId, UserId};
+use crate::mode::Mode;
+
+impl Tenant {
+    /// Creates a user in the tenant.
+    pub async fn create_user(&self, key: Option<&str>, request: CreateUser) -> Result<UserView> {
+        self.require(Scope::UsersAdmin)?;
+        let live = if request.live { Mode::Live } else { Mode::Test };
+        self.principal.may_grant(&request.scopes, live)?;
+        // The request hash covers the password only through a keyed hash: the stored
+        // fingerprint cannot be turned back into the password, even by guessing.
+        let fingerprint = (
+            &request.email,
+            self.auth.secret_fingerprint(&request.password)?,
+            &request.profile,
+            &request.scopes,
+            request.live,
+        );
+        self.once("users", key, &fingerprint, |_| async {
+            let user = self
+                .auth
+                .create_user(NewUser {
+                    merchant: self.merchant().clone(),
+                    email: request.email.clone(),
+                    password: Password::new(&request.password),
+                    profile: request.profile.clone(),
+                    scopes: request.scopes.clone(),
+                    live: request.live,
+                })
+                .await?;
+            Ok(UserView::from(user))
+        })
+        .await
+    }
+
+    /// A user of the tenant (a user may always read itself).
+    pub async fn user(&self, id: &UserId) -> Result<UserView> {
+        self.require_self_or_admin(id)?;
+        Ok(self.auth.user(self.merchant(), id).await?.into())
+    }
+
+    /// Replaces a user's profile (a user may always edit its own).
+    pub async fn update_profile(&self, id: &UserId, profile: Profile) -> Result<UserView> {
+        self.require_self_or_admin(id)?;
+        let user = self
+            .auth
+            .update_profile(self.merchant(), id, profile)
+            .await?;
+        Ok(user.into())
+    }
+
+    /// Issues an API key; the answer carries its secret this once (a replay of the same
+    /// request under the same key answers without it: the secret is never stored).
+    pub async fn issue_api_key(
+        &self,
+        key: Option<&str>,
+        request: CreateApiKey,
+    ) -> Result<NewApiKey> {
+        self.require(Scope::UsersAdmin)?;
+        self.principal.may_grant(&request.scopes, request.mode)?;
+        let fresh = Mutex::new(None);
+        let issued: ApiKeyView = self
+            .once("api_keys", key, &request, |_| async {
+                let (key, secret) = self
+                    .auth
+                    .issue_api_key(
+                        self.merchant(),
+                        &request.name,
+                        request.mode,
+                        request.scopes.clone(),
+                        request.expires_at,
+                    )
+                    .await?;
+                if let Ok(mut slot) = fresh.lock() {
+                    *slot = Some(secret.expose().to_owned());
+                }
+                Ok(ApiKeyView::from(key))
+            })
+            .await?;
+        Ok(NewApiKey {
+            key: issued,
+            secret: fresh.into_inner().ok().flatten(),
+        })
+    }
+
+    /// The tenant's API keys (no secrets).
+    pub async fn api_keys(&self) -> Result<Vec<ApiKeyView>> {
+        self.require(Scope::UsersAdmin)?;
+        let keys = self.auth.api_keys(self.merchant()).await?;
+        Ok(keys.into_iter().map(ApiKeyView::from).collect())
+    }
+
+    /// Revokes one of the tenant's API keys; it stops authenticating at once.
+    pub async fn revoke_api_key(&self, id: &ApiKeyId) -> Result<ApiKeyView> {
+        self.require(Scope::UsersAdmin)?;
+        Ok(self.auth.revoke_api_key(self.merchant(), id).await?.into())
+    }
+
+    /// Users may read and edit themselves; anything else about users needs `users:admin`.
+    fn require_self_or_admin(&self, id: &UserId) -> Result<()> {
+        match self.principal.user() {
+            Some(user) if user == id => Ok(()),
+            _ => self.require(Scope::UsersAdmin),
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! A tenant's webhook endpoints and the delivery attempts of its events.
+
+use std::sync::Mutex;
+
+use super::Tenant;
+use crate::auth::Scope;
+use crate::error::Result;
+use crate::id::{EndpointId, EventId};
+use crate::webhooks::{DeliveryAttempt, EndpointView, NewEndpoint, WebhookEndpoint};
+
+impl Tenant {
+    /// Adds an endpoint for the merchant's events; the answer carries its signing secret this
+    /// once (a replay under the same key answers without it: the secret is kept with the
+    /// endpoint only, never with the replayed answer).
+    pub async fn add_endpoint(&self, key: Option<&str>, url: &str) -> Result<NewEndpoint> {
+        self.require(Scope::WebhooksWrite)?;
+        let fresh = Mutex::new(None);
+        let endpoint: EndpointView = self
+            .once("webhook_endpoints", key, &url, |_| async {
+                let endpoint = WebhookEndpoint::new(
+                    EndpointId::generate(self.ids()),
+                    self.merchant().clone(),
+                    url,
+                    self.ledger().now(),
+                )?;
+                self.store().save_endpoint(&endpoint).await?;
+                if let Ok(mut slot) = fresh.lock() {
+                    *slot = Some(endpoint.secret.expose());
+                }
+                Ok(EndpointView::from(&endpoint))
+            })
+            .await?;
+        Ok(NewEndpoint {
+            endpoint,
+            secret: fresh.into_inner().ok().flatten(),
+        })
+    }
+
+    /// The merchant's webhook endpoints (no secrets).
+    pub async fn endpoints(&self) -> Result<Vec<EndpointView>> {
+        self.require(Scope::WebhooksWrite)?;
+        let endpoints = self.store().endpoints(self.merchant()).await?;
+        Ok(endpoints.iter().map(EndpointView::from).collect())
+    }
+
+    /// Delivery attempts of an event to the merchant's endpoints.
+    pub async fn delivery_attempts(&self, event: &EventId) -> Result<Vec<DeliveryAttempt>> {
+        self.require(Scope::WebhooksWrite)?;
+        let mine: Vec<EndpointId> = self
+            .store()
+            .endpoints(self.merchant())
+            .await?
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        let attempts = self.store().delivery_attempts(event).await?;
+        Ok(attempts
+            .into_iter()
+            .filter(|a| mine.contains(&a.endpoint_id))
+            .collect())
+    }
+}

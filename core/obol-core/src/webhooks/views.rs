@@ -1,0 +1,53 @@
+//! Webhook endpoints as callers see them: the secret shown once, when the endpoint is made.
+
+use serde::{Deserialize, Serialize};
+
+use super::model::WebhookEndpoint;
+use crate::clock::Timestamp;
+use crate::id::EndpointId;
+
+/// A webhook endpoint as listed: everything but the secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct EndpointView {
+    /// The id.
+    pub id: EndpointId,
+    /// The receiver's URL.
+    pub url: String,
+    /// Whether it receives events.
+    pub enabled: bool,
+    /// When added.
+    pub created_at: Timestamp,
+}
+
+impl From<&WebhookEndpoint> for EndpointView {
+    fn from(endpoint: &WebhookEndpoint) -> Self {
+        EndpointView {
+            id: endpoint.id.clone(),
+            url: endpoint.url.clone(),
+            enabled: endpoint.enabled,
+            created_at: endpoint.created_at,
+        }
+    }
+}
+
+/// A new webhook endpoint with its signing secret. Debug shows no secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct NewEndpoint {
+    /// The endpoint.
+    #[serde(flatten)]
+    pub endpoint: EndpointView,
+    /// `whsec_…`: verify deliveries with it. Shown once: absent when an idempotent retry
+    /// replays the creation (it is never kept with the replayed answer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+impl std::fmt::Debug for NewEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewEndpoint")
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,678 @@
+//! The security suite: one test per finding of the review of `obol serve --dev` as an outside
+//! user would try it (forged webhooks, raced sign-in limits, rate limits switched off by a
+//! header, the ledger reaching the payment engine's accounts, scope escalation and ignored
+//! modes, tokens across tenants, an overflowing verifier, lock-outs by strangers, leaking
+//! secrets, a spoofed sign-in source over gRPC, dev mode exposed, and sloppy input). Each
+//! drives the real router (in process) or the real binary, and failed before the change that
+//! fixed its finding.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+#[path = "api/harness.rs"]
+#[allow(dead_code)]
+mod harness;
+mod support;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::extract::ConnectInfo;
+use axum::http::{Method, StatusCode};
+use harness::{Answer, Harness, PASSWORD, SANDBOX_SECRET, card, request, test_config};
+use obol::auth::{KeyEncryptionKey, Mode, Principal, Scope};
+use obol::payments::{
+    CardInput, CreatePayment, MethodInput, ProviderEvent, ProviderEventKind, default_merchant,
+};
+use obol::webhooks::WebhookSecret;
+use obol::{AccountId, MemoryStore, MerchantId};
+use obol_server::engine::Engine;
+use serde_json::json;
+
+/// The sandbox's webhook secret before this change: a constant in the source.
+const OLD_SANDBOX_SECRET: &str = "whsec_b2JvbC1zYW5kYm94LXdlYmhvb2stc2VjcmV0LTMyYiE=";
+
+/// A webhook `event` for the sandbox, signed with `secret` at `timestamp` (Unix seconds).
+fn sandbox_webhook(
+    event: &ProviderEvent,
+    secret: &str,
+    timestamp: &str,
+) -> axum::http::Request<axum::body::Body> {
+    let body = serde_json::to_string(event).unwrap();
+    let secret = WebhookSecret::parse(secret).unwrap();
+    let signature = secret
+        .sign(&event.id, timestamp.parse().unwrap_or(0), body.as_bytes())
+        .unwrap();
+    let mut call = request(
+        Method::POST,
+        "/webhooks/sandbox",
+        None,
+        None,
+        Some(&body),
+        "application/json",
+    );
+    for (name, value) in [
+        ("webhook-id", event.id.as_str()),
+        ("webhook-timestamp", timestamp),
+        ("webhook-signature", signature.as_str()),
+    ] {
+        call.headers_mut().insert(name, value.parse().unwrap());
+    }
+    call
+}
+
+fn now_seconds(h: &Harness) -> String {
+    (h.engine.now().as_micros() / 1_000_000).to_string()
+}
+
+/// A paid card payment of `amount` USD as the default user.
+async fn pay(h: &Harness, amount: &str) -> Answer {
+    let paid = h
+        .post(
+            "/v1/payments",
+            None,
+            json!({"amount": amount, "asset": "USD", "payment_method": card("4242424242424242"), "confirm": true}),
+        )
+        .await;
+    assert_eq!(paid.status, StatusCode::CREATED, "{}", paid.body);
+    paid
+}
+
+/// An API key of `merchant` with `scopes` in `mode`, issued by the host.
+async fn api_key(h: &Harness, merchant: &MerchantId, scopes: &[Scope], mode: Mode) -> String {
+    let (_, secret) = h
+        .engine
+        .auth()
+        .issue_api_key(
+            merchant,
+            "security",
+            mode,
+            scopes.iter().copied().collect(),
+            None,
+        )
+        .await
+        .unwrap();
+    secret.expose().to_owned()
+}
+
+// 1. Forged provider webhooks, and charge references that restart at 1.
+
+#[tokio::test]
+async fn provider_webhooks_need_the_deployments_own_secret() {
+    let h = Harness::new().await;
+    let paid = pay(&h, "1250").await;
+    let event = ProviderEvent {
+        id: "evt_forged_1".into(),
+        reference: paid.str("provider_reference"),
+        kind: ProviderEventKind::DisputeOpened {
+            amount: 1250,
+            reason: "fraudulent".into(),
+        },
+    };
+    let forged = h
+        .call(sandbox_webhook(
+            &event,
+            OLD_SANDBOX_SECRET,
+            &now_seconds(&h),
+        ))
+        .await;
+    assert_eq!(forged.status, StatusCode::BAD_REQUEST, "{}", forged.body);
+    assert_eq!(forged.code(), "webhook_signature_invalid");
+    let payment = h.get(&format!("/v1/payments/{}", paid.str("id"))).await;
+    assert_eq!(payment.body["state"]["disputed"], "0");
+    // The deployment's own secret is honoured.
+    let genuine = h
+        .call(sandbox_webhook(&event, SANDBOX_SECRET, &now_seconds(&h)))
+        .await;
+    assert_eq!(genuine.status, StatusCode::OK, "{}", genuine.body);
+}
+
+#[tokio::test]
+async fn charge_references_stay_unique_across_restarts() {
+    let store = Arc::new(MemoryStore::new());
+    let config = test_config();
+    let kek = KeyEncryptionKey::random();
+    let mut references = Vec::new();
+    for _ in 0..2 {
+        // Each start is a new process: a new sandbox, the same database.
+        let engine = Engine::on_store(store.clone(), &config, kek.clone())
+            .await
+            .unwrap();
+        let shop = engine.tenant(Principal::host(
+            default_merchant(),
+            Scope::ALL.into(),
+            Mode::Test,
+        ));
+        let mut request = CreatePayment::new(500, obol::AssetCode::new("USD").unwrap());
+        request.payment_method = Some(MethodInput::Card(CardInput {
+            number: "4242424242424242".into(),
+            exp_month: 12,
+            exp_year: 2099,
+            cvc: "123".into(),
+        }));
+        request.confirm = true;
+        let paid = shop.create_payment(None, request).await.unwrap();
+        references.push(paid.provider_reference.unwrap());
+        drop(shop);
+        engine.shutdown().await;
+    }
+    assert_ne!(references[0], references[1], "{references:?}");
+}
+
+// 2. The sign-in limit raced, and hashing on the async workers.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_guesses_get_exactly_the_budget() {
+    let h = Harness::new().await;
+    let guesses = (0..60).map(|_| {
+        h.post_as(
+            "/v1/auth/login",
+            None,
+            json!({"email": "owner@acme.test", "password": "not the password"}),
+        )
+    });
+    let answers = futures::future::join_all(guesses).await;
+    let count = |code: &str| answers.iter().filter(|a| a.code() == code).count();
+    assert_eq!(
+        count("unauthenticated"),
+        10,
+        "the limit is 10 per 15 minutes"
+    );
+    assert_eq!(count("too_many_attempts"), 50);
+}
+
+#[test]
+fn password_hashing_leaves_the_async_workers_free() {
+    // One async worker: if argon2id ran on it, nothing else could answer until a sign-in's
+    // hash was done. Off the worker, a health check answers while sign-ins are hashing.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let h = Arc::new(Harness::new().await);
+        let finished = Arc::new(AtomicUsize::new(0));
+        let logins: Vec<_> = (0..4)
+            .map(|_| {
+                let (h, finished) = (h.clone(), finished.clone());
+                tokio::spawn(async move {
+                    h.post_as(
+                        "/v1/auth/login",
+                        None,
+                        json!({"email": "owner@acme.test", "password": PASSWORD}),
+                    )
+                    .await;
+                    finished.fetch_add(1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        // Let every sign-in reach its hashing before asking for health.
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+        let health = h
+            .call(request(
+                Method::GET,
+                "/healthz",
+                None,
+                None,
+                None,
+                "application/json",
+            ))
+            .await;
+        assert_eq!(health.status, StatusCode::OK);
+        assert!(
+            finished.load(Ordering::SeqCst) < 4,
+            "the health check waited for every sign-in's hashing"
+        );
+        for login in logins {
+            login.await.unwrap();
+        }
+    });
+}
+
+// 3. Any Authorization header switched the rate limit off.
+
+#[tokio::test]
+async fn an_authorization_header_buys_no_rate_budget() {
+    let config = obol_server::config::Config {
+        rate_limit_per_second: 1,
+        rate_limit_burst: 2,
+        ..test_config()
+    };
+    let h = Harness::with_config(config).await;
+    for (method, path) in [
+        (Method::POST, "/v1/auth/login"),
+        (Method::GET, "/readyz"),
+        (Method::GET, "/metrics"),
+        (Method::GET, "/.well-known/jwks.json"),
+        (Method::POST, "/webhooks/sandbox"),
+        (Method::GET, "/nowhere"),
+    ] {
+        let mut limited = 0;
+        for _ in 0..4 {
+            let answer = h
+                .call(request(
+                    method.clone(),
+                    path,
+                    Some("made-up credential"),
+                    None,
+                    Some("{}"),
+                    "application/json",
+                ))
+                .await;
+            if answer.status == StatusCode::TOO_MANY_REQUESTS {
+                limited += 1;
+            }
+        }
+        assert!(limited > 0, "{method} {path} was never limited");
+    }
+}
+
+// 4. The ledger API reached the payment engine's own accounts.
+
+#[tokio::test]
+async fn the_ledger_api_cannot_touch_the_payment_engines_accounts() {
+    let h = Harness::new().await;
+    pay(&h, "1250").await;
+    let balances = h.get("/v1/balances?assets=USD").await;
+    let takings = balances.body["data"][0]["account"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = balances.body["data"][0]["balance"].clone();
+    let mine = h
+        .post(
+            "/v1/ledger/accounts",
+            None,
+            json!({"asset": "USD", "normal_balance": "debit"}),
+        )
+        .await;
+    assert_eq!(mine.status, StatusCode::CREATED, "{}", mine.body);
+    let forged = h
+        .post(
+            "/v1/ledger/transactions",
+            None,
+            json!({"entries": [
+                {"account": mine.str("id"), "direction": "debit", "amount": "1000000", "asset": "USD"},
+                {"account": takings, "direction": "credit", "amount": "1000000", "asset": "USD"},
+            ]}),
+        )
+        .await;
+    assert_eq!(forged.code(), "account_not_found", "{}", forged.body);
+    let close = h
+        .post(
+            &format!("/v1/ledger/accounts/{takings}/close"),
+            None,
+            json!({}),
+        )
+        .await;
+    assert_eq!(close.code(), "account_not_found", "{}", close.body);
+    let after = h.get("/v1/balances?assets=USD").await;
+    assert_eq!(after.body["data"][0]["balance"], before);
+
+    // Squatting the engine's ids: the reserved range is refused, and the old public formula
+    // names nothing the engine uses any more.
+    let reserved = h
+        .post(
+            "/v1/ledger/accounts",
+            None,
+            json!({"id": takings, "asset": "USD", "normal_balance": "credit"}),
+        )
+        .await;
+    assert_eq!(reserved.code(), "invalid_account", "{}", reserved.body);
+    let old_formula = AccountId::derived("obol:payments:provider_clearing:EUR");
+    let squat = h
+        .post(
+            "/v1/ledger/accounts",
+            None,
+            json!({"id": old_formula, "asset": "EUR", "normal_balance": "credit",
+                   "flags": {"debits_must_not_exceed_credits": true}}),
+        )
+        .await;
+    assert_eq!(squat.status, StatusCode::CREATED, "{}", squat.body);
+    let eur = h
+        .post(
+            "/v1/payments",
+            None,
+            json!({"amount": "900", "asset": "EUR", "payment_method": card("4242424242424242"), "confirm": true}),
+        )
+        .await;
+    assert_eq!(eur.status, StatusCode::CREATED, "{}", eur.body);
+    assert_eq!(eur.body["state"]["status"], "succeeded");
+}
+
+// 5. users:admin granted scopes it lacked; the key mode was enforced nowhere.
+
+#[tokio::test]
+async fn admins_grant_only_what_they_hold_and_modes_are_enforced() {
+    let h = Harness::new().await;
+    let admin = api_key(
+        &h,
+        &default_merchant(),
+        &[Scope::UsersAdmin, Scope::PaymentsRead],
+        Mode::Test,
+    )
+    .await;
+    let more = h
+        .post_as(
+            "/v1/api_keys",
+            Some(&admin),
+            json!({"name": "more", "scopes": ["payments:read", "ledger:write"]}),
+        )
+        .await;
+    assert_eq!(more.code(), "forbidden", "{}", more.body);
+    let everything = h
+        .post_as(
+            "/v1/users",
+            Some(&admin),
+            json!({"email": "root@acme.test", "password": PASSWORD,
+                   "scopes": ["users:admin", "payments:write", "refunds:write"]}),
+        )
+        .await;
+    assert_eq!(everything.code(), "forbidden", "{}", everything.body);
+    let live = h
+        .post_as(
+            "/v1/api_keys",
+            Some(&admin),
+            json!({"name": "live", "mode": "live", "scopes": ["payments:read"]}),
+        )
+        .await;
+    assert_eq!(live.code(), "forbidden", "{}", live.body);
+    let fair = h
+        .post_as(
+            "/v1/api_keys",
+            Some(&admin),
+            json!({"name": "reader", "scopes": ["payments:read"]}),
+        )
+        .await;
+    assert_eq!(fair.status, StatusCode::CREATED, "{}", fair.body);
+
+    // A live key sees no test payment and reaches no sandbox.
+    let paid = pay(&h, "700").await;
+    let live_key = api_key(&h, &default_merchant(), &Scope::ALL, Mode::Live).await;
+    let unseen = h
+        .get_as(&format!("/v1/payments/{}", paid.str("id")), &live_key)
+        .await;
+    assert_eq!(unseen.code(), "payment_not_found");
+    let by_card = h
+        .post_as(
+            "/v1/payments",
+            Some(&live_key),
+            json!({"amount": "100", "asset": "USD", "payment_method": card("4242424242424242"), "confirm": true}),
+        )
+        .await;
+    assert_eq!(by_card.code(), "invalid_payment_method", "{}", by_card.body);
+    let listed = h.get_as("/v1/payments", &live_key).await;
+    assert_eq!(listed.body["data"], json!([]));
+}
+
+// 6. Provider tokens were not tied to a tenant.
+
+#[tokio::test]
+async fn provider_tokens_belong_to_their_tenant() {
+    let h = Harness::new().await;
+    let paid = pay(&h, "600").await;
+    let token = paid.body["method"].clone();
+    let other = MerchantId::derived("security:other");
+    let theirs = api_key(&h, &other, &Scope::ALL, Mode::Test).await;
+    for method in [
+        token.clone(),
+        json!({"provider": "sandbox", "token": "tok_sandbox_succeeds_2", "kind": "card", "card": null}),
+    ] {
+        let stolen = h
+            .post_as(
+                "/v1/payments",
+                Some(&theirs),
+                json!({"amount": "600", "asset": "USD", "payment_method": {"token": method}, "confirm": true}),
+            )
+            .await;
+        assert_eq!(stolen.code(), "invalid_payment_method", "{}", stolen.body);
+    }
+    // Its own merchant pays with it again.
+    let again = h
+        .post(
+            "/v1/payments",
+            None,
+            json!({"amount": "50", "asset": "USD", "payment_method": {"token": token}, "confirm": true}),
+        )
+        .await;
+    assert_eq!(again.body["state"]["status"], "succeeded", "{}", again.body);
+}
+
+// 7. The webhook verifier overflowed on an extreme timestamp.
+
+#[tokio::test]
+async fn extreme_webhook_timestamps_are_refused_without_a_panic() {
+    let h = Harness::new().await;
+    let event = ProviderEvent {
+        id: "evt_extreme".into(),
+        reference: "ch_sandbox_x".into(),
+        kind: ProviderEventKind::DisputeWon,
+    };
+    for timestamp in ["-9223372036854775808", "9223372036854775807"] {
+        let answer = h
+            .call(sandbox_webhook(&event, SANDBOX_SECRET, timestamp))
+            .await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+        assert_eq!(answer.code(), "webhook_signature_invalid");
+    }
+}
+
+// 8. The failed-login table grew without bound, and anyone could lock a user out.
+
+fn login_from(source: &str, email: &str, password: &str) -> axum::http::Request<axum::body::Body> {
+    let body = json!({"email": email, "password": password}).to_string();
+    let mut call = request(
+        Method::POST,
+        "/v1/auth/login",
+        None,
+        None,
+        Some(&body),
+        "application/json",
+    );
+    let addr: SocketAddr = format!("{source}:40000").parse().unwrap();
+    call.extensions_mut().insert(ConnectInfo(addr));
+    call
+}
+
+#[tokio::test]
+async fn a_stranger_cannot_lock_a_user_out() {
+    let h = Harness::new().await;
+    for _ in 0..10 {
+        let guess = h
+            .call(login_from(
+                "203.0.113.9",
+                "owner@acme.test",
+                "wrong wrong wrong",
+            ))
+            .await;
+        assert_eq!(guess.code(), "unauthenticated");
+    }
+    let stopped = h
+        .call(login_from("203.0.113.9", "owner@acme.test", PASSWORD))
+        .await;
+    assert_eq!(stopped.code(), "too_many_attempts");
+    let owner = h
+        .call(login_from("198.51.100.7", "owner@acme.test", PASSWORD))
+        .await;
+    assert_eq!(owner.status, StatusCode::OK, "{}", owner.body);
+    // A huge "email" costs an attempt like any other, and is kept as a fixed-size hash.
+    let huge = "x".repeat(60_000);
+    let answer = h
+        .call(login_from("192.0.2.1", &huge, "whatever-whatever"))
+        .await;
+    assert!(answer.status.is_client_error(), "{}", answer.status);
+}
+
+// 9. Secrets could leak: Debug of the configuration and sign-ins, a webhook secret replayed.
+
+#[tokio::test]
+async fn secrets_stay_out_of_debug_output_and_replays() {
+    let kek = KeyEncryptionKey::random().to_base64();
+    let config = obol_server::config::Config::from_sources(
+        None,
+        [
+            ("OBOL_KEY_ENCRYPTION_KEY".to_owned(), kek.clone()),
+            (
+                "OBOL_DATABASE_URL".to_owned(),
+                "postgres://obol:s3cr3t-pw@db.example/obol".to_owned(),
+            ),
+        ],
+    )
+    .unwrap();
+    let shown = format!("{config:?}");
+    assert!(
+        !shown.contains(&kek) && !shown.contains("s3cr3t-pw"),
+        "{shown}"
+    );
+    let login: obol_server::services::LoginRequest =
+        serde_json::from_value(json!({"email": "a@b.io", "password": "hunter2-hunter2"})).unwrap();
+    assert!(!format!("{login:?}").contains("hunter2"));
+
+    let h = Harness::new().await;
+    let body = json!({"url": "https://example.com/hooks"});
+    let first = h
+        .post("/v1/webhook_endpoints", Some("hook-once"), body.clone())
+        .await;
+    assert!(first.str("secret").starts_with("whsec_"), "{}", first.body);
+    let replay = h
+        .post("/v1/webhook_endpoints", Some("hook-once"), body)
+        .await;
+    assert_eq!(replay.str("id"), first.str("id"));
+    assert_eq!(replay.body.get("secret"), None, "{}", replay.body);
+}
+
+// 10. gRPC Login took the source from any peer with a certificate.
+
+#[test]
+fn only_a_trusted_peer_names_a_sign_in_source() {
+    use obol_server::grpc::proto::LoginRequest;
+    use obol_server::grpc::proto::auth_client::AuthClient;
+    use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = support::DevServer::start(dir.path(), &[]);
+    let grpc = server.grpc.clone().expect("dev mode serves gRPC");
+    // Another holder of a certificate from the dev CA, not a trusted name.
+    let issued = support::obol(dir.path())
+        .args(["certs", "issue", "intruder"])
+        .output()
+        .unwrap();
+    assert!(issued.status.success());
+    let certs = dir.path().join("certs");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = |name: &str| {
+            let read = |file: String| std::fs::read(certs.join(file)).unwrap();
+            let tls = ClientTlsConfig::new()
+                .ca_certificate(Certificate::from_pem(read("ca.pem".into())))
+                .identity(Identity::from_pem(
+                    read(format!("{name}.pem")),
+                    read(format!("{name}-key.pem")),
+                ));
+            let endpoint = Endpoint::from_shared(format!("https://{grpc}"))
+                .unwrap()
+                .tls_config(tls)
+                .unwrap();
+            async move { AuthClient::new(endpoint.connect().await.unwrap()) }
+        };
+        let login = |password: &str, source: String| LoginRequest {
+            request: Some(obol_server::grpc::proto::Value {
+                json: serde_json::to_vec(&json!({"email": server.email, "password": password}))
+                    .unwrap(),
+            }),
+            source: Some(source),
+        };
+        let mut intruder = client("intruder").await;
+        // Ten guesses, each claiming a new address: they all count against the intruder's.
+        for n in 0..10 {
+            let refused = intruder
+                .login(login("wrong wrong wrong", format!("10.0.0.{n}")))
+                .await
+                .unwrap_err();
+            assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+        }
+        let stopped = intruder
+            .login(login(&server.password, "10.0.0.99".into()))
+            .await
+            .unwrap_err();
+        assert_eq!(stopped.code(), tonic::Code::ResourceExhausted, "{stopped}");
+        // The gateway is trusted to name where its callers come from.
+        let mut gateway = client("gateway").await;
+        gateway
+            .login(login(&server.password, "198.51.100.20".into()))
+            .await
+            .unwrap();
+    });
+    server.stop();
+}
+
+// 11. Dev mode was accepted on a public address or an external database.
+
+#[test]
+fn dev_mode_stays_on_this_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, value, named) in [
+        ("OBOL_HTTP_ADDR", "0.0.0.0:0", "OBOL_HTTP_ADDR"),
+        (
+            "OBOL_DATABASE_URL",
+            "postgres://obol:s3cr3t-pw@db.example.com/obol",
+            "OBOL_DATABASE_URL",
+        ),
+    ] {
+        let output = support::obol(dir.path())
+            .env(name, value)
+            .args(["serve", "--dev"])
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(named), "{stderr}");
+        assert!(!stderr.contains("s3cr3t-pw"), "{stderr}");
+        assert!(
+            !dir.path().join("dev-credentials.json").exists(),
+            "no all-scope user is made"
+        );
+    }
+}
+
+// 12. Bad input: arrays for objects, unbounded keys; the OpenAPI document says what is
+// enforced.
+
+#[tokio::test]
+async fn bodies_are_objects_keys_are_bounded_and_the_contract_says_so() {
+    let h = Harness::new().await;
+    for body in ["[null, null]", "[]", "null", "\"customer\"", "42"] {
+        let answer = h
+            .call(request(
+                Method::POST,
+                "/v1/customers",
+                Some(&h.token),
+                None,
+                Some(body),
+                "application/json",
+            ))
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "{body}: {}",
+            answer.body
+        );
+    }
+    let long_key = "k".repeat(256);
+    let refused = h.post("/v1/customers", Some(&long_key), json!({})).await;
+    assert_eq!(refused.code(), "invalid_idempotency_key");
+    let fine = h
+        .post("/v1/customers", Some(&"k".repeat(255)), json!({}))
+        .await;
+    assert_eq!(fine.status, StatusCode::CREATED, "{}", fine.body);
+
+    let doc = obol_server::rest::openapi::document();
+    let key = doc["components"]["parameters"]["IdempotencyKey"]["schema"].clone();
+    assert_eq!(key["maxLength"], 255, "{doc}");
+    let payment_id = &doc["components"]["schemas"]["PaymentId"];
+    assert!(payment_id["pattern"].as_str().unwrap().starts_with("^pay_"));
+    let endpoint = &doc["components"]["schemas"]["CreateEndpoint"]["properties"]["url"];
+    assert_eq!(endpoint["format"], "uri", "{endpoint}");
+}
