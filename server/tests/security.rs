@@ -115,7 +115,7 @@ async fn provider_webhooks_need_the_deployments_own_secret() {
             &now_seconds(&h),
         ))
         .await;
-    assert_eq!(forged.status, StatusCode::BAD_REQUEST, "{}", forged.body);
+    assert_eq!(forged.status, StatusCode::UNAUTHORIZED, "{}", forged.body);
     assert_eq!(forged.code(), "webhook_signature_invalid");
     let payment = h.get(&format!("/v1/payments/{}", paid.str("id"))).await;
     assert_eq!(payment.body["state"]["disputed"], "0");
@@ -453,7 +453,7 @@ async fn extreme_webhook_timestamps_are_refused_without_a_panic() {
         let answer = h
             .call(sandbox_webhook(&event, SANDBOX_SECRET, timestamp))
             .await;
-        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
         assert_eq!(answer.code(), "webhook_signature_invalid");
     }
 }

@@ -7,9 +7,25 @@ use serde::{Deserialize, Serialize};
 
 /// A point in time: microseconds since the Unix epoch, UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(transparent)]
-pub struct Timestamp(i64);
+pub struct Timestamp(#[serde(deserialize_with = "crate::whole_number::i64")] i64);
+
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for Timestamp {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Timestamp".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "integer",
+            "format": "int64",
+            "description": "Microseconds since the Unix epoch.",
+            "minimum": i64::MIN,
+            "maximum": i64::MAX,
+        })
+    }
+}
 
 impl Timestamp {
     /// The Unix epoch.

@@ -345,6 +345,12 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A time that must lie ahead (an expiry) is already past.
+    #[error("{what} is in the past")]
+    InThePast {
+        /// What.
+        what: String,
+    },
     /// The engine is shutting down and takes no more writes.
     #[error("the ledger is shut down")]
     ShutDown,
@@ -443,6 +449,7 @@ impl Error {
             Error::ShutDown => "shut_down",
             Error::InvalidRequest { .. } => "invalid_request",
             Error::InvalidPaymentMethod { .. } => "invalid_payment_method",
+            Error::InThePast { .. } => "in_the_past",
         }
     }
 
@@ -450,9 +457,14 @@ impl Error {
     /// (HTTP statuses, gRPC codes, binding exceptions): every edge classifies alike.
     pub fn class(&self) -> ErrorClass {
         match self {
-            Error::Unauthenticated => ErrorClass::Unauthenticated,
+            // A webhook that fails its signature proves nothing about who sent it.
+            Error::Unauthenticated | Error::WebhookSignatureInvalid { .. } => {
+                ErrorClass::Unauthenticated
+            }
             Error::Forbidden { .. } => ErrorClass::Forbidden,
-            Error::CardDeclined { .. } => ErrorClass::Declined,
+            // A card number that fails its check digit or expired is the card's refusal, as
+            // a provider would give it (Stripe answers `incorrect_number` with 402).
+            Error::CardDeclined { .. } | Error::InvalidCard { .. } => ErrorClass::Declined,
             Error::TooManyAttempts { .. } => ErrorClass::RateLimited,
             Error::IdempotencyConflict { .. }
             | Error::IdempotencyInProgress { .. }
@@ -469,7 +481,19 @@ impl Error {
             | Error::ExceedsAuthorized { .. }
             | Error::ExceedsRefundable { .. }
             | Error::Unsupported { .. }
-            | Error::NoProvider { .. } => ErrorClass::Rejected,
+            | Error::NoProvider { .. }
+            // Well formed, but a rule no schema states refuses it: entries that do not
+            // balance, sums past i128, an asset no registry knows, a common password, a
+            // token that is not the caller's, a time already past.
+            | Error::Unbalanced { .. }
+            | Error::AssetMismatch { .. }
+            | Error::Overflow
+            | Error::UnknownAsset { .. }
+            | Error::WeakPassword { .. }
+            | Error::InvalidPaymentMethod { .. }
+            | Error::InvalidCursor
+            | Error::InvalidAccount { .. }
+            | Error::InThePast { .. } => ErrorClass::Rejected,
             Error::ProviderTimeout { .. } => ErrorClass::Timeout,
             Error::ProviderUnavailable { .. } | Error::Unavailable { .. } | Error::ShutDown => {
                 ErrorClass::Unavailable

@@ -178,7 +178,7 @@ macro_rules! typed_id {
             fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
                 schemars::json_schema!({
                     "type": "string",
-                    "pattern": concat!("^", $prefix, "_[0-9A-HJKMNP-TV-Z]{26}$"),
+                    "pattern": concat!("^", $prefix, "_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
                     "examples": [concat!($prefix, "_01JD3Q4V5X6Y7Z8A9B0C1D2E3F")],
                 })
             }

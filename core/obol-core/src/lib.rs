@@ -18,6 +18,7 @@ pub mod periodic;
 pub mod store;
 pub mod tenant;
 pub mod webhooks;
+pub mod whole_number;
 
 #[cfg(feature = "testing")]
 pub mod testing;

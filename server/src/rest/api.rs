@@ -6,7 +6,10 @@ use axum::Router;
 use obol::auth::Jwks;
 use obol::payments::{Child, Customer, Payment, SavedMethod};
 use obol::webhooks::DeliveryAttempt;
-use obol::{Account, Balance, HistoryEntry, Hold, Page, Transaction};
+use obol::{
+    Account, AccountId, ApiKeyId, Balance, CustomerId, EventId, HistoryEntry, Hold, Page,
+    PaymentId, PaymentMethodId, Transaction, TransactionId, UserId,
+};
 use schemars::{Schema, SchemaGenerator};
 
 use super::{AppState, List, auth, customers, ledger, ops, payments, webhooks};
@@ -34,16 +37,19 @@ pub struct Operation {
     pub status: u16,
     /// The JSON body of success.
     pub response: Option<Schema>,
-    /// Query parameters: name, JSON type, description.
-    pub query: &'static [(&'static str, &'static str, &'static str)],
+    /// The schema of the path's one parameter (`{id}`), when it has one.
+    pub path_param: Option<Schema>,
+    /// The query parameters, as one object schema whose properties are the parameters.
+    pub query: Option<Schema>,
 }
 
 macro_rules! api {
     ($(
         $method:ident $path:literal => $handler:path {
             tag: $tag:literal, summary: $summary:literal, auth: $auth:literal,
+            $(path: $param:ty,)?
             body: [$($request:ty)?], ok: $status:literal [$($response:ty)?],
-            query: [$($q:expr),* $(,)?] $(,)?
+            query: [$($query:ty)?] $(,)?
         }
     )*) => {
         /// Every documented route: method, path template, and whether it verifies a bearer
@@ -67,7 +73,8 @@ macro_rules! api {
                     request: None$(.or(Some(generator.subschema_for::<$request>())))?,
                     status: $status,
                     response: None$(.or(Some(generator.subschema_for::<$response>())))?,
-                    query: &[$($q),*],
+                    path_param: None$(.or(Some(generator.subschema_for::<$param>())))?,
+                    query: None$(.or(Some(<$query as schemars::JsonSchema>::json_schema(generator))))?,
                 },
             )*]
         }
@@ -100,8 +107,6 @@ fn matches_template(template: &str, path: &str) -> bool {
     }
 }
 
-const PAGE: (&str, &str, &str) = ("limit", "integer", "Page size, 1–100 (default 20).");
-
 api! {
     post "/v1/payments" => payments::create {
         tag: "payments", summary: "Create a payment; with `payment_method` and `confirm`, pay in one call.", auth: true,
@@ -110,49 +115,46 @@ api! {
     get "/v1/payments" => payments::list {
         tag: "payments", summary: "The caller's payments, newest first.", auth: true,
         body: [], ok: 200 [List<Payment>],
-        query: [("status", "string", "Only this status."), ("customer", "string", "Only this customer's."),
-            ("created_gte", "integer", "Created at or after (µs since the epoch)."),
-            ("created_lt", "integer", "Created before (µs since the epoch)."),
-            ("starting_after", "string", "The last id of the previous page."), PAGE],
+        query: [payments::ListParams],
     }
     get "/v1/payments/{id}" => payments::get {
-        tag: "payments", summary: "A payment.", auth: true, body: [], ok: 200 [Payment], query: [],
+        tag: "payments", summary: "A payment.", auth: true, path: PaymentId, body: [], ok: 200 [Payment], query: [],
     }
     post "/v1/payments/{id}/confirm" => payments::confirm {
-        tag: "payments", summary: "Attach a method (optional) and confirm.", auth: true,
+        tag: "payments", summary: "Attach a method (optional) and confirm.", auth: true, path: PaymentId,
         body: [payments::Confirm], ok: 200 [Payment], query: [],
     }
     post "/v1/payments/{id}/capture" => payments::capture {
-        tag: "payments", summary: "Capture authorized funds, in full or in part.", auth: true,
+        tag: "payments", summary: "Capture authorized funds, in full or in part.", auth: true, path: PaymentId,
         body: [payments::Capture], ok: 200 [Payment], query: [],
     }
     post "/v1/payments/{id}/cancel" => payments::cancel {
-        tag: "payments", summary: "Cancel a payment.", auth: true,
+        tag: "payments", summary: "Cancel a payment.", auth: true, path: PaymentId,
         body: [payments::Cancel], ok: 200 [Payment], query: [],
     }
     post "/v1/payments/{id}/complete_action" => payments::complete_action {
-        tag: "payments", summary: "Continue after the customer's action (3-D Secure).", auth: true,
+        tag: "payments", summary: "Continue after the customer's action (3-D Secure).", auth: true, path: PaymentId,
         body: [], ok: 200 [Payment], query: [],
     }
     post "/v1/payments/{id}/refunds" => payments::refund {
-        tag: "payments", summary: "Refund captured funds (everything refundable when no amount).", auth: true,
+        tag: "payments", summary: "Refund captured funds (everything refundable when no amount).", auth: true, path: PaymentId,
         body: [payments::RefundBody], ok: 201 [Payment], query: [],
     }
     get "/v1/payments/{id}/refunds" => payments::children {
-        tag: "payments", summary: "A payment's refunds and disputes.", auth: true,
+        tag: "payments", summary: "A payment's refunds and disputes.", auth: true, path: PaymentId,
         body: [], ok: 200 [List<Child>], query: [],
     }
     get "/v1/payments/{id}/events" => payments::payment_events {
-        tag: "events", summary: "A payment's events.", auth: true,
+        tag: "events", summary: "A payment's events.", auth: true, path: PaymentId,
         body: [], ok: 200 [List<payments::EventView>], query: [],
     }
     get "/v1/events" => payments::events {
         tag: "events", summary: "The caller's events, oldest first, after a position.", auth: true,
         body: [], ok: 200 [List<payments::EventView>],
-        query: [("after", "integer", "Only events after this position."), ("payment", "string", "Only this payment's."), PAGE],
+        query: [payments::EventParams],
     }
     get "/v1/events/{id}/attempts" => webhooks::attempts {
-        tag: "webhooks", summary: "Delivery attempts of an event to the caller's endpoints.", auth: true,
+        tag: "webhooks", summary: "Delivery attempts of an event to the caller's endpoints.", auth: true, path: EventId,
         body: [], ok: 200 [List<DeliveryAttempt>], query: [],
     }
     post "/v1/customers" => customers::create {
@@ -160,54 +162,54 @@ api! {
         body: [customers::CreateCustomer], ok: 201 [Customer], query: [],
     }
     get "/v1/customers/{id}" => customers::get {
-        tag: "customers", summary: "A customer.", auth: true, body: [], ok: 200 [Customer], query: [],
+        tag: "customers", summary: "A customer.", auth: true, path: CustomerId, body: [], ok: 200 [Customer], query: [],
     }
     post "/v1/customers/{id}/payment_methods" => customers::save_method {
-        tag: "customers", summary: "Save a payment method (a card is tokenized at once).", auth: true,
+        tag: "customers", summary: "Save a payment method (a card is tokenized at once).", auth: true, path: CustomerId,
         body: [customers::SaveMethod], ok: 201 [SavedMethod], query: [],
     }
     get "/v1/customers/{id}/payment_methods" => customers::methods {
-        tag: "customers", summary: "A customer's saved methods.", auth: true,
+        tag: "customers", summary: "A customer's saved methods.", auth: true, path: CustomerId,
         body: [], ok: 200 [List<SavedMethod>], query: [],
     }
     post "/v1/payment_methods/{id}/detach" => customers::detach {
-        tag: "customers", summary: "Detach a saved method.", auth: true,
+        tag: "customers", summary: "Detach a saved method.", auth: true, path: PaymentMethodId,
         body: [], ok: 200 [SavedMethod], query: [],
     }
     get "/v1/balances" => ops::balances {
         tag: "ledger", summary: "The caller's balances as a merchant, per asset.", auth: true,
         body: [], ok: 200 [List<MerchantBalance>],
-        query: [("assets", "string", "Comma-separated asset codes (default USD).")],
+        query: [ops::BalanceParams],
     }
     post "/v1/ledger/accounts" => ledger::create_account {
         tag: "ledger", summary: "Open a ledger account.", auth: true,
         body: [ledger::CreateAccount], ok: 201 [Account], query: [],
     }
     get "/v1/ledger/accounts/{id}" => ledger::account {
-        tag: "ledger", summary: "An account and its balance.", auth: true,
+        tag: "ledger", summary: "An account and its balance.", auth: true, path: AccountId,
         body: [], ok: 200 [ledger::AccountView], query: [],
     }
     post "/v1/ledger/accounts/{id}/close" => ledger::close_account {
-        tag: "ledger", summary: "Close an account.", auth: true, body: [], ok: 200 [Account], query: [],
+        tag: "ledger", summary: "Close an account.", auth: true, path: AccountId, body: [], ok: 200 [Account], query: [],
     }
     get "/v1/ledger/accounts/{id}/balance" => ledger::balance {
-        tag: "ledger", summary: "An account's balance, now or at a time.", auth: true,
-        body: [], ok: 200 [Balance], query: [("at", "integer", "µs since the epoch; now when absent.")],
+        tag: "ledger", summary: "An account's balance, now or at a time.", auth: true, path: AccountId,
+        body: [], ok: 200 [Balance], query: [ledger::BalanceParams],
     }
     get "/v1/ledger/accounts/{id}/history" => ledger::history {
-        tag: "ledger", summary: "An account's posted entries, oldest first.", auth: true,
+        tag: "ledger", summary: "An account's posted entries, oldest first.", auth: true, path: AccountId,
         body: [], ok: 200 [Page<HistoryEntry>],
-        query: [("cursor", "string", "The next_cursor of the previous page."), PAGE],
+        query: [ledger::HistoryParams],
     }
     post "/v1/ledger/transactions" => ledger::create_transaction {
         tag: "ledger", summary: "Post a transaction (entries balancing per asset).", auth: true,
         body: [ledger::CreateTransaction], ok: 201 [Transaction], query: [],
     }
     get "/v1/ledger/transactions/{id}" => ledger::transaction {
-        tag: "ledger", summary: "A transaction.", auth: true, body: [], ok: 200 [Transaction], query: [],
+        tag: "ledger", summary: "A transaction.", auth: true, path: TransactionId, body: [], ok: 200 [Transaction], query: [],
     }
     post "/v1/ledger/transactions/{id}/reverse" => ledger::reverse {
-        tag: "ledger", summary: "Reverse a posted transaction.", auth: true,
+        tag: "ledger", summary: "Reverse a posted transaction.", auth: true, path: TransactionId,
         body: [ledger::ReverseBody], ok: 201 [Transaction], query: [],
     }
     post "/v1/ledger/holds" => ledger::create_hold {
@@ -215,15 +217,15 @@ api! {
         body: [ledger::CreateHold], ok: 201 [Transaction], query: [],
     }
     get "/v1/ledger/holds/{id}" => ledger::hold {
-        tag: "ledger", summary: "A hold and what has been posted of it.", auth: true,
+        tag: "ledger", summary: "A hold and what has been posted of it.", auth: true, path: TransactionId,
         body: [], ok: 200 [Hold], query: [],
     }
     post "/v1/ledger/holds/{id}/post" => ledger::post_hold {
-        tag: "ledger", summary: "Post all or part of a hold.", auth: true,
+        tag: "ledger", summary: "Post all or part of a hold.", auth: true, path: TransactionId,
         body: [ledger::PostBody], ok: 201 [Transaction], query: [],
     }
     post "/v1/ledger/holds/{id}/void" => ledger::void_hold {
-        tag: "ledger", summary: "Release what a hold still holds.", auth: true,
+        tag: "ledger", summary: "Release what a hold still holds.", auth: true, path: TransactionId,
         body: [ledger::VoidBody], ok: 201 [Transaction], query: [],
     }
     post "/v1/auth/login" => auth::login {
@@ -246,10 +248,10 @@ api! {
         tag: "users", summary: "The signed-in user.", auth: true, body: [], ok: 200 [UserView], query: [],
     }
     get "/v1/users/{id}" => auth::user {
-        tag: "users", summary: "A user.", auth: true, body: [], ok: 200 [UserView], query: [],
+        tag: "users", summary: "A user.", auth: true, path: UserId, body: [], ok: 200 [UserView], query: [],
     }
     post "/v1/users/{id}/profile" => auth::update_profile {
-        tag: "users", summary: "Replace a user's profile.", auth: true,
+        tag: "users", summary: "Replace a user's profile.", auth: true, path: UserId,
         body: [obol::auth::Profile], ok: 200 [UserView], query: [],
     }
     post "/v1/api_keys" => auth::create_api_key {
@@ -261,7 +263,7 @@ api! {
         body: [], ok: 200 [List<ApiKeyView>], query: [],
     }
     post "/v1/api_keys/{id}/revoke" => auth::revoke_api_key {
-        tag: "api keys", summary: "Revoke an API key.", auth: true, body: [], ok: 200 [ApiKeyView], query: [],
+        tag: "api keys", summary: "Revoke an API key.", auth: true, path: ApiKeyId, body: [], ok: 200 [ApiKeyView], query: [],
     }
     post "/v1/webhook_endpoints" => webhooks::create {
         tag: "webhooks", summary: "Add an endpoint (its signing secret is in this answer only).", auth: true,
@@ -275,7 +277,7 @@ api! {
         tag: "auth", summary: "The published token signing keys.", auth: false, body: [], ok: 200 [Jwks], query: [],
     }
     post "/webhooks/{provider}" => webhooks::provider {
-        tag: "webhooks", summary: "A provider's webhook, verified by its signature.", auth: false,
+        tag: "webhooks", summary: "A provider's webhook, verified by its signature.", auth: false, path: webhooks::ProviderName,
         body: [], ok: 200 [webhooks::Received], query: [],
     }
     get "/healthz" => ops::healthz {

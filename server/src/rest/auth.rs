@@ -81,7 +81,7 @@ pub async fn create_user(
 pub async fn me(State(state): State<AppState>, Caller(who): Caller) -> ApiResult<Json<UserView>> {
     let Some(user) = who.user() else {
         return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
+            StatusCode::NOT_FOUND,
             "not_a_user",
             "an API key has no user; use /v1/users/{id}",
         ));

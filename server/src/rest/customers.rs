@@ -16,11 +16,13 @@ use crate::services::MethodInput;
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCustomer {
-    /// Email address.
+    /// Email address: one `@` with text on both sides, at most 254 characters.
     #[serde(default)]
+    #[schemars(length(max = 254), regex(pattern = obol::payments::CUSTOMER_EMAIL_PATTERN))]
     pub email: Option<String>,
-    /// Display name.
+    /// Display name, at most 256 characters.
     #[serde(default)]
+    #[schemars(length(max = 256))]
     pub name: Option<String>,
     /// Free-form metadata.
     #[serde(default)]

@@ -142,7 +142,35 @@ mod tests {
         let cases = [
             (Error::Unauthenticated, 401),
             (Error::PaymentNotFound { id: "p".into() }, 404),
-            (Error::InvalidCursor, 400),
+            (
+                Error::InvalidId {
+                    input: "x".into(),
+                    reason: "prefix".into(),
+                },
+                400,
+            ),
+            // Well formed, refused by a rule no schema states.
+            (Error::InvalidCursor, 422),
+            (
+                Error::Unbalanced {
+                    asset: "USD".into(),
+                    debits: "1".into(),
+                    credits: "2".into(),
+                },
+                422,
+            ),
+            (
+                Error::InvalidCard {
+                    reason: "check digit".into(),
+                },
+                402,
+            ),
+            (
+                Error::WebhookSignatureInvalid {
+                    reason: "no match".into(),
+                },
+                401,
+            ),
             (Error::IdempotencyConflict { id: "k".into() }, 409),
             (
                 Error::TooManyAttempts {

@@ -101,7 +101,13 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
 
 /// The field serde names in a data error ("…: unknown field `x`…" or "amount: invalid…").
 fn field_of(detail: &str) -> Option<String> {
-    let text = detail.strip_prefix("Failed to deserialize the JSON body into the target type: ")?;
+    detail
+        .strip_prefix("Failed to deserialize the JSON body into the target type: ")
+        .and_then(field_in)
+}
+
+/// The field a serde message names: "unknown field `x`…", or "amount: invalid…".
+fn field_in(text: &str) -> Option<String> {
     if let Some(start) = text.find("field `") {
         let rest = &text[start + 7..];
         return rest.find('`').map(|end| rest[..end].to_owned());
@@ -126,7 +132,15 @@ impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for Params<T> {
 }
 
 fn query_rejection(rejection: &QueryRejection) -> ApiError {
-    ApiError::invalid("invalid_request", rejection.body_text())
+    let detail = rejection.body_text();
+    let error = ApiError::invalid("invalid_request", detail.clone());
+    let named = detail
+        .strip_prefix("Failed to deserialize query string: ")
+        .and_then(field_in);
+    match named {
+        Some(param) => error.with_param(&param),
+        None => error,
+    }
 }
 
 /// The authenticated caller: `Authorization: Bearer <access token or API key>`.
@@ -196,20 +210,27 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let Some(value) = parts.headers.get("idempotency-key") else {
-            return Ok(IdempotencyKey(None));
-        };
-        let text = value.to_str().ok().filter(|t| {
-            (1..=255).contains(&t.len()) && t.bytes().all(|b| (0x20..0x7f).contains(&b))
-        });
-        match text {
-            Some(text) => Ok(IdempotencyKey(Some(text.to_owned()))),
-            None => Err(ApiError::invalid(
-                "invalid_idempotency_key",
-                "Idempotency-Key is 1 to 255 printable ASCII characters",
-            )
-            .with_param("Idempotency-Key")),
-        }
+        idempotency_key(&parts.headers).map(|key| IdempotencyKey(key.map(str::to_owned)))
+    }
+}
+
+/// The request's `Idempotency-Key`, if it sent one: 1 to 255 printable ASCII characters, or
+/// an error. Checked on every request (middleware), whether its route uses the key or not.
+pub fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<&str>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .ok()
+        .filter(|t| (1..=255).contains(&t.len()) && t.bytes().all(|b| (0x20..0x7f).contains(&b)));
+    match text {
+        Some(text) => Ok(Some(text)),
+        None => Err(ApiError::invalid(
+            "invalid_idempotency_key",
+            "Idempotency-Key is 1 to 255 printable ASCII characters",
+        )
+        .with_param("Idempotency-Key")),
     }
 }
 

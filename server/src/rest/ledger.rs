@@ -32,7 +32,7 @@ pub struct CreateAccount {
     #[serde(default)]
     pub flags: AccountFlags,
     /// How far past zero a flagged side may go, in minor units.
-    #[serde(default, with = "obol::money::OptionalMinorUnits")]
+    #[serde(default, with = "obol::money::OptionalNonNegativeMinorUnits")]
     pub limit: Option<i128>,
     /// Free-form metadata.
     #[serde(default)]
@@ -104,6 +104,7 @@ pub async fn close_account(
 #[serde(deny_unknown_fields)]
 pub struct BalanceParams {
     /// Microseconds since the epoch; now when absent.
+    #[schemars(with = "Option<Timestamp>")]
     pub at: Option<i64>,
 }
 
@@ -132,8 +133,10 @@ pub async fn balance(
 #[serde(deny_unknown_fields)]
 pub struct HistoryParams {
     /// The `next_cursor` of the previous page.
+    #[schemars(regex(pattern = r"^seq_[0-9]{1,19}$"))]
     pub cursor: Option<String>,
     /// Page size, 1–100 (default 20).
+    #[schemars(range(min = 1, max = 100))]
     pub limit: Option<u32>,
 }
 
@@ -161,7 +164,8 @@ pub struct CreateTransaction {
     /// The id and idempotency key; derived from `Idempotency-Key` or generated when absent.
     #[serde(default)]
     pub id: Option<TransactionId>,
-    /// Entries that balance per asset.
+    /// Entries that balance per asset (2 to 256).
+    #[schemars(length(min = 2, max = 256))]
     pub entries: Vec<Entry>,
     /// When it counts (microseconds since the epoch); now when absent.
     #[serde(default)]
@@ -236,7 +240,8 @@ pub struct CreateHold {
     /// The id; derived or generated when absent.
     #[serde(default)]
     pub id: Option<TransactionId>,
-    /// Entries that balance per asset.
+    /// Entries that balance per asset (2 to 256).
+    #[schemars(length(min = 2, max = 256))]
     pub entries: Vec<Entry>,
     /// When it lapses (microseconds since the epoch).
     #[serde(default)]
@@ -281,7 +286,7 @@ pub struct PostBody {
     #[serde(default)]
     pub id: Option<TransactionId>,
     /// One amount (a two-entry hold); everything still held when absent.
-    #[serde(default, with = "obol::money::OptionalMinorUnits")]
+    #[serde(default, with = "obol::money::OptionalPositiveMinorUnits")]
     pub amount: Option<i128>,
     /// Release what stays held and close the hold (default true).
     #[serde(default = "yes")]

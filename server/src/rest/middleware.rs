@@ -50,6 +50,7 @@ pub fn wrap(routes: Router, limits: &HttpLimits, limiter: RateLimiter) -> Router
     let request_id = HeaderName::from_static(REQUEST_ID);
     routes
         .layer(DefaultBodyLimit::max(limits.body_limit_bytes))
+        .layer(middleware::from_fn(check_idempotency_key))
         .layer(middleware::from_fn_with_state(limiter, rate_limit))
         .layer(middleware::from_fn_with_state(limits.timeout, timeout))
         .layer(CompressionLayer::new().gzip(true))
@@ -239,6 +240,15 @@ pub fn address_key(parts: &axum::http::request::Parts) -> String {
     match parts.extensions.get::<ConnectInfo<SocketAddr>>() {
         Some(ConnectInfo(addr)) => format!("address:{}", addr.ip()),
         None => "address:unknown".to_owned(),
+    }
+}
+
+/// Refuses a malformed `Idempotency-Key` on any route, as documented for every POST: a key
+/// the route does not use must still be a key.
+async fn check_idempotency_key(request: Request, next: Next) -> Response {
+    match super::extract::idempotency_key(request.headers()) {
+        Ok(_) => next.run(request).await,
+        Err(error) => error.into_response(),
     }
 }
 

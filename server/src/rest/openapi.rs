@@ -5,8 +5,8 @@
 use std::sync::OnceLock;
 
 use axum::Json;
-use schemars::SchemaGenerator;
 use schemars::generate::SchemaSettings;
+use schemars::{Schema, SchemaGenerator};
 use serde_json::{Map, Value, json};
 
 use super::api::{Operation, operations};
@@ -66,6 +66,9 @@ pub fn document() -> Value {
                     "description": "An access token (JWT) from /v1/auth/login, or an API key (obol_sk_…).",
                 },
             },
+            "parameters": {
+                "IdempotencyKey": idempotency_key(),
+            },
             "responses": {
                 "Error": {
                     "description": "Refused: the code says why.",
@@ -76,22 +79,62 @@ pub fn document() -> Value {
     })
 }
 
+/// The `Idempotency-Key` header every POST takes, as the server checks it.
+fn idempotency_key() -> Value {
+    json!({
+        "name": "Idempotency-Key", "in": "header", "required": false,
+        "description": "1–255 printable ASCII characters: a retry with the same key answers the same.",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7E]{1,255}$"},
+    })
+}
+
+/// The query parameters of an operation: one per property of its parameters' object schema.
+fn query_parameters(query: &Schema) -> Vec<Value> {
+    let object = query.as_value();
+    let required: Vec<&str> = object["required"]
+        .as_array()
+        .map(|names| names.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let Some(properties) = object["properties"].as_object() else {
+        return Vec::new();
+    };
+    properties
+        .iter()
+        .map(|(name, schema)| {
+            let mut schema = schema.clone();
+            let description = schema
+                .as_object_mut()
+                .and_then(|fields| fields.remove("description"))
+                .unwrap_or(Value::Null);
+            json!({
+                "name": name,
+                "in": "query",
+                "required": required.contains(&name.as_str()),
+                "description": description,
+                "schema": schema,
+            })
+        })
+        .collect()
+}
+
 fn describe(operation: &Operation) -> Value {
     let mut parameters: Vec<Value> = operation
         .path
         .split('/')
         .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
-        .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+        .map(|name| {
+            let schema = operation
+                .path_param
+                .as_ref()
+                .map_or_else(|| json!({"type": "string"}), |s| s.as_value().clone());
+            json!({"name": name, "in": "path", "required": true, "schema": schema})
+        })
         .collect();
-    parameters.extend(operation.query.iter().map(|(name, kind, description)| {
-        json!({"name": name, "in": "query", "required": false, "description": description, "schema": {"type": kind}})
-    }));
+    if let Some(query) = &operation.query {
+        parameters.extend(query_parameters(query));
+    }
     if operation.method == "post" {
-        parameters.push(json!({
-            "name": "Idempotency-Key", "in": "header", "required": false,
-            "description": "1–255 printable ASCII characters: a retry with the same key answers the same.",
-            "schema": {"type": "string", "maxLength": 255},
-        }));
+        parameters.push(json!({"$ref": "#/components/parameters/IdempotencyKey"}));
     }
     let success = match &operation.response {
         Some(schema) => {

@@ -46,11 +46,15 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
     Ok(Json(Health { status: "ok" }))
 }
 
+/// Most assets one balances request reads.
+const MAX_ASSETS: usize = 20;
+
 /// Which balances.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BalanceParams {
     /// Comma-separated asset codes (default `USD`).
+    #[schemars(regex(pattern = r"^[A-Z][A-Z0-9._-]{0,31}(,[A-Z][A-Z0-9._-]{0,31}){0,19}$"))]
     pub assets: Option<String>,
 }
 
@@ -68,6 +72,13 @@ pub async fn balances(
         .map(|code| AssetCode::new(code.trim()))
         .collect::<obol::Result<Vec<_>>>()
         .map_err(|e| ApiError::from(e).with_param("assets"))?;
+    if assets.len() > MAX_ASSETS {
+        return Err(ApiError::invalid(
+            "invalid_request",
+            format!("at most {MAX_ASSETS} assets at once"),
+        )
+        .with_param("assets"));
+    }
     let found = state.services.payments.balances(&who, &assets).await?;
     Ok(Json(List::all(found)))
 }

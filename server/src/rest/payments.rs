@@ -11,7 +11,7 @@ use obol::payments::{
 use obol::{CustomerId, PaymentId, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::extract::{Body, Caller, IdempotencyKey, Params};
 use super::{AppState, List, parse_id};
 use crate::services::{CreatePayment, MethodInput};
@@ -64,7 +64,7 @@ pub async fn confirm(
 #[serde(deny_unknown_fields)]
 pub struct Capture {
     /// Minor units; everything capturable when absent.
-    #[serde(default, with = "obol::money::OptionalMinorUnits")]
+    #[serde(default, with = "obol::money::OptionalPositiveMinorUnits")]
     pub amount: Option<i128>,
     /// Release the rest after this capture (default true, as Stripe).
     #[serde(default = "yes")]
@@ -143,7 +143,7 @@ pub async fn complete_action(
 #[serde(deny_unknown_fields)]
 pub struct RefundBody {
     /// Minor units; everything refundable when absent.
-    #[serde(default, with = "obol::money::OptionalMinorUnits")]
+    #[serde(default, with = "obol::money::OptionalPositiveMinorUnits")]
     pub amount: Option<i128>,
     /// Why.
     #[serde(default)]
@@ -208,16 +208,19 @@ pub async fn get(
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// Only this status.
-    pub status: Option<String>,
+    pub status: Option<PaymentStatus>,
     /// Only this customer's.
-    pub customer: Option<String>,
+    pub customer: Option<CustomerId>,
     /// Created at or after (microseconds since the epoch).
+    #[schemars(with = "Option<Timestamp>")]
     pub created_gte: Option<i64>,
     /// Created before (microseconds since the epoch).
+    #[schemars(with = "Option<Timestamp>")]
     pub created_lt: Option<i64>,
     /// The last id of the previous page.
-    pub starting_after: Option<String>,
+    pub starting_after: Option<PaymentId>,
     /// Page size, 1–100 (default 20).
+    #[schemars(range(min = 1, max = 100))]
     pub limit: Option<u32>,
 }
 
@@ -228,32 +231,12 @@ pub async fn list(
     Params(params): Params<ListParams>,
 ) -> ApiResult<Json<List<Payment>>> {
     let limit = super::page_size(params.limit)?;
-    let status = params
-        .status
-        .as_deref()
-        .map(|s| {
-            PaymentStatus::parse(s).map_err(|_| {
-                ApiError::invalid("invalid_request", format!("{s:?} is not a payment status"))
-                    .with_param("status")
-            })
-        })
-        .transpose()?;
-    let customer = params
-        .customer
-        .as_deref()
-        .map(|c| parse_id(c, CustomerId::parse))
-        .transpose()?;
-    let starting_after = params
-        .starting_after
-        .as_deref()
-        .map(|p| parse_id(p, PaymentId::parse))
-        .transpose()?;
     let query = PaymentQuery {
-        status,
-        customer,
+        status: params.status,
+        customer: params.customer,
         created_from: params.created_gte.map(Timestamp::from_micros),
         created_before: params.created_lt.map(Timestamp::from_micros),
-        starting_after,
+        starting_after: params.starting_after,
         // One more than asked tells whether another page follows.
         limit: limit + 1,
         ..PaymentQuery::merchant(who.merchant().clone(), limit)
@@ -299,8 +282,9 @@ pub struct EventParams {
     /// Only events after this position.
     pub after: Option<i64>,
     /// Only this payment's.
-    pub payment: Option<String>,
+    pub payment: Option<PaymentId>,
     /// Page size, 1–100 (default 20).
+    #[schemars(range(min = 1, max = 100))]
     pub limit: Option<u32>,
 }
 
@@ -311,12 +295,14 @@ pub async fn events(
     Params(params): Params<EventParams>,
 ) -> ApiResult<Json<List<EventView>>> {
     let limit = super::page_size(params.limit)?;
-    let payment = params
-        .payment
-        .as_deref()
-        .map(|p| parse_id(p, PaymentId::parse))
-        .transpose()?;
-    list_events(&state, &who, payment, params.after.unwrap_or(0), limit).await
+    list_events(
+        &state,
+        &who,
+        params.payment,
+        params.after.unwrap_or(0),
+        limit,
+    )
+    .await
 }
 
 /// One payment's events.

@@ -18,7 +18,8 @@ use crate::services::{EndpointView, NewEndpoint};
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateEndpoint {
-    /// Where events are sent (http:// or https://).
+    /// Where events are sent: `http://` or `https://` and a host, at most 2048 characters.
+    #[schemars(url, length(max = 2048), regex(pattern = obol::webhooks::URL_PATTERN))]
     pub url: String,
 }
 
@@ -63,6 +64,23 @@ pub async fn attempts(
 pub struct Received {
     /// Always true.
     pub received: bool,
+}
+
+/// A provider's name in a webhook path (`sandbox`, `stripe`, …).
+pub struct ProviderName;
+
+impl schemars::JsonSchema for ProviderName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ProviderName".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[a-z][a-z0-9_-]{0,31}$",
+            "examples": ["sandbox"],
+        })
+    }
 }
 
 /// A provider's webhook: verified with the provider's own signature scheme, applied once.

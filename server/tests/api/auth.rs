@@ -185,7 +185,7 @@ async fn api_keys_are_shown_once_work_and_stop_when_revoked() {
     let empty = h
         .post("/v1/api_keys", None, json!({"name": "x", "scopes": []}))
         .await;
-    assert_eq!(empty.status, StatusCode::FORBIDDEN);
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST);
     let bad_scope = h
         .post(
             "/v1/api_keys",

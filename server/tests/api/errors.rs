@@ -47,7 +47,7 @@ async fn malformed_requests_get_a_4xx_in_the_error_format() {
             "/v1/payments",
             r#"{"amount": "12", "asset": "XXX"}"#,
             "application/json",
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "unknown_asset",
         ),
         (
@@ -55,7 +55,7 @@ async fn malformed_requests_get_a_4xx_in_the_error_format() {
             r#"{"amount": "-5", "asset": "USD"}"#,
             "application/json",
             StatusCode::BAD_REQUEST,
-            "invalid_amount",
+            "invalid_request",
         ),
         (
             "/v1/payments",

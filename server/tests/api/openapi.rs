@@ -71,8 +71,18 @@ fn every_reference_resolves_and_amounts_are_strings() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|p| p["name"] == "Idempotency-Key")
+            .any(|p| p["$ref"] == "#/components/parameters/IdempotencyKey")
     );
+    let key = &doc["components"]["parameters"]["IdempotencyKey"];
+    assert_eq!(key["schema"]["maxLength"], 255);
+    // Path and query parameters are typed: ids by their prefix, pages by their bounds.
+    let get = &doc["paths"]["/v1/payments/{id}"]["get"]["parameters"][0];
+    assert_eq!(get["schema"]["$ref"], "#/components/schemas/PaymentId");
+    let list = doc["paths"]["/v1/payments"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let limit = list.iter().find(|p| p["name"] == "limit").unwrap();
+    assert_eq!(limit["schema"]["maximum"], 100);
     assert_eq!(create["security"][0]["bearer"], Value::Array(vec![]));
 }
 

@@ -324,7 +324,8 @@ async fn lists_filter_and_page() {
     let bad_limit = h.get("/v1/payments?limit=0").await;
     assert_eq!(bad_limit.body["error"]["param"], "limit");
     let bad_cursor = h.get("/v1/payments?starting_after=nope").await;
-    assert_eq!(bad_cursor.code(), "invalid_id");
+    assert_eq!(bad_cursor.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad_cursor.body["error"]["param"], "starting_after");
 
     let events = h.get("/v1/events?limit=3").await;
     assert_eq!(events.body["data"].as_array().unwrap().len(), 3);

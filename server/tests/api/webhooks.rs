@@ -113,7 +113,7 @@ async fn provider_webhooks_are_verified_and_applied_once() {
             "application/json",
         ))
         .await;
-    assert_eq!(forged.status, StatusCode::BAD_REQUEST);
+    assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
     assert_eq!(forged.code(), "webhook_signature_invalid");
     let unknown = h
         .call(request(

@@ -232,7 +232,7 @@ suspend fun aTenantSeesOnlyItsOwnMerchant() {
     val live = engine.actAs(MERCHANT_A, emptyList(), "live")
     same(failsWith<PaymentException.NotFound> { live.payment(paid.id) }.code, "payment_not_found")
     val fresh = live.createPayment(order("100"), null)
-    val refused = failsWith<PaymentException.Invalid> { live.attachCard(fresh.id, card, null) }
+    val refused = failsWith<PaymentException.Rejected> { live.attachCard(fresh.id, card, null) }
     same(refused.code, "invalid_payment_method")
     val badMode = failsWith<ObolException.Invalid> { engine.actAs(null, emptyList(), "sandbox") }
     same(badMode.code, "invalid_request")

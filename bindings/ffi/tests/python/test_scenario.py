@@ -294,7 +294,7 @@ class Scenario(unittest.TestCase):
             await live.payment(paid.id)
         self.assertEqual(hidden.exception.code, "payment_not_found")
         fresh = await live.create_payment(order("100"), None)
-        with self.assertRaises(obol.PaymentError.Invalid) as refused:
+        with self.assertRaises(obol.PaymentError.Rejected) as refused:
             await live.attach_card(fresh.id, card, None)
         self.assertEqual(refused.exception.code, "invalid_payment_method")
         with self.assertRaises(obol.ObolError.Invalid) as bad_mode:

@@ -1,7 +1,6 @@
 //! Users: people who sign in for a merchant (their tenant). Emails are normalised (trimmed,
 //! lower-cased) and unique within a tenant; the password is kept only as an argon2id hash.
 
-use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -11,6 +10,7 @@ use super::scope::Scope;
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::id::{MerchantId, UserId};
+use crate::ledger::model::Metadata;
 
 /// Profile fields a user edits.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,13 +18,16 @@ use crate::id::{MerchantId, UserId};
 #[serde(deny_unknown_fields)]
 pub struct Profile {
     /// Display name.
+    #[cfg_attr(feature = "schemars", schemars(length(max = 256)))]
     pub name: Option<String>,
     /// BCP 47 language tag, e.g. `en-GB`.
+    #[cfg_attr(feature = "schemars", schemars(length(max = 35)))]
     pub locale: Option<String>,
     /// IANA time zone, e.g. `Europe/Paris`.
+    #[cfg_attr(feature = "schemars", schemars(length(max = 64)))]
     pub time_zone: Option<String>,
     /// Account settings (notification choices and the like), string to string.
-    pub settings: BTreeMap<String, String>,
+    pub settings: Metadata,
 }
 
 impl Profile {
@@ -91,10 +94,22 @@ impl fmt::Debug for User {
     }
 }
 
+/// What [`normalise_email`] takes (once trimmed), as a JSON Schema (ECMA 262) pattern: one
+/// `@` with text before it, a domain with a dot inside it, no whitespace.
+pub const EMAIL_PATTERN: &str = r"^[^@\s\u0085\uFEFF]+@[^@\s\u0085\uFEFF.][^@\s\u0085\uFEFF]*\.[^@\s\u0085\uFEFF]*[^@\s\u0085\uFEFF.]$";
+
+/// Longest email, in characters.
+pub const MAX_EMAIL_LEN: usize = 254;
+
+/// Whitespace as the email rules see it (ECMA's `\s` and Unicode's White_Space, both).
+pub(crate) fn is_space(c: char) -> bool {
+    c.is_whitespace() || c == '\u{FEFF}'
+}
+
 /// Normalises an email: trimmed, lower-cased, one `@` with text on both sides, a dot in the
 /// domain, at most 254 characters, no spaces.
 pub fn normalise_email(email: &str) -> Result<String> {
-    let email = email.trim().to_lowercase();
+    let email = email.trim();
     let valid = match email.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty()
@@ -105,12 +120,12 @@ pub fn normalise_email(email: &str) -> Result<String> {
         }
         None => false,
     };
-    if !valid || email.len() > 254 || email.chars().any(char::is_whitespace) {
+    if !valid || email.chars().count() > MAX_EMAIL_LEN || email.chars().any(is_space) {
         return Err(Error::InvalidUser {
             reason: "the email address is not valid".into(),
         });
     }
-    Ok(email)
+    Ok(email.to_lowercase())
 }
 
 #[cfg(test)]

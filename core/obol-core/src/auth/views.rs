@@ -17,8 +17,11 @@ use crate::mode::Mode;
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
-    /// Email.
-    #[cfg_attr(feature = "schemars", schemars(length(min = 3, max = 254)))]
+    /// Email: unique in the tenant, kept lower-cased.
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(length(max = 254), regex(pattern = super::user::EMAIL_PATTERN))
+    )]
     pub email: String,
     /// Initial password: 8 to 128 characters, not a common one.
     #[cfg_attr(feature = "schemars", schemars(length(min = 8, max = 128)))]
@@ -26,7 +29,8 @@ pub struct CreateUser {
     /// Profile and settings.
     #[serde(default)]
     pub profile: Profile,
-    /// What the user may do (at most what the caller may).
+    /// What the user may do (at most what the caller may; repeats count once).
+    #[cfg_attr(feature = "schemars", schemars(with = "Vec<Scope>"))]
     pub scopes: BTreeSet<Scope>,
     /// May sign in to live mode (only a live-mode caller may grant it).
     #[serde(default)]
@@ -85,13 +89,17 @@ impl From<User> for UserView {
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
-    /// A label, 1 to 100 characters.
-    #[cfg_attr(feature = "schemars", schemars(length(min = 1, max = 100)))]
+    /// A label: 1 to 100 characters, not all blank.
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(length(min = 1, max = 100), regex(pattern = r"[^\s\u0085]"))
+    )]
     pub name: String,
     /// Live or test (test by default; only a live-mode caller makes live keys).
     #[serde(default)]
     pub mode: Mode,
-    /// What it may do (at least one scope, at most what the caller may).
+    /// What it may do: at least one scope, at most what the caller may (repeats count once).
+    #[cfg_attr(feature = "schemars", schemars(with = "Vec<Scope>", length(min = 1)))]
     pub scopes: BTreeSet<Scope>,
     /// When it stops working.
     #[serde(default)]

@@ -9,8 +9,83 @@ use crate::error::{Error, Result};
 use crate::id::{AccountId, MerchantId, TransactionId};
 use crate::money::AssetCode;
 
-/// Free-form string metadata (Stripe's limits: see [`crate::ledger::validate`]).
-pub type Metadata = BTreeMap<String, String>;
+/// Free-form string metadata, within Stripe's limits ([`crate::ledger::validate`]): at most 50
+/// keys of 1 to 40 characters, values of at most 500. A map with those limits in its JSON
+/// Schema.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Metadata(BTreeMap<String, String>);
+
+impl Metadata {
+    /// No metadata.
+    pub fn new() -> Self {
+        Metadata(BTreeMap::new())
+    }
+}
+
+impl std::ops::Deref for Metadata {
+    type Target = BTreeMap<String, String>;
+
+    fn deref(&self) -> &BTreeMap<String, String> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Metadata {
+    fn deref_mut(&mut self) -> &mut BTreeMap<String, String> {
+        &mut self.0
+    }
+}
+
+impl FromIterator<(String, String)> for Metadata {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Self {
+        Metadata(pairs.into_iter().collect())
+    }
+}
+
+impl IntoIterator for Metadata {
+    type Item = (String, String);
+    type IntoIter = std::collections::btree_map::IntoIter<String, String>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Metadata {
+    type Item = (&'a String, &'a String);
+    type IntoIter = std::collections::btree_map::Iter<'a, String, String>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl From<BTreeMap<String, String>> for Metadata {
+    fn from(map: BTreeMap<String, String>) -> Self {
+        Metadata(map)
+    }
+}
+
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for Metadata {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Metadata".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        use crate::ledger::validate::{
+            MAX_METADATA_KEY_LEN, MAX_METADATA_KEYS, MAX_METADATA_VALUE_LEN,
+        };
+        schemars::json_schema!({
+            "type": "object",
+            "description": "Free-form labels: string keys and values.",
+            "maxProperties": MAX_METADATA_KEYS,
+            "propertyNames": { "minLength": 1, "maxLength": MAX_METADATA_KEY_LEN },
+            "additionalProperties": { "type": "string", "maxLength": MAX_METADATA_VALUE_LEN },
+        })
+    }
+}
 
 /// The side of an entry, and an account's normal balance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -146,7 +221,7 @@ pub struct NewAccount {
     /// Balance constraints.
     pub flags: AccountFlags,
     /// How far past zero a flagged side may go, in minor units (an overdraft); `0` by default.
-    #[serde(with = "crate::money::MinorUnits")]
+    #[serde(with = "crate::money::NonNegativeMinorUnits")]
     pub limit: i128,
     /// Free-form metadata.
     pub metadata: Metadata,
@@ -312,7 +387,7 @@ pub struct Entry {
     /// Debit or credit.
     pub direction: Direction,
     /// Minor units, greater than zero.
-    #[serde(with = "crate::money::MinorUnits")]
+    #[serde(with = "crate::money::PositiveMinorUnits")]
     pub amount: i128,
     /// The asset; must be the account's asset.
     pub asset: AssetCode,
@@ -398,7 +473,7 @@ pub enum PostAmount {
     /// Everything still held.
     Remaining,
     /// This amount, for a hold of one debit and one credit of the same amount.
-    Amount(#[serde(with = "crate::money::MinorUnits")] i128),
+    Amount(#[serde(with = "crate::money::PositiveMinorUnits")] i128),
     /// One amount per hold entry (zero allowed), balancing per asset.
     PerEntry(#[serde(with = "crate::money::MinorUnitsList")] Vec<i128>),
 }

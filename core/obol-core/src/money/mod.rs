@@ -5,7 +5,11 @@ mod minor_units;
 mod registry;
 
 pub use iso4217::{CRYPTO, ISO_4217};
-pub use minor_units::{AMOUNT_PATTERN, MinorUnits, MinorUnitsList, OptionalMinorUnits};
+pub use minor_units::{
+    AMOUNT_PATTERN, MinorUnits, MinorUnitsList, NON_NEGATIVE_AMOUNT_PATTERN, NonNegativeMinorUnits,
+    OptionalMinorUnits, OptionalNonNegativeMinorUnits, OptionalPositiveMinorUnits,
+    POSITIVE_AMOUNT_PATTERN, PositiveMinorUnits,
+};
 pub use registry::AssetRegistry;
 
 use std::fmt;

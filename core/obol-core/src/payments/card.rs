@@ -162,8 +162,10 @@ pub struct CardSummary {
     /// The last four digits.
     pub last4: String,
     /// Expiry month (1–12).
+    #[serde(deserialize_with = "crate::whole_number::u8")]
     pub exp_month: u8,
     /// Expiry year.
+    #[serde(deserialize_with = "crate::whole_number::u16")]
     pub exp_year: u16,
 }
 

@@ -11,6 +11,10 @@ use crate::id::{CustomerId, MerchantId, PaymentMethodId};
 use crate::ledger::model::Metadata;
 use crate::ledger::validate;
 
+/// What a customer's email takes, as a JSON Schema (ECMA 262) pattern: one `@` with text on
+/// both sides, no whitespace.
+pub const CUSTOMER_EMAIL_PATTERN: &str = r"^[^@\s\u0085\uFEFF]+@[^@\s\u0085\uFEFF]+$";
+
 /// What a caller gives to create a customer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
@@ -59,8 +63,8 @@ impl NewCustomer {
             let parts: Vec<&str> = email.split('@').collect();
             let plausible = parts.len() == 2
                 && parts.iter().all(|p| !p.is_empty())
-                && email.len() <= 254
-                && !email.chars().any(char::is_whitespace);
+                && email.chars().count() <= crate::auth::user::MAX_EMAIL_LEN
+                && !email.chars().any(crate::auth::user::is_space);
             if !plausible {
                 return Err(Error::InvalidCustomer {
                     reason: "the email address is not valid".into(),

@@ -17,7 +17,7 @@ use crate::money::AssetCode;
 #[serde(deny_unknown_fields)]
 pub struct CreatePayment {
     /// Minor units, as a string.
-    #[serde(with = "crate::money::MinorUnits")]
+    #[serde(with = "crate::money::PositiveMinorUnits")]
     pub amount: i128,
     /// The asset (`USD`).
     pub asset: AssetCode,
@@ -117,9 +117,11 @@ pub struct CardInput {
     #[cfg_attr(feature = "schemars", schemars(length(min = 12, max = 23)))]
     pub number: String,
     /// Expiry month, 1–12.
+    #[serde(deserialize_with = "crate::whole_number::u8")]
     #[cfg_attr(feature = "schemars", schemars(range(min = 1, max = 12)))]
     pub exp_month: u8,
     /// Expiry year, four digits.
+    #[serde(deserialize_with = "crate::whole_number::u16")]
     #[cfg_attr(feature = "schemars", schemars(range(min = 2000, max = 2999)))]
     pub exp_year: u16,
     /// The security code: 3 or 4 digits.

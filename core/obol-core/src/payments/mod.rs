@@ -22,7 +22,7 @@ pub mod state;
 
 pub use card::{CardBrand, CardDetails, CardSummary};
 pub use children::{Child, Dispute, DisputeStatus, Refund, RefundStatus};
-pub use customers::{Customer, NewCustomer, SavedMethod};
+pub use customers::{CUSTOMER_EMAIL_PATTERN, Customer, NewCustomer, SavedMethod};
 pub use engine::Payments;
 pub use input::{CardInput, CreatePayment, MethodInput};
 pub use maintenance::{Maintenance, MaintenancePolicy};

@@ -20,7 +20,7 @@ pub struct NewPayment {
     /// The payment's id (callers may supply it, so a retry reuses it).
     pub id: PaymentId,
     /// Minor units.
-    #[serde(with = "crate::money::MinorUnits")]
+    #[serde(with = "crate::money::PositiveMinorUnits")]
     pub amount: i128,
     /// The asset.
     pub asset: AssetCode,

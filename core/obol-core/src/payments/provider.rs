@@ -183,7 +183,7 @@ pub enum ProviderEventKind {
     /// The customer disputed the charge.
     DisputeOpened {
         /// Minor units disputed.
-        #[serde(with = "crate::money::MinorUnits")]
+        #[serde(with = "crate::money::PositiveMinorUnits")]
         amount: i128,
         /// The bank's reason.
         reason: String,

@@ -44,7 +44,7 @@ pub enum PaymentRequest {
         /// The payment.
         payment: PaymentId,
         /// Minor units; everything capturable when absent.
-        #[serde(with = "crate::money::OptionalMinorUnits", default)]
+        #[serde(with = "crate::money::OptionalPositiveMinorUnits", default)]
         amount: Option<i128>,
         /// Release the rest after this capture.
         final_capture: bool,
@@ -67,7 +67,7 @@ pub enum PaymentRequest {
         payment: PaymentId,
         /// Minor units; everything still refundable when absent (decided when it runs, so a
         /// retry with the same key asks the same).
-        #[serde(with = "crate::money::OptionalMinorUnits", default)]
+        #[serde(with = "crate::money::OptionalPositiveMinorUnits", default)]
         amount: Option<i128>,
         /// Why.
         reason: Option<String>,

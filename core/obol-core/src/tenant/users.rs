@@ -15,6 +15,11 @@ impl Tenant {
     /// Creates a user in the tenant.
     pub async fn create_user(&self, key: Option<&str>, request: CreateUser) -> Result<UserView> {
         self.require(Scope::UsersAdmin)?;
+        if request.email.trim_matches(crate::auth::user::is_space) != request.email {
+            return Err(crate::error::Error::InvalidUser {
+                reason: "the email address is not valid".into(),
+            });
+        }
         let live = if request.live { Mode::Live } else { Mode::Test };
         self.principal.may_grant(&request.scopes, live)?;
         // The request hash covers the password only through a keyed hash: the stored

@@ -7,6 +7,8 @@ pub mod signature;
 pub mod views;
 
 pub use dispatch::{DispatchReport, RETRY_SCHEDULE, WebhookDispatcher, WebhookTransport};
-pub use model::{AttemptOutcome, Delivery, DeliveryAttempt, DeliveryState, WebhookEndpoint};
+pub use model::{
+    AttemptOutcome, Delivery, DeliveryAttempt, DeliveryState, URL_PATTERN, WebhookEndpoint,
+};
 pub use signature::{Headers, WebhookSecret, verify};
 pub use views::{EndpointView, NewEndpoint};

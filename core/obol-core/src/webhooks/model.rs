@@ -44,6 +44,9 @@ impl WebhookEndpoint {
     }
 }
 
+/// What [`check_url`] takes, as a JSON Schema (ECMA 262) pattern.
+pub const URL_PATTERN: &str = r"^https?://[^\s\x00-\x1F\x7F-\x9F/?#:][^\s\x00-\x1F\x7F-\x9F/?#]*([/?#][^\s\x00-\x1F\x7F-\x9F]*)?$";
+
 /// The check of a webhook URL (see [`WebhookEndpoint::new`]).
 pub fn check_url(url: &str) -> Result<()> {
     let host = url

@@ -13,20 +13,22 @@ impl Auth {
         scopes: BTreeSet<Scope>,
         expires_at: Option<Timestamp>,
     ) -> Result<(ApiKey, ApiKeySecret)> {
-        if name.trim().is_empty() || name.chars().count() > MAX_NAME {
-            return Err(Error::Config {
-                reason: format!("an API key name is 1 to {MAX_NAME} characters"),
+        if name.trim_matches(crate::auth::user::is_space).is_empty()
+            || name.chars().count() > MAX_NAME
+        {
+            return Err(Error::InvalidRequest {
+                reason: format!("an API key name is 1 to {MAX_NAME} characters, not all blank"),
             });
         }
         if scopes.is_empty() {
-            return Err(Error::Forbidden {
+            return Err(Error::InvalidRequest {
                 reason: "an API key needs at least one scope".into(),
             });
         }
         let now = self.clock.now();
         if expires_at.is_some_and(|at| at <= now) {
-            return Err(Error::Config {
-                reason: "an API key cannot expire in the past".into(),
+            return Err(Error::InThePast {
+                what: "the API key's expiry".into(),
             });
         }
         let issued = ApiKeySecret::generate(mode, &mut rand::rng());
