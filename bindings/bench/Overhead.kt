@@ -9,7 +9,7 @@ fun main(args: Array<String>) = runBlocking {
     val calls = args.firstOrNull()?.toInt() ?: 20000
     val directory = Files.createTempDirectory("obol-bench")
     val engine = openObol("sqlite://$directory/bench.db", ObolOptions(generateKeyEncryptionKey(), "b", "b"))
-    val shop = engine.actAs(null, emptyList(), "test")
+    val shop = engine.actAs(null, null, "test")
     val a = shop.createAccount(NewAccountInput(asset = "USD", normalBalance = Direction.DEBIT, metadata = emptyMap())).id
     val b = shop.createAccount(NewAccountInput(asset = "USD", normalBalance = Direction.CREDIT, metadata = emptyMap())).id
     val entries = listOf(EntryInput(a, Direction.DEBIT, "1", "USD"), EntryInput(b, Direction.CREDIT, "1", "USD"))

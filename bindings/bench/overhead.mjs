@@ -13,7 +13,7 @@ const directory = mkdtempSync(join(tmpdir(), 'obol-bench-'))
 const engine = await obol.openObol(`sqlite://${directory}/bench.db`, {
   keyEncryptionKey: obol.generateKeyEncryptionKey(), issuer: 'b', audience: 'b',
 })
-const shop = engine.actAs(null, [], 'test')
+const shop = engine.actAs(null, null, 'test')
 const a = (await shop.createAccount({ asset: 'USD', normalBalance: 'debit' })).id
 const b = (await shop.createAccount({ asset: 'USD', normalBalance: 'credit' })).id
 const entries = [

@@ -17,7 +17,7 @@ async def main():
             key_encryption_key=obol.generate_key_encryption_key(), issuer="b", audience="b"
         )
         engine = await obol.open_obol(f"sqlite://{directory}/bench.db", options)
-        shop = engine.act_as(None, [], "test")
+        shop = engine.act_as(None, None, "test")
         new = lambda side: obol.NewAccountInput(asset="USD", normal_balance=side, metadata={})
         a = (await shop.create_account(new(obol.Direction.DEBIT))).id
         b = (await shop.create_account(new(obol.Direction.CREDIT))).id

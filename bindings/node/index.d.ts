@@ -18,10 +18,10 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
  */
 export declare class Obol {
   /**
-   * Creates a user of the default merchant with `scopes` (every scope when empty), who may
+   * Creates a user of the default merchant with `scopes` (every scope when absent), who may
    * sign in to test mode.
    */
-  signUp(email: string, password: string, scopes: Array<string>): Promise<UserRecord>
+  signUp(email: string, password: string, scopes?: Array<string> | undefined | null): Promise<UserRecord>
   /**
    * Logs in to the default merchant: tokens for a new session in `mode` (`test` by
    * default, or `live` for users allowed it).
@@ -49,10 +49,10 @@ export declare class Obol {
   shutdown(): Promise<undefined>
   /**
    * The app acting as a merchant itself (the default merchant when `merchant` is absent),
-   * with `scopes` (every scope when empty), in `mode` (`test` or `live`). Nothing checks a
+   * with `scopes` (every scope when absent; an empty list grants none), in `mode` (`test` or `live`). Nothing checks a
    * credential: the app holds the engine, so it is trusted to speak for its merchants.
    */
-  actAs(merchant: string | undefined | null, scopes: Array<string>, mode: string): Tenant
+  actAs(merchant: string | undefined | null, scopes: Array<string> | undefined | null, mode: string): Tenant
   /**
    * The tenant a caller's credential stands for (an API key `obol_sk_…` or an access
    * token); rejects with `unauthenticated` when it proves nothing.

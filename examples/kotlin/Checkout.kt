@@ -23,7 +23,7 @@ fun main() = runBlocking {
     val options = ObolOptions(generateKeyEncryptionKey(), "checkout-example", "checkout-example")
     openObol("sqlite://$directory/shop.db", options).use { engine ->
         // The app acting as its own (default) merchant, in test mode.
-        val shop = engine.actAs(null, emptyList(), "test")
+        val shop = engine.actAs(null, null, "test")
         val paid = pay(shop, "4242 4242 4242 4242", "1001")
         println("order 1001: ${paid.id} ${paid.status}, captured ${paid.captured} minor units")
         val declined = pay(shop, "4000 0000 0000 0002", "1002")

@@ -27,7 +27,7 @@ const engine = await obol.openObol(`sqlite://${directory}/shop.db`, {
   audience: 'checkout-example',
 })
 // The app acts as its own merchant, with every scope, in test mode (the sandbox).
-const shop = engine.actAs(null, [], 'test')
+const shop = engine.actAs(null, null, 'test')
 const paid = await pay(shop, '4242 4242 4242 4242', '1001')
 console.log(`order 1001: ${paid.id} ${paid.status}, captured ${paid.captured} minor units`)
 const declined = await pay(shop, '4000 0000 0000 0002', '1002')

@@ -35,7 +35,7 @@ async def main():
         )
         engine = await obol.open_obol(f"sqlite://{directory}/shop.db", options)
         # The app acting as its own (default) merchant, in test mode.
-        shop = engine.act_as(None, [], "test")
+        shop = engine.act_as(None, None, "test")
         paid = await pay(shop, "4242 4242 4242 4242", "1001")
         print(f"order 1001: {paid.id} {paid.status}, captured {paid.captured} minor units")
         declined = await pay(shop, "4000 0000 0000 0002", "1002")

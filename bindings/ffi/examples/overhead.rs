@@ -82,7 +82,7 @@ async fn main() {
         audience: "b".into(),
     };
     let engine = obol_ffi::open_obol(url, options).await.unwrap();
-    let obol = engine.act_as(None, vec![], "test".into()).unwrap();
+    let obol = engine.act_as(None, None, "test".into()).unwrap();
     let account = |normal_balance| obol_ffi::NewAccountInput {
         id: None,
         asset: "USD".into(),

@@ -14,7 +14,7 @@ use obol::{Error, Mode, Result};
 use crate::convert::timestamp;
 use crate::error::AuthError;
 use crate::object::Obol;
-use crate::tenant::{PrincipalRecord, Tenant, scope_names, scopes};
+use crate::tenant::{PrincipalRecord, Tenant, scope_names};
 
 /// A user.
 #[derive(Debug, Clone, uniffi::Record)]
@@ -134,19 +134,16 @@ pub fn verify_access_token_offline(
 
 #[uniffi::export]
 impl Obol {
-    /// Creates a user of the default merchant with `scopes` (every scope when empty), who may
+    /// Creates a user of the default merchant with `scopes` (every scope when absent), who may
     /// sign in to test mode.
     pub async fn sign_up(
         &self,
         email: String,
         password: String,
-        scopes: Vec<String>,
+        scopes: Option<Vec<String>>,
     ) -> std::result::Result<UserRecord, AuthError> {
         self.call(|engine| async move {
-            let scopes = match scopes.is_empty() {
-                true => Scope::ALL.into_iter().collect(),
-                false => self::scopes(&scopes)?,
-            };
+            let scopes = Scope::named(scopes.as_deref())?;
             let new = NewUser {
                 merchant: default_merchant(),
                 email,
@@ -227,7 +224,7 @@ impl Obol {
         scopes: Vec<String>,
     ) -> std::result::Result<ApiKeyRecord, AuthError> {
         self.call(|engine| async move {
-            let scopes = self::scopes(&scopes)?;
+            let scopes = Scope::named(Some(&scopes))?;
             let (key, secret) = engine
                 .auth()
                 .issue_api_key(&default_merchant(), &name, Mode::Test, scopes, None)
@@ -268,7 +265,7 @@ impl Tenant {
                 email,
                 password,
                 profile: Profile::default(),
-                scopes: self::scopes(&scopes)?,
+                scopes: Scope::named(Some(&scopes))?,
                 live,
             };
             tenant
@@ -292,7 +289,7 @@ impl Tenant {
             let request = CreateApiKey {
                 name,
                 mode: Mode::parse(&mode)?,
-                scopes: self::scopes(&scopes)?,
+                scopes: Scope::named(Some(&scopes))?,
                 expires_at: None,
             };
             let issued = tenant

@@ -7,8 +7,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use obol::auth::{Actor, Principal, Scope};
-use obol::payments::default_merchant;
-use obol::{EngineHandle, Error, Mode, Result};
+use obol::{EngineHandle, Error, Result};
 
 use crate::error::{AuthError, ObolError};
 use crate::object::Obol;
@@ -54,11 +53,6 @@ pub(crate) fn scope_names(scopes: &BTreeSet<Scope>) -> Vec<String> {
         .collect()
 }
 
-/// Scopes from their names.
-pub(crate) fn scopes(names: &[String]) -> Result<BTreeSet<Scope>> {
-    names.iter().map(|name| Scope::parse(name)).collect()
-}
-
 /// The engine as one principal may use it. Safe to call from many threads at once; calls
 /// after [`Obol::shutdown`] fail with `shut_down`.
 #[derive(Debug, uniffi::Object)]
@@ -101,29 +95,19 @@ impl Tenant {
 #[uniffi::export]
 impl Obol {
     /// The app acting as a merchant itself (the default merchant when `merchant` is absent),
-    /// with `scopes` (every scope when empty), in `mode` (`test` or `live`). Nothing checks a
+    /// with `scopes` (every scope when absent; an empty list grants none), in `mode` (`test` or `live`). Nothing checks a
     /// credential: the app holds the engine, so it is trusted to speak for its merchants.
     pub fn act_as(
         &self,
         merchant: Option<String>,
-        scopes: Vec<String>,
+        scopes: Option<Vec<String>>,
         mode: String,
     ) -> std::result::Result<Arc<Tenant>, ObolError> {
-        let build = || -> Result<Tenant> {
-            let merchant = match merchant.as_deref() {
-                Some(text) => text.parse()?,
-                None => default_merchant(),
-            };
-            let scopes = match scopes.is_empty() {
-                true => Scope::ALL.into_iter().collect(),
-                false => self::scopes(&scopes)?,
-            };
-            Ok(Tenant {
-                handle: self.handle.clone(),
-                principal: Principal::host(merchant, scopes, Mode::parse(&mode)?),
-            })
-        };
-        build().map(Arc::new).map_err(ObolError::from)
+        let principal = Principal::host_named(merchant.as_deref(), scopes.as_deref(), &mode)?;
+        Ok(Arc::new(Tenant {
+            handle: self.handle.clone(),
+            principal,
+        }))
     }
 
     /// The tenant a caller's credential stands for (an API key `obol_sk_…` or an access
@@ -135,12 +119,7 @@ impl Obol {
         let handle = self.handle.clone();
         let principal: Principal = self
             .call::<_, AuthError, _, _>(|engine| async move {
-                let auth = engine.auth();
-                if credential.starts_with("obol_sk_") {
-                    auth.authenticate_api_key(&credential).await
-                } else {
-                    auth.verify_access_token(&credential).await
-                }
+                engine.auth().authenticate(&credential).await
             })
             .await?;
         Ok(Arc::new(Tenant { handle, principal }))

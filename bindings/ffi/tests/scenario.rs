@@ -49,7 +49,7 @@ async fn the_ledger_scenario() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("app.db").display());
     let engine = open_obol(url, options()).await.unwrap();
-    let shop = engine.act_as(None, vec![], "test".into()).unwrap();
+    let shop = engine.act_as(None, None, "test".into()).unwrap();
     let cash = account(&shop, Direction::Debit, false).await;
     let wallet = account(&shop, Direction::Credit, true).await;
     let revenue = account(&shop, Direction::Credit, false).await;
@@ -137,7 +137,7 @@ async fn the_payment_scenario() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("app.db").display());
     let engine = open_obol(url, options()).await.unwrap();
-    let shop = engine.act_as(None, vec![], "test".into()).unwrap();
+    let shop = engine.act_as(None, None, "test".into()).unwrap();
     let key = || Some("order-1".to_owned());
 
     let payment = shop.create_payment(order("5000"), key()).await.unwrap();
@@ -201,10 +201,10 @@ async fn the_auth_scenario() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("app.db").display());
     let engine = open_obol(url, options()).await.unwrap();
-    let shop = engine.act_as(None, vec![], "test".into()).unwrap();
+    let shop = engine.act_as(None, None, "test".into()).unwrap();
     let password = "correct horse battery staple";
     let user = engine
-        .sign_up("Ada@Example.com".into(), password.into(), vec![])
+        .sign_up("Ada@Example.com".into(), password.into(), None)
         .await
         .unwrap();
     assert_eq!(user.email, "ada@example.com");
@@ -331,10 +331,10 @@ async fn a_tenant_sees_only_its_own_merchant() {
     let engine = open_obol(url, options()).await.unwrap();
     let merchant = |seed: &str| obol::MerchantId::derived(seed).to_string();
     let a = engine
-        .act_as(Some(merchant("a")), vec![], "test".into())
+        .act_as(Some(merchant("a")), None, "test".into())
         .unwrap();
     let b = engine
-        .act_as(Some(merchant("b")), vec![], "test".into())
+        .act_as(Some(merchant("b")), None, "test".into())
         .unwrap();
     let card = || CardInput {
         number: "4242 4242 4242 4242".into(),
@@ -365,7 +365,7 @@ async fn a_tenant_sees_only_its_own_merchant() {
 
     // Live mode reaches no sandbox: card details are refused, and test payments are unseen.
     let live = engine
-        .act_as(Some(merchant("a")), vec![], "live".into())
+        .act_as(Some(merchant("a")), None, "live".into())
         .unwrap();
     assert_eq!(
         live.payment(paid.id.clone()).await.unwrap_err().code(),
@@ -377,7 +377,11 @@ async fn a_tenant_sees_only_its_own_merchant() {
         .await
         .unwrap_err();
     assert_eq!(refused.code(), "invalid_payment_method");
-    let bad_mode = engine.act_as(None, vec![], "sandbox".into());
+    // An empty scope list grants nothing (absent means every scope).
+    let nothing = engine.act_as(None, Some(vec![]), "test".into()).unwrap();
+    let denied = nothing.create_payment(order("100"), None).await;
+    assert_eq!(denied.unwrap_err().code(), "forbidden");
+    let bad_mode = engine.act_as(None, None, "sandbox".into());
     assert_eq!(bad_mode.unwrap_err().code(), "invalid_request");
     engine.shutdown().await;
 }
@@ -389,7 +393,7 @@ fn eight_threads_of_500_transfers_keep_the_totals() {
     let url = format!("sqlite://{}", dir.path().join("app.db").display());
     let (shop, source, pool) = runtime.block_on(async {
         let engine = open_obol(url, options()).await.unwrap();
-        let shop = engine.act_as(None, vec![], "test".into()).unwrap();
+        let shop = engine.act_as(None, None, "test".into()).unwrap();
         let source = account(&shop, Direction::Debit, false).await;
         let pool = account(&shop, Direction::Credit, false).await;
         (shop, source, pool)
@@ -427,7 +431,7 @@ async fn dropping_the_object_closes_the_store_and_keeps_every_write() {
     let url = format!("sqlite://{}", dir.path().join("app.db").display());
     let options = options();
     let engine = open_obol(url.clone(), options.clone()).await.unwrap();
-    let shop = engine.act_as(None, vec![], "test".into()).unwrap();
+    let shop = engine.act_as(None, None, "test".into()).unwrap();
     let cash = account(&shop, Direction::Debit, false).await;
     let wallet = account(&shop, Direction::Credit, false).await;
     for _ in 0..20 {
@@ -438,7 +442,7 @@ async fn dropping_the_object_closes_the_store_and_keeps_every_write() {
     drop(shop);
     drop(engine);
     let reopened = open_obol(url, options).await.unwrap();
-    let reopened_shop = reopened.act_as(None, vec![], "test".into()).unwrap();
+    let reopened_shop = reopened.act_as(None, None, "test".into()).unwrap();
     assert_eq!(reopened_shop.balance(wallet).await.unwrap().posted, "100");
     reopened.shutdown().await;
 }
@@ -448,7 +452,7 @@ async fn the_customer_and_events_scenario() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("app.db").display());
     let engine = open_obol(url, options()).await.unwrap();
-    let shop = engine.act_as(None, vec![], "test".into()).unwrap();
+    let shop = engine.act_as(None, None, "test".into()).unwrap();
 
     let input = |email: &str| NewCustomerInput {
         id: None,

@@ -28,7 +28,7 @@ async function openFresh() {
   }
   const engine = await obol.openObol(`sqlite://${directory}/app.db`, options)
   // The app acting as its own (default) merchant, with every scope, in test mode.
-  return { engine, shop: engine.actAs(null, [], 'test'), directory }
+  return { engine, shop: engine.actAs(null, null, 'test'), directory }
 }
 
 const account = async (shop, normalBalance, noOverdraft = false) =>
@@ -136,7 +136,7 @@ test('customer and events scenario', async () => {
 test('auth scenario', async () => {
   const { engine, shop } = await openFresh()
   const password = 'correct horse battery staple'
-  const user = await engine.signUp('Ada@Example.com', password, [])
+  const user = await engine.signUp('Ada@Example.com', password, null)
   assert.equal(user.email, 'ada@example.com')
   const tokens = await engine.logIn('ada@example.com', password)
   const jwks = await engine.jwks()
@@ -173,8 +173,8 @@ test('auth scenario', async () => {
 
 test('a tenant sees only its own merchant', async () => {
   const { engine } = await openFresh()
-  const a = engine.actAs('mer_01JD3Q4V5X6Y7Z8A9B0C1D2E3A', [], 'test')
-  const b = engine.actAs('mer_01JD3Q4V5X6Y7Z8A9B0C1D2E3B', [], 'test')
+  const a = engine.actAs('mer_01JD3Q4V5X6Y7Z8A9B0C1D2E3A', null, 'test')
+  const b = engine.actAs('mer_01JD3Q4V5X6Y7Z8A9B0C1D2E3B', null, 'test')
   const card = { number: '4242 4242 4242 4242', expMonth: 12, expYear: 2099, cvc: '123' }
   const paid = await a.createPayment({ amount: '700', asset: USD, captureMethod: 'manual' })
   await a.attachCard(paid.id, card)
@@ -191,11 +191,13 @@ test('a tenant sees only its own merchant', async () => {
   assert.equal((await a.balance(takings)).posted, '0')
 
   // Live mode reaches no sandbox: card details are refused, and test payments are unseen.
-  const live = engine.actAs('mer_01JD3Q4V5X6Y7Z8A9B0C1D2E3A', [], 'live')
+  const live = engine.actAs('mer_01JD3Q4V5X6Y7Z8A9B0C1D2E3A', null, 'live')
   await rejectsWith(live.payment(paid.id), 'payment_not_found')
   const fresh = await live.createPayment({ amount: '100', asset: USD })
   await rejectsWith(live.attachCard(fresh.id, card), 'invalid_payment_method')
-  assert.throws(() => engine.actAs(null, [], 'sandbox'), (error) => error.code === 'invalid_request')
+  // An empty scope list grants nothing (absent means every scope).
+  await rejectsWith(engine.actAs(null, [], 'test').createPayment({ amount: '100', asset: USD }), 'forbidden')
+  assert.throws(() => engine.actAs(null, null, 'sandbox'), (error) => error.code === 'invalid_request')
   await engine.shutdown()
 })
 
@@ -213,7 +215,7 @@ test('8 workers x 500 transfers keep the totals', async () => {
     const obol = require(workerData.addon)
     ;(async () => {
       const engine = await obol.openObol(workerData.url, { keyEncryptionKey: workerData.kek, issuer: 'w', audience: 'w' })
-      const shop = engine.actAs(null, [], 'test')
+      const shop = engine.actAs(null, null, 'test')
       for (let i = 0; i < 500; i++) {
         await shop.transfer(null, [
           { account: workerData.source, direction: 'debit', amount: '1', asset: 'USD' },
@@ -234,7 +236,7 @@ test('8 workers x 500 transfers keep the totals', async () => {
   }))
   assert.deepEqual(await Promise.all(workers), Array(8).fill('done'))
   const reopened = await obol.openObol(url, { keyEncryptionKey: kek, issuer: 'w', audience: 'w' })
-  const reopenedShop = reopened.actAs(null, [], 'test')
+  const reopenedShop = reopened.actAs(null, null, 'test')
   assert.equal((await reopenedShop.balance(pool)).posted, '4000')
   assert.equal((await reopenedShop.balance(source)).posted, '4000')
   await reopened.shutdown()

@@ -14,7 +14,7 @@ use obol::{Error, Mode, Timestamp};
 
 use crate::convert::{promise, sync_error};
 use crate::object::Obol;
-use crate::tenant::{PrincipalRecord, Tenant, parse_scopes, scope_names};
+use crate::tenant::{PrincipalRecord, Tenant, scope_names};
 
 /// What a log-in or a refresh hands the app.
 #[napi(object)]
@@ -115,7 +115,7 @@ pub fn verify_access_token_offline(
 
 #[napi]
 impl Obol {
-    /// Creates a user of the default merchant with `scopes` (every scope when empty), who may
+    /// Creates a user of the default merchant with `scopes` (every scope when absent), who may
     /// sign in to test mode.
     #[napi]
     pub fn sign_up<'env>(
@@ -123,14 +123,11 @@ impl Obol {
         env: &'env Env,
         email: String,
         password: String,
-        scopes: Vec<String>,
+        scopes: Option<Vec<String>>,
     ) -> Result<PromiseRaw<'env, UserRecord>> {
         let engine = self.engine();
         promise(env, async move {
-            let scopes = match scopes.is_empty() {
-                true => Scope::ALL.into_iter().collect(),
-                false => parse_scopes(&scopes)?,
-            };
+            let scopes = Scope::named(scopes.as_deref())?;
             let new = NewUser {
                 merchant: default_merchant(),
                 email,
@@ -236,7 +233,7 @@ impl Obol {
     ) -> Result<PromiseRaw<'env, ApiKeyRecord>> {
         let engine = self.engine();
         promise(env, async move {
-            let scopes = parse_scopes(&scopes)?;
+            let scopes = Scope::named(Some(&scopes))?;
             let (key, secret) = engine?
                 .auth()
                 .issue_api_key(&default_merchant(), &name, Mode::Test, scopes, None)
@@ -283,7 +280,7 @@ impl Tenant {
                 email,
                 password,
                 profile: Profile::default(),
-                scopes: parse_scopes(&scopes)?,
+                scopes: Scope::named(Some(&scopes))?,
                 live: live.unwrap_or(false),
             };
             let user = tenant?
@@ -309,7 +306,7 @@ impl Tenant {
             let request = CreateApiKey {
                 name,
                 mode: Mode::parse(mode.as_deref().unwrap_or("test"))?,
-                scopes: parse_scopes(&scopes)?,
+                scopes: Scope::named(Some(&scopes))?,
                 expires_at: None,
             };
             let issued = tenant?

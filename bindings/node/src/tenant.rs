@@ -11,8 +11,7 @@ use napi::Env;
 use napi::bindgen_prelude::{PromiseRaw, Result};
 use napi_derive::napi;
 use obol::auth::{Actor, Principal, Scope};
-use obol::payments::default_merchant;
-use obol::{Engine, EngineHandle, Mode};
+use obol::{Engine, EngineHandle};
 
 use crate::convert::{promise, sync_error};
 use crate::object::Obol;
@@ -55,11 +54,6 @@ pub(crate) fn scope_names(scopes: &BTreeSet<Scope>) -> Vec<String> {
         .iter()
         .map(|scope| scope.as_str().to_owned())
         .collect()
-}
-
-/// Scopes from their names.
-pub(crate) fn parse_scopes(names: &[String]) -> obol::Result<BTreeSet<Scope>> {
-    names.iter().map(|name| Scope::parse(name)).collect()
 }
 
 /// The engine as one principal may use it. Calls after `obol.shutdown()` reject with
@@ -109,30 +103,21 @@ impl Tenant {
 #[napi]
 impl Obol {
     /// The app acting as a merchant itself (the default merchant when `merchant` is absent),
-    /// with `scopes` (every scope when empty), in `mode` (`test` or `live`). Nothing checks a
+    /// with `scopes` (every scope when absent; an empty list grants none), in `mode` (`test` or `live`). Nothing checks a
     /// credential: the app holds the engine, so it is trusted to speak for its merchants.
     #[napi]
     pub fn act_as(
         &self,
         merchant: Option<String>,
-        scopes: Vec<String>,
+        scopes: Option<Vec<String>>,
         mode: String,
     ) -> napi::Result<Tenant, String> {
-        let build = || -> obol::Result<Tenant> {
-            let merchant = match merchant.as_deref() {
-                Some(text) => text.parse()?,
-                None => default_merchant(),
-            };
-            let scopes = match scopes.is_empty() {
-                true => Scope::ALL.into_iter().collect(),
-                false => parse_scopes(&scopes)?,
-            };
-            Ok(Tenant {
-                handle: self.handle.clone(),
-                principal: Principal::host(merchant, scopes, Mode::parse(&mode)?),
-            })
-        };
-        build().map_err(sync_error)
+        let principal = Principal::host_named(merchant.as_deref(), scopes.as_deref(), &mode)
+            .map_err(sync_error)?;
+        Ok(Tenant {
+            handle: self.handle.clone(),
+            principal,
+        })
     }
 
     /// The tenant a caller's credential stands for (an API key `obol_sk_…` or an access
@@ -147,11 +132,7 @@ impl Obol {
         promise(env, async move {
             let engine = handle.engine()?;
             let auth = engine.auth();
-            let principal = if credential.starts_with("obol_sk_") {
-                auth.authenticate_api_key(&credential).await?
-            } else {
-                auth.verify_access_token(&credential).await?
-            };
+            let principal = auth.authenticate(&credential).await?;
             drop(engine);
             Ok(Tenant { handle, principal })
         })

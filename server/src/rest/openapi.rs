@@ -48,6 +48,7 @@ pub fn document() -> Value {
         }
     }
     let schemas = generator.take_definitions(true);
+    link_creations(&mut paths, &schemas);
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -115,6 +116,69 @@ fn query_parameters(query: &Schema) -> Vec<Value> {
             })
         })
         .collect()
+}
+
+/// Adds OpenAPI links from each POST whose answer has an `id` to every operation whose path
+/// parameter is that kind of id, so clients and contract testers (Schemathesis's stateful
+/// phase) can follow a creation to what acts on it.
+fn link_creations(paths: &mut Map<String, Value>, schemas: &Map<String, Value>) {
+    let component = |reference: &Value| {
+        let name = reference.as_str()?.strip_prefix("#/components/schemas/")?;
+        schemas.get(name)
+    };
+    // (operation id, path parameter name, the parameter's schema reference)
+    let mut consumers = Vec::new();
+    for operations in paths.values() {
+        for operation in operations.as_object().into_iter().flat_map(Map::values) {
+            let in_path = operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|parameter| parameter["in"] == "path");
+            if let (Some(parameter), Some(id)) = (in_path, operation["operationId"].as_str()) {
+                consumers.push((
+                    id.to_owned(),
+                    parameter["name"].clone(),
+                    parameter["schema"]["$ref"].clone(),
+                ));
+            }
+        }
+    }
+    for operations in paths.values_mut() {
+        let Some(creation) = operations.get_mut("post") else {
+            continue;
+        };
+        let Some(responses) = creation["responses"].as_object_mut() else {
+            continue;
+        };
+        for (status, response) in responses.iter_mut() {
+            if !status.starts_with('2') {
+                continue;
+            }
+            let answer = &response["content"]["application/json"]["schema"]["$ref"];
+            let Some(made) = component(answer).map(|schema| &schema["properties"]["id"]["$ref"])
+            else {
+                continue;
+            };
+            let links: Map<String, Value> = consumers
+                .iter()
+                .filter(|(_, _, takes)| takes.is_string() && takes == made)
+                .filter_map(|(operation, name, _)| {
+                    let name = name.as_str()?;
+                    Some((
+                        operation.clone(),
+                        json!({
+                            "operationId": operation,
+                            "parameters": {format!("path.{name}"): "$response.body#/id"},
+                        }),
+                    ))
+                })
+                .collect();
+            if !links.is_empty() {
+                response["links"] = Value::Object(links);
+            }
+        }
+    }
 }
 
 fn describe(operation: &Operation) -> Value {

@@ -86,6 +86,47 @@ fn every_reference_resolves_and_amounts_are_strings() {
     assert_eq!(create["security"][0]["bearer"], Value::Array(vec![]));
 }
 
+#[test]
+fn creations_link_to_what_acts_on_them() {
+    let doc = document();
+    let operation_ids: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|operations| operations.as_object().unwrap().values())
+        .filter_map(|operation| operation["operationId"].as_str())
+        .collect();
+    let links = &doc["paths"]["/v1/payments"]["post"]["responses"]["201"]["links"];
+    let confirm = &links["post_v1_payments__id__confirm"];
+    assert_eq!(confirm["parameters"]["path.id"], "$response.body#/id");
+    let methods = &doc["paths"]["/v1/customers/{id}/payment_methods"]["post"]["responses"];
+    let detach = methods
+        .as_object()
+        .unwrap()
+        .values()
+        .find_map(|response| response["links"].get("post_v1_payment_methods__id__detach"));
+    assert!(detach.is_some(), "a saved card links to its detach");
+    // Every link names an operation that exists, and never a different kind of id.
+    for operations in doc["paths"].as_object().unwrap().values() {
+        for operation in operations.as_object().unwrap().values() {
+            for response in operation["responses"].as_object().unwrap().values() {
+                for link in response["links"]
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|l| l.values())
+                {
+                    let target = link["operationId"].as_str().unwrap();
+                    assert!(operation_ids.contains(&target), "{target}");
+                }
+            }
+        }
+    }
+    assert!(
+        links.get("get_v1_customers__id_").is_none(),
+        "a payment id never feeds a customer path"
+    );
+}
+
 #[tokio::test]
 async fn every_documented_operation_is_routed_and_served() {
     let h = Harness::new().await;

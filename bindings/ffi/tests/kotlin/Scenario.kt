@@ -52,7 +52,7 @@ fun order(amount: String) =
 
 suspend fun ledgerScenario() {
     val engine = openFresh()
-    val shop = engine.actAs(null, emptyList(), "test")
+    val shop = engine.actAs(null, null, "test")
     val cash = account(shop, Direction.DEBIT)
     val wallet = account(shop, Direction.CREDIT, noOverdraft = true)
     val revenue = account(shop, Direction.CREDIT)
@@ -91,7 +91,7 @@ suspend fun ledgerScenario() {
 
 suspend fun paymentScenario() {
     val engine = openFresh()
-    val shop = engine.actAs(null, emptyList(), "test")
+    val shop = engine.actAs(null, null, "test")
 
     val payment = shop.createPayment(order("5000"), "order-1")
     same(payment.status, "requires_payment_method")
@@ -122,7 +122,7 @@ val eventKinds = listOf(
 
 suspend fun customerAndEventsScenario() {
     val engine = openFresh()
-    val shop = engine.actAs(null, emptyList(), "test")
+    val shop = engine.actAs(null, null, "test")
     val customer = shop.createCustomer(NewCustomerInput(email = "ada@example.com", name = "Ada", metadata = emptyMap()))
     val read = shop.customer(customer.id)
     same(read.email to read.name, "ada@example.com" to "Ada")
@@ -161,9 +161,9 @@ suspend fun customerAndEventsScenario() {
 
 suspend fun authScenario() {
     val engine = openFresh()
-    val shop = engine.actAs(null, emptyList(), "test")
+    val shop = engine.actAs(null, null, "test")
     val password = "correct horse battery staple"
-    val user = engine.signUp("Ada@Example.com", password, emptyList())
+    val user = engine.signUp("Ada@Example.com", password, null)
     same(user.email, "ada@example.com")
     val tokens = engine.logIn("ada@example.com", password, "test")
     val jwks = engine.jwks()
@@ -208,8 +208,8 @@ suspend fun authScenario() {
 
 suspend fun aTenantSeesOnlyItsOwnMerchant() {
     val engine = openFresh()
-    val a = engine.actAs(MERCHANT_A, emptyList(), "test")
-    val b = engine.actAs(MERCHANT_B, emptyList(), "test")
+    val a = engine.actAs(MERCHANT_A, null, "test")
+    val b = engine.actAs(MERCHANT_B, null, "test")
     val card = CardInput("4242 4242 4242 4242", 12u, 2099u, "123")
     val paid = a.createPayment(order("700"), null)
     a.attachCard(paid.id, card, null)
@@ -229,12 +229,15 @@ suspend fun aTenantSeesOnlyItsOwnMerchant() {
     same(a.balance(theirBalance).posted, "0")
 
     // Live mode reaches no sandbox: card details are refused, and test payments are unseen.
-    val live = engine.actAs(MERCHANT_A, emptyList(), "live")
+    val live = engine.actAs(MERCHANT_A, null, "live")
     same(failsWith<PaymentException.NotFound> { live.payment(paid.id) }.code, "payment_not_found")
     val fresh = live.createPayment(order("100"), null)
     val refused = failsWith<PaymentException.Rejected> { live.attachCard(fresh.id, card, null) }
     same(refused.code, "invalid_payment_method")
-    val badMode = failsWith<ObolException.Invalid> { engine.actAs(null, emptyList(), "sandbox") }
+    // An empty scope list grants nothing (absent means every scope).
+    val nothing = engine.actAs(null, emptyList(), "test")
+    same(failsWith<PaymentException.Unauthorized> { nothing.createPayment(order("100"), null) }.code, "forbidden")
+    val badMode = failsWith<ObolException.Invalid> { engine.actAs(null, null, "sandbox") }
     same(badMode.code, "invalid_request")
     engine.shutdown()
     engine.close()
@@ -243,7 +246,7 @@ suspend fun aTenantSeesOnlyItsOwnMerchant() {
 /** 8 plain threads, then 8 coroutines, × 500 transfers of 1 on one object: the totals add up. */
 suspend fun eightThreads() {
     val engine = openFresh()
-    val shop = engine.actAs(null, emptyList(), "test")
+    val shop = engine.actAs(null, null, "test")
     val source = account(shop, Direction.DEBIT)
     val pool = account(shop, Direction.CREDIT)
     val failures = AtomicInteger()

@@ -72,7 +72,7 @@ class Scenario(unittest.TestCase):
 
     async def ledger_scenario(self):
         engine = await open_fresh(self.directory.name)
-        shop = engine.act_as(None, [], "test")
+        shop = engine.act_as(None, None, "test")
         cash = await account(shop, obol.Direction.DEBIT)
         wallet = await account(shop, obol.Direction.CREDIT, no_overdraft=True)
         revenue = await account(shop, obol.Direction.CREDIT)
@@ -123,7 +123,7 @@ class Scenario(unittest.TestCase):
 
     async def payment_scenario(self):
         engine = await open_fresh(self.directory.name)
-        shop = engine.act_as(None, [], "test")
+        shop = engine.act_as(None, None, "test")
 
         payment = await shop.create_payment(order("5000"), "order-1")
         self.assertEqual(payment.status, "requires_payment_method")
@@ -157,7 +157,7 @@ class Scenario(unittest.TestCase):
 
     async def customer_and_events_scenario(self):
         engine = await open_fresh(self.directory.name)
-        shop = engine.act_as(None, [], "test")
+        shop = engine.act_as(None, None, "test")
         customer = await shop.create_customer(
             obol.NewCustomerInput(email="ada@example.com", name="Ada", metadata={})
         )
@@ -207,9 +207,9 @@ class Scenario(unittest.TestCase):
 
     async def auth_scenario(self):
         engine = await open_fresh(self.directory.name)
-        shop = engine.act_as(None, [], "test")
+        shop = engine.act_as(None, None, "test")
         password = "correct horse battery staple"
-        user = await engine.sign_up("Ada@Example.com", password, [])
+        user = await engine.sign_up("Ada@Example.com", password, None)
         self.assertEqual(user.email, "ada@example.com")
         tokens = await engine.log_in("ada@example.com", password, "test")
         jwks = await engine.jwks()
@@ -263,8 +263,8 @@ class Scenario(unittest.TestCase):
 
     async def a_tenant_sees_only_its_own_merchant(self):
         engine = await open_fresh(self.directory.name)
-        a = engine.act_as(MERCHANT_A, [], "test")
-        b = engine.act_as(MERCHANT_B, [], "test")
+        a = engine.act_as(MERCHANT_A, None, "test")
+        b = engine.act_as(MERCHANT_B, None, "test")
         card = obol.CardInput(number="4242 4242 4242 4242", exp_month=12, exp_year=2099, cvc="123")
         paid = await a.create_payment(order("700"), None)
         await a.attach_card(paid.id, card, None)
@@ -289,7 +289,7 @@ class Scenario(unittest.TestCase):
         self.assertEqual((await a.balance(their_balance)).posted, "0")
 
         # Live mode reaches no sandbox: card details are refused, and test payments are unseen.
-        live = engine.act_as(MERCHANT_A, [], "live")
+        live = engine.act_as(MERCHANT_A, None, "live")
         with self.assertRaises(obol.PaymentError.NotFound) as hidden:
             await live.payment(paid.id)
         self.assertEqual(hidden.exception.code, "payment_not_found")
@@ -297,8 +297,12 @@ class Scenario(unittest.TestCase):
         with self.assertRaises(obol.PaymentError.Rejected) as refused:
             await live.attach_card(fresh.id, card, None)
         self.assertEqual(refused.exception.code, "invalid_payment_method")
+        # An empty scope list grants nothing (absent means every scope).
+        with self.assertRaises(obol.PaymentError.Unauthorized) as denied:
+            await engine.act_as(None, [], "test").create_payment(order("100"), None)
+        self.assertEqual(denied.exception.code, "forbidden")
         with self.assertRaises(obol.ObolError.Invalid) as bad_mode:
-            engine.act_as(None, [], "sandbox")
+            engine.act_as(None, None, "sandbox")
         self.assertEqual(bad_mode.exception.code, "invalid_request")
         await engine.shutdown()
 
@@ -330,7 +334,7 @@ class Scenario(unittest.TestCase):
 
     async def two_accounts(self):
         engine = await open_fresh(self.directory.name)
-        shop = engine.act_as(None, [], "test")
+        shop = engine.act_as(None, None, "test")
         return engine, shop, await account(shop, obol.Direction.DEBIT), await account(
             shop, obol.Direction.CREDIT
         )

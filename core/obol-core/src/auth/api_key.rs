@@ -16,6 +16,9 @@ const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn
 const BODY_LEN: usize = 32;
 const CHECK_LEN: usize = 6;
 
+/// What every API key starts with, whatever its mode.
+pub const SECRET_PREFIX: &str = "obol_sk_";
+
 /// The key prefix of a mode: `obol_sk_live_` or `obol_sk_test_`.
 pub fn key_prefix(mode: Mode) -> &'static str {
     match mode {

@@ -70,6 +70,14 @@ impl Scope {
                 reason: format!("unknown scope {text:?}"),
             })
     }
+
+    /// Scopes from their names: every scope when `names` is absent, none for an empty list.
+    pub fn named(names: Option<&[String]>) -> Result<BTreeSet<Scope>> {
+        match names {
+            Some(names) => names.iter().map(|name| Scope::parse(name)).collect(),
+            None => Ok(Scope::ALL.into_iter().collect()),
+        }
+    }
 }
 
 /// Who acts: a signed-in user, an API key, or the host program itself.
@@ -116,6 +124,26 @@ impl Principal {
             scopes,
             mode,
         }
+    }
+
+    /// The host acting for a merchant given as text (the default merchant when absent), with
+    /// the named scopes (every scope when absent), in the named mode: what a binding's caller
+    /// passes. An empty list grants nothing; a malformed merchant id, an unknown scope or mode is
+    /// refused.
+    pub fn host_named(
+        merchant: Option<&str>,
+        scopes: Option<&[String]>,
+        mode: &str,
+    ) -> Result<Self> {
+        let merchant = match merchant {
+            Some(text) => text.parse()?,
+            None => crate::payments::default_merchant(),
+        };
+        Ok(Principal::host(
+            merchant,
+            Scope::named(scopes)?,
+            Mode::parse(mode)?,
+        ))
     }
 
     /// The tenant the principal acts for.
@@ -186,6 +214,31 @@ pub fn authorize(principal: &Principal, scope: Scope, tenant: &MerchantId) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_host_named_in_text_gets_what_it_names_and_no_more() {
+        let every = Principal::host_named(None, None, "test").unwrap();
+        assert_eq!(every.merchant, crate::payments::default_merchant());
+        assert_eq!(every.scopes.len(), Scope::ALL.len());
+        assert_eq!(every.mode, Mode::Test);
+        let none = Principal::host_named(None, Some(&[]), "live").unwrap();
+        assert!(none.scopes.is_empty(), "an empty list grants nothing");
+        assert_eq!(none.mode, Mode::Live);
+        let acme = MerchantId::derived("acme").to_string();
+        let read = ["payments:read".to_owned()];
+        let reader = Principal::host_named(Some(&acme), Some(&read), "test").unwrap();
+        assert_eq!(reader.merchant.to_string(), acme);
+        assert_eq!(reader.scopes, [Scope::PaymentsRead].into());
+        for (merchant, scopes, mode) in [
+            (Some("acme"), None, "test"),
+            (Some("mer_\u{0}"), None, "test"),
+            (None, Some(&["payments:*".to_owned()][..]), "test"),
+            (None, None, "Live"),
+            (None, None, ""),
+        ] {
+            assert!(Principal::host_named(merchant, scopes, mode).is_err());
+        }
+    }
 
     #[test]
     fn scope_and_tenant_both_required() {

@@ -18,12 +18,7 @@ impl AuthService for Local {
     }
 
     async fn authenticate(&self, credential: &str) -> Result<Principal> {
-        let auth = self.engine.auth();
-        if credential.starts_with("obol_sk_") {
-            auth.authenticate_api_key(credential).await
-        } else {
-            auth.verify_access_token(credential).await
-        }
+        self.engine.auth().authenticate(credential).await
     }
 
     async fn login(&self, request: LoginRequest, source: Option<&str>) -> Result<IssuedTokens> {

@@ -49,6 +49,16 @@ impl Auth {
         Ok((key, issued.secret))
     }
 
+    /// The principal a presented credential stands for, whichever kind it is: an API key
+    /// (`obol_sk_…`) or an access token. Anything that proves nothing is `unauthenticated`.
+    pub async fn authenticate(&self, credential: &str) -> Result<Principal> {
+        if credential.starts_with(crate::auth::api_key::SECRET_PREFIX) {
+            self.authenticate_api_key(credential).await
+        } else {
+            self.verify_access_token(credential).await
+        }
+    }
+
     /// The principal a presented key stands for; malformed, unknown, expired and revoked keys
     /// are all `unauthenticated`.
     pub async fn authenticate_api_key(&self, presented: &str) -> Result<Principal> {
