@@ -41,8 +41,9 @@ print(post("/v1/api_keys", {"name": "schemathesis", "scopes": scopes}, token)["s
 PY
 )
 
-cd "$here"
-schemathesis run "$base/openapi.json" \
+# Run from the scratch directory: Schemathesis keeps its example cache in the working directory.
+cd "$data"
+schemathesis --config-file "$here/schemathesis.toml" run "$base/openapi.json" \
   --checks all \
   --header "Authorization: Bearer $key" \
   --exclude-operation-id post_v1_api_keys__id__revoke \

@@ -370,14 +370,57 @@ fn is_local_database(url: &str) -> bool {
         Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
         None => host.split(':').next().unwrap_or_default(),
     };
-    match host {
-        // No host: a Unix socket (or a host given in the query, checked below).
-        "" => !rest.contains("host=") || rest.contains("host=/"),
-        "localhost" => true,
-        other => other
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback()),
+    // The query may name the host again (`host=`, `hostaddr=`), and then it wins: each one
+    // must be local too.
+    let query = rest
+        .split_once('?')
+        .map(|(_, query)| query)
+        .unwrap_or_default();
+    let mut hosts = vec![host.to_owned()];
+    for pair in query.split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if key.contains("host") {
+            hosts.push(percent_decoded(value));
+        }
     }
+    hosts.iter().all(|host| is_local_host(host))
+}
+
+/// A host a database URL may name in dev mode: none or a socket directory (a Unix socket),
+/// `localhost`, or a loopback address.
+fn is_local_host(host: &str) -> bool {
+    host.is_empty()
+        || host.starts_with('/')
+        || host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `%2F` and the like decoded (anything malformed stays as it is, and so is not local).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|pair| std::str::from_utf8(pair).ok())
+            .and_then(|pair| u8::from_str_radix(pair, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl std::fmt::Debug for Config {
@@ -519,6 +562,10 @@ mod tests {
             "postgres://obol:secret@db.example.com/obol",
             "postgresql://10.0.0.5:5432/obol",
             "postgres:///obol?host=db.example.com",
+            "postgres://localhost/obol?host=db.example.com",
+            "postgres://localhost/obol?sslmode=disable&hostaddr=10.0.0.5",
+            "postgres://127.0.0.1/obol?host=%64b.example.com",
+            "postgres://localhost/obol?host=%2Fsock&host=db.example.com",
             "mysql://localhost/x",
         ] {
             let message = refused(&[dev, ("OBOL_DATABASE_URL", remote)]);
@@ -531,6 +578,7 @@ mod tests {
             "postgres://localhost/test",
             "postgres://[::1]:5432/test",
             "postgres:///test?host=/var/run/postgresql",
+            "postgres://localhost/test?host=%2Fvar%2Frun%2Fpostgresql&hostaddr=127.0.0.1",
         ] {
             let config = Config::from_sources(None, env(&[dev, ("OBOL_DATABASE_URL", local)]));
             assert!(config.is_ok(), "{local}: {:?}", config.err());

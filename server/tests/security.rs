@@ -4,7 +4,10 @@
 //! modes, tokens across tenants, an overflowing verifier, lock-outs by strangers, leaking
 //! secrets, a spoofed sign-in source over gRPC, dev mode exposed, and sloppy input). Each
 //! drives the real router (in process) or the real binary, and failed before the change that
-//! fixed its finding.
+//! fixed its finding. The second part covers what a second review found: shared accounts
+//! overflowed by one merchant, a webhook header that made the server hash a body thousands of
+//! times, idempotency keys and resources shared between test and live mode, webhook
+//! endpoints aimed at internal addresses, and a dev database named in a URL's query.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 #[path = "api/harness.rs"]
@@ -675,4 +678,212 @@ async fn bodies_are_objects_keys_are_bounded_and_the_contract_says_so() {
     assert!(payment_id["pattern"].as_str().unwrap().starts_with("^pay_"));
     let endpoint = &doc["components"]["schemas"]["CreateEndpoint"]["properties"]["url"];
     assert_eq!(endpoint["format"], "uri", "{endpoint}");
+}
+
+// Second review.
+// A. One merchant could overflow the accounts every merchant's payments share.
+
+#[tokio::test]
+async fn no_payment_can_overflow_the_shared_accounts() {
+    let h = Harness::new().await;
+    let max = obol::payments::largest_amount(&h.engine.ledger().asset("USD").unwrap());
+    let near_max = (i128::MAX - 10_000_000).to_string();
+    for amount in [near_max.as_str(), "170141183460469231731687303715884105727"] {
+        let refused = h
+            .post(
+                "/v1/payments",
+                None,
+                json!({"amount": amount, "asset": "USD", "payment_method": card("4242424242424242"), "confirm": true}),
+            )
+            .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            refused.body
+        );
+        assert_eq!(refused.code(), "amount_too_large");
+    }
+    let largest = pay(&h, &max.to_string()).await;
+    assert_eq!(
+        largest.body["state"]["status"], "succeeded",
+        "{}",
+        largest.body
+    );
+    // Everyone else still pays.
+    let next = pay(&h, "9000000").await;
+    assert_eq!(next.body["state"]["status"], "succeeded", "{}", next.body);
+}
+
+// B. A webhook-signature header listing thousands of signatures cost a MAC of the body each.
+
+#[tokio::test]
+async fn a_long_signature_list_is_refused_and_big_bodies_answer_json() {
+    let h = Harness::new().await;
+    let paid = pay(&h, "1250").await;
+    let event = ProviderEvent {
+        id: "evt_many_signatures".into(),
+        reference: paid.str("provider_reference"),
+        kind: ProviderEventKind::DisputeOpened {
+            amount: 1250,
+            reason: "fraudulent".into(),
+        },
+    };
+    let mut call = sandbox_webhook(&event, SANDBOX_SECRET, &now_seconds(&h));
+    let genuine = call.headers()["webhook-signature"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let many = vec!["v1,AAAA"; 40_000].join(" ") + " " + &genuine;
+    call.headers_mut()
+        .insert("webhook-signature", many.parse().unwrap());
+    let refused = h.call(call).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
+    assert_eq!(refused.code(), "webhook_signature_invalid");
+    let payment = h.get(&format!("/v1/payments/{}", paid.str("id"))).await;
+    assert_eq!(payment.body["state"]["disputed"], "0");
+
+    let huge = "x".repeat(2 * 1024 * 1024);
+    let too_big = h
+        .call(request(
+            Method::POST,
+            "/webhooks/sandbox",
+            None,
+            None,
+            Some(&huge),
+            "application/json",
+        ))
+        .await;
+    assert_eq!(too_big.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(too_big.code(), "body_too_large");
+    let long_name = format!("/webhooks/{}", "p".repeat(5_000));
+    let unknown = h
+        .call(request(
+            Method::POST,
+            &long_name,
+            None,
+            None,
+            Some("{}"),
+            "application/json",
+        ))
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert!(unknown.body.to_string().len() < 1_000, "{}", unknown.body);
+}
+
+// C. Idempotency keys, customers, ledger books, webhook endpoints and API keys were shared
+// between test and live mode.
+
+#[tokio::test]
+async fn test_mode_reaches_nothing_of_live_mode() {
+    let h = Harness::new().await;
+    let merchant = default_merchant();
+    let test_key = api_key(&h, &merchant, &Scope::ALL, Mode::Test).await;
+    let live_key = api_key(&h, &merchant, &Scope::ALL, Mode::Live).await;
+    let order = json!({"amount": "1250", "asset": "USD"});
+    let in_test = h
+        .send(
+            Method::POST,
+            "/v1/payments",
+            Some(&test_key),
+            Some("order-1001"),
+            Some(order.clone()),
+        )
+        .await;
+    assert_eq!(in_test.status, StatusCode::CREATED, "{}", in_test.body);
+    let in_live = h
+        .send(
+            Method::POST,
+            "/v1/payments",
+            Some(&live_key),
+            Some("order-1001"),
+            Some(order),
+        )
+        .await;
+    assert_eq!(in_live.status, StatusCode::CREATED, "{}", in_live.body);
+    assert_ne!(in_live.str("id"), in_test.str("id"));
+    assert_eq!(in_live.body["mode"], "live", "{}", in_live.body);
+
+    // A live key the test-mode admin cannot see is one it cannot revoke.
+    let keys = h.get_as("/v1/api_keys", &test_key).await;
+    let live_id = h.get_as("/v1/api_keys", &live_key).await.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|key| key["mode"] == "live")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        keys.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|key| key["mode"] == "test"),
+        "{}",
+        keys.body
+    );
+    let revoke = h
+        .post_as(
+            &format!("/v1/api_keys/{live_id}/revoke"),
+            Some(&test_key),
+            json!({}),
+        )
+        .await;
+    assert_eq!(revoke.code(), "api_key_not_found", "{}", revoke.body);
+    assert_eq!(
+        h.get_as("/v1/payments", &live_key).await.status,
+        StatusCode::OK
+    );
+
+    // Customers and ledger accounts made in live mode are unknown in test mode.
+    let customer = h.post_as("/v1/customers", Some(&live_key), json!({})).await;
+    let unseen = h
+        .get_as(&format!("/v1/customers/{}", customer.str("id")), &test_key)
+        .await;
+    assert_eq!(unseen.code(), "customer_not_found");
+    let books = h
+        .post_as(
+            "/v1/ledger/accounts",
+            Some(&live_key),
+            json!({"asset": "USD", "normal_balance": "debit"}),
+        )
+        .await;
+    assert_eq!(
+        books.body["owner"],
+        format!("{merchant}:live"),
+        "{}",
+        books.body
+    );
+    let mine = h
+        .post_as(
+            "/v1/ledger/accounts",
+            Some(&test_key),
+            json!({"asset": "USD", "normal_balance": "credit"}),
+        )
+        .await;
+    let forged = h
+        .post_as(
+            "/v1/ledger/transactions",
+            Some(&test_key),
+            json!({"entries": [
+                {"account": books.str("id"), "direction": "debit", "amount": "1000000", "asset": "USD"},
+                {"account": mine.str("id"), "direction": "credit", "amount": "1000000", "asset": "USD"},
+            ]}),
+        )
+        .await;
+    assert_eq!(forged.code(), "account_not_found", "{}", forged.body);
+
+    // Webhook endpoints belong to a mode.
+    let hook = h
+        .post_as(
+            "/v1/webhook_endpoints",
+            Some(&live_key),
+            json!({"url": "https://example.com/live"}),
+        )
+        .await;
+    assert_eq!(hook.body["mode"], "live", "{}", hook.body);
+    let test_hooks = h.get_as("/v1/webhook_endpoints", &test_key).await;
+    assert_eq!(test_hooks.body["data"], json!([]));
 }

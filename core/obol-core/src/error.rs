@@ -242,6 +242,12 @@ pub enum Error {
         /// The user id.
         id: String,
     },
+    /// No API key of the tenant (in a mode the caller sees) has this id.
+    #[error("API key {id} not found")]
+    ApiKeyNotFound {
+        /// The key id.
+        id: String,
+    },
     /// Too many failed sign-ins for this account or source; try again later.
     #[error("too many attempts; retry after {retry_after_seconds} s")]
     TooManyAttempts {
@@ -345,6 +351,14 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A payment larger than its asset allows ([`crate::payments::largest_amount`]).
+    #[error("amount too large: at most {max} minor units of {asset}")]
+    AmountTooLarge {
+        /// The asset.
+        asset: String,
+        /// The largest amount allowed.
+        max: i128,
+    },
     /// A time that must lie ahead (an expiry) is already past.
     #[error("{what} is in the past")]
     InThePast {
@@ -429,6 +443,7 @@ impl Error {
             Error::InvalidUser { .. } => "invalid_user",
             Error::EmailTaken => "email_taken",
             Error::UserNotFound { .. } => "user_not_found",
+            Error::ApiKeyNotFound { .. } => "api_key_not_found",
             Error::TooManyAttempts { .. } => "too_many_attempts",
             Error::Unauthenticated => "unauthenticated",
             Error::Forbidden { .. } => "forbidden",
@@ -450,6 +465,7 @@ impl Error {
             Error::InvalidRequest { .. } => "invalid_request",
             Error::InvalidPaymentMethod { .. } => "invalid_payment_method",
             Error::InThePast { .. } => "in_the_past",
+            Error::AmountTooLarge { .. } => "amount_too_large",
         }
     }
 
@@ -493,7 +509,8 @@ impl Error {
             | Error::InvalidPaymentMethod { .. }
             | Error::InvalidCursor
             | Error::InvalidAccount { .. }
-            | Error::InThePast { .. } => ErrorClass::Rejected,
+            | Error::InThePast { .. }
+            | Error::AmountTooLarge { .. } => ErrorClass::Rejected,
             Error::ProviderTimeout { .. } => ErrorClass::Timeout,
             Error::ProviderUnavailable { .. } | Error::Unavailable { .. } | Error::ShutDown => {
                 ErrorClass::Unavailable
@@ -504,6 +521,7 @@ impl Error {
             | Error::HoldNotFound { .. }
             | Error::PaymentNotFound { .. }
             | Error::UserNotFound { .. }
+            | Error::ApiKeyNotFound { .. }
             | Error::DisputeNotFound { .. }
             | Error::CustomerNotFound { .. }
             | Error::PaymentMethodNotFound { .. }

@@ -114,13 +114,13 @@ async fn deliveries_reach_a_local_receiver_signed_and_retried() {
         endpoints.insert(
             path,
             dispatcher
-                .add_endpoint(&default_merchant(), &url)
+                .add_endpoint(&default_merchant(), obol_core::Mode::Test, &url)
                 .await
                 .unwrap(),
         );
     }
     let refused = dispatcher
-        .add_endpoint(&default_merchant(), &closed)
+        .add_endpoint(&default_merchant(), obol_core::Mode::Test, &closed)
         .await
         .unwrap();
 

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use obol_core::webhooks::{
     AttemptOutcome, Delivery, DeliveryAttempt, WebhookEndpoint, WebhookSecret,
 };
-use obol_core::{EndpointId, EventId, MerchantId, Result, Timestamp, WebhookStore};
+use obol_core::{EndpointId, EventId, MerchantId, Mode, Result, Timestamp, WebhookStore};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
@@ -14,6 +14,7 @@ fn endpoint(row: &PgRow) -> Result<WebhookEndpoint> {
     Ok(WebhookEndpoint {
         id: EndpointId::parse(&row.try_get::<String, _>("id").map_err(db_error)?)?,
         merchant: MerchantId::parse(&row.try_get::<String, _>("merchant").map_err(db_error)?)?,
+        mode: Mode::parse(&row.try_get::<String, _>("mode").map_err(db_error)?)?,
         url: row.try_get("url").map_err(db_error)?,
         secret: WebhookSecret::parse(&row.try_get::<String, _>("secret").map_err(db_error)?)?,
         enabled: row.try_get("enabled").map_err(db_error)?,
@@ -30,8 +31,8 @@ fn attempt_count(row: &PgRow, column: &str) -> Result<u32> {
 impl WebhookStore for PostgresStore {
     async fn save_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<()> {
         sqlx::query(
-            "INSERT INTO webhook_endpoints (id, url, secret, enabled, created_at, merchant) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
+            "INSERT INTO webhook_endpoints (id, url, secret, enabled, created_at, merchant, \
+             mode) VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (id) DO UPDATE SET url = excluded.url, enabled = excluded.enabled",
         )
         .bind(endpoint.id.to_string())
@@ -40,6 +41,7 @@ impl WebhookStore for PostgresStore {
         .bind(endpoint.enabled)
         .bind(endpoint.created_at.as_micros())
         .bind(endpoint.merchant.as_str())
+        .bind(endpoint.mode.as_str())
         .execute(&self.pool)
         .await
         .map_err(db_error)?;
@@ -48,7 +50,7 @@ impl WebhookStore for PostgresStore {
 
     async fn endpoints(&self, merchant: &MerchantId) -> Result<Vec<WebhookEndpoint>> {
         let rows = sqlx::query(
-            "SELECT id, url, secret, enabled, created_at, merchant FROM webhook_endpoints \
+            "SELECT id, url, secret, enabled, created_at, merchant, mode FROM webhook_endpoints \
              WHERE merchant = $1 ORDER BY created_at, id",
         )
         .bind(merchant.as_str())
@@ -75,7 +77,8 @@ impl WebhookStore for PostgresStore {
         let created = sqlx::query(
             "INSERT INTO webhook_deliveries (event_seq, endpoint_id, state, attempts, \
              next_attempt_at) SELECT e.seq, w.id, 'pending', 0, $1 FROM payment_events e \
-             JOIN webhook_endpoints w ON w.merchant = e.merchant WHERE e.seq = ANY($2) AND w.enabled \
+             JOIN webhook_endpoints w ON w.merchant = e.merchant AND w.mode = e.mode \
+             WHERE e.seq = ANY($2) AND w.enabled \
              ORDER BY e.seq, w.created_at",
         )
         .bind(now.as_micros())

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use obol_core::webhooks::{
     AttemptOutcome, Delivery, DeliveryAttempt, WebhookEndpoint, WebhookSecret,
 };
-use obol_core::{EndpointId, EventId, MerchantId, Result, Timestamp, WebhookStore};
+use obol_core::{EndpointId, EventId, MerchantId, Mode, Result, Timestamp, WebhookStore};
 use rusqlite::Connection;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -17,6 +17,7 @@ fn endpoint(row: &SqliteRow) -> Result<WebhookEndpoint> {
     Ok(WebhookEndpoint {
         id: EndpointId::parse(&row.try_get::<String, _>("id").map_err(db_error)?)?,
         merchant: MerchantId::parse(&row.try_get::<String, _>("merchant").map_err(db_error)?)?,
+        mode: Mode::parse(&row.try_get::<String, _>("mode").map_err(db_error)?)?,
         url: row.try_get("url").map_err(db_error)?,
         secret: WebhookSecret::parse(&row.try_get::<String, _>("secret").map_err(db_error)?)?,
         enabled: row.try_get("enabled").map_err(db_error)?,
@@ -49,7 +50,8 @@ fn fan_out(conn: &Connection, limit: u32, now: Timestamp) -> Result<usize> {
         .prepare_cached(
             "INSERT INTO webhook_deliveries (event_seq, endpoint_id, state, attempts, \
              next_attempt_at) SELECT e.seq, w.id, 'pending', 0, ? FROM payment_events e \
-             JOIN webhook_endpoints w ON w.merchant = e.merchant WHERE e.fanned_out = 0 \
+             JOIN webhook_endpoints w ON w.merchant = e.merchant AND w.mode = e.mode \
+             WHERE e.fanned_out = 0 \
              AND e.seq <= ? AND w.enabled ORDER BY e.seq, w.created_at",
         )
         .and_then(|mut s| s.execute([now.as_micros(), bound]))
@@ -157,8 +159,8 @@ fn record(conn: &Connection, outcome: &AttemptOutcome) -> Result<()> {
 impl WebhookStore for SqliteStore {
     async fn save_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<()> {
         sqlx::query(
-            "INSERT INTO webhook_endpoints (id, url, secret, enabled, created_at, merchant) \
-             VALUES (?, ?, ?, ?, ?, ?) \
+            "INSERT INTO webhook_endpoints (id, url, secret, enabled, created_at, merchant, \
+             mode) VALUES (?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (id) DO UPDATE SET url = excluded.url, enabled = excluded.enabled",
         )
         .bind(endpoint.id.to_string())
@@ -167,6 +169,7 @@ impl WebhookStore for SqliteStore {
         .bind(endpoint.enabled)
         .bind(endpoint.created_at.as_micros())
         .bind(endpoint.merchant.as_str())
+        .bind(endpoint.mode.as_str())
         .execute(&self.write)
         .await
         .map_err(db_error)?;
@@ -175,7 +178,7 @@ impl WebhookStore for SqliteStore {
 
     async fn endpoints(&self, merchant: &MerchantId) -> Result<Vec<WebhookEndpoint>> {
         let rows = sqlx::query(
-            "SELECT id, url, secret, enabled, created_at, merchant FROM webhook_endpoints \
+            "SELECT id, url, secret, enabled, created_at, merchant, mode FROM webhook_endpoints \
              WHERE merchant = ? ORDER BY created_at, id",
         )
         .bind(merchant.as_str())

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use obol::payments::{Customer, NewCustomer, SavedMethod};
+use obol::tenant::keys::Operation;
 use obol::{CustomerId, Metadata, PaymentMethodId};
 use serde::Deserialize;
 
@@ -39,7 +40,7 @@ pub async fn create(
     // A retry with the same key names the same customer.
     let id = state.id_for(
         &who,
-        "customers",
+        Operation::CreateCustomer,
         &key,
         CustomerId::derived,
         CustomerId::generate,

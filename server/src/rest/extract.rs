@@ -26,13 +26,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
         if !is_json(request.headers()) {
             return Err(unsupported_media_type());
         }
-        let bytes =
-            Bytes::from_request(request, state)
-                .await
-                .map_err(|rejection| match rejection.status() {
-                    StatusCode::PAYLOAD_TOO_LARGE => body_too_large(),
-                    _ => ApiError::invalid("invalid_request", rejection.body_text()),
-                })?;
+        let RawBody(bytes) = RawBody::from_request(request, state).await?;
         let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
         if first != Some(&b'{') {
             return Err(
@@ -46,6 +40,25 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
             Ok(axum::Json(value)) => Ok(Body(value)),
             Err(rejection) => Err(json_rejection(&rejection)),
         }
+    }
+}
+
+/// A body as bytes, whatever its type (a provider's webhook, verified by its signature); too
+/// large or unreadable is a JSON error like every other.
+#[derive(Debug, Clone)]
+pub struct RawBody(pub Bytes);
+
+impl FromRequest<AppState> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        Bytes::from_request(request, state)
+            .await
+            .map(RawBody)
+            .map_err(|rejection| match rejection.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => body_too_large(),
+                _ => ApiError::invalid("invalid_request", rejection.body_text()),
+            })
     }
 }
 

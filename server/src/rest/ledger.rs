@@ -6,6 +6,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use obol::tenant::keys::Operation;
 use obol::{
     Account, AccountFlags, AccountId, AssetCode, Balance, Direction, Entry, HistoryEntry, Hold,
     LedgerCommand, Metadata, NewAccount, NewHold, NewTransaction, Page, PostAmount, PostHold,
@@ -58,7 +59,7 @@ pub async fn create_account(
     let id = body.id.unwrap_or_else(|| {
         state.id_for(
             &who,
-            "accounts",
+            Operation::CreateAccount,
             &key,
             AccountId::derived,
             AccountId::generate,
@@ -182,7 +183,7 @@ pub async fn create_transaction(
     key: IdempotencyKey,
     Body(body): Body<CreateTransaction>,
 ) -> ApiResult<(StatusCode, Json<Transaction>)> {
-    let id = state.transaction_id(&who, "transactions", &key, body.id);
+    let id = state.transaction_id(&who, Operation::Transfer, &key, body.id);
     let command = LedgerCommand::Transfer(NewTransaction {
         id,
         entries: body.entries,
@@ -223,7 +224,7 @@ pub async fn reverse(
     Body(body): Body<ReverseBody>,
 ) -> ApiResult<(StatusCode, Json<Transaction>)> {
     let transaction_id = parse_id(&id, TransactionId::parse)?;
-    let id = state.transaction_id(&who, "reversals", &key, body.id);
+    let id = state.transaction_id(&who, Operation::Reverse, &key, body.id);
     let command = LedgerCommand::Reverse(Reverse {
         id,
         transaction_id,
@@ -258,7 +259,7 @@ pub async fn create_hold(
     key: IdempotencyKey,
     Body(body): Body<CreateHold>,
 ) -> ApiResult<(StatusCode, Json<Transaction>)> {
-    let id = state.transaction_id(&who, "holds", &key, body.id);
+    let id = state.transaction_id(&who, Operation::Hold, &key, body.id);
     let command = LedgerCommand::Hold(NewHold {
         id,
         entries: body.entries,
@@ -309,7 +310,7 @@ pub async fn post_hold(
     Body(body): Body<PostBody>,
 ) -> ApiResult<(StatusCode, Json<Transaction>)> {
     let hold_id = parse_id(&id, TransactionId::parse)?;
-    let id = state.transaction_id(&who, "hold_posts", &key, body.id);
+    let id = state.transaction_id(&who, Operation::PostHold, &key, body.id);
     let command = LedgerCommand::PostHold(PostHold {
         id,
         hold_id,
@@ -344,7 +345,7 @@ pub async fn void_hold(
     Body(body): Body<VoidBody>,
 ) -> ApiResult<(StatusCode, Json<Transaction>)> {
     let hold_id = parse_id(&id, TransactionId::parse)?;
-    let id = state.transaction_id(&who, "hold_voids", &key, body.id);
+    let id = state.transaction_id(&who, Operation::VoidHold, &key, body.id);
     let command = LedgerCommand::VoidHold(VoidHold {
         id,
         hold_id,

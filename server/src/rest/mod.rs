@@ -20,7 +20,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::get;
 use obol::auth::Principal;
-use obol::tenant::keys;
+use obol::tenant::keys::{self, Operation};
 use obol::{IdGen, TransactionId};
 use serde::Serialize;
 
@@ -42,28 +42,26 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The id of a new ledger resource: derived from the caller's idempotency key by the
-    /// engine's rule ([`obol::tenant::keys::ledger_id_seed`]), so a retry names the same
-    /// resource; new without a key.
+    /// The id of a new resource the request did not name: the engine's rule
+    /// ([`keys::named_by_key`]), so a retry with the same key names the same resource.
     pub fn id_for<T>(
         &self,
         who: &Principal,
-        operation: &str,
+        operation: Operation,
         key: &IdempotencyKey,
         derive: impl FnOnce(&str) -> T,
         generate: impl FnOnce(&dyn IdGen) -> T,
     ) -> T {
-        match key.get() {
-            Some(key) => derive(&keys::ledger_id_seed(who.merchant(), operation, key)),
-            None => generate(self.ids.as_ref()),
-        }
+        keys::named_by_key(who, operation, key.get(), derive, || {
+            generate(self.ids.as_ref())
+        })
     }
 
-    /// A ledger write's id: the one given, else derived from the key, else new.
+    /// A ledger write's id: the one given, else the one its key names, else new.
     pub fn transaction_id(
         &self,
         who: &Principal,
-        operation: &str,
+        operation: Operation,
         key: &IdempotencyKey,
         given: Option<TransactionId>,
     ) -> TransactionId {

@@ -2,7 +2,6 @@
 //! providers send us (`/webhooks/{provider}`, authenticated by their signature).
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use obol::EventId;
@@ -10,7 +9,7 @@ use obol::webhooks::DeliveryAttempt;
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiResult;
-use super::extract::{Body, Caller, IdempotencyKey};
+use super::extract::{Body, Caller, IdempotencyKey, RawBody};
 use super::{AppState, List, parse_id};
 use crate::services::{EndpointView, NewEndpoint};
 
@@ -88,7 +87,7 @@ pub async fn provider(
     State(state): State<AppState>,
     Path(provider): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<Json<Received>> {
     let headers: Vec<(String, String)> = headers
         .iter()

@@ -195,8 +195,9 @@ impl Principal {
     }
 }
 
-/// The check: the principal holds `scope` and acts for `tenant`. Another tenant's resources
-/// are refused as forbidden without saying whether they exist.
+/// The check: the principal holds `scope` and acts for `tenant`. (The tenant API finds
+/// resources within the caller's merchant only, so another tenant's answer `*_not_found`
+/// before this check is reached.)
 pub fn authorize(principal: &Principal, scope: Scope, tenant: &MerchantId) -> Result<()> {
     if principal.merchant() != tenant {
         return Err(Error::Forbidden {

@@ -339,9 +339,31 @@ fn encode_cursor(sequence: i64) -> String {
     format!("seq_{sequence}")
 }
 
+/// A cursor this ledger made: `seq_` and a sequence number, digits only (no sign).
 fn decode_cursor(cursor: &str) -> Result<i64> {
     cursor
         .strip_prefix("seq_")
+        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|n| n.parse().ok())
         .ok_or(Error::InvalidCursor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_nothing_else_reads_as_one() {
+        assert_eq!(decode_cursor(&encode_cursor(42)).unwrap(), 42);
+        for bad in [
+            "seq_-1",
+            "seq_+1",
+            "seq_",
+            "seq_1 ",
+            "42",
+            "seq_99999999999999999999",
+        ] {
+            assert!(decode_cursor(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::id::{AccountId, MerchantId, TransactionId};
+use crate::mode::Mode;
 use crate::money::AssetCode;
 
 /// Free-form string metadata, within Stripe's limits ([`crate::ledger::validate`]): at most 50
@@ -138,7 +139,8 @@ pub struct AccountFlags {
 }
 
 /// Who an account belongs to, which decides who may reach it. Stored and shown as text:
-/// `host`, `system`, or the merchant's id.
+/// `host`, `system`, the merchant's id (its test-mode books, and every account from before
+/// modes existed), or the merchant's id and `:live`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub enum AccountOwner {
     /// The program that embeds the engine: reachable through the engine's own ledger API,
@@ -149,28 +151,38 @@ pub enum AccountOwner {
     /// creates, closes or posts to these; their ids lie in the reserved range
     /// ([`AccountId::reserved`]).
     System,
-    /// A tenant: reachable by that merchant's principals.
-    Merchant(MerchantId),
+    /// A tenant in one mode: reachable by that merchant's principals in that mode (test and
+    /// live keep separate books).
+    Merchant(MerchantId, Mode),
 }
 
 impl AccountOwner {
-    /// The stored text: `None` for the host, `system`, or the merchant's id.
-    pub fn stored(&self) -> Option<&str> {
+    /// The stored text: `None` for the host, `system`, the merchant's id in test mode, or
+    /// the id and `:live`.
+    pub fn stored(&self) -> Option<String> {
         match self {
             AccountOwner::Host => None,
-            AccountOwner::System => Some("system"),
-            AccountOwner::Merchant(merchant) => Some(merchant.as_str()),
+            AccountOwner::System => Some("system".into()),
+            AccountOwner::Merchant(merchant, Mode::Test) => Some(merchant.to_string()),
+            AccountOwner::Merchant(merchant, Mode::Live) => Some(format!("{merchant}:live")),
         }
     }
 
     /// Reads the stored text.
     pub fn from_stored(text: Option<&str>) -> Result<Self> {
+        let owner = |text: &str| {
+            let (merchant, mode) = match text.strip_suffix(":live") {
+                Some(merchant) => (merchant, Mode::Live),
+                None => (text, Mode::Test),
+            };
+            MerchantId::parse(merchant).map(|merchant| AccountOwner::Merchant(merchant, mode))
+        };
         match text {
             None | Some("host") => Ok(AccountOwner::Host),
             Some("system") => Ok(AccountOwner::System),
-            Some(merchant) => MerchantId::parse(merchant)
-                .map(AccountOwner::Merchant)
-                .map_err(|_| Error::corrupt(format!("account owner {merchant:?}"))),
+            Some(text) => {
+                owner(text).map_err(|_| Error::corrupt(format!("account owner {text:?}")))
+            }
         }
     }
 }
@@ -180,7 +192,7 @@ impl Serialize for AccountOwner {
         &self,
         serializer: S,
     ) -> std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.stored().unwrap_or("host"))
+        serializer.serialize_str(self.stored().as_deref().unwrap_or("host"))
     }
 }
 
@@ -202,8 +214,8 @@ impl schemars::JsonSchema for AccountOwner {
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
             "type": "string",
-            "description": "host, system, or the owning merchant's id",
-            "pattern": "^(host|system|mer_[0-9A-HJKMNP-TV-Z]{26})$",
+            "description": "host, system, or the owning merchant's id (test mode) or id and :live",
+            "pattern": "^(host|system|mer_[0-7][0-9A-HJKMNP-TV-Z]{25}(:live)?)$",
         })
     }
 }

@@ -28,6 +28,7 @@ use crate::ledger::codec::to_json;
 use crate::ledger::model::{
     Account, AssetTotals, Balance, HistoryEntry, Hold, HoldStatus, Transaction,
 };
+use crate::mode::Mode;
 use crate::money::{Asset, AssetCode};
 use crate::payments::children::Child;
 use crate::payments::customers::{Customer, SavedMethod};

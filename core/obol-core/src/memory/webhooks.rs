@@ -32,16 +32,20 @@ impl WebhookStore for MemoryStore {
             .events
             .len()
             .min(state.fanned_out + usize::try_from(limit).unwrap_or(usize::MAX));
-        let targets: Vec<(MerchantId, EndpointId)> = state
+        let targets: Vec<(MerchantId, Mode, EndpointId)> = state
             .endpoints
             .iter()
             .filter(|e| e.enabled)
-            .map(|e| (e.merchant.clone(), e.id.clone()))
+            .map(|e| (e.merchant.clone(), e.mode, e.id.clone()))
             .collect();
         let mut created = 0;
         for event in state.fanned_out..end {
-            let merchant = state.events[event].payment.merchant.clone();
-            for (_, endpoint_id) in targets.iter().filter(|(m, _)| *m == merchant) {
+            let payment = &state.events[event].payment;
+            let (merchant, mode) = (payment.merchant.clone(), payment.mode);
+            let theirs = targets
+                .iter()
+                .filter(|(m, endpoint_mode, _)| *m == merchant && *endpoint_mode == mode);
+            for (_, _, endpoint_id) in theirs {
                 state.deliveries.push(DeliveryRow {
                     event,
                     endpoint_id: endpoint_id.clone(),

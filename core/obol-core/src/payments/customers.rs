@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::id::{CustomerId, MerchantId, PaymentMethodId};
 use crate::ledger::model::Metadata;
 use crate::ledger::validate;
+use crate::mode::Mode;
 
 /// What a customer's email takes, as a JSON Schema (ECMA 262) pattern: one `@` with text on
 /// both sides, no whitespace.
@@ -28,6 +29,9 @@ pub struct NewCustomer {
     /// The merchant whose customer this is.
     #[serde(default = "default_merchant")]
     pub merchant: MerchantId,
+    /// The mode it belongs to (test and live keep separate customers).
+    #[serde(default)]
+    pub mode: Mode,
     /// Free-form metadata.
     pub metadata: Metadata,
 }
@@ -40,6 +44,7 @@ impl NewCustomer {
             email: None,
             name: None,
             merchant: default_merchant(),
+            mode: Mode::Test,
             metadata: Metadata::new(),
         }
     }
@@ -47,6 +52,12 @@ impl NewCustomer {
     /// A customer of `merchant`.
     pub fn for_merchant(mut self, merchant: MerchantId) -> Self {
         self.merchant = merchant;
+        self
+    }
+
+    /// A customer of `mode`.
+    pub fn in_mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
         self
     }
 
@@ -93,6 +104,9 @@ pub struct Customer {
     /// The merchant whose customer this is.
     #[serde(default = "default_merchant")]
     pub merchant: MerchantId,
+    /// The mode it belongs to (customers from before modes existed are test mode).
+    #[serde(default)]
+    pub mode: Mode,
     /// Free-form metadata.
     pub metadata: Metadata,
     /// When created.
@@ -106,6 +120,7 @@ impl Customer {
             && self.email == new.email
             && self.name == new.name
             && self.merchant == new.merchant
+            && self.mode == new.mode
             && self.metadata == new.metadata
     }
 }

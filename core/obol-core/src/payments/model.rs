@@ -11,7 +11,7 @@ use crate::id::{CustomerId, EventId, MerchantId, PaymentId, TransactionId};
 use crate::ledger::batch::Submission;
 use crate::ledger::model::Metadata;
 use crate::mode::Mode;
-use crate::money::AssetCode;
+use crate::money::{Asset, AssetCode};
 
 /// What a caller asks for when creating a payment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +75,15 @@ impl NewPayment {
 /// The merchant of a single-merchant installation (an id derived from a fixed name).
 pub fn default_merchant() -> MerchantId {
     MerchantId::derived("obol:default-merchant")
+}
+
+/// The largest payment in `asset`: a billion major units (10^29 minor units at most). The
+/// payment engine's accounts are shared by every merchant of a mode, so one merchant's huge
+/// payments must never be able to overflow them for the others: at this bound that would
+/// take more than 10^9 payments.
+pub fn largest_amount(asset: &Asset) -> i128 {
+    let digits = (u32::from(asset.scale) + 9).min(29);
+    10_i128.pow(digits)
 }
 
 /// A payment (intent) as stored.

@@ -581,8 +581,10 @@ impl Provider for Sandbox {
     /// Stripe's standard card pricing: 2.9 % (rounded down) + 30 minor units, never more
     /// than the capture.
     fn capture_fee(&self, _asset: &AssetCode, amount: i128) -> i128 {
-        let percent = amount.checked_mul(29).map_or(0, |n| n / 1000);
-        percent.saturating_add(30).min(amount).max(0)
+        // Split so no product can overflow: floor(amount × 29 / 1000), exactly.
+        let amount = amount.max(0);
+        let percent = amount / 1000 * 29 + amount % 1000 * 29 / 1000;
+        percent.saturating_add(30).min(amount)
     }
 }
 
@@ -594,6 +596,25 @@ mod tests {
     use crate::money::AssetCode;
 
     const NOW: Timestamp = Timestamp::from_micros(1_795_564_800_000_000);
+
+    #[test]
+    fn the_fee_is_exact_for_every_amount() {
+        let sandbox = Sandbox::ephemeral();
+        let usd = AssetCode::new("USD").unwrap();
+        assert_eq!(sandbox.capture_fee(&usd, 10_000), 290 + 30);
+        assert_eq!(
+            sandbox.capture_fee(&usd, 20),
+            20,
+            "never more than the capture"
+        );
+        assert_eq!(sandbox.capture_fee(&usd, 1_999), 57 + 30);
+        // Past i128::MAX / 29 the product would overflow; the split form does not.
+        let huge = i128::MAX - 7;
+        assert_eq!(
+            sandbox.capture_fee(&usd, huge),
+            huge / 1000 * 29 + huge % 1000 * 29 / 1000 + 30
+        );
+    }
 
     fn acme() -> MerchantId {
         MerchantId::derived("acme")

@@ -1,6 +1,7 @@
 //! A tenant's customers and their saved payment methods.
 
 use super::Tenant;
+use super::keys::Operation;
 use crate::auth::Scope;
 use crate::error::{Error, Result};
 use crate::id::{CustomerId, PaymentMethodId};
@@ -11,8 +12,10 @@ impl Tenant {
     /// it, other details `idempotency_conflict`.
     pub async fn create_customer(&self, key: Option<&str>, new: NewCustomer) -> Result<Customer> {
         self.require(Scope::PaymentsWrite)?;
-        let new = new.for_merchant(self.merchant().clone());
-        self.once("customers", key, &new, |_| {
+        let new = new
+            .for_merchant(self.merchant().clone())
+            .in_mode(self.mode());
+        self.once(Operation::CreateCustomer, key, &new, |_| {
             self.payments.create_customer(new.clone())
         })
         .await
@@ -35,7 +38,7 @@ impl Tenant {
         self.require(Scope::PaymentsWrite)?;
         self.own_customer(customer).await?;
         let request = (customer, method.fingerprint());
-        self.once("payment_methods", key, &request, |_| async {
+        self.once(Operation::SaveMethod, key, &request, |_| async {
             let token = self.resolve_method(Some(customer), method).await?;
             self.payments.save_method(customer, token).await
         })
@@ -59,10 +62,10 @@ impl Tenant {
         self.payments.detach_method(id).await
     }
 
-    /// A customer of the tenant's merchant; another merchant's is as good as unknown.
+    /// A customer of the tenant's merchant and mode; any other is as good as unknown.
     pub(super) async fn own_customer(&self, id: &CustomerId) -> Result<Customer> {
         let customer = self.payments.customer(id).await?;
-        if customer.merchant != *self.merchant() {
+        if customer.merchant != *self.merchant() || customer.mode != self.mode() {
             return Err(Error::CustomerNotFound { id: id.to_string() });
         }
         Ok(customer)

@@ -3,6 +3,7 @@
 //! its own payment balances.
 
 use super::Tenant;
+use super::keys::Operation;
 use crate::auth::Scope;
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
@@ -27,8 +28,8 @@ impl Tenant {
                 ),
             });
         }
-        let new = new.owned_by(AccountOwner::Merchant(self.merchant().clone()));
-        self.once("accounts", key, &new, |_| {
+        let new = new.owned_by(self.account_owner());
+        self.once(Operation::CreateAccount, key, &new, |_| {
             self.ledger().create_account(new.clone())
         })
         .await
@@ -114,10 +115,15 @@ impl Tenant {
         self.ledger().history(id, cursor, limit).await
     }
 
+    /// The owner of the accounts this tenant opens: its merchant, in its mode.
+    fn account_owner(&self) -> AccountOwner {
+        AccountOwner::Merchant(self.merchant().clone(), self.mode())
+    }
+
     /// An account the tenant owns; any other is as good as unknown.
     async fn own_account(&self, id: &AccountId) -> Result<(Account, Balance)> {
         let found = self.ledger().account_and_balance(id).await?;
-        if found.0.owner != AccountOwner::Merchant(self.merchant().clone()) {
+        if found.0.owner != self.account_owner() {
             return Err(Error::AccountNotFound {
                 account: id.to_string(),
             });
@@ -138,7 +144,7 @@ impl Tenant {
 
     fn may_read(&self, account: &Account) -> bool {
         match &account.owner {
-            AccountOwner::Merchant(owner) => owner == self.merchant(),
+            AccountOwner::Merchant(..) => account.owner == self.account_owner(),
             // The engine names the merchant and mode of a payment balance in its metadata
             // (no tenant writes a system account's metadata); older ones were test mode.
             AccountOwner::System => {

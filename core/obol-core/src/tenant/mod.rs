@@ -90,7 +90,7 @@ impl Tenant {
     /// without a key, which runs it every time).
     async fn once<T, F, Fut>(
         &self,
-        operation: &str,
+        operation: keys::Operation,
         key: Option<&str>,
         request: &(impl Serialize + Sync),
         work: F,
@@ -103,7 +103,7 @@ impl Tenant {
         match key {
             None => work(None).await,
             Some(key) => {
-                let scoped = keys::scoped_key(self.merchant(), operation, key);
+                let scoped = keys::scoped_key(self.merchant(), self.mode(), operation, key);
                 run_once(self.store(), &scoped, request, self.ledger().now(), work).await
             }
         }

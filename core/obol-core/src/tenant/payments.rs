@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Tenant;
-use super::keys::{self, CREATE_PAYMENT};
+use super::keys::{self, Operation};
 use crate::auth::Scope;
 use crate::error::{Error, Result};
 use crate::id::{AccountId, CustomerId, PaymentId};
@@ -65,10 +65,16 @@ impl Tenant {
         request: CreatePayment,
     ) -> Result<Payment> {
         self.require(Scope::PaymentsWrite)?;
-        self.once(CREATE_PAYMENT, key, &request.fingerprint(), |claimed_at| {
-            let id = keys::payment_id(self.merchant(), key, claimed_at, self.ids());
-            self.create_steps(id, request.clone())
-        })
+        self.once(
+            Operation::CreatePayment,
+            key,
+            &request.fingerprint(),
+            |claimed_at| {
+                let id =
+                    keys::payment_id(self.merchant(), self.mode(), key, claimed_at, self.ids());
+                self.create_steps(id, request.clone())
+            },
+        )
         .await
     }
 
@@ -128,7 +134,7 @@ impl Tenant {
         self.require(Scope::PaymentsWrite)?;
         let payment = self.own_payment(id).await?;
         let fingerprint = (id, method.fingerprint());
-        self.once("payments.attach", key, &fingerprint, |_| async {
+        self.once(Operation::AttachMethod, key, &fingerprint, |_| async {
             let token = self
                 .resolve_method(payment.customer.as_ref(), method.clone())
                 .await?;
@@ -147,7 +153,7 @@ impl Tenant {
         self.require(Scope::PaymentsWrite)?;
         let payment = self.own_payment(id).await?;
         let fingerprint = (id, method.as_ref().map(MethodInput::fingerprint));
-        self.once("payments.confirm", key, &fingerprint, |_| async {
+        self.once(Operation::ConfirmPayment, key, &fingerprint, |_| async {
             let mut current = payment;
             if let Some(method) = method.clone() {
                 let token = self
@@ -160,18 +166,16 @@ impl Tenant {
         .await
     }
 
-    /// Runs a mutating request (capture, cancel, refund, …) on one of the tenant's payments,
-    /// or a creation for the tenant, at most once per key.
+    /// Runs a mutating request (capture, cancel, refund, …) on one of the tenant's payments
+    /// at most once per key. Payments are created with [`Tenant::create_payment`] only, which
+    /// names them by its own rule.
     pub async fn execute(&self, key: Option<&str>, request: PaymentRequest) -> Result<Payment> {
         self.require(scope_of(&request))?;
         let request = match request {
-            PaymentRequest::Create(mut new) => {
-                new.merchant = self.merchant().clone();
-                new.mode = self.mode();
-                if let Some(customer) = &new.customer {
-                    self.own_customer(customer).await?;
-                }
-                PaymentRequest::Create(new)
+            PaymentRequest::Create(_) => {
+                return Err(Error::InvalidRequest {
+                    reason: "payments are created with create_payment".into(),
+                });
             }
             PaymentRequest::AttachMethod { payment, method } => {
                 let method = self.checked_token(method)?;
@@ -182,7 +186,9 @@ impl Tenant {
         if let Some(id) = target_of(&request) {
             self.own_payment(id).await?;
         }
-        let scoped = key.map(|key| keys::scoped_key(self.merchant(), "payments", key));
+        let scoped = key.map(|key| {
+            keys::scoped_key(self.merchant(), self.mode(), Operation::PaymentAction, key)
+        });
         self.payments.execute(scoped.as_deref(), request).await
     }
 

@@ -4,10 +4,12 @@
 use std::sync::Mutex;
 
 use super::Tenant;
+use super::keys::Operation;
 use crate::auth::{
-    ApiKeyView, CreateApiKey, CreateUser, NewApiKey, NewUser, Password, Profile, Scope, UserView,
+    ApiKey, ApiKeyView, CreateApiKey, CreateUser, NewApiKey, NewUser, Password, Profile, Scope,
+    UserView,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::id::{ApiKeyId, UserId};
 use crate::mode::Mode;
 
@@ -16,7 +18,7 @@ impl Tenant {
     pub async fn create_user(&self, key: Option<&str>, request: CreateUser) -> Result<UserView> {
         self.require(Scope::UsersAdmin)?;
         if request.email.trim_matches(crate::auth::user::is_space) != request.email {
-            return Err(crate::error::Error::InvalidUser {
+            return Err(Error::InvalidUser {
                 reason: "the email address is not valid".into(),
             });
         }
@@ -31,7 +33,7 @@ impl Tenant {
             &request.scopes,
             request.live,
         );
-        self.once("users", key, &fingerprint, |_| async {
+        self.once(Operation::CreateUser, key, &fingerprint, |_| async {
             let user = self
                 .auth
                 .create_user(NewUser {
@@ -75,7 +77,7 @@ impl Tenant {
         self.principal.may_grant(&request.scopes, request.mode)?;
         let fresh = Mutex::new(None);
         let issued: ApiKeyView = self
-            .once("api_keys", key, &request, |_| async {
+            .once(Operation::IssueApiKey, key, &request, |_| async {
                 let (key, secret) = self
                     .auth
                     .issue_api_key(
@@ -98,17 +100,36 @@ impl Tenant {
         })
     }
 
-    /// The tenant's API keys (no secrets).
+    /// The tenant's API keys (no secrets): a test-mode caller sees test keys only.
     pub async fn api_keys(&self) -> Result<Vec<ApiKeyView>> {
         self.require(Scope::UsersAdmin)?;
-        let keys = self.auth.api_keys(self.merchant()).await?;
+        let keys = self.visible_api_keys().await?;
         Ok(keys.into_iter().map(ApiKeyView::from).collect())
     }
 
-    /// Revokes one of the tenant's API keys; it stops authenticating at once.
+    /// Revokes one of the tenant's API keys; it stops authenticating at once. A live key is
+    /// as good as unknown to a test-mode caller.
     pub async fn revoke_api_key(&self, id: &ApiKeyId) -> Result<ApiKeyView> {
         self.require(Scope::UsersAdmin)?;
+        if !self
+            .visible_api_keys()
+            .await?
+            .iter()
+            .any(|key| key.id == *id)
+        {
+            return Err(Error::ApiKeyNotFound { id: id.to_string() });
+        }
         Ok(self.auth.revoke_api_key(self.merchant(), id).await?.into())
+    }
+
+    /// The merchant's keys this caller may manage: all of them in live mode, the test keys
+    /// in test mode (test mode never reaches live).
+    async fn visible_api_keys(&self) -> Result<Vec<ApiKey>> {
+        let mut keys = self.auth.api_keys(self.merchant()).await?;
+        if self.mode() == Mode::Test {
+            keys.retain(|key| key.mode == Mode::Test);
+        }
+        Ok(keys)
     }
 
     /// Users may read and edit themselves; anything else about users needs `users:admin`.

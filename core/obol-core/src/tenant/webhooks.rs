@@ -3,6 +3,7 @@
 use std::sync::Mutex;
 
 use super::Tenant;
+use super::keys::Operation;
 use crate::auth::Scope;
 use crate::error::Result;
 use crate::id::{EndpointId, EventId};
@@ -16,10 +17,11 @@ impl Tenant {
         self.require(Scope::WebhooksWrite)?;
         let fresh = Mutex::new(None);
         let endpoint: EndpointView = self
-            .once("webhook_endpoints", key, &url, |_| async {
+            .once(Operation::AddEndpoint, key, &url, |_| async {
                 let endpoint = WebhookEndpoint::new(
                     EndpointId::generate(self.ids()),
                     self.merchant().clone(),
+                    self.mode(),
                     url,
                     self.ledger().now(),
                 )?;
@@ -39,16 +41,19 @@ impl Tenant {
     /// The merchant's webhook endpoints (no secrets).
     pub async fn endpoints(&self) -> Result<Vec<EndpointView>> {
         self.require(Scope::WebhooksWrite)?;
-        let endpoints = self.store().endpoints(self.merchant()).await?;
-        Ok(endpoints.iter().map(EndpointView::from).collect())
+        Ok(self
+            .own_endpoints()
+            .await?
+            .iter()
+            .map(EndpointView::from)
+            .collect())
     }
 
     /// Delivery attempts of an event to the merchant's endpoints.
     pub async fn delivery_attempts(&self, event: &EventId) -> Result<Vec<DeliveryAttempt>> {
         self.require(Scope::WebhooksWrite)?;
         let mine: Vec<EndpointId> = self
-            .store()
-            .endpoints(self.merchant())
+            .own_endpoints()
             .await?
             .into_iter()
             .map(|e| e.id)
@@ -58,5 +63,12 @@ impl Tenant {
             .into_iter()
             .filter(|a| mine.contains(&a.endpoint_id))
             .collect())
+    }
+
+    /// The merchant's endpoints in the tenant's mode.
+    async fn own_endpoints(&self) -> Result<Vec<WebhookEndpoint>> {
+        let mut endpoints = self.store().endpoints(self.merchant()).await?;
+        endpoints.retain(|endpoint| endpoint.mode == self.mode());
+        Ok(endpoints)
     }
 }

@@ -76,7 +76,7 @@ pub async fn api_keys_authenticate_until_revoked_or_expired(store: Arc<dyn Store
     // Another tenant cannot see or revoke it.
     assert!(auth.api_keys(&other).await.unwrap().is_empty());
     let err = auth.revoke_api_key(&other, &key.id).await.unwrap_err();
-    assert_eq!(err.code(), "forbidden");
+    assert_eq!(err.code(), "api_key_not_found");
     let listed = auth.api_keys(&acme).await.unwrap();
     assert_eq!(listed, vec![key.clone()]);
 

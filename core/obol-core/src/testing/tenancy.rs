@@ -364,7 +364,7 @@ pub async fn the_engines_own_accounts_are_out_of_reach(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(
         wallet.owner,
-        crate::AccountOwner::Merchant(a_id.clone()),
+        crate::AccountOwner::Merchant(a_id.clone(), Mode::Test),
         "owned by the caller, whatever it asked"
     );
     let forge = NewTransaction::new(
@@ -438,6 +438,91 @@ pub async fn test_and_live_mode_stay_apart(store: Arc<dyn Store>) {
     assert_ne!(live_balance.account, test_balance.account);
     assert_eq!(live_balance.balance, Default::default());
     assert_eq!(test_balance.balance.posted(Direction::Credit), 800);
+
+    // An idempotency key used in test mode claims nothing in live mode.
+    let in_test = test
+        .create_payment(Some("order-9"), CreatePayment::new(100, usd()))
+        .await
+        .unwrap();
+    let in_live = live
+        .create_payment(Some("order-9"), CreatePayment::new(100, usd()))
+        .await
+        .unwrap();
+    assert_ne!(in_live.id, in_test.id);
+    assert_eq!((in_test.mode, in_live.mode), (Mode::Test, Mode::Live));
+    let other_terms = live
+        .create_payment(Some("order-10"), CreatePayment::new(555, usd()))
+        .await
+        .unwrap();
+    test.create_payment(Some("order-10"), CreatePayment::new(100, usd()))
+        .await
+        .unwrap();
+    assert_eq!(other_terms.state.amount, 555);
+
+    // Customers, ledger accounts, webhook endpoints and API keys are kept per mode too.
+    let customer = test
+        .create_customer(None, NewCustomer::new(CustomerId::generate(test.ids())))
+        .await
+        .unwrap();
+    assert_eq!(
+        code(live.customer(&customer.id).await),
+        "customer_not_found"
+    );
+    let mut for_customer = CreatePayment::new(100, usd());
+    for_customer.customer = Some(customer.id.clone());
+    assert_eq!(
+        code(live.create_payment(None, for_customer).await),
+        "customer_not_found"
+    );
+    let books = live
+        .create_account(
+            None,
+            NewAccount::new(AccountId::generate(live.ids()), usd(), Direction::Debit),
+        )
+        .await
+        .unwrap();
+    let scratch = test
+        .create_account(
+            None,
+            NewAccount::new(AccountId::generate(test.ids()), usd(), Direction::Credit),
+        )
+        .await
+        .unwrap();
+    assert_eq!(code(test.account(&books.id).await), "account_not_found");
+    let across = NewTransaction::new(
+        TransactionId::generate(test.ids()),
+        Entry::transfer(&books.id, &scratch.id, 1_000, &usd()).to_vec(),
+    );
+    assert_eq!(
+        code(test.submit(LedgerCommand::Transfer(across)).await),
+        "account_not_found"
+    );
+    assert_eq!(live.account(&books.id).await.unwrap().1, Default::default());
+    let hook = live
+        .add_endpoint(None, "https://example.com/live-hooks")
+        .await
+        .unwrap();
+    assert_eq!(hook.endpoint.mode, Mode::Live);
+    assert!(test.endpoints().await.unwrap().is_empty());
+    assert_eq!(live.endpoints().await.unwrap().len(), 1);
+    let live_key = live
+        .issue_api_key(
+            None,
+            CreateApiKey {
+                name: "live".into(),
+                mode: Mode::Live,
+                scopes: BTreeSet::from([Scope::PaymentsRead]),
+                expires_at: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(test.api_keys().await.unwrap().is_empty());
+    assert_eq!(
+        code(test.revoke_api_key(&live_key.key.id).await),
+        "api_key_not_found"
+    );
+    assert_eq!(live.api_keys().await.unwrap().len(), 1);
 }
 
 pub async fn keyed_requests_are_kept_per_tenant(store: Arc<dyn Store>) {
@@ -493,6 +578,9 @@ pub async fn keyed_requests_are_kept_per_tenant(store: Arc<dyn Store>) {
         .unwrap();
     assert!(key.secret.is_some());
     let replay = a.issue_api_key(Some("key-1"), request).await.unwrap();
-    assert_eq!(code(b.revoke_api_key(&replay.key.id).await), "forbidden");
+    assert_eq!(
+        code(b.revoke_api_key(&replay.key.id).await),
+        "api_key_not_found"
+    );
     assert_eq!((replay.key.id, replay.secret), (key.key.id, None));
 }

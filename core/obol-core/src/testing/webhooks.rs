@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use super::test_ledger;
 use crate::error::{Error, Result};
 use crate::id::{MerchantId, PaymentId};
+use crate::mode::Mode;
 use crate::money::AssetCode;
 use crate::payments::{NewPayment, Payments, ProviderRegistry, Sandbox, default_merchant};
 use crate::store::Store;
@@ -73,20 +74,26 @@ pub async fn webhooks_retry_sign_and_stop_on_gone(store: Arc<dyn Store>) {
     // Another merchant's endpoint never hears of this merchant's payments.
     let elsewhere = MerchantId::derived("elsewhere");
     let theirs = dispatcher
-        .add_endpoint(&elsewhere, "http://127.0.0.1:9/theirs")
+        .add_endpoint(&elsewhere, Mode::Test, "http://127.0.0.1:9/theirs")
         .await
         .unwrap();
     receivers.script(&theirs.url, &[204]);
+    // Nor does this merchant's live endpoint hear of its test payments.
+    let live = dispatcher
+        .add_endpoint(&merchant, Mode::Live, "http://127.0.0.1:9/live")
+        .await
+        .unwrap();
+    receivers.script(&live.url, &[204]);
     let flaky = dispatcher
-        .add_endpoint(&merchant, "http://127.0.0.1:9/flaky")
+        .add_endpoint(&merchant, Mode::Test, "http://127.0.0.1:9/flaky")
         .await
         .unwrap();
     let gone = dispatcher
-        .add_endpoint(&merchant, "http://127.0.0.1:9/gone")
+        .add_endpoint(&merchant, Mode::Test, "http://127.0.0.1:9/gone")
         .await
         .unwrap();
     let down = dispatcher
-        .add_endpoint(&merchant, "http://127.0.0.1:9/down")
+        .add_endpoint(&merchant, Mode::Test, "http://127.0.0.1:9/down")
         .await
         .unwrap();
     receivers.script(&flaky.url, &[500, 503, 204]);
@@ -94,7 +101,7 @@ pub async fn webhooks_retry_sign_and_stop_on_gone(store: Arc<dyn Store>) {
     receivers.script(&down.url, &[500]);
     assert!(
         dispatcher
-            .add_endpoint(&merchant, "ftp://nope")
+            .add_endpoint(&merchant, Mode::Test, "ftp://nope")
             .await
             .is_err()
     );
@@ -127,11 +134,12 @@ pub async fn webhooks_retry_sign_and_stop_on_gone(store: Arc<dyn Store>) {
             .await
             .unwrap()
             .iter()
-            .all(|a| a.endpoint_id != theirs.id)
+            .all(|a| a.endpoint_id != theirs.id && a.endpoint_id != live.id)
     );
 
     // 410 disabled its endpoint: later events are not sent there.
-    let endpoints = store.endpoints(&merchant).await.unwrap();
+    let mut endpoints = store.endpoints(&merchant).await.unwrap();
+    endpoints.retain(|endpoint| endpoint.mode == Mode::Test);
     assert_eq!(endpoints.len(), 3);
     for endpoint in &endpoints {
         assert_eq!(endpoint.enabled, endpoint.id != gone.id, "{}", endpoint.url);

@@ -12,6 +12,7 @@ use super::model::{AttemptOutcome, Delivery, DeliveryAttempt, DeliveryState, Web
 use crate::clock::Clock;
 use crate::error::Result;
 use crate::id::{EndpointId, IdGen, MerchantId};
+use crate::mode::Mode;
 use crate::store::Store;
 
 /// Waits before each attempt: immediately, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h
@@ -76,12 +77,19 @@ impl WebhookDispatcher {
         }
     }
 
-    /// Adds an endpoint for `merchant`'s events with a new secret; returns it (the secret is
-    /// shown this once).
-    pub async fn add_endpoint(&self, merchant: &MerchantId, url: &str) -> Result<WebhookEndpoint> {
+    /// Adds an endpoint for the events of `merchant` in `mode`, with a new secret; returns it
+    /// (the secret is shown this once). Hosts add endpoints for tenants with
+    /// [`crate::tenant::Tenant::add_endpoint`]; this is the host's own door.
+    pub async fn add_endpoint(
+        &self,
+        merchant: &MerchantId,
+        mode: Mode,
+        url: &str,
+    ) -> Result<WebhookEndpoint> {
         let endpoint = WebhookEndpoint::new(
             EndpointId::generate(self.ids.as_ref()),
             merchant.clone(),
+            mode,
             url,
             self.clock.now(),
         )?;

@@ -6,6 +6,7 @@ use super::signature::WebhookSecret;
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::id::{EndpointId, EventId, MerchantId};
+use crate::mode::Mode;
 
 /// Where events are delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +15,8 @@ pub struct WebhookEndpoint {
     pub id: EndpointId,
     /// The merchant whose payments' events it receives.
     pub merchant: MerchantId,
+    /// The mode whose events it receives (test and live endpoints are separate).
+    pub mode: Mode,
     /// The receiver's URL.
     pub url: String,
     /// The signing secret (stored; shown to the receiver once).
@@ -31,11 +34,18 @@ impl WebhookEndpoint {
     /// A new enabled endpoint with a random secret, its URL checked: `http://` or
     /// `https://` with a host, at most [`MAX_URL_LEN`] characters, no whitespace or control
     /// characters.
-    pub fn new(id: EndpointId, merchant: MerchantId, url: &str, now: Timestamp) -> Result<Self> {
+    pub fn new(
+        id: EndpointId,
+        merchant: MerchantId,
+        mode: Mode,
+        url: &str,
+        now: Timestamp,
+    ) -> Result<Self> {
         check_url(url)?;
         Ok(WebhookEndpoint {
             id,
             merchant,
+            mode,
             url: url.to_owned(),
             secret: WebhookSecret::random(&mut rand::rng()),
             enabled: true,

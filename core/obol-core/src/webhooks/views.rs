@@ -1,5 +1,6 @@
 //! Webhook endpoints as callers see them: the secret shown once, when the endpoint is made.
 
+use crate::mode::Mode;
 use serde::{Deserialize, Serialize};
 
 use super::model::WebhookEndpoint;
@@ -14,6 +15,8 @@ pub struct EndpointView {
     pub id: EndpointId,
     /// The receiver's URL.
     pub url: String,
+    /// The mode whose events it receives.
+    pub mode: Mode,
     /// Whether it receives events.
     pub enabled: bool,
     /// When added.
@@ -25,6 +28,7 @@ impl From<&WebhookEndpoint> for EndpointView {
         EndpointView {
             id: endpoint.id.clone(),
             url: endpoint.url.clone(),
+            mode: endpoint.mode,
             enabled: endpoint.enabled,
             created_at: endpoint.created_at,
         }

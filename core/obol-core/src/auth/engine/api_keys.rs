@@ -88,9 +88,7 @@ impl Auth {
             .store
             .revoke_api_key(merchant, id, self.clock.now())
             .await?
-            .ok_or_else(|| Error::Forbidden {
-                reason: "no such key for this tenant".into(),
-            })?;
+            .ok_or_else(|| Error::ApiKeyNotFound { id: id.to_string() })?;
         tracing::info!(key = %key.id, merchant = %merchant, "API key revoked");
         Ok(key)
     }

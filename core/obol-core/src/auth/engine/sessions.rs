@@ -92,9 +92,9 @@ impl Auth {
         Ok(verifier)
     }
 
-    /// The principal of a session (the `sid` of an access token), checked now: the family is
-    /// not revoked or expired, and the user still exists, is enabled and has not changed
-    /// password since signing in.
+    /// The principal of a session (the `sid` of an access token), checked now: the session is
+    /// not revoked or expired (a password change revokes the user's sessions), and the user
+    /// still exists and is enabled.
     pub async fn session_principal(&self, id: &SessionId) -> Result<Principal> {
         let session = self
             .store

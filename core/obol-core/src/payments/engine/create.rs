@@ -84,7 +84,14 @@ impl Payments {
         new: &NewPayment,
         method: Option<MethodToken>,
     ) -> Result<Creation> {
-        self.ledger.asset(new.asset.as_str())?;
+        let asset = self.ledger.asset(new.asset.as_str())?;
+        let max = crate::payments::largest_amount(&asset);
+        if new.amount > max {
+            return Err(Error::AmountTooLarge {
+                asset: asset.code.to_string(),
+                max,
+            });
+        }
         validate::metadata(&new.metadata)?;
         let state = PaymentState::new(new.amount, new.capture_method)?;
         if let Some(customer) = &new.customer {

@@ -12,6 +12,7 @@ impl Payments {
             email: new.email.clone(),
             name: new.name.clone(),
             merchant: new.merchant.clone(),
+            mode: new.mode,
             metadata: new.metadata.clone(),
             created_at: self.ledger.now(),
         };

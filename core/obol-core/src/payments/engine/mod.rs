@@ -88,7 +88,8 @@ impl Payments {
             .get(name)
             .cloned()
             .ok_or_else(|| Error::ProviderNotFound {
-                name: name.to_owned(),
+                // The name may come from a URL: echo no more of it than a name can be.
+                name: name.chars().take(64).collect(),
             })
     }
 
