@@ -23,10 +23,13 @@ export declare class Obol {
    */
   signUp(email: string, password: string, scopes?: Array<string> | undefined | null): Promise<UserRecord>
   /**
-   * Logs in to the default merchant: tokens for a new session in `mode` (`test` by
-   * default, or `live` for users allowed it).
+   * Logs in to `merchant` (the default merchant when absent): tokens for a new session in
+   * `mode` (`test` by default, or `live` for users allowed it). `source` says where the
+   * attempt comes from (a server passes its client's address): failed sign-ins are
+   * limited per account and source and per source, so without it every attempt shares
+   * one source, `local`.
    */
-  logIn(email: string, password: string, mode?: string | undefined | null): Promise<TokensRecord>
+  logIn(email: string, password: string, mode?: string | undefined | null, merchant?: string | undefined | null, source?: string | undefined | null): Promise<TokensRecord>
   /** Trades a refresh token for new tokens (the old one stops working). */
   refresh(refreshToken: string): Promise<TokensRecord>
   /** Ends the session a refresh token belongs to. */

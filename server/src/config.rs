@@ -62,6 +62,12 @@ pub struct Config {
     /// Names a gRPC peer's certificate must carry for the services to believe the caller it
     /// names (every peer needs a certificate from the CA; only these may act for users).
     pub trusted_callers: Vec<String>,
+    /// Whether webhooks may go to private, loopback and link-local addresses (always in dev
+    /// mode); otherwise only public addresses receive them.
+    pub webhook_private_targets: bool,
+    /// Proxies (addresses or CIDR blocks) whose `X-Forwarded-For` names the client: the
+    /// ingress or load balancer in front of the server. Empty: the peer is the client.
+    pub trusted_proxies: Vec<String>,
 }
 
 /// The part of a deployment a process runs.
@@ -121,6 +127,8 @@ impl Default for Config {
             ledger_url: None,
             auth_url: None,
             trusted_callers: vec!["gateway".to_owned()],
+            webhook_private_targets: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -159,6 +167,8 @@ const KEYS: &[(&str, Kind)] = &[
     ("ledger_url", Kind::Text),
     ("auth_url", Kind::Text),
     ("trusted_callers", Kind::List),
+    ("webhook_private_targets", Kind::Bool),
+    ("trusted_proxies", Kind::List),
 ];
 
 /// The variable naming a configuration file.
@@ -327,7 +337,33 @@ impl Config {
         if self.rate_limit_per_second == 0 {
             bail!("OBOL_RATE_LIMIT_PER_SECOND must be above zero");
         }
+        for proxy in &self.trusted_proxies {
+            if parse_net(proxy).is_none() {
+                bail!(
+                    "OBOL_TRUSTED_PROXIES lists {proxy:?}, which is neither an address nor a \
+                     CIDR block (10.0.0.0/8)"
+                );
+            }
+        }
         Ok(())
+    }
+
+    /// The trusted proxies as networks (checked at start, so none is dropped here).
+    pub fn trusted_proxy_nets(&self) -> Vec<ipnet::IpNet> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|text| parse_net(text))
+            .collect()
+    }
+
+    /// Where webhooks may be delivered: anywhere in dev mode or when configured so, else
+    /// public addresses only.
+    pub fn webhook_targets(&self) -> obol::webhooks::TargetPolicy {
+        if self.dev || self.webhook_private_targets {
+            obol::webhooks::TargetPolicy::Any
+        } else {
+            obol::webhooks::TargetPolicy::PublicOnly
+        }
     }
 
     /// The TLS files, when configured.
@@ -353,6 +389,16 @@ impl Config {
 
 /// True for the embedded SQLite store and for a PostgreSQL server on this machine (loopback
 /// or a Unix socket).
+/// An address (a /32 or /128) or a CIDR block.
+fn parse_net(text: &str) -> Option<ipnet::IpNet> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>().ok().or_else(|| {
+        text.parse::<std::net::IpAddr>()
+            .ok()
+            .map(ipnet::IpNet::from)
+    })
+}
+
 fn is_local_database(url: &str) -> bool {
     let lower = url.to_ascii_lowercase();
     if lower.starts_with("sqlite:") || lower.starts_with("memory:") {
@@ -446,6 +492,8 @@ impl std::fmt::Debug for Config {
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("role", &self.role)
+            .field("webhook_private_targets", &self.webhook_private_targets)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish_non_exhaustive()
     }
 }

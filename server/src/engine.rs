@@ -76,7 +76,10 @@ impl Engine {
             None => None,
         };
         let core = obol::Engine::on_store(store.clone(), options).await?;
-        let transport = Arc::new(HttpWebhookTransport::new(WEBHOOK_TIMEOUT)?);
+        let transport = Arc::new(HttpWebhookTransport::with_policy(
+            WEBHOOK_TIMEOUT,
+            config.webhook_targets(),
+        )?);
         let webhooks = WebhookDispatcher::new(
             store,
             transport,

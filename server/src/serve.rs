@@ -57,6 +57,7 @@ pub fn limits(config: &Config) -> HttpLimits {
         cors_origins: config.cors_origins.clone(),
         rate_per_second: config.rate_limit_per_second,
         burst: config.rate_limit_burst,
+        trusted_proxies: config.trusted_proxy_nets(),
     }
 }
 

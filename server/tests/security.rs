@@ -464,18 +464,7 @@ async fn extreme_webhook_timestamps_are_refused_without_a_panic() {
 // 8. The failed-login table grew without bound, and anyone could lock a user out.
 
 fn login_from(source: &str, email: &str, password: &str) -> axum::http::Request<axum::body::Body> {
-    let body = json!({"email": email, "password": password}).to_string();
-    let mut call = request(
-        Method::POST,
-        "/v1/auth/login",
-        None,
-        None,
-        Some(&body),
-        "application/json",
-    );
-    let addr: SocketAddr = format!("{source}:40000").parse().unwrap();
-    call.extensions_mut().insert(ConnectInfo(addr));
-    call
+    login_via(&format!("{source}:40000"), None, email, password)
 }
 
 #[tokio::test]
@@ -886,4 +875,153 @@ async fn test_mode_reaches_nothing_of_live_mode() {
     assert_eq!(hook.body["mode"], "live", "{}", hook.body);
     let test_hooks = h.get_as("/v1/webhook_endpoints", &test_key).await;
     assert_eq!(test_hooks.body["data"], json!([]));
+}
+
+// D. Webhook endpoints could aim the server at its own network (cloud metadata, loopback
+// admin ports) and read the status back from the delivery attempts.
+
+#[tokio::test]
+async fn webhooks_reach_public_addresses_only_outside_dev_mode() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let inward = format!("http://{}/admin", listener.local_addr().unwrap());
+    let config = obol_server::config::Config {
+        dev: false,
+        ..test_config()
+    };
+    assert_eq!(
+        config.webhook_targets(),
+        obol::webhooks::TargetPolicy::PublicOnly
+    );
+    let h = Harness::with_config(config).await;
+    for url in [inward.as_str(), "http://169.254.169.254/latest/meta-data/"] {
+        let created = h
+            .post("/v1/webhook_endpoints", None, json!({"url": url}))
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    }
+    h.post("/v1/payments", None, json!({"amount": "5", "asset": "USD"}))
+        .await;
+    let event = h.get("/v1/events").await.body["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    h.engine.webhooks.run_due(10).await.unwrap();
+    let attempts = h.get(&format!("/v1/events/{event}/attempts")).await;
+    let attempts = attempts.body["data"].as_array().unwrap().clone();
+    assert_eq!(attempts.len(), 2);
+    for attempt in &attempts {
+        assert_eq!(attempt["status"], serde_json::Value::Null, "{attempt}");
+        let error = attempt["error"].as_str().unwrap();
+        assert!(error.contains("not at a public address"), "{error}");
+    }
+    // Nothing connected to the inward receiver.
+    let accepted =
+        tokio::time::timeout(std::time::Duration::from_millis(200), listener.accept()).await;
+    assert!(accepted.is_err(), "the server connected inward");
+    // Dev mode, or the setting, lets a deployment deliver to its own network.
+    let dev = obol_server::config::Config {
+        webhook_private_targets: true,
+        dev: false,
+        ..test_config()
+    };
+    assert_eq!(dev.webhook_targets(), obol::webhooks::TargetPolicy::Any);
+}
+
+const OWNER: &str = "owner@acme.test";
+
+// E. Sign-in limits counted the raw peer: behind an ingress everyone shared its address, and
+// every address of one IPv6 block was a fresh source.
+
+/// A sign-in from `peer` (`address:port`), with an `X-Forwarded-For` when given.
+fn login_via(
+    peer: &str,
+    forwarded: Option<&str>,
+    email: &str,
+    password: &str,
+) -> axum::http::Request<axum::body::Body> {
+    let body = json!({"email": email, "password": password}).to_string();
+    let mut call = request(
+        Method::POST,
+        "/v1/auth/login",
+        None,
+        None,
+        Some(&body),
+        "application/json",
+    );
+    let addr: SocketAddr = peer.parse().unwrap();
+    call.extensions_mut().insert(ConnectInfo(addr));
+    if let Some(forwarded) = forwarded {
+        call.headers_mut()
+            .insert("x-forwarded-for", forwarded.parse().unwrap());
+    }
+    call
+}
+
+#[tokio::test]
+async fn limits_count_the_client_a_trusted_proxy_names_and_ipv6_by_block() {
+    let config = obol_server::config::Config {
+        trusted_proxies: vec!["10.0.0.0/8".into()],
+        ..test_config()
+    };
+    let h = Harness::with_config(config).await;
+    let ingress = "10.0.0.2:40000";
+    // Ten wrong guesses from one client behind the ingress spend that client's budget only.
+    for _ in 0..10 {
+        let guess = h
+            .call(login_via(
+                ingress,
+                Some("203.0.113.9"),
+                OWNER,
+                "wrong wrong wrong",
+            ))
+            .await;
+        assert_eq!(guess.code(), "unauthenticated");
+    }
+    let stopped = h
+        .call(login_via(ingress, Some("203.0.113.9"), OWNER, PASSWORD))
+        .await;
+    assert_eq!(stopped.code(), "too_many_attempts");
+    let neighbour = h
+        .call(login_via(ingress, Some("198.51.100.7"), OWNER, PASSWORD))
+        .await;
+    assert_eq!(neighbour.status, StatusCode::OK, "{}", neighbour.body);
+    // A client outside the trusted proxies cannot name another address to escape its limit.
+    let stranger = "192.0.2.50:40000";
+    for _ in 0..10 {
+        h.call(login_via(stranger, None, OWNER, "wrong wrong wrong"))
+            .await;
+    }
+    let spoofed = h
+        .call(login_via(stranger, Some("198.51.100.99"), OWNER, PASSWORD))
+        .await;
+    assert_eq!(spoofed.code(), "too_many_attempts");
+    // Every address of one IPv6 /64 counts as one source.
+    for n in 0..10 {
+        let peer = format!("[2001:db8:5:6::{n:x}]:40000");
+        h.call(login_via(&peer, None, OWNER, "wrong wrong wrong"))
+            .await;
+    }
+    let same_block = h
+        .call(login_via(
+            "[2001:db8:5:6:ffff::1]:40000",
+            None,
+            OWNER,
+            PASSWORD,
+        ))
+        .await;
+    assert_eq!(same_block.code(), "too_many_attempts");
+    let other_block = h
+        .call(login_via("[2001:db8:5:7::1]:40000", None, OWNER, PASSWORD))
+        .await;
+    assert_eq!(other_block.status, StatusCode::OK, "{}", other_block.body);
+    // A proxy list that does not parse is refused at start, naming the setting.
+    let bad = obol_server::config::Config::from_sources(
+        Some("dev = true\ntrusted_proxies = [\"ingress.local\"]"),
+        Vec::<(String, String)>::new(),
+    );
+    assert!(
+        bad.unwrap_err()
+            .to_string()
+            .contains("OBOL_TRUSTED_PROXIES")
+    );
 }

@@ -8,7 +8,7 @@ use obol::auth::{
     ApiKeyView, CreateApiKey, CreateUser, Expectations, NewUser, Password, Profile, Scope, Tokens,
     User, UserView, verify_offline,
 };
-use obol::payments::default_merchant;
+use obol::payments::{default_merchant, merchant_named};
 use obol::{Error, Mode, Result};
 
 use crate::convert::timestamp;
@@ -158,20 +158,27 @@ impl Obol {
         .map(UserRecord::from)
     }
 
-    /// Logs in to the default merchant: tokens for a new session in `mode` (`test`, or
-    /// `live` for users allowed it).
+    /// Logs in to `merchant` (the default merchant when absent): tokens for a new session in
+    /// `mode` (`test`, or `live` for users allowed it). `source` says where the attempt comes
+    /// from (a server embedding Obol passes its client's address): failed sign-ins are
+    /// limited per account and source and per source, so without it every attempt shares
+    /// one source, `local`.
+    #[uniffi::method(default(merchant = None, source = None))]
     pub async fn log_in(
         &self,
         email: String,
         password: String,
         mode: String,
+        merchant: Option<String>,
+        source: Option<String>,
     ) -> std::result::Result<TokensRecord, AuthError> {
         self.call(|engine| async move {
             let auth = engine.auth();
             let password = Password::new(&password);
             let mode = Mode::parse(&mode)?;
+            let merchant = merchant_named(merchant.as_deref())?;
             let tokens = auth
-                .login(&default_merchant(), &email, &password, None, mode)
+                .login(&merchant, &email, &password, source.as_deref(), mode)
                 .await?;
             Ok(tokens_record(tokens, auth.access_lifetime().as_secs()))
         })

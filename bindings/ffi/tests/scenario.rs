@@ -209,7 +209,13 @@ async fn the_auth_scenario() {
         .unwrap();
     assert_eq!(user.email, "ada@example.com");
     let tokens = engine
-        .log_in("ada@example.com".into(), password.into(), "test".into())
+        .log_in(
+            "ada@example.com".into(),
+            password.into(),
+            "test".into(),
+            None,
+            None,
+        )
         .await
         .unwrap();
     let jwks = engine.jwks().await.unwrap();
@@ -252,10 +258,28 @@ async fn the_auth_scenario() {
             "ada@example.com".into(),
             "not the password".into(),
             "test".into(),
+            None,
+            None,
         )
         .await
         .unwrap_err();
     assert!(matches!(wrong, AuthError::Unauthorized { .. }));
+    // Failures count per account and source: ten from one device stop that device only.
+    let from = |source: &str, password: &str| {
+        engine.log_in(
+            "ada@example.com".into(),
+            password.into(),
+            "test".into(),
+            None,
+            Some(source.into()),
+        )
+    };
+    for _ in 0..10 {
+        from("device-a", "not the password").await.unwrap_err();
+    }
+    let stopped = from("device-a", password).await.unwrap_err();
+    assert_eq!(stopped.code(), "too_many_attempts");
+    from("device-b", password).await.unwrap();
 
     let key = engine
         .issue_api_key("till".into(), vec!["payments:write".into()])

@@ -153,6 +153,12 @@ test('auth scenario', async () => {
   await engine.logOut(refreshed.refreshToken)
   await rejectsWith(engine.verifyAccessToken(refreshed.accessToken), 'unauthenticated')
   await rejectsWith(engine.logIn('ada@example.com', 'not the password'), 'unauthenticated')
+  // Failures count per account and source: ten from one device stop that device only.
+  for (let i = 0; i < 10; i++) {
+    await rejectsWith(engine.logIn('ada@example.com', 'wrong', 'test', null, 'device-a'), 'unauthenticated')
+  }
+  await rejectsWith(engine.logIn('ada@example.com', password, 'test', null, 'device-a'), 'too_many_attempts')
+  await engine.logIn('ada@example.com', password, 'test', null, 'device-b')
 
   const key = await engine.issueApiKey('till', ['payments:write'])
   const principal = await engine.authenticateApiKey(key.secret)

@@ -9,7 +9,7 @@ use obol::auth::{
     ApiKeyView, CreateApiKey, CreateUser, Expectations, NewUser, Password, Profile, Scope, Tokens,
     UserView, verify_offline,
 };
-use obol::payments::default_merchant;
+use obol::payments::{default_merchant, merchant_named};
 use obol::{Error, Mode, Timestamp};
 
 use crate::convert::{promise, sync_error};
@@ -145,8 +145,11 @@ impl Obol {
         })
     }
 
-    /// Logs in to the default merchant: tokens for a new session in `mode` (`test` by
-    /// default, or `live` for users allowed it).
+    /// Logs in to `merchant` (the default merchant when absent): tokens for a new session in
+    /// `mode` (`test` by default, or `live` for users allowed it). `source` says where the
+    /// attempt comes from (a server passes its client's address): failed sign-ins are
+    /// limited per account and source and per source, so without it every attempt shares
+    /// one source, `local`.
     #[napi]
     pub fn log_in<'env>(
         &self,
@@ -154,6 +157,8 @@ impl Obol {
         email: String,
         password: String,
         mode: Option<String>,
+        merchant: Option<String>,
+        source: Option<String>,
     ) -> Result<PromiseRaw<'env, TokensRecord>> {
         let engine = self.engine();
         promise(env, async move {
@@ -161,8 +166,9 @@ impl Obol {
             let auth = engine.auth();
             let password = Password::new(&password);
             let mode = Mode::parse(mode.as_deref().unwrap_or("test"))?;
+            let merchant = merchant_named(merchant.as_deref())?;
             let tokens = auth
-                .login(&default_merchant(), &email, &password, None, mode)
+                .login(&merchant, &email, &password, source.as_deref(), mode)
                 .await?;
             Ok(tokens_record(tokens, auth.access_lifetime().as_secs()))
         })

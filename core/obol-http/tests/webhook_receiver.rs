@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use obol_core::payments::{NewPayment, Payments, ProviderRegistry, Sandbox, default_merchant};
 use obol_core::testing::test_ledger;
-use obol_core::webhooks::{RETRY_SCHEDULE, WebhookDispatcher, verify};
+use obol_core::webhooks::{RETRY_SCHEDULE, TargetPolicy, WebhookDispatcher, verify};
 use obol_core::{AssetCode, MemoryStore, PaymentId, Store};
 use obol_http::HttpWebhookTransport;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -101,7 +101,10 @@ async fn deliveries_reach_a_local_receiver_signed_and_retried() {
     let mut providers = ProviderRegistry::new();
     providers.register(Arc::new(Sandbox::ephemeral()));
     let payments = Payments::new(ledger.clone(), providers);
-    let transport = Arc::new(HttpWebhookTransport::new(Duration::from_secs(5)).unwrap());
+    // The receivers are on this machine: allow it (deployments default to public only).
+    let transport = Arc::new(
+        HttpWebhookTransport::with_policy(Duration::from_secs(5), TargetPolicy::Any).unwrap(),
+    );
     let dispatcher = WebhookDispatcher::new(
         store.clone(),
         transport,

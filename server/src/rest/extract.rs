@@ -272,7 +272,8 @@ mod tests {
     }
 }
 
-/// The client's address, when the server knows it (tests without a socket do not).
+/// The client's address, when the server knows it (tests without a socket do not): the
+/// peer, or the client a trusted proxy names ([`super::client_address`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Peer(pub Option<std::net::IpAddr>);
 
@@ -280,9 +281,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Peer {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let info = parts
+        let client = parts
             .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
-        Ok(Peer(info.map(|info| info.0.ip())))
+            .get::<super::client_address::ClientAddress>()
+            .and_then(|client| client.0);
+        Ok(Peer(client))
     }
 }

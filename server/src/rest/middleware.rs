@@ -6,12 +6,11 @@
 //! made-up credentials buy no extra budget.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -24,6 +23,7 @@ use tower_http::request_id::{
 };
 use tower_http::trace::TraceLayer;
 
+use super::client_address::ClientAddress;
 use super::error::ApiError;
 use super::extract::bearer;
 
@@ -43,6 +43,8 @@ pub struct HttpLimits {
     pub rate_per_second: u32,
     /// Requests allowed at once above the rate.
     pub burst: u32,
+    /// Proxies whose `X-Forwarded-For` names the client ([`super::client_address`]).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// Wraps `routes` in every layer; `limiter` is the one the handlers' state holds.
@@ -52,6 +54,11 @@ pub fn wrap(routes: Router, limits: &HttpLimits, limiter: RateLimiter) -> Router
         .layer(DefaultBodyLimit::max(limits.body_limit_bytes))
         .layer(middleware::from_fn(check_idempotency_key))
         .layer(middleware::from_fn_with_state(limiter, rate_limit))
+        // Outside the rate limit, so the limit counts the client the proxies name.
+        .layer(middleware::from_fn_with_state(
+            Arc::new(limits.trusted_proxies.clone()),
+            super::client_address::resolve,
+        ))
         .layer(middleware::from_fn_with_state(limits.timeout, timeout))
         .layer(CompressionLayer::new().gzip(true))
         .layer(cors(&limits.cors_origins))
@@ -235,11 +242,14 @@ pub fn limited(wait: u64) -> ApiError {
     .with_retry_after(wait)
 }
 
-/// The bucket of a request's address.
+/// The bucket of a request's client address (an IPv6 client by its /64, as sign-in limits
+/// count it).
 pub fn address_key(parts: &axum::http::request::Parts) -> String {
-    match parts.extensions.get::<ConnectInfo<SocketAddr>>() {
-        Some(ConnectInfo(addr)) => format!("address:{}", addr.ip()),
-        None => "address:unknown".to_owned(),
+    match parts.extensions.get::<ClientAddress>() {
+        Some(ClientAddress(Some(address))) => {
+            format!("address:{}", obol::auth::source::address_group(*address))
+        }
+        _ => "address:unknown".to_owned(),
     }
 }
 

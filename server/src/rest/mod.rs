@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod client_address;
 pub mod customers;
 pub mod error;
 pub mod extract;

@@ -180,6 +180,13 @@ suspend fun authScenario() {
     engine.logOut(refreshed.refreshToken)
     failsWith<AuthException.Unauthorized> { engine.verifyAccessToken(refreshed.accessToken) }
     failsWith<AuthException.Unauthorized> { engine.logIn("ada@example.com", "not the password", "test") }
+    // Failures count per account and source: ten from one device stop that device only.
+    repeat(10) {
+        failsWith<AuthException.Unauthorized> { engine.logIn("ada@example.com", "wrong", "test", source = "device-a") }
+    }
+    val stopped = failsWith<AuthException.Unavailable> { engine.logIn("ada@example.com", password, "test", null, "device-a") }
+    same(stopped.code, "too_many_attempts")
+    engine.logIn("ada@example.com", password, "test", source = "device-b")
 
     val key = engine.issueApiKey("till", listOf("payments:write"))
     val principal = engine.authenticateApiKey(key.secret!!)

@@ -232,6 +232,14 @@ class Scenario(unittest.TestCase):
             await engine.verify_access_token(refreshed.access_token)
         with self.assertRaises(obol.AuthError.Unauthorized):
             await engine.log_in("ada@example.com", "not the password", "test")
+        # Failures count per account and source: ten from one device stop that device only.
+        for _ in range(10):
+            with self.assertRaises(obol.AuthError.Unauthorized):
+                await engine.log_in("ada@example.com", "wrong", "test", source="device-a")
+        with self.assertRaises(obol.AuthError.Unavailable) as stopped:
+            await engine.log_in("ada@example.com", password, "test", source="device-a")
+        self.assertEqual(stopped.exception.code, "too_many_attempts")
+        await engine.log_in("ada@example.com", password, "test", None, "device-b")
 
         key = await engine.issue_api_key("till", ["payments:write"])
         principal = await engine.authenticate_api_key(key.secret)

@@ -1,5 +1,5 @@
 //! Auth (ARCHITECTURE §5): passwords, API keys, scopes and the one authorization check,
-//! users (with sign-in limits). Sessions and signing keys follow.
+//! users with sign-in limits (counted by [`source`]), sessions, and signing keys.
 
 pub mod api_key;
 pub mod engine;
@@ -8,6 +8,7 @@ pub mod keyring;
 pub mod password;
 pub mod scope;
 pub mod session;
+pub mod source;
 pub mod user;
 pub mod views;
 

@@ -135,12 +135,8 @@ impl Principal {
         scopes: Option<&[String]>,
         mode: &str,
     ) -> Result<Self> {
-        let merchant = match merchant {
-            Some(text) => text.parse()?,
-            None => crate::payments::default_merchant(),
-        };
         Ok(Principal::host(
-            merchant,
+            crate::payments::merchant_named(merchant)?,
             Scope::named(scopes)?,
             Mode::parse(mode)?,
         ))

@@ -28,7 +28,7 @@ pub use input::{CardInput, CreatePayment, MethodInput};
 pub use maintenance::{Maintenance, MaintenancePolicy};
 pub use model::{
     ChildWrite, Event, EventQuery, NewPayment, Payment, PaymentQuery, PaymentWrite, StoredEvent,
-    default_merchant, largest_amount,
+    default_merchant, largest_amount, merchant_named,
 };
 pub use postings::{PaymentAccounts, ledger_commands};
 pub use provider::{

@@ -77,6 +77,14 @@ pub fn default_merchant() -> MerchantId {
     MerchantId::derived("obol:default-merchant")
 }
 
+/// A merchant given as text by a binding's caller: the default merchant when absent.
+pub fn merchant_named(text: Option<&str>) -> crate::error::Result<MerchantId> {
+    match text {
+        Some(text) => text.parse(),
+        None => Ok(default_merchant()),
+    }
+}
+
 /// The largest payment in `asset`: a billion major units (10^29 minor units at most). The
 /// payment engine's accounts are shared by every merchant of a mode, so one merchant's huge
 /// payments must never be able to overflow them for the others: at this bound that would

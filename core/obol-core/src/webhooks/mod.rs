@@ -1,9 +1,11 @@
 //! Outgoing webhooks: Standard Webhooks signatures ([`signature`]), endpoints and deliveries
-//! ([`model`]), and the delivery worker with its retry schedule ([`dispatch`]).
+//! ([`model`]), the delivery worker with its retry schedule ([`dispatch`]), and where
+//! deliveries may go ([`targets`]).
 
 pub mod dispatch;
 pub mod model;
 pub mod signature;
+pub mod targets;
 pub mod views;
 
 pub use dispatch::{DispatchReport, RETRY_SCHEDULE, WebhookDispatcher, WebhookTransport};
@@ -11,4 +13,5 @@ pub use model::{
     AttemptOutcome, Delivery, DeliveryAttempt, DeliveryState, URL_PATTERN, WebhookEndpoint,
 };
 pub use signature::{Headers, WebhookSecret, verify};
+pub use targets::TargetPolicy;
 pub use views::{EndpointView, NewEndpoint};

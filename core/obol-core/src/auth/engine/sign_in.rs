@@ -6,7 +6,8 @@
 //! reserved, atomically with the check, *before* any hashing: a burst of concurrent guesses
 //! gets no more tries than a sequence would. A success gives its reservation back. Counters
 //! are keyed by hashes (fixed size, whatever the caller sent) and forgotten once they leave
-//! the window, so the table stays bounded.
+//! the window, so the table stays bounded. An IPv6 source counts by its /64
+//! ([`crate::auth::source`]).
 
 use sha2::{Digest, Sha256};
 
@@ -29,7 +30,8 @@ impl Auth {
         source: Option<&str>,
     ) -> Result<User> {
         let email = normalise_email(email).ok();
-        let source = source.unwrap_or(LOCAL_SOURCE);
+        let source = crate::auth::source::source_group(source.unwrap_or(LOCAL_SOURCE));
+        let source = source.as_ref();
         let limits = self.config.limits;
         // An address that is not an email cannot belong to a user; it still costs its
         // caller an attempt (against a fixed name, so it cannot grow the table).
