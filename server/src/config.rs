@@ -404,29 +404,20 @@ fn is_local_database(url: &str) -> bool {
     if lower.starts_with("sqlite:") || lower.starts_with("memory:") {
         return true;
     }
-    let Some(rest) = lower
-        .strip_prefix("postgres://")
-        .or_else(|| lower.strip_prefix("postgresql://"))
-    else {
+    // Read the URL as the PostgreSQL driver does (the `url` crate), so no spelling of it
+    // (a `#`, an `@` in odd places, percent-encoding) names one host here and another there.
+    let Ok(parsed) = url::Url::parse(url) else {
         return false;
     };
-    let authority = rest.split(['/', '?']).next().unwrap_or_default();
-    let host = authority.rsplit('@').next().unwrap_or_default();
-    let host = match host.strip_prefix('[') {
-        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
-        None => host.split(':').next().unwrap_or_default(),
-    };
+    if !matches!(parsed.scheme(), "postgres" | "postgresql") {
+        return false;
+    }
     // The query may name the host again (`host=`, `hostaddr=`), and then it wins: each one
     // must be local too.
-    let query = rest
-        .split_once('?')
-        .map(|(_, query)| query)
-        .unwrap_or_default();
-    let mut hosts = vec![host.to_owned()];
-    for pair in query.split('&') {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+    let mut hosts = vec![parsed.host_str().unwrap_or_default().to_owned()];
+    for (key, value) in parsed.query_pairs() {
         if key.contains("host") {
-            hosts.push(percent_decoded(value));
+            hosts.push(value.into_owned());
         }
     }
     hosts.iter().all(|host| is_local_host(host))
@@ -443,30 +434,6 @@ fn is_local_host(host: &str) -> bool {
             .trim_end_matches(']')
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// `%2F` and the like decoded (anything malformed stays as it is, and so is not local).
-fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|pair| std::str::from_utf8(pair).ok())
-            .and_then(|pair| u8::from_str_radix(pair, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl std::fmt::Debug for Config {
@@ -614,6 +581,7 @@ mod tests {
             "postgres://localhost/obol?sslmode=disable&hostaddr=10.0.0.5",
             "postgres://127.0.0.1/obol?host=%64b.example.com",
             "postgres://localhost/obol?host=%2Fsock&host=db.example.com",
+            "postgres://db.example.invalid#@127.0.0.1/obol",
             "mysql://localhost/x",
         ] {
             let message = refused(&[dev, ("OBOL_DATABASE_URL", remote)]);

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::id::MerchantId;
 
 /// Test or live.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -20,6 +21,11 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// True in test mode (for `skip_serializing_if`).
+    pub fn is_test(&self) -> bool {
+        *self == Mode::Test
+    }
+
     /// The stable name: `test` or `live`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -43,6 +49,15 @@ impl Mode {
 impl std::fmt::Display for Mode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// A merchant in one mode, as idempotency keys and account owners spell it: the id in test
+/// mode (as everything was spelled before modes existed), the id and `:live` in live mode.
+pub fn tenant_label(merchant: &MerchantId, mode: Mode) -> String {
+    match mode {
+        Mode::Test => merchant.to_string(),
+        Mode::Live => format!("{merchant}:live"),
     }
 }
 

@@ -57,9 +57,12 @@ impl HttpWebhookTransport {
     }
 }
 
-/// The refusal of an address the policy does not allow.
+/// The refusal of an address the policy does not allow: permanent, so the delivery is not
+/// retried.
 fn refused() -> Error {
-    Error::unavailable("webhook POST refused: the receiver is not at a public address")
+    Error::Forbidden {
+        reason: "webhook POST refused: the receiver is not at a public address".into(),
+    }
 }
 
 #[async_trait]

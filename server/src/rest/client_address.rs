@@ -20,9 +20,10 @@ pub struct ClientAddress(pub Option<IpAddr>);
 /// The proxies whose `X-Forwarded-For` is believed.
 pub type TrustedProxies = Arc<Vec<IpNet>>;
 
-/// The client of a request from `peer` with `headers`.
+/// The client of a request from `peer` with `headers`. Addresses are compared in canonical
+/// form: on a dual-stack listener an IPv4 peer arrives as `::ffff:a.b.c.d`.
 pub fn client_of(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> Option<IpAddr> {
-    let peer = peer?;
+    let peer = peer?.to_canonical();
     let is_trusted = |address: &IpAddr| trusted.iter().any(|net| net.contains(address));
     if !is_trusted(&peer) {
         return Some(peer);
@@ -38,7 +39,7 @@ pub fn client_of(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -
         .map(str::trim)
         .collect::<Vec<_>>();
     for hop in hops.into_iter().rev() {
-        let Ok(address) = hop.parse::<IpAddr>() else {
+        let Some(address) = hop_address(hop) else {
             break;
         };
         client = address;
@@ -47,6 +48,16 @@ pub fn client_of(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -
         }
     }
     Some(client)
+}
+
+/// One `X-Forwarded-For` entry: an address, or an address with a port (`203.0.113.5:4711`,
+/// `[2001:db8::1]:4711`), as some load balancers write it.
+fn hop_address(hop: &str) -> Option<IpAddr> {
+    let address = hop
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<SocketAddr>().ok().map(|socket| socket.ip()))?;
+    Some(address.to_canonical())
 }
 
 /// Middleware: puts the [`ClientAddress`] in the request's extensions.
@@ -115,6 +126,22 @@ mod tests {
         assert_eq!(
             client_of(from_ingress, &only_garbage, &trusted),
             from_ingress
+        );
+        // A dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d; ports are ignored.
+        let mapped = Some(ip("::ffff:10.1.2.3"));
+        assert_eq!(
+            client_of(mapped, &header, &trusted),
+            Some(ip("203.0.113.5"))
+        );
+        let with_ports = forwarded(&["[2001:db8::7]:4711, 203.0.113.5:5678"]);
+        assert_eq!(
+            client_of(from_ingress, &with_ports, &trusted),
+            Some(ip("203.0.113.5"))
+        );
+        let v6_with_port = forwarded(&["[2001:db8::7]:4711"]);
+        assert_eq!(
+            client_of(from_ingress, &v6_with_port, &trusted),
+            Some(ip("2001:db8::7"))
         );
         // No trusted proxies: the peer, always.
         assert_eq!(client_of(from_ingress, &header, &[]), from_ingress);

@@ -163,8 +163,9 @@ impl AccountOwner {
         match self {
             AccountOwner::Host => None,
             AccountOwner::System => Some("system".into()),
-            AccountOwner::Merchant(merchant, Mode::Test) => Some(merchant.to_string()),
-            AccountOwner::Merchant(merchant, Mode::Live) => Some(format!("{merchant}:live")),
+            AccountOwner::Merchant(merchant, mode) => {
+                Some(crate::mode::tenant_label(merchant, *mode))
+            }
         }
     }
 

@@ -29,8 +29,10 @@ pub struct NewCustomer {
     /// The merchant whose customer this is.
     #[serde(default = "default_merchant")]
     pub merchant: MerchantId,
-    /// The mode it belongs to (test and live keep separate customers).
-    #[serde(default)]
+    /// The mode it belongs to (test and live keep separate customers). Left out when test,
+    /// so a test-mode request hashes as it did before modes existed and a retry across the
+    /// upgrade still matches its first answer.
+    #[serde(default, skip_serializing_if = "Mode::is_test")]
     pub mode: Mode,
     /// Free-form metadata.
     pub metadata: Metadata,
@@ -139,4 +141,23 @@ pub struct SavedMethod {
     pub detached: bool,
     /// When saved.
     pub created_at: Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_mode_requests_hash_as_before_modes_existed() {
+        let new = NewCustomer::new(CustomerId::derived("c")).with_email("a@b.c");
+        let json = serde_json::to_value(&new).unwrap();
+        assert!(json.get("mode").is_none(), "{json}");
+        let live = serde_json::to_value(new.clone().in_mode(Mode::Live)).unwrap();
+        assert_eq!(live["mode"], "live");
+        // A customer stored before modes existed reads as test mode.
+        let stored = r#"{"id":"cus_01JD3Q4V5X6Y7Z8A9B0C1D2E3F","email":null,"name":null,
+            "merchant":"mer_01JD3Q4V5X6Y7Z8A9B0C1D2E3F","metadata":{},"created_at":0}"#;
+        let customer: Customer = serde_json::from_str(stored).unwrap();
+        assert_eq!(customer.mode, Mode::Test);
+    }
 }

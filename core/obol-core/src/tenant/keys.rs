@@ -82,12 +82,9 @@ impl Operation {
     }
 }
 
-/// Whose keys: the merchant's id in test mode, with `:live` in live mode.
+/// Whose keys: the merchant in its mode.
 fn owner(merchant: &MerchantId, mode: Mode) -> String {
-    match mode {
-        Mode::Test => merchant.to_string(),
-        Mode::Live => format!("{merchant}:live"),
-    }
+    crate::mode::tenant_label(merchant, mode)
 }
 
 /// The key as stored: tenant, mode and operation keep callers' keys apart, and the caller's

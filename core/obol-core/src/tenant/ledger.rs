@@ -12,7 +12,6 @@ use crate::ledger::model::{
     Account, AccountOwner, Balance, Entry, HistoryEntry, Hold, LedgerCommand, NewAccount, Page,
     Transaction,
 };
-use crate::mode::Mode;
 
 impl Tenant {
     /// Opens an account owned by the tenant's merchant (whatever `new.owner` says). Ids in the
@@ -145,13 +144,8 @@ impl Tenant {
     fn may_read(&self, account: &Account) -> bool {
         match &account.owner {
             AccountOwner::Merchant(..) => account.owner == self.account_owner(),
-            // The engine names the merchant and mode of a payment balance in its metadata
-            // (no tenant writes a system account's metadata); older ones were test mode.
             AccountOwner::System => {
-                let field = |name: &str| account.metadata.get(name).map(String::as_str);
-                field("role") == Some("merchant")
-                    && field("merchant") == Some(self.merchant().as_str())
-                    && field("mode").unwrap_or(Mode::Test.as_str()) == self.mode().as_str()
+                crate::payments::is_merchant_balance(account, self.merchant(), self.mode())
             }
             AccountOwner::Host => false,
         }

@@ -5,6 +5,7 @@ use std::sync::Mutex;
 
 use super::Tenant;
 use super::keys::Operation;
+use crate::auth::user::User;
 use crate::auth::{
     ApiKey, ApiKeyView, CreateApiKey, CreateUser, NewApiKey, NewUser, Password, Profile, Scope,
     UserView,
@@ -50,15 +51,17 @@ impl Tenant {
         .await
     }
 
-    /// A user of the tenant (a user may always read itself).
+    /// A user of the tenant (a user may always read itself; a user allowed into live mode is
+    /// unknown to other test-mode callers).
     pub async fn user(&self, id: &UserId) -> Result<UserView> {
         self.require_self_or_admin(id)?;
-        Ok(self.auth.user(self.merchant(), id).await?.into())
+        Ok(self.visible_user(id).await?.into())
     }
 
     /// Replaces a user's profile (a user may always edit its own).
     pub async fn update_profile(&self, id: &UserId, profile: Profile) -> Result<UserView> {
         self.require_self_or_admin(id)?;
+        self.visible_user(id).await?;
         let user = self
             .auth
             .update_profile(self.merchant(), id, profile)
@@ -130,6 +133,17 @@ impl Tenant {
             keys.retain(|key| key.mode == Mode::Test);
         }
         Ok(keys)
+    }
+
+    /// A user this caller may manage: itself, or in live mode any, in test mode those who
+    /// may not sign in to live mode (test mode never reaches live).
+    async fn visible_user(&self, id: &UserId) -> Result<User> {
+        let user = self.auth.user(self.merchant(), id).await?;
+        let itself = self.principal.user() == Some(id);
+        if user.live && self.mode() == Mode::Test && !itself {
+            return Err(Error::UserNotFound { id: id.to_string() });
+        }
+        Ok(user)
     }
 
     /// Users may read and edit themselves; anything else about users needs `users:admin`.

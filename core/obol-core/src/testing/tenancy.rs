@@ -523,6 +523,31 @@ pub async fn test_and_live_mode_stay_apart(store: Arc<dyn Store>) {
         "api_key_not_found"
     );
     assert_eq!(live.api_keys().await.unwrap().len(), 1);
+
+    // A user allowed into live mode is unknown to test-mode admins.
+    let live_user = live
+        .create_user(
+            None,
+            CreateUser {
+                email: "live@example.com".into(),
+                password: "correct horse battery staple".into(),
+                profile: Profile::default(),
+                scopes: BTreeSet::from([Scope::PaymentsRead]),
+                live: true,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(code(test.user(&live_user.id).await), "user_not_found");
+    let renamed = Profile {
+        name: Some("renamed from test mode".into()),
+        ..Profile::default()
+    };
+    assert_eq!(
+        code(test.update_profile(&live_user.id, renamed).await),
+        "user_not_found"
+    );
+    assert!(live.user(&live_user.id).await.unwrap().live);
 }
 
 pub async fn keyed_requests_are_kept_per_tenant(store: Arc<dyn Store>) {

@@ -21,7 +21,8 @@ use crate::webhooks::{RETRY_SCHEDULE, WebhookDispatcher, WebhookTransport, verif
 /// A request a receiver saw: (url, headers, body).
 pub type Received = (String, Vec<(String, String)>, Vec<u8>);
 
-/// A receiver per URL answering scripted statuses (the last one repeats); records requests.
+/// A receiver per URL answering scripted statuses (the last one repeats; 0 stands for a
+/// receiver the transport refuses to send to, for good); records requests.
 #[derive(Debug, Default)]
 pub struct ScriptedReceivers {
     scripts: Mutex<HashMap<String, Vec<u16>>>,
@@ -49,11 +50,17 @@ impl WebhookTransport for ScriptedReceivers {
         let script = scripts
             .get_mut(url)
             .ok_or_else(|| Error::unavailable("connection refused"))?;
-        Ok(if script.len() > 1 {
+        let status = if script.len() > 1 {
             script.remove(0)
         } else {
             script[0]
-        })
+        };
+        match status {
+            0 => Err(Error::Forbidden {
+                reason: "the receiver is not at a public address".into(),
+            }),
+            status => Ok(status),
+        }
     }
 }
 
@@ -96,6 +103,11 @@ pub async fn webhooks_retry_sign_and_stop_on_gone(store: Arc<dyn Store>) {
         .add_endpoint(&merchant, Mode::Test, "http://127.0.0.1:9/down")
         .await
         .unwrap();
+    let refused = dispatcher
+        .add_endpoint(&merchant, Mode::Test, "http://127.0.0.1:9/refused")
+        .await
+        .unwrap();
+    receivers.script(&refused.url, &[0]);
     receivers.script(&flaky.url, &[500, 503, 204]);
     receivers.script(&gone.url, &[410]);
     receivers.script(&down.url, &[500]);
@@ -117,7 +129,7 @@ pub async fn webhooks_retry_sign_and_stop_on_gone(store: Arc<dyn Store>) {
     let first = dispatcher.run_due(100).await.unwrap();
     assert_eq!(
         (first.scheduled, first.attempted, first.delivered),
-        (3, 3, 0)
+        (4, 4, 0)
     );
     assert_eq!(dispatcher.run_due(100).await.unwrap().attempted, 0);
     clock.advance(RETRY_SCHEDULE[1]);
@@ -140,7 +152,7 @@ pub async fn webhooks_retry_sign_and_stop_on_gone(store: Arc<dyn Store>) {
     // 410 disabled its endpoint: later events are not sent there.
     let mut endpoints = store.endpoints(&merchant).await.unwrap();
     endpoints.retain(|endpoint| endpoint.mode == Mode::Test);
-    assert_eq!(endpoints.len(), 3);
+    assert_eq!(endpoints.len(), 4);
     for endpoint in &endpoints {
         assert_eq!(endpoint.enabled, endpoint.id != gone.id, "{}", endpoint.url);
     }
@@ -149,7 +161,7 @@ pub async fn webhooks_retry_sign_and_stop_on_gone(store: Arc<dyn Store>) {
         .create(NewPayment::new(other, 5, usd))
         .await
         .unwrap();
-    assert_eq!(dispatcher.run_due(100).await.unwrap().scheduled, 2);
+    assert_eq!(dispatcher.run_due(100).await.unwrap().scheduled, 3);
 
     // The always-failing endpoint gets exactly ten attempts, on the schedule, then none.
     for wait in &RETRY_SCHEDULE[3..] {
@@ -169,6 +181,8 @@ pub async fn webhooks_retry_sign_and_stop_on_gone(store: Arc<dyn Store>) {
     };
     assert_eq!(statuses(&flaky.id), [Some(500), Some(503), Some(204)]);
     assert_eq!(statuses(&gone.id), [Some(410)]);
+    // A refused receiver is tried once per event, never again.
+    assert_eq!(statuses(&refused.id), [None]);
     assert_eq!(statuses(&down.id), vec![Some(500); 10]);
     let numbers: Vec<u32> = attempts
         .iter()
@@ -183,6 +197,7 @@ pub async fn webhooks_retry_sign_and_stop_on_gone(store: Arc<dyn Store>) {
         (&flaky.url, &flaky.secret),
         (&gone.url, &gone.secret),
         (&down.url, &down.secret),
+        (&refused.url, &refused.secret),
     ];
     let mut first_event_requests = 0;
     for (url, headers, body) in received.iter() {
@@ -199,5 +214,5 @@ pub async fn webhooks_retry_sign_and_stop_on_gone(store: Arc<dyn Store>) {
             first_event_requests += 1;
         }
     }
-    assert_eq!(first_event_requests, 3 + 1 + 10);
+    assert_eq!(first_event_requests, 3 + 1 + 10 + 1);
 }

@@ -37,7 +37,8 @@ const SEND_LEASE: Duration = Duration::from_secs(60);
 #[async_trait]
 pub trait WebhookTransport: Send + Sync + std::fmt::Debug {
     /// Posts `body` with `headers` to `url`; the receiver's status code, or an error if no
-    /// answer came (connection refused, timeout).
+    /// answer came: retryable (connection refused, timeout) or not (a receiver the transport
+    /// will never send to, which fails the delivery at once).
     async fn post(&self, url: &str, headers: &[(String, String)], body: &[u8]) -> Result<u16>;
 }
 
@@ -130,6 +131,9 @@ impl WebhookDispatcher {
             Err(error) => (None, Some(error.to_string())),
         };
         let gone = status == Some(410);
+        // A transport that refuses the receiver outright (an address the deployment does not
+        // send to) will refuse it every time: no retries.
+        let refused = matches!(&sent, Err(error) if !error.is_retryable());
         let delivered = status.is_some_and(|s| (200..300).contains(&s));
         let next_wait = usize::try_from(number)
             .ok()
@@ -137,6 +141,7 @@ impl WebhookDispatcher {
         let (state, next_attempt_at) = match (delivered, gone, next_wait) {
             (true, _, _) => (DeliveryState::Delivered, None),
             (_, true, _) | (_, _, None) => (DeliveryState::Failed, None),
+            (false, false, Some(_)) if refused => (DeliveryState::Failed, None),
             (false, false, Some(wait)) => (DeliveryState::Pending, Some(now.plus(*wait))),
         };
         if !delivered {

@@ -29,16 +29,31 @@ impl TargetPolicy {
 
 /// True for addresses on the public internet: not loopback, private, link-local (cloud
 /// metadata), shared (carrier-grade NAT), unspecified, broadcast, multicast, documentation or
-/// otherwise reserved, in IPv4 or IPv6 (IPv4-mapped and -compatible forms included).
+/// otherwise reserved, in IPv4 or IPv6. An IPv6 address that carries an IPv4 one (mapped,
+/// compatible, SIIT, NAT64, 6to4) is judged by the IPv4 address it reaches.
 pub fn is_public(address: IpAddr) -> bool {
     match address {
         IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4() {
-            // ::ffff:a.b.c.d and ::a.b.c.d reach the IPv4 address (and :: and ::1 are not
-            // public either way).
-            Some(v4) if !v6.is_loopback() && !v6.is_unspecified() => is_public_v4(v4),
-            _ => is_public_v6(v6),
+        IpAddr::V6(v6) if v6.is_loopback() || v6.is_unspecified() => false,
+        IpAddr::V6(v6) => match embedded_v4(v6) {
+            Some(v4) => is_public_v4(v4),
+            None => is_public_v6(v6),
         },
+    }
+}
+
+/// The IPv4 address an IPv6 one carries: `::a.b.c.d`, `::ffff:a.b.c.d`,
+/// `::ffff:0:a.b.c.d` (SIIT), `64:ff9b::a.b.c.d` (NAT64) or `2002:aabb:ccdd::/48` (6to4).
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    let low = Ipv4Addr::from((u32::from(s[6]) << 16) | u32::from(s[7]));
+    match s {
+        [0, 0, 0, 0, 0, 0 | 0xffff, ..] | [0, 0, 0, 0, 0xffff, 0, ..] => Some(low),
+        [0x64, 0xff9b, 0, 0, 0, 0, ..] => Some(low),
+        [0x2002, high, low16, ..] => {
+            Some(Ipv4Addr::from((u32::from(high) << 16) | u32::from(low16)))
+        }
+        _ => None,
     }
 }
 
@@ -54,23 +69,30 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || a == 0
         // 100.64.0.0/10: shared address space (carrier-grade NAT, some cloud networks).
         || (a == 100 && (b & 0xC0) == 64)
-        // 192.0.0.0/24: protocol assignments; 198.18.0.0/15: benchmarking; 240/4: reserved.
+        // 192.0.0.0/24: protocol assignments; 192.88.99.0/24: 6to4 relays; 198.18.0.0/15:
+        // benchmarking; 240/4: reserved.
         || (a == 192 && b == 0 && ip.octets()[2] == 0)
+        || (a == 192 && b == 88 && ip.octets()[2] == 99)
         || (a == 198 && (b & 0xFE) == 18)
         || a >= 240)
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
-    !(ip.is_loopback()
-        || ip.is_unspecified()
-        || ip.is_multicast()
+    let s = ip.segments();
+    !(ip.is_multicast()
         || ip.is_unique_local()
         || ip.is_unicast_link_local()
-        // 2001:db8::/32: documentation; 64:ff9b:1::/48 local NAT64; fec0::/10 site-local.
-        || (first == 0x2001 && ip.segments()[1] == 0x0db8)
-        || (first == 0x0064 && ip.segments()[1] == 0xff9b && ip.segments()[2] == 1)
-        || (first & 0xFFC0) == 0xFEC0)
+        // fec0::/10: site-local; 64:ff9b:1::/48: local NAT64 (its mapping is the network's).
+        || (s[0] & 0xFFC0) == 0xFEC0
+        || (s[0] == 0x0064 && s[1] == 0xff9b)
+        // 100::/64: discard; 2001::/23: IETF assignments (Teredo, benchmarking, ORCHID…);
+        // 2001:db8::/32: documentation; 3fff::/20: documentation.
+        || (s[0] == 0x0100 && s[1..4] == [0, 0, 0])
+        || (s[0] == 0x2001 && s[1] < 0x0200)
+        || (s[0] == 0x2001 && s[1] == 0x0db8)
+        || (s[0] == 0x3fff && s[1] < 0x1000)
+        // Anything outside 2000::/3 is not globally routed unicast.
+        || (s[0] & 0xE000) != 0x2000)
 }
 
 #[cfg(test)]
@@ -104,6 +126,20 @@ mod tests {
             "::ffff:169.254.169.254",
             "::ffff:10.0.0.1",
             "::127.0.0.1",
+            "::ffff:0:7f00:1",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b::a00:5",
+            "64:ff9b:1::1",
+            "2002:7f00:1::",
+            "2002:a00:5::1",
+            "2001::1",
+            "2001:2::1",
+            "2001:10::1",
+            "100::1",
+            "192.88.99.1",
+            "::2",
+            "4000::1",
         ] {
             let address: IpAddr = inward.parse().unwrap();
             assert!(!is_public(address), "{inward}");
@@ -117,6 +153,9 @@ mod tests {
             "172.32.0.1",
             "2606:4700::1111",
             "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+            "2a00:1450:4001::1",
         ] {
             assert!(is_public(public.parse().unwrap()), "{public}");
         }

@@ -15,7 +15,8 @@ pub struct EndpointView {
     pub id: EndpointId,
     /// The receiver's URL.
     pub url: String,
-    /// The mode whose events it receives.
+    /// The mode whose events it receives (answers stored before modes existed were test).
+    #[serde(default)]
     pub mode: Mode,
     /// Whether it receives events.
     pub enabled: bool,
@@ -53,5 +54,18 @@ impl std::fmt::Debug for NewEndpoint {
         f.debug_struct("NewEndpoint")
             .field("endpoint", &self.endpoint)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_stored_before_modes_existed_still_replay() {
+        let stored = r#"{"id":"we_01JD3Q4V5X6Y7Z8A9B0C1D2E3F","url":"https://example.com/h",
+            "enabled":true,"created_at":0}"#;
+        let view: EndpointView = serde_json::from_str(stored).unwrap();
+        assert_eq!(view.mode, Mode::Test);
     }
 }

@@ -11,7 +11,7 @@
 //! shape the engine gave it; otherwise the reserved one is opened.
 
 use super::*;
-use crate::ledger::model::{AccountOwner, Metadata};
+use crate::ledger::model::{Account, AccountOwner, Metadata};
 use crate::mode::Mode;
 
 /// The three accounts of a merchant's payments in one asset and mode, by role.
@@ -185,4 +185,15 @@ impl AccountName<'_> {
         }
         metadata
     }
+}
+
+/// Whether `account` is `merchant`'s payment balance in `mode`: the engine names a balance's
+/// role, merchant and mode in its metadata (older ones carry no mode: test), and only the
+/// engine writes a system account's metadata.
+pub(crate) fn is_merchant_balance(account: &Account, merchant: &MerchantId, mode: Mode) -> bool {
+    let field = |name: &str| account.metadata.get(name).map(String::as_str);
+    account.owner == AccountOwner::System
+        && field("role") == Some("merchant")
+        && field("merchant") == Some(merchant.as_str())
+        && field("mode").unwrap_or(Mode::Test.as_str()) == mode.as_str()
 }

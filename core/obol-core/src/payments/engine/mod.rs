@@ -11,6 +11,7 @@
 //! (derived from what was recorded before the call) for the same reason.
 
 mod accounts;
+pub(crate) use accounts::is_merchant_balance;
 mod capture;
 mod confirm;
 mod create;
