@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 /// Everything the server reads at start. Debug shows no secret (the key-encryption key, the
@@ -24,11 +25,11 @@ pub struct Config {
     /// Development mode: a generated key-encryption key and a development user.
     pub dev: bool,
     /// Base64 of 32 bytes sealing signing keys at rest (required outside dev mode).
-    pub key_encryption_key: Option<String>,
+    pub key_encryption_key: Option<SecretString>,
     /// `whsec_…`: the secret the sandbox provider signs and verifies its webhooks with. In
     /// dev mode one is made and kept in `data_dir`; otherwise, without it, sandbox webhooks
     /// are refused.
-    pub sandbox_webhook_secret: Option<String>,
+    pub sandbox_webhook_secret: Option<SecretString>,
     /// The `iss` of access tokens.
     pub issuer: String,
     /// The `aud` of access tokens.
@@ -283,12 +284,12 @@ impl Config {
             );
         }
         if let Some(kek) = &self.key_encryption_key {
-            obol::auth::KeyEncryptionKey::from_base64(kek).map_err(|_| {
+            obol::auth::KeyEncryptionKey::from_base64(kek.expose_secret()).map_err(|_| {
                 anyhow::anyhow!("OBOL_KEY_ENCRYPTION_KEY is not base64 of 32 bytes")
             })?;
         }
         if let Some(secret) = &self.sandbox_webhook_secret {
-            obol::webhooks::WebhookSecret::parse(secret).map_err(|_| {
+            obol::webhooks::WebhookSecret::parse(secret.expose_secret()).map_err(|_| {
                 anyhow::anyhow!(
                     "OBOL_SANDBOX_WEBHOOK_SECRET is whsec_ followed by base64 of 24 to 64 bytes"
                 )

@@ -12,6 +12,8 @@ use obol::payments::{Maintenance, MaintenancePolicy};
 use obol::periodic::Periodic;
 use obol::webhooks::{WebhookDispatcher, WebhookSecret};
 use obol_http::HttpWebhookTransport;
+use secrecy::{ExposeSecret, SecretString};
+use zeroize::Zeroizing;
 
 use crate::config::{Config, Role};
 
@@ -72,7 +74,7 @@ impl Engine {
     ) -> anyhow::Result<Self> {
         let mut options = EngineOptions::new(&config.issuer, &config.audience, kek);
         options.sandbox_webhook_secret = match &config.sandbox_webhook_secret {
-            Some(text) => Some(WebhookSecret::parse(text)?),
+            Some(text) => Some(WebhookSecret::parse(text.expose_secret())?),
             None => None,
         };
         let core = obol::Engine::on_store(store.clone(), options).await?;
@@ -146,13 +148,13 @@ impl Background {
 /// directory (made on first start).
 pub fn key_encryption_key(config: &Config) -> anyhow::Result<KeyEncryptionKey> {
     if let Some(text) = &config.key_encryption_key {
-        return Ok(KeyEncryptionKey::from_base64(text)?);
+        return Ok(KeyEncryptionKey::from_base64(text.expose_secret())?);
     }
     let path = config.data_dir.join("dev-key-encryption-key");
-    if let Ok(text) = std::fs::read_to_string(&path) {
+    if let Ok(text) = std::fs::read_to_string(&path).map(Zeroizing::new) {
         return Ok(KeyEncryptionKey::from_base64(text.trim())?);
     }
-    let text = crate::secrets::random_base64(32);
+    let text = Zeroizing::new(crate::secrets::random_base64(32));
     crate::secrets::write_private(&path, &text)?;
     tracing::warn!(path = %path.display(), "dev mode: generated a key-encryption key");
     Ok(KeyEncryptionKey::from_base64(&text)?)
@@ -160,13 +162,13 @@ pub fn key_encryption_key(config: &Config) -> anyhow::Result<KeyEncryptionKey> {
 
 /// The sandbox's webhook secret in dev mode: kept in the data directory (made on first
 /// start), so webhooks signed before a restart still verify after it.
-fn dev_sandbox_webhook_secret(config: &Config) -> anyhow::Result<String> {
+fn dev_sandbox_webhook_secret(config: &Config) -> anyhow::Result<SecretString> {
     let path = config.data_dir.join("dev-sandbox-webhook-secret");
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        return Ok(text.trim().to_owned());
+    if let Ok(text) = std::fs::read_to_string(&path).map(Zeroizing::new) {
+        return Ok(SecretString::from(text.trim()));
     }
-    let text = format!("whsec_{}", crate::secrets::random_base64(32));
-    crate::secrets::write_private(&path, &text)?;
+    let text = SecretString::from(format!("whsec_{}", crate::secrets::random_base64(32)));
+    crate::secrets::write_private(&path, text.expose_secret())?;
     tracing::warn!(path = %path.display(), "dev mode: generated the sandbox's webhook secret");
     Ok(text)
 }

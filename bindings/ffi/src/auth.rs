@@ -147,7 +147,7 @@ impl Obol {
             let new = NewUser {
                 merchant: default_merchant(),
                 email,
-                password: Password::new(&password),
+                password: Password::from(password),
                 profile: Profile::default(),
                 scopes,
                 live: false,
@@ -174,7 +174,7 @@ impl Obol {
     ) -> std::result::Result<TokensRecord, AuthError> {
         self.call(|engine| async move {
             let auth = engine.auth();
-            let password = Password::new(&password);
+            let password = Password::from(password);
             let mode = Mode::parse(&mode)?;
             let merchant = merchant_named(merchant.as_deref())?;
             let tokens = auth
@@ -270,7 +270,7 @@ impl Tenant {
         self.call(|tenant| async move {
             let request = CreateUser {
                 email,
-                password,
+                password: password.into(),
                 profile: Profile::default(),
                 scopes: Scope::named(Some(&scopes))?,
                 live,

@@ -131,7 +131,7 @@ impl Obol {
             let new = NewUser {
                 merchant: default_merchant(),
                 email,
-                password: Password::new(&password),
+                password: Password::from(password),
                 profile: Profile::default(),
                 scopes,
                 live: false,
@@ -164,7 +164,7 @@ impl Obol {
         promise(env, async move {
             let engine = engine?;
             let auth = engine.auth();
-            let password = Password::new(&password);
+            let password = Password::from(password);
             let mode = Mode::parse(mode.as_deref().unwrap_or("test"))?;
             let merchant = merchant_named(merchant.as_deref())?;
             let tokens = auth
@@ -284,7 +284,7 @@ impl Tenant {
         promise(env, async move {
             let request = CreateUser {
                 email,
-                password,
+                password: password.into(),
                 profile: Profile::default(),
                 scopes: Scope::named(Some(&scopes))?,
                 live: live.unwrap_or(false),

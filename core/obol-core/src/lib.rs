@@ -15,6 +15,7 @@ pub mod mode;
 pub mod money;
 pub mod payments;
 pub mod periodic;
+pub mod request_body;
 pub mod store;
 pub mod tenant;
 pub mod webhooks;
@@ -30,9 +31,9 @@ pub use id::{
     PaymentMethodId, RandomIdGen, RefundId, SessionId, TransactionId, UserId,
 };
 pub use ledger::model::{
-    Account, AccountFlags, AccountOwner, Balance, Direction, Entry, HistoryEntry, Hold, HoldStatus,
-    LedgerCommand, Metadata, NewAccount, NewHold, NewTransaction, Page, PostAmount, PostHold,
-    Reverse, Transaction, TransactionKind, VoidHold,
+    Account, AccountFlags, AccountOwner, Balance, CreateTransaction, Direction, Entry,
+    HistoryEntry, Hold, HoldStatus, LedgerCommand, Metadata, NewAccount, NewHold, NewTransaction,
+    Page, PostAmount, PostHold, Reverse, Transaction, TransactionKind, VoidHold,
 };
 pub use ledger::{Ledger, LedgerConfig};
 pub use memory::MemoryStore;

@@ -138,7 +138,7 @@ api! {
     }
     post "/v1/payments/{id}/refunds" => payments::refund {
         tag: "payments", summary: "Refund captured funds (everything refundable when no amount).", auth: true, path: PaymentId,
-        body: [payments::RefundBody], ok: 201 [Payment], query: [],
+        body: [obol::payments::CreateRefund], ok: 201 [Payment], query: [],
     }
     get "/v1/payments/{id}/refunds" => payments::children {
         tag: "payments", summary: "A payment's refunds and disputes.", auth: true, path: PaymentId,
@@ -203,7 +203,7 @@ api! {
     }
     post "/v1/ledger/transactions" => ledger::create_transaction {
         tag: "ledger", summary: "Post a transaction (entries balancing per asset).", auth: true,
-        body: [ledger::CreateTransaction], ok: 201 [Transaction], query: [],
+        body: [obol::CreateTransaction], ok: 201 [Transaction], query: [],
     }
     get "/v1/ledger/transactions/{id}" => ledger::transaction {
         tag: "ledger", summary: "A transaction.", auth: true, path: TransactionId, body: [], ok: 200 [Transaction], query: [],

@@ -3,19 +3,20 @@
 //! key.
 
 use axum::body::Bytes;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use obol::auth::{Actor, Principal};
+use obol::request_body::{BodyError, field_in};
 use serde::de::DeserializeOwned;
 
 use super::AppState;
 use super::error::ApiError;
 use super::middleware::{address_key, limited};
 
-/// A JSON body of type `T`: always a JSON object (serde would otherwise read a struct from
-/// an array of its fields, so `[null, null]` would pass for a request).
+/// A JSON body of type `T`, read by the engine's one rule ([`obol::request_body`]): always a
+/// JSON object, nothing after it, and a data error names its field.
 #[derive(Debug, Clone)]
 pub struct Body<T>(pub T);
 
@@ -27,19 +28,23 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
             return Err(unsupported_media_type());
         }
         let RawBody(bytes) = RawBody::from_request(request, state).await?;
-        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-        if first != Some(&b'{') {
-            return Err(
-                match serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
-                    Ok(_) => ApiError::invalid("invalid_request", "the body must be a JSON object"),
-                    Err(_) => ApiError::invalid("invalid_json", "the body is not valid JSON"),
-                },
-            );
-        }
-        match axum::Json::<T>::from_bytes(&bytes) {
-            Ok(axum::Json(value)) => Ok(Body(value)),
-            Err(rejection) => Err(json_rejection(&rejection)),
-        }
+        obol::request_body::json_object(&bytes)
+            .map(Body)
+            .map_err(|error| match error {
+                BodyError::NotJson => {
+                    ApiError::invalid("invalid_json", "the body is not valid JSON")
+                }
+                BodyError::NotAnObject => {
+                    ApiError::invalid("invalid_request", "the body must be a JSON object")
+                }
+                BodyError::Invalid { detail, field } => {
+                    let error = ApiError::invalid("invalid_request", detail);
+                    match field {
+                        Some(field) => error.with_param(&field),
+                        None => error,
+                    }
+                }
+            })
     }
 }
 
@@ -90,43 +95,6 @@ fn body_too_large() -> ApiError {
         "body_too_large",
         "the body is larger than this server accepts",
     )
-}
-
-fn json_rejection(rejection: &JsonRejection) -> ApiError {
-    match rejection {
-        JsonRejection::MissingJsonContentType(_) => unsupported_media_type(),
-        JsonRejection::JsonSyntaxError(_) => {
-            ApiError::invalid("invalid_json", "the body is not valid JSON")
-        }
-        JsonRejection::JsonDataError(error) => {
-            let detail = error.body_text();
-            let param = field_of(&detail);
-            let error = ApiError::invalid("invalid_request", detail);
-            match param {
-                Some(param) => error.with_param(&param),
-                None => error,
-            }
-        }
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => body_too_large(),
-        other => ApiError::invalid("invalid_request", other.body_text()),
-    }
-}
-
-/// The field serde names in a data error ("…: unknown field `x`…" or "amount: invalid…").
-fn field_of(detail: &str) -> Option<String> {
-    detail
-        .strip_prefix("Failed to deserialize the JSON body into the target type: ")
-        .and_then(field_in)
-}
-
-/// The field a serde message names: "unknown field `x`…", or "amount: invalid…".
-fn field_in(text: &str) -> Option<String> {
-    if let Some(start) = text.find("field `") {
-        let rest = &text[start + 7..];
-        return rest.find('`').map(|end| rest[..end].to_owned());
-    }
-    let (path, _) = text.split_once(": ")?;
-    (!path.contains(' ')).then(|| path.to_owned())
 }
 
 /// Query parameters of type `T`.
@@ -244,31 +212,6 @@ pub fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<&str>, 
             "Idempotency-Key is 1 to 255 printable ASCII characters",
         )
         .with_param("Idempotency-Key")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn serde_messages_name_the_field() {
-        let prefix = "Failed to deserialize the JSON body into the target type: ";
-        assert_eq!(
-            field_of(&format!(
-                "{prefix}unknown field `colour`, expected one of `a`"
-            )),
-            Some("colour".into())
-        );
-        assert_eq!(
-            field_of(&format!("{prefix}amount: invalid type: integer at line 1")),
-            Some("amount".into())
-        );
-        assert_eq!(
-            field_of(&format!("{prefix}missing field `asset` at line 1")),
-            Some("asset".into())
-        );
-        assert_eq!(field_of("something else"), None);
     }
 }
 

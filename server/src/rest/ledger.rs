@@ -8,9 +8,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use obol::tenant::keys::Operation;
 use obol::{
-    Account, AccountFlags, AccountId, AssetCode, Balance, Direction, Entry, HistoryEntry, Hold,
-    LedgerCommand, Metadata, NewAccount, NewHold, NewTransaction, Page, PostAmount, PostHold,
-    Reverse, Timestamp, Transaction, TransactionId, VoidHold,
+    Account, AccountFlags, AccountId, AssetCode, Balance, CreateTransaction, Direction, Entry,
+    HistoryEntry, Hold, LedgerCommand, Metadata, NewAccount, NewHold, NewTransaction, Page,
+    PostAmount, PostHold, Reverse, Timestamp, Transaction, TransactionId, VoidHold,
 };
 use serde::{Deserialize, Serialize};
 
@@ -156,24 +156,6 @@ pub async fn history(
         .history(&who, &id, params.cursor.as_deref(), limit)
         .await?;
     Ok(Json(page))
-}
-
-/// A transfer.
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateTransaction {
-    /// The id and idempotency key; derived from `Idempotency-Key` or generated when absent.
-    #[serde(default)]
-    pub id: Option<TransactionId>,
-    /// Entries that balance per asset (2 to 256).
-    #[schemars(length(min = 2, max = 256))]
-    pub entries: Vec<Entry>,
-    /// When it counts (microseconds since the epoch); now when absent.
-    #[serde(default)]
-    pub effective_at: Option<Timestamp>,
-    /// Free-form metadata.
-    #[serde(default)]
-    pub metadata: Metadata,
 }
 
 /// Posts a transaction (201).

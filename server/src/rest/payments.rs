@@ -5,8 +5,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use obol::payments::{
-    CancellationReason, Child, EventQuery, Payment, PaymentQuery, PaymentRequest, PaymentStatus,
-    StoredEvent,
+    CancellationReason, Child, CreateRefund, EventQuery, Payment, PaymentQuery, PaymentRequest,
+    PaymentStatus, StoredEvent,
 };
 use obol::{CustomerId, PaymentId, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -138,25 +138,13 @@ pub async fn complete_action(
     .await
 }
 
-/// The body of a refund.
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RefundBody {
-    /// Minor units; everything refundable when absent.
-    #[serde(default, with = "obol::money::OptionalPositiveMinorUnits")]
-    pub amount: Option<i128>,
-    /// Why.
-    #[serde(default)]
-    pub reason: Option<String>,
-}
-
 /// Refunds captured funds; answers with the payment (its refunds are listed beside it).
 pub async fn refund(
     State(state): State<AppState>,
     Caller(who): Caller,
     key: IdempotencyKey,
     Path(id): Path<String>,
-    Body(body): Body<RefundBody>,
+    Body(body): Body<CreateRefund>,
 ) -> ApiResult<(StatusCode, Json<Payment>)> {
     let payment = parse_id(&id, PaymentId::parse)?;
     let request = PaymentRequest::Refund {

@@ -10,8 +10,8 @@ pub use obol::webhooks::{EndpointView, NewEndpoint};
 use obol::{MerchantId, Mode, UserId};
 use serde::{Deserialize, Serialize};
 
-/// A sign-in request. Debug shows no password.
-#[derive(Clone, Serialize, Deserialize, schemars::JsonSchema)]
+/// A sign-in request. Debug shows no password; it is wiped on drop.
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// The tenant; the default merchant when absent.
@@ -21,8 +21,8 @@ pub struct LoginRequest {
     #[schemars(length(min = 1, max = 254))]
     pub email: String,
     /// Password.
-    #[schemars(length(min = 1, max = 128))]
-    pub password: String,
+    #[schemars(with = "String", length(min = 1, max = 128))]
+    pub password: obol::auth::Password,
     /// The mode to act in (test by default; live only for users allowed it).
     #[serde(default)]
     pub mode: Mode,

@@ -49,7 +49,7 @@ impl Answer {
 pub fn test_config() -> Config {
     Config {
         dev: true,
-        sandbox_webhook_secret: Some(SANDBOX_SECRET.to_owned()),
+        sandbox_webhook_secret: Some(SANDBOX_SECRET.into()),
         rate_limit_per_second: 100_000,
         rate_limit_burst: 100_000,
         ..Config::default()

@@ -6,6 +6,7 @@
 use std::fmt;
 
 use rand::{Rng, RngExt};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -27,9 +28,8 @@ pub fn key_prefix(mode: Mode) -> &'static str {
     }
 }
 
-/// The full key. Debug shows only its prefix and last 4.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ApiKeySecret(String);
+/// The full key: wiped on drop, and Debug shows only its prefix and last 4.
+pub struct ApiKeySecret(SecretString);
 
 impl fmt::Debug for ApiKeySecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -38,7 +38,7 @@ impl fmt::Debug for ApiKeySecret {
 }
 
 /// What the engine stores of a new key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct IssuedApiKey {
     /// The key, to hand to its owner once.
     pub secret: ApiKeySecret,
@@ -68,12 +68,19 @@ pub fn key_hash(text: &str) -> String {
 impl ApiKeySecret {
     /// A new random key.
     pub fn generate(mode: Mode, rng: &mut impl Rng) -> IssuedApiKey {
-        let body: String = (0..BODY_LEN)
-            .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
-            .collect();
-        let secret = ApiKeySecret(format!("{}{body}{}", key_prefix(mode), checksum(&body)));
+        let body: zeroize::Zeroizing<String> = zeroize::Zeroizing::new(
+            (0..BODY_LEN)
+                .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+                .collect(),
+        );
+        let secret = ApiKeySecret(SecretString::from(format!(
+            "{}{}{}",
+            key_prefix(mode),
+            body.as_str(),
+            checksum(&body)
+        )));
         IssuedApiKey {
-            hash: key_hash(&secret.0),
+            hash: secret.hash(),
             prefix: key_prefix(mode),
             last4: secret.last4(),
             secret,
@@ -94,25 +101,30 @@ impl ApiKeySecret {
         if checksum(body) != check {
             return Err(Error::Unauthenticated);
         }
-        Ok((mode, ApiKeySecret(text.to_owned())))
+        Ok((mode, ApiKeySecret(SecretString::from(text))))
     }
 
     /// The key's text, to show its owner once.
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 
     /// Hex SHA-256 of the key.
     pub fn hash(&self) -> String {
-        key_hash(&self.0)
+        key_hash(self.expose())
     }
 
     fn prefix(&self) -> &str {
-        &self.0[..self.0.len().min(key_prefix(Mode::Live).len())]
+        let text = self.expose();
+        text.get(..text.len().min(key_prefix(Mode::Live).len()))
+            .unwrap_or_default()
     }
 
     fn last4(&self) -> String {
-        self.0[self.0.len().saturating_sub(4)..].to_owned()
+        let text = self.expose();
+        text.get(text.len().saturating_sub(4)..)
+            .unwrap_or_default()
+            .to_owned()
     }
 }
 

@@ -8,15 +8,14 @@
 
 use std::fmt;
 
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize, PublicKeyComponents};
+use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use rsa::pkcs1v15;
-use rsa::sha2::Sha256;
-use rsa::signature::{SignatureEncoding, Signer, Verifier};
-use rsa::traits::PublicKeyParts;
-use rsa::{BigUint, RsaPrivateKey, RsaPublicKey};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use zeroize::Zeroizing;
 
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
@@ -33,8 +32,10 @@ pub enum Algorithm {
     EdDSA,
 }
 
+/// The private half. AWS-LC signs RSA in constant time and wipes the key when it is freed;
+/// ed25519-dalek wipes its key on drop.
 enum Secret {
-    Rsa(pkcs1v15::SigningKey<Sha256>),
+    Rsa(RsaKeyPair),
     Ed(ed25519_dalek::SigningKey),
 }
 
@@ -62,9 +63,16 @@ pub struct VerifyingKey {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Public {
-    Rsa(RsaPublicKey),
+    /// Modulus and exponent, big-endian without leading zeros.
+    Rsa {
+        n: Vec<u8>,
+        e: Vec<u8>,
+    },
     Ed(ed25519_dalek::VerifyingKey),
 }
+
+/// RSA moduli Obol accepts: 2048 to 8192 bits, as the verification parameters require.
+const RSA_MODULUS_BYTES: std::ops::RangeInclusive<usize> = 256..=1024;
 
 /// A JSON Web Key (public part only), as published in the JWKS document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,16 +112,12 @@ pub struct Jwks {
 impl SigningKey {
     /// A new 2048-bit RSA key for RS256.
     pub fn generate_rs256(kid: &str) -> Result<Self> {
-        let private = RsaPrivateKey::new(&mut rand_core_06::OsRng, 2048)
-            .map_err(|e| Error::corrupt(format!("RSA key generation: {e}")))?;
-        Ok(Self::from_rsa(kid, private))
-    }
-
-    fn from_rsa(kid: &str, private: RsaPrivateKey) -> Self {
-        SigningKey {
+        let private = RsaKeyPair::generate(KeySize::Rsa2048)
+            .map_err(|_| Error::corrupt("RSA key generation failed"))?;
+        Ok(SigningKey {
             kid: kid.to_owned(),
-            secret: Secret::Rsa(pkcs1v15::SigningKey::<Sha256>::new(private)),
-        }
+            secret: Secret::Rsa(private),
+        })
     }
 
     /// A new Ed25519 key for EdDSA.
@@ -139,21 +143,21 @@ impl SigningKey {
         }
     }
 
-    /// The private key as PKCS#8 DER, for storage (encrypted by the caller).
-    pub fn to_pkcs8_der(&self) -> Result<Vec<u8>> {
+    /// The private key as PKCS#8 DER, for storage (encrypted by the caller); wiped on drop.
+    pub fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>> {
         use ed25519_dalek::pkcs8::EncodePrivateKey as _;
-        let der = match &self.secret {
-            Secret::Rsa(signer) => AsRef::<RsaPrivateKey>::as_ref(signer)
+        let encoding = |e: &dyn fmt::Display| Error::corrupt(format!("key encoding: {e}"));
+        Ok(Zeroizing::new(match &self.secret {
+            Secret::Rsa(key) => AsDer::<Pkcs8V1Der>::as_der(key)
+                .map_err(|e| encoding(&e))?
+                .as_ref()
+                .to_vec(),
+            Secret::Ed(key) => key
                 .to_pkcs8_der()
-                .map(|d| d.as_bytes().to_vec()),
-            Secret::Ed(key) => {
-                return key
-                    .to_pkcs8_der()
-                    .map(|d| d.as_bytes().to_vec())
-                    .map_err(|e| Error::corrupt(format!("key encoding: {e}")));
-            }
-        };
-        der.map_err(|e| Error::corrupt(format!("key encoding: {e}")))
+                .map_err(|e| encoding(&e))?
+                .as_bytes()
+                .to_vec(),
+        }))
     }
 
     /// Reads a key stored with [`SigningKey::to_pkcs8_der`].
@@ -161,10 +165,16 @@ impl SigningKey {
         use ed25519_dalek::pkcs8::DecodePrivateKey as _;
         let bad = |e: &dyn fmt::Display| Error::corrupt(format!("stored signing key: {e}"));
         Ok(match algorithm {
-            Algorithm::RS256 => Self::from_rsa(
-                kid,
-                RsaPrivateKey::from_pkcs8_der(der).map_err(|e| bad(&e))?,
-            ),
+            Algorithm::RS256 => {
+                let key = RsaKeyPair::from_pkcs8(der).map_err(|e| bad(&e))?;
+                if !RSA_MODULUS_BYTES.contains(&key.public_modulus_len()) {
+                    return Err(bad(&"the RSA modulus is not 2048 to 8192 bits"));
+                }
+                SigningKey {
+                    kid: kid.to_owned(),
+                    secret: Secret::Rsa(key),
+                }
+            }
             Algorithm::EdDSA => SigningKey {
                 kid: kid.to_owned(),
                 secret: Secret::Ed(
@@ -180,8 +190,9 @@ impl SigningKey {
             kid: self.kid.clone(),
             algorithm: self.algorithm(),
             material: match &self.secret {
-                Secret::Rsa(signer) => {
-                    Public::Rsa(AsRef::<RsaPrivateKey>::as_ref(signer).to_public_key())
+                Secret::Rsa(key) => {
+                    let PublicKeyComponents { n, e } = key.public_key().into();
+                    Public::Rsa { n, e }
                 }
                 Secret::Ed(key) => Public::Ed(key.verifying_key()),
             },
@@ -198,16 +209,28 @@ impl SigningKey {
         let header = serde_json::to_vec(&header).map_err(Error::corrupt)?;
         let claims = serde_json::to_vec(claims).map_err(Error::corrupt)?;
         let signing_input = format!("{}.{}", B64.encode(header), B64.encode(claims));
-        let signature = self.sign_raw(signing_input.as_bytes());
+        let signature = self.sign_raw(signing_input.as_bytes())?;
         Ok(format!("{signing_input}.{}", B64.encode(signature)))
     }
 
     /// The signature of `input` under this key.
-    fn sign_raw(&self, input: &[u8]) -> Vec<u8> {
-        match &self.secret {
-            Secret::Rsa(signer) => signer.sign(input).to_vec(),
+    fn sign_raw(&self, input: &[u8]) -> Result<Vec<u8>> {
+        use ed25519_dalek::Signer as _;
+        Ok(match &self.secret {
+            Secret::Rsa(key) => {
+                let mut signature = vec![0; key.public_modulus_len()];
+                // AWS-LC draws no randomness for PKCS#1 v1.5; the argument is ring's shape.
+                key.sign(
+                    &RSA_PKCS1_SHA256,
+                    &aws_lc_rs::rand::SystemRandom::new(),
+                    input,
+                    &mut signature,
+                )
+                .map_err(|_| Error::corrupt("RSA signing failed"))?;
+                signature
+            }
             Secret::Ed(key) => key.sign(input).to_bytes().to_vec(),
-        }
+        })
     }
 }
 
@@ -225,11 +248,11 @@ impl VerifyingKey {
             x: None,
         };
         match &self.material {
-            Public::Rsa(key) => {
+            Public::Rsa { n, e } => {
                 jwk.kty = "RSA".into();
                 jwk.alg = "RS256".into();
-                jwk.n = Some(B64.encode(key.n().to_bytes_be()));
-                jwk.e = Some(B64.encode(key.e().to_bytes_be()));
+                jwk.n = Some(B64.encode(n));
+                jwk.e = Some(B64.encode(e));
             }
             Public::Ed(key) => {
                 jwk.kty = "OKP".into();
@@ -252,13 +275,16 @@ impl VerifyingKey {
         };
         let (algorithm, material) = match (jwk.kty.as_str(), jwk.alg.as_str()) {
             ("RSA", "RS256") => {
-                let n = BigUint::from_bytes_be(&field(&jwk.n)?);
-                let e = BigUint::from_bytes_be(&field(&jwk.e)?);
-                let key = RsaPublicKey::new(n, e).map_err(|_| bad())?;
-                if key.size() < 256 {
+                let n = without_leading_zeros(field(&jwk.n)?);
+                let e = without_leading_zeros(field(&jwk.e)?);
+                // A usable exponent is odd, above 1 and at most 33 bits (AWS-LC's bound).
+                let exponent_ok = (1..=5).contains(&e.len())
+                    && e.last().is_some_and(|last| last & 1 == 1)
+                    && e.as_slice() != [1];
+                if !RSA_MODULUS_BYTES.contains(&n.len()) || !exponent_ok {
                     return Err(bad());
                 }
-                (Algorithm::RS256, Public::Rsa(key))
+                (Algorithm::RS256, Public::Rsa { n, e })
             }
             ("OKP", "EdDSA") if jwk.crv.as_deref() == Some("Ed25519") => {
                 let bytes: [u8; 32] = field(&jwk.x)?.try_into().map_err(|_| bad())?;
@@ -276,15 +302,20 @@ impl VerifyingKey {
 
     fn verifies(&self, input: &[u8], signature: &[u8]) -> bool {
         match &self.material {
-            Public::Rsa(key) => pkcs1v15::Signature::try_from(signature).is_ok_and(|sig| {
-                pkcs1v15::VerifyingKey::<Sha256>::new(key.clone())
-                    .verify(input, &sig)
-                    .is_ok()
-            }),
+            Public::Rsa { n, e } => PublicKeyComponents { n, e }
+                .verify(&RSA_PKCS1_2048_8192_SHA256, input, signature)
+                .is_ok(),
             Public::Ed(key) => ed25519_dalek::Signature::from_slice(signature)
                 .is_ok_and(|sig| key.verify_strict(input, &sig).is_ok()),
         }
     }
+}
+
+/// A big-endian integer's bytes without leading zeros (JWKs may carry them; AWS-LC refuses them).
+fn without_leading_zeros(mut bytes: Vec<u8>) -> Vec<u8> {
+    let zeros = bytes.iter().take_while(|b| **b == 0).count();
+    bytes.drain(..zeros);
+    bytes
 }
 
 /// What a verifier requires of a token besides its signature.
@@ -514,6 +545,72 @@ mod tests {
     }
 
     #[test]
+    fn hostile_rsa_jwks_are_refused_and_leading_zeros_are_harmless() {
+        let rsa = SigningKey::generate_rs256("rsa-1").unwrap();
+        let good = rsa.verifying_key().to_jwk();
+        let n = B64.decode(good.n.as_deref().unwrap()).unwrap();
+        let with = |n: &[u8], e: &[u8]| Jwk {
+            n: Some(B64.encode(n)),
+            e: Some(B64.encode(e)),
+            ..good.clone()
+        };
+        let padded: Vec<u8> = [&[0u8, 0][..], &n].concat();
+        let key = VerifyingKey::from_jwk(&with(&padded, &[1, 0, 1])).unwrap();
+        assert_eq!(key, rsa.verifying_key(), "leading zeros name the same key");
+        let token = rsa.sign(&claims(NOW + 900)).unwrap();
+        assert!(verify(&token, &[key], &expect(), at(NOW)).is_ok());
+
+        let hostile: Vec<(&str, Jwk)> = vec![
+            ("1024-bit modulus", with(&n[..128], &[1, 0, 1])),
+            ("empty modulus", with(&[], &[1, 0, 1])),
+            ("zero modulus", with(&[0; 256], &[1, 0, 1])),
+            ("16384-bit modulus", with(&[0xff; 2048], &[1, 0, 1])),
+            ("exponent 1", with(&n, &[1])),
+            ("even exponent", with(&n, &[1, 0, 0])),
+            ("empty exponent", with(&n, &[])),
+            ("huge exponent", with(&n, &[0xff; 64])),
+            (
+                "no modulus",
+                Jwk {
+                    n: None,
+                    ..good.clone()
+                },
+            ),
+            (
+                "not base64url",
+                Jwk {
+                    n: Some("*&^".into()),
+                    ..good.clone()
+                },
+            ),
+            (
+                "RSA key claiming EdDSA",
+                Jwk {
+                    alg: "EdDSA".into(),
+                    ..good.clone()
+                },
+            ),
+            (
+                "HS256",
+                Jwk {
+                    alg: "HS256".into(),
+                    ..good.clone()
+                },
+            ),
+        ];
+        for (name, jwk) in hostile {
+            assert!(VerifyingKey::from_jwk(&jwk).is_err(), "{name}");
+        }
+        // A wrong-length signature is a refusal, not a panic.
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        for signature in [vec![], vec![0u8; 255], vec![0xff; 257], vec![0xff; 256]] {
+            parts[2] = B64.encode(signature);
+            let forged = parts.join(".");
+            assert!(verify(&forged, &[rsa.verifying_key()], &expect(), at(NOW)).is_err());
+        }
+    }
+
+    #[test]
     fn the_rfc_8725_negative_suite_is_refused() {
         let rsa = SigningKey::generate_rs256("rsa-1").unwrap();
         let ed = SigningKey::generate_eddsa("ed-1");
@@ -525,16 +622,18 @@ mod tests {
                 B64.encode(serde_json::to_vec(&header).unwrap()),
                 B64.encode(serde_json::to_vec(claims).unwrap())
             );
-            let signature = ed.sign_raw(input.as_bytes());
+            let signature = ed.sign_raw(input.as_bytes()).unwrap();
             format!("{input}.{}", B64.encode(signature))
         };
         // HS256 keyed with the RSA public key (the classic confusion attack).
-        let public_pem = {
-            use rsa::pkcs8::EncodePublicKey as _;
-            match &rsa.verifying_key().material {
-                Public::Rsa(key) => key.to_public_key_pem(rsa::pkcs8::LineEnding::LF).unwrap(),
-                Public::Ed(_) => unreachable!(),
+        let public_pem = match &rsa.verifying_key().material {
+            Public::Rsa { n, e } => {
+                use aws_lc_rs::encoding::PublicKeyX509Der;
+                let der: PublicKeyX509Der = PublicKeyComponents { n, e }.as_der().unwrap();
+                let body = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+                format!("-----BEGIN PUBLIC KEY-----\n{body}\n-----END PUBLIC KEY-----\n")
             }
+            Public::Ed(_) => unreachable!(),
         };
         let hs_header = json!({"alg": "HS256", "typ": "at+jwt", "kid": "rsa-1"});
         let hs_input = format!(
@@ -551,7 +650,7 @@ mod tests {
             ("HS256 with the RSA public key", hs),
             ("unknown kid", signed(json!({"alg": "EdDSA", "typ": "at+jwt", "kid": "ed-2"}), &good)),
             ("injected kid", signed(json!({"alg": "EdDSA", "typ": "at+jwt", "kid": "../../dev/null"}), &good)),
-            ("alg not the key's", forge(&json!({"alg": "RS256", "typ": "at+jwt", "kid": "ed-1"}), &good, &ed.sign_raw(b"x"))),
+            ("alg not the key's", forge(&json!({"alg": "RS256", "typ": "at+jwt", "kid": "ed-1"}), &good, &ed.sign_raw(b"x").unwrap())),
             ("jku header", signed(json!({"alg": "EdDSA", "typ": "at+jwt", "kid": "ed-1", "jku": "https://evil.example/jwks"}), &good)),
             ("x5u header", signed(json!({"alg": "EdDSA", "typ": "at+jwt", "kid": "ed-1", "x5u": "https://evil.example/cert"}), &good)),
             ("wrong typ", signed(json!({"alg": "EdDSA", "typ": "JWT", "kid": "ed-1"}), &good)),

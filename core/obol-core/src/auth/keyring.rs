@@ -20,8 +20,8 @@ use super::jwt::{Algorithm, Jwk, SigningKey};
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 
-/// The key-encryption key. Debug never shows it.
-#[derive(Clone)]
+/// The key-encryption key: wiped on drop, and Debug never shows it.
+#[derive(Clone, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
 pub struct KeyEncryptionKey([u8; 32]);
 
 impl fmt::Debug for KeyEncryptionKey {
@@ -36,7 +36,8 @@ impl KeyEncryptionKey {
         let bytes = BASE64.decode(text.trim()).map_err(|_| Error::Config {
             reason: "the key-encryption key is not base64".into(),
         })?;
-        let key: [u8; 32] = bytes.try_into().map_err(|_| Error::Config {
+        let bytes = zeroize::Zeroizing::new(bytes);
+        let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| Error::Config {
             reason: "the key-encryption key must be 32 bytes".into(),
         })?;
         Ok(KeyEncryptionKey(key))
@@ -58,12 +59,12 @@ impl KeyEncryptionKey {
     /// A 32-byte key for one purpose, derived from this one (HMAC-SHA256 of `label`): the
     /// deployment's other secrets (the sandbox's token key, idempotency fingerprints of
     /// secrets) follow the key-encryption key without being it.
-    pub fn derive(&self, label: &str) -> Result<[u8; 32]> {
+    pub fn derive(&self, label: &str) -> Result<zeroize::Zeroizing<[u8; 32]>> {
         use hmac::{Hmac, KeyInit, Mac};
         let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&self.0)
             .map_err(|_| Error::corrupt("HMAC refused the key-encryption key"))?;
         mac.update(label.as_bytes());
-        Ok(mac.finalize().into_bytes().into())
+        Ok(zeroize::Zeroizing::new(mac.finalize().into_bytes().into()))
     }
 
     fn cipher(&self) -> ChaCha20Poly1305 {
@@ -111,6 +112,7 @@ impl KeyEncryptionKey {
                     aad: kid.as_bytes(),
                 },
             )
+            .map(zeroize::Zeroizing::new)
             .map_err(|_| {
                 Error::corrupt("a signing key could not be opened (wrong key-encryption key?)")
             })?;
@@ -211,6 +213,32 @@ mod tests {
         }
     }
 
+    /// RSASSA-PKCS1-v1_5 is deterministic: a key sealed by the release that signed with the
+    /// `rsa` crate opens, publishes the same JWK and signs byte for byte what it signed then.
+    #[test]
+    fn a_key_sealed_by_the_rsa_crate_signs_as_it_did() {
+        let fixture: serde_json::Value = serde_json::from_str(include_str!(
+            "../../tests/fixtures/rs256_key_sealed_by_the_rsa_crate.json"
+        ))
+        .unwrap();
+        let record: KeyRecord = serde_json::from_value(fixture["record"].clone()).unwrap();
+        let kek = KeyEncryptionKey::from_base64(fixture["kek"].as_str().unwrap()).unwrap();
+        let key = kek
+            .open(&record.kid, record.algorithm, &record.sealed)
+            .unwrap();
+        assert_eq!(key.verifying_key().to_jwk(), record.public);
+        let claims = serde_json::json!({"iss": "https://obol.example", "aud": "obol-api",
+            "sub": "usr_1", "exp": 4_000_000_000i64});
+        assert_eq!(
+            key.sign(&claims).unwrap(),
+            fixture["token"].as_str().unwrap()
+        );
+        // Sealed again (as a rotation does) it opens to the same key.
+        let resealed = kek.seal(&key).unwrap();
+        let reopened = kek.open(&record.kid, record.algorithm, &resealed).unwrap();
+        assert_eq!(reopened.verifying_key(), key.verifying_key());
+    }
+
     #[test]
     fn sealing_round_trips_and_binds_the_kid_and_the_kek() {
         let kek = KeyEncryptionKey::random();
@@ -229,7 +257,7 @@ mod tests {
                 .open("k1", Algorithm::EdDSA, &sealed)
                 .is_err()
         );
-        assert!(!sealed.contains(&BASE64.encode(key.to_pkcs8_der().unwrap())));
+        assert!(!sealed.contains(&BASE64.encode(&*key.to_pkcs8_der().unwrap())));
         assert_eq!(format!("{kek:?}"), "KeyEncryptionKey(…)");
         assert!(KeyEncryptionKey::from_base64("c2hvcnQ=").is_err());
     }

@@ -7,6 +7,7 @@ use std::fmt;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use rand::Rng;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::{Error, Result};
 
@@ -25,8 +26,47 @@ pub const PARALLELISM: u32 = 1;
 const COMMON: &str = include_str!("common_passwords.txt");
 
 /// A password in memory. Debug never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Password(String);
+pub struct Password(SecretString);
+
+/// Cloned only to hand the password to the blocking hasher thread; both copies are wiped.
+impl Clone for Password {
+    fn clone(&self) -> Self {
+        Password(self.0.clone())
+    }
+}
+
+impl From<&str> for Password {
+    fn from(text: &str) -> Self {
+        Password::new(text)
+    }
+}
+
+/// Takes the string's own buffer, so no unwiped copy is left behind.
+impl From<String> for Password {
+    fn from(text: String) -> Self {
+        Password(SecretString::from(text))
+    }
+}
+
+/// Written as a JSON string only to cross the service seam (gateway to auth service, over
+/// mutual TLS); no answer or log holds a password.
+impl serde::Serialize for Password {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.expose())
+    }
+}
+
+/// Read from a JSON string, straight into wiped memory.
+impl<'de> serde::Deserialize<'de> for Password {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        SecretString::deserialize(deserializer).map(Password)
+    }
+}
 
 impl fmt::Debug for Password {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -37,31 +77,36 @@ impl fmt::Debug for Password {
 impl Password {
     /// Wraps what the user typed (not yet checked).
     pub fn new(text: &str) -> Self {
-        Password(text.to_owned())
+        Password(SecretString::from(text))
     }
 
     /// Checks the strength rules for a new password.
     pub fn check_strength(&self) -> Result<()> {
-        let length = self.0.chars().count();
+        let length = self.0.expose_secret().chars().count();
         if length < MIN_LENGTH {
             return Err(weak(&format!("at least {MIN_LENGTH} characters")));
         }
         if length > MAX_LENGTH {
             return Err(weak(&format!("at most {MAX_LENGTH} characters")));
         }
-        let lowered = self.0.to_lowercase();
+        let lowered = zeroize::Zeroizing::new(self.0.expose_secret().to_lowercase());
         let common = COMMON
             .lines()
             .filter(|line| !line.starts_with('#'))
-            .any(|line| line == lowered);
+            .any(|line| line == lowered.as_str());
         if common {
             return Err(weak("one of the most common passwords"));
         }
         Ok(())
     }
 
+    /// The password's text, for a keyed fingerprint or a host's own hand-over; never log it.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+
     fn bytes(&self) -> &[u8] {
-        self.0.as_bytes()
+        self.0.expose_secret().as_bytes()
     }
 }
 
@@ -100,7 +145,7 @@ impl PasswordHasher {
         };
         let mut random = [0u8; 24];
         rand::rng().fill_bytes(&mut random);
-        hasher.dummy = hasher.hash(&Password(hex::encode(random)))?;
+        hasher.dummy = hasher.hash(&Password::new(&hex::encode(random)))?;
         Ok(hasher)
     }
 

@@ -6,7 +6,9 @@
 use std::fmt;
 
 use rand::Rng;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroize as _;
 
 use super::api_key::key_hash;
 use crate::clock::Timestamp;
@@ -16,9 +18,8 @@ use crate::mode::Mode;
 
 const PREFIX: &str = "obol_rt_";
 
-/// A refresh token. Debug never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct RefreshToken(String);
+/// A refresh token: wiped on drop, and Debug never shows it.
+pub struct RefreshToken(SecretString);
 
 impl fmt::Debug for RefreshToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -31,7 +32,12 @@ impl RefreshToken {
     pub fn generate(rng: &mut impl Rng) -> Self {
         let mut bytes = [0u8; 32];
         rng.fill_bytes(&mut bytes);
-        RefreshToken(format!("{PREFIX}{}", hex::encode(bytes)))
+        let token = RefreshToken(SecretString::from(format!(
+            "{PREFIX}{}",
+            hex::encode(bytes)
+        )));
+        bytes.zeroize();
+        token
     }
 
     /// Reads a presented token (shape only); any defect is `unauthenticated`.
@@ -40,17 +46,17 @@ impl RefreshToken {
         if body.len() != 64 || !body.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(Error::Unauthenticated);
         }
-        Ok(RefreshToken(text.to_owned()))
+        Ok(RefreshToken(SecretString::from(text)))
     }
 
     /// The token, to hand to the client once.
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 
     /// Hex SHA-256: what is stored.
     pub fn hash(&self) -> String {
-        key_hash(&self.0)
+        key_hash(self.0.expose_secret())
     }
 }
 
@@ -97,7 +103,10 @@ mod tests {
     fn tokens_round_trip_and_hide() {
         let token = RefreshToken::generate(&mut rand::rng());
         assert!(token.expose().starts_with("obol_rt_"));
-        assert_eq!(RefreshToken::parse(token.expose()).unwrap(), token);
+        assert_eq!(
+            RefreshToken::parse(token.expose()).unwrap().expose(),
+            token.expose()
+        );
         assert_eq!(format!("{token:?}"), "RefreshToken(…)");
         assert_ne!(token.hash(), token.expose());
         for bad in ["", "obol_rt_", "obol_rt_zz", &token.expose()[1..]] {

@@ -12,8 +12,8 @@ use crate::clock::Timestamp;
 use crate::id::{ApiKeyId, MerchantId, UserId};
 use crate::mode::Mode;
 
-/// A new user in the caller's tenant. Debug shows no password.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A new user in the caller's tenant. Debug shows no password; it is wiped on drop.
+#[derive(Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
@@ -24,8 +24,11 @@ pub struct CreateUser {
     )]
     pub email: String,
     /// Initial password: 8 to 128 characters, not a common one.
-    #[cfg_attr(feature = "schemars", schemars(length(min = 8, max = 128)))]
-    pub password: String,
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "String", length(min = 8, max = 128))
+    )]
+    pub password: super::Password,
     /// Profile and settings.
     #[serde(default)]
     pub profile: Profile,

@@ -441,6 +441,25 @@ impl Entry {
     }
 }
 
+/// A transfer as a client asks for it (the JSON body of a ledger transaction).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateTransaction {
+    /// The id and idempotency key; derived from `Idempotency-Key` or generated when absent.
+    #[serde(default)]
+    pub id: Option<TransactionId>,
+    /// Entries that balance per asset (2 to 256).
+    #[cfg_attr(feature = "schemars", schemars(length(min = 2, max = 256)))]
+    pub entries: Vec<Entry>,
+    /// When it counts (microseconds since the epoch); now when absent.
+    #[serde(default)]
+    pub effective_at: Option<Timestamp>,
+    /// Free-form metadata.
+    #[serde(default)]
+    pub metadata: Metadata,
+}
+
 /// Post entries to balances at once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewTransaction {

@@ -152,3 +152,17 @@ mod tests {
         assert!(!shown.contains("4242") && !shown.contains("987"), "{shown}");
     }
 }
+
+/// A refund as a client asks for it (the JSON body of a refund).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schemars", schemars(rename = "RefundBody"))]
+#[serde(deny_unknown_fields)]
+pub struct CreateRefund {
+    /// Minor units; everything refundable when absent.
+    #[serde(default, with = "crate::money::OptionalPositiveMinorUnits")]
+    pub amount: Option<i128>,
+    /// Why.
+    #[serde(default)]
+    pub reason: Option<String>,
+}

@@ -25,7 +25,7 @@ pub use children::{Child, Dispute, DisputeStatus, Refund, RefundStatus};
 pub use customers::{CUSTOMER_EMAIL_PATTERN, Customer, NewCustomer, SavedMethod};
 pub use engine::Payments;
 pub(crate) use engine::is_merchant_balance;
-pub use input::{CardInput, CreatePayment, MethodInput};
+pub use input::{CardInput, CreatePayment, CreateRefund, MethodInput};
 pub use maintenance::{Maintenance, MaintenancePolicy};
 pub use model::{
     ChildWrite, Event, EventQuery, NewPayment, Payment, PaymentQuery, PaymentWrite, StoredEvent,

@@ -177,7 +177,7 @@ fn refused(reason: &str) -> Error {
 pub struct SandboxSecrets {
     /// 32 bytes keying token MACs (a deployment derives it from its key-encryption key, so
     /// tokens stay good across restarts and instances).
-    pub token_key: [u8; 32],
+    pub token_key: zeroize::Zeroizing<[u8; 32]>,
     /// Signs the webhooks the sandbox sends, and verifies those it receives.
     pub webhook_secret: WebhookSecret,
 }
@@ -192,8 +192,8 @@ impl SandboxSecrets {
     /// Random secrets, good for this process only: its tokens and webhooks stop verifying
     /// when it stops.
     pub fn ephemeral() -> Self {
-        let mut token_key = [0u8; 32];
-        rand::rng().fill_bytes(&mut token_key);
+        let mut token_key = zeroize::Zeroizing::new([0u8; 32]);
+        rand::rng().fill_bytes(token_key.as_mut());
         SandboxSecrets {
             token_key,
             webhook_secret: WebhookSecret::random(&mut rand::rng()),
@@ -243,7 +243,7 @@ impl Sandbox {
         behaviour: Behaviour,
         nonce: &str,
     ) -> Result<Hmac<Sha256>> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secrets.token_key)
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.secrets.token_key.as_ref())
             .map_err(|_| Error::corrupt("HMAC refused the sandbox token key"))?;
         for part in [merchant.as_str(), behaviour.name(), nonce] {
             mac.update(&(part.len() as u64).to_be_bytes());

@@ -7,8 +7,7 @@ use super::Tenant;
 use super::keys::Operation;
 use crate::auth::user::User;
 use crate::auth::{
-    ApiKey, ApiKeyView, CreateApiKey, CreateUser, NewApiKey, NewUser, Password, Profile, Scope,
-    UserView,
+    ApiKey, ApiKeyView, CreateApiKey, CreateUser, NewApiKey, NewUser, Profile, Scope, UserView,
 };
 use crate::error::{Error, Result};
 use crate::id::{ApiKeyId, UserId};
@@ -29,7 +28,7 @@ impl Tenant {
         // fingerprint cannot be turned back into the password, even by guessing.
         let fingerprint = (
             &request.email,
-            self.auth.secret_fingerprint(&request.password)?,
+            self.auth.secret_fingerprint(request.password.expose())?,
             &request.profile,
             &request.scopes,
             request.live,
@@ -40,7 +39,7 @@ impl Tenant {
                 .create_user(NewUser {
                     merchant: self.merchant().clone(),
                     email: request.email.clone(),
-                    password: Password::new(&request.password),
+                    password: request.password.clone(),
                     profile: request.profile.clone(),
                     scopes: request.scopes.clone(),
                     live: request.live,

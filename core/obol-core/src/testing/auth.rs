@@ -21,8 +21,17 @@ pub(crate) fn test_auth(store: &Arc<dyn Store>, ledger: &Ledger) -> Auth {
 
 fn test_auth_with(store: &Arc<dyn Store>, ledger: &Ledger, limits: LoginLimits) -> Auth {
     let mut tokens = TokenConfig::new("https://obol.test", "obol-api", KeyEncryptionKey::random());
-    // EdDSA keys are quick to make; the RS256 path is covered by the JWT unit tests.
+    // EdDSA keys are quick to make; RS256 has its own case below.
     tokens.algorithm = Algorithm::EdDSA;
+    auth_with_tokens(store, ledger, limits, tokens)
+}
+
+fn auth_with_tokens(
+    store: &Arc<dyn Store>,
+    ledger: &Ledger,
+    limits: LoginLimits,
+    tokens: TokenConfig,
+) -> Auth {
     let config = AuthConfig {
         hasher: PasswordHasher::with_params(1024, 1, 1).unwrap(),
         limits,
@@ -366,7 +375,7 @@ pub async fn sessions_rotate_detect_reuse_and_end(store: Arc<dyn Store>) {
         ..
     } = auth.refresh(token.expose()).await.unwrap();
     assert_eq!(second.family, first.family);
-    assert_ne!(token2, token);
+    assert_ne!(token2.expose(), token.expose());
     let Tokens {
         session: third,
         refresh: token3,
@@ -478,16 +487,7 @@ pub async fn access_tokens_verify_rotate_and_end_with_the_session(store: Arc<dyn
     let auth = test_auth(&store, &ledger);
     let acme = MerchantId::derived("acme");
     let password = Password::new("purple-monkey-dishwasher");
-    auth.create_user(NewUser {
-        merchant: acme.clone(),
-        email: "fay@example.com".into(),
-        password: password.clone(),
-        profile: Profile::default(),
-        scopes: [Scope::PaymentsRead].into(),
-        live: false,
-    })
-    .await
-    .unwrap();
+    add_reader(&auth, &acme, "fay@example.com", &password).await;
     let login = auth
         .login(&acme, "fay@example.com", &password, None, Mode::Test)
         .await
@@ -520,17 +520,7 @@ pub async fn access_tokens_verify_rotate_and_end_with_the_session(store: Arc<dyn
     assert!(auth.rotate_keys().await.unwrap());
     assert_eq!(auth.jwks().await.unwrap().keys.len(), 2);
     let still_old = auth.refresh(old.refresh.expose()).await.unwrap();
-    let kid = |token: &str| -> String {
-        use base64::Engine;
-        let header = token.split('.').next().unwrap();
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(header)
-            .unwrap();
-        serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()["kid"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
+    let kid = kid_of;
     assert_eq!(kid(&still_old.access), kid(&old.access));
     clock.advance(Duration::from_secs(3599));
     let last_old = auth.refresh(still_old.refresh.expose()).await.unwrap();
@@ -555,4 +545,97 @@ pub async fn access_tokens_verify_rotate_and_end_with_the_session(store: Arc<dyn
     assert!(auth.verify_access_token(&fresh.access).await.is_ok());
     auth.logout(fresh.refresh.expose()).await.unwrap();
     assert!(auth.verify_access_token(&fresh.access).await.is_err());
+}
+
+/// An RS256 key sealed by an Obol that signed with the `rsa` crate (before AWS-LC), its
+/// key-encryption key, and a token it signed.
+pub const RS256_KEY_FROM_THE_RSA_CRATE: &str =
+    include_str!("../../tests/fixtures/rs256_key_sealed_by_the_rsa_crate.json");
+
+pub async fn rs256_keys_sealed_before_the_upgrade_sign_and_rotate(store: Arc<dyn Store>) {
+    use crate::auth::jwt::{Expectations, Jwks, VerifyingKey, verify};
+    use crate::auth::keyring::KeyRecord;
+
+    let (ledger, clock) = test_ledger(store.clone(), 95).await;
+    let fixture: serde_json::Value = serde_json::from_str(RS256_KEY_FROM_THE_RSA_CRATE).unwrap();
+    let mut record: KeyRecord = serde_json::from_value(fixture["record"].clone()).unwrap();
+    record.created_at = ledger.now();
+    record.activates_at = ledger.now();
+    store.add_signing_key(&record, None).await.unwrap();
+    let kek = KeyEncryptionKey::from_base64(fixture["kek"].as_str().unwrap()).unwrap();
+    let mut tokens = TokenConfig::new("https://obol.test", "obol-api", kek);
+    tokens.algorithm = Algorithm::RS256;
+    let auth = auth_with_tokens(&store, &ledger, LoginLimits::default(), tokens);
+
+    // The published key is the one the old release published, and a token the old release
+    // signed still verifies.
+    let jwks = auth.jwks().await.unwrap();
+    assert_eq!(jwks.keys, vec![record.public.clone()]);
+    let keys: Vec<VerifyingKey> = jwks
+        .keys
+        .iter()
+        .map(|jwk| VerifyingKey::from_jwk(jwk).unwrap())
+        .collect();
+    let old_release = Expectations {
+        issuer: "https://obol.example".into(),
+        audience: "obol-api".into(),
+        leeway_seconds: 0,
+    };
+    let old_token = fixture["token"].as_str().unwrap();
+    assert_eq!(
+        verify(old_token, &keys, &old_release, ledger.now()).unwrap()["sub"],
+        "usr_1"
+    );
+
+    // The stored key signs new tokens.
+    let acme = MerchantId::derived("acme");
+    let password = Password::new("purple-monkey-dishwasher");
+    add_reader(&auth, &acme, "gil@example.com", &password).await;
+    let login = || auth.login(&acme, "gil@example.com", &password, None, Mode::Test);
+    let before = login().await.unwrap();
+    assert_eq!(kid_of(&before.access), record.kid);
+    assert!(auth.verify_access_token(&before.access).await.is_ok());
+
+    // A rotation after the upgrade makes an AWS-LC key, which signs once published long
+    // enough; the old key's tokens verify through their lifetime.
+    let new_kid = auth.rotate_keys_now().await.unwrap();
+    let published: Jwks = auth.jwks().await.unwrap();
+    assert_eq!(published.keys.len(), 2);
+    clock.advance(Duration::from_secs(3601));
+    let after = login().await.unwrap();
+    assert_eq!(kid_of(&after.access), new_kid);
+    assert!(auth.verify_access_token(&after.access).await.is_ok());
+    assert!(
+        auth.verify_access_token(&before.access).await.is_err(),
+        "expired by now"
+    );
+    let offline = AccessTokenVerifier::from_jwks(&published, auth.expectations()).unwrap();
+    assert!(offline.verify(&after.access, ledger.now()).is_ok());
+}
+
+/// A test-mode user of `merchant` who may read payments.
+async fn add_reader(auth: &Auth, merchant: &MerchantId, email: &str, password: &Password) {
+    auth.create_user(NewUser {
+        merchant: merchant.clone(),
+        email: email.into(),
+        password: password.clone(),
+        profile: Profile::default(),
+        scopes: [Scope::PaymentsRead].into(),
+        live: false,
+    })
+    .await
+    .unwrap();
+}
+
+/// The `kid` in a compact JWS header.
+fn kid_of(token: &str) -> String {
+    use base64::Engine;
+    let header = token.split('.').next().unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .unwrap();
+    serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }

@@ -132,6 +132,7 @@ macro_rules! store_conformance {
             users_sign_in_with_limits_and_tenancy,
             sessions_rotate_detect_reuse_and_end,
             access_tokens_verify_rotate_and_end_with_the_session,
+            rs256_keys_sealed_before_the_upgrade_sign_and_rotate,
         );
         $crate::store_conformance!(@tenancy $factory;
             merchants_never_reach_each_others_payments_customers_or_events,

@@ -24,9 +24,19 @@ pub const MAX_SIGNATURES: usize = 8;
 /// HTTP headers as (name, value) pairs.
 pub type Headers = Vec<(String, String)>;
 
-/// A signing secret. Debug and errors never show it.
-#[derive(Clone, PartialEq, Eq)]
+/// A signing secret: wiped on drop, and Debug and errors never show it.
+#[derive(Clone, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
 pub struct WebhookSecret(Vec<u8>);
+
+/// Compared in constant time (RustCrypto's `subtle`).
+impl PartialEq for WebhookSecret {
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq as _;
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl Eq for WebhookSecret {}
 
 impl fmt::Debug for WebhookSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -46,11 +56,12 @@ impl WebhookSecret {
         let key = text
             .strip_prefix(PREFIX)
             .and_then(|b64| BASE64.decode(b64).ok())
-            .filter(|key| (24..=64).contains(&key.len()))
+            .map(WebhookSecret)
+            .filter(|key| (24..=64).contains(&key.0.len()))
             .ok_or_else(|| Error::Config {
                 reason: "a webhook secret is whsec_ followed by base64 of 24 to 64 bytes".into(),
             })?;
-        Ok(WebhookSecret(key))
+        Ok(key)
     }
 
     /// A new random 32-byte secret.
@@ -65,12 +76,13 @@ impl WebhookSecret {
         format!("{PREFIX}{}", BASE64.encode(&self.0))
     }
 
-    fn mac(&self, id: &str, timestamp: i64, body: &[u8]) -> Result<Hmac<Sha256>> {
+    /// The MAC over `{id}.{timestamp}.{body}`, the timestamp as the header carries it.
+    fn mac(&self, id: &str, timestamp: &str, body: &[u8]) -> Result<Hmac<Sha256>> {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.0)
             .map_err(|_| Error::corrupt("HMAC refused the key"))?;
         mac.update(id.as_bytes());
         mac.update(b".");
-        mac.update(timestamp.to_string().as_bytes());
+        mac.update(timestamp.as_bytes());
         mac.update(b".");
         mac.update(body);
         Ok(mac)
@@ -78,7 +90,10 @@ impl WebhookSecret {
 
     /// The `webhook-signature` value for a delivery.
     pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> Result<String> {
-        let tag = self.mac(id, timestamp, body)?.finalize().into_bytes();
+        let tag = self
+            .mac(id, &timestamp.to_string(), body)?
+            .finalize()
+            .into_bytes();
         Ok(format!("v1,{}", BASE64.encode(tag)))
     }
 
@@ -112,9 +127,16 @@ pub fn verify(
     now: Timestamp,
 ) -> Result<String> {
     let id = header(headers, "webhook-id")?;
-    let timestamp: i64 = header(headers, "webhook-timestamp")?
-        .parse()
-        .map_err(|_| invalid("webhook-timestamp is not a number"))?;
+    // Unix seconds in digits only: the MAC covers the header as sent, so `+1700000000` or
+    // `01700000000` must not pass for `1700000000` (found by fuzzing against the reference).
+    let timestamp_text = header(headers, "webhook-timestamp")?;
+    let timestamp: i64 = timestamp_text
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| timestamp_text.parse().ok())
+        .flatten()
+        .filter(|_| timestamp_text.len() == 1 || !timestamp_text.starts_with('0'))
+        .ok_or_else(|| invalid("webhook-timestamp is not a number of seconds"))?;
     let now_seconds = now.as_micros().div_euclid(1_000_000);
     // abs_diff cannot overflow, whatever the header says (i64::MIN included).
     if now_seconds.abs_diff(timestamp) > TOLERANCE_SECONDS.unsigned_abs() {
@@ -127,7 +149,7 @@ pub fn verify(
         return Err(invalid("webhook-signature lists too many signatures"));
     }
     // The body is hashed once; each candidate is checked against a copy of that state.
-    let mac = secret.mac(id, timestamp, body)?;
+    let mac = secret.mac(id, timestamp_text, body)?;
     for candidate in signatures.split(' ') {
         let Some(encoded) = candidate.strip_prefix("v1,") else {
             continue;
@@ -259,6 +281,31 @@ mod tests {
             ];
             let err = verify(&secret, &headers, BODY, now).unwrap_err();
             assert_eq!(err.code(), "webhook_signature_invalid", "{timestamp}");
+        }
+    }
+
+    /// Found by the fuzz target `webhook_signature`: a signature over `1614265330` was
+    /// accepted with the header spelling it `+1614265330`.
+    #[test]
+    fn the_timestamp_is_signed_as_sent_and_only_digits_pass() {
+        let secret = WebhookSecret::parse(SECRET).unwrap();
+        let with = |timestamp: &str| {
+            vec![
+                ("webhook-id".to_owned(), ID.to_owned()),
+                ("webhook-timestamp".to_owned(), timestamp.to_owned()),
+                ("webhook-signature".to_owned(), SIGNATURE.to_owned()),
+            ]
+        };
+        assert!(verify(&secret, &with(" 1614265330 "), BODY, at(TIMESTAMP)).is_ok());
+        for respelt in [
+            "+1614265330",
+            "01614265330",
+            "1614265330.0",
+            "1_614_265_330",
+            "-0",
+        ] {
+            let err = verify(&secret, &with(respelt), BODY, at(TIMESTAMP)).unwrap_err();
+            assert_eq!(err.code(), "webhook_signature_invalid", "{respelt}");
         }
     }
 

@@ -2,7 +2,7 @@
 //! a signed-in caller does is the tenant API.
 
 use async_trait::async_trait;
-use obol::auth::{Jwks, Password, Principal, Profile};
+use obol::auth::{Jwks, Principal, Profile};
 use obol::{ApiKeyId, Result, UserId};
 
 use super::Local;
@@ -25,11 +25,16 @@ impl AuthService for Local {
         let merchant = request
             .merchant
             .unwrap_or_else(obol::payments::default_merchant);
-        let password = Password::new(&request.password);
         let tokens = self
             .engine
             .auth()
-            .login(&merchant, &request.email, &password, source, request.mode)
+            .login(
+                &merchant,
+                &request.email,
+                &request.password,
+                source,
+                request.mode,
+            )
             .await?;
         Ok(self.issued(tokens))
     }

@@ -113,7 +113,6 @@ impl AuthConfig {
 }
 
 /// What a login or a refresh hands the client. Debug shows neither token.
-#[derive(Clone)]
 pub struct Tokens {
     /// The session link.
     pub session: Session,
@@ -208,7 +207,7 @@ impl Auth {
             .tokens
             .kek
             .derive("obol:idempotency:secret-fingerprints")?;
-        let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&key)
+        let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key.as_ref())
             .map_err(|_| Error::corrupt("HMAC refused a derived key"))?;
         mac.update(secret.as_bytes());
         Ok(hex::encode(mac.finalize().into_bytes()))
