@@ -32,16 +32,35 @@ def key(name: str):
 
 claims = {"iss": "https://obol.example", "aud": "obol-api", "sub": "usr_1", "iat": NOW,
           "nbf": NOW, "exp": NOW + 900, "scope": "payments:read", "mer": "mer_acme"}
-tokens = []
+jwt_seeds = []
+# Whole tokens (flag 8): signed by PyJWT with the fixture keys, and near misses.
 for kid, alg, fixture in [("fuzz-rsa", "RS256", "rs256.pk8"), ("fuzz-ed", "EdDSA", "eddsa.pk8")]:
     headers = {"kid": kid, "typ": "at+jwt"}
-    tokens.append(jwt.encode(claims, key(fixture), algorithm=alg, headers=headers))
-    tokens.append(jwt.encode(dict(claims, aud=["other", "obol-api"]), key(fixture), algorithm=alg, headers=headers))
-    tokens.append(jwt.encode(dict(claims, exp=NOW - 60), key(fixture), algorithm=alg, headers=headers))
-    tokens.append(jwt.encode(claims, key(fixture), algorithm=alg, headers=dict(headers, typ="JWT")))
-tokens.append(jwt.encode(claims, "secret", algorithm="HS256", headers={"kid": "fuzz-rsa", "typ": "at+jwt"}))
-tokens.append("eyJhbGciOiJub25lIn0.e30.")
-write("jwt_verify", tokens)
+    for token in [
+        jwt.encode(claims, key(fixture), algorithm=alg, headers=headers),
+        jwt.encode(dict(claims, aud=["other", "obol-api"]), key(fixture), algorithm=alg, headers=headers),
+        jwt.encode(dict(claims, exp=NOW - 60), key(fixture), algorithm=alg, headers=headers),
+        jwt.encode(claims, key(fixture), algorithm=alg, headers=dict(headers, typ="JWT")),
+    ]:
+        jwt_seeds.append(b"\x08" + token.encode())
+jwt_seeds.append(b"\x08" + jwt.encode(claims, "secret", algorithm="HS256",
+                                      headers={"kid": "fuzz-rsa", "typ": "at+jwt"}).encode())
+jwt_seeds.append(b"\x08eyJhbGciOiJub25lIn0.e30.")
+# Header and claims the harness signs (flag bit 0: which key; bit 1: corrupt).
+for flags, header in [(0, {"alg": "RS256", "typ": "at+jwt", "kid": "fuzz-rsa"}),
+                      (1, {"alg": "EdDSA", "typ": "at+jwt", "kid": "fuzz-ed"}),
+                      (3, {"alg": "EdDSA", "typ": "at+jwt", "kid": "fuzz-ed"}),
+                      (1, {"alg": "EdDSA", "typ": "at+jwt", "kid": "fuzz-rsa"}),
+                      (1, {"alg": "EdDSA", "typ": "at+jwt", "kid": "fuzz-ed", "jku": "x"})]:
+    for body in [claims, dict(claims, nbf=NOW + 31), dict(claims, nbf="now"), dict(claims, exp=1.5e9),
+                 dict(claims, aud=["obol-api"]), dict(claims, iss=None)]:
+        jwt_seeds.append(bytes([flags]) + json.dumps(header).encode() + b"\0" + json.dumps(body).encode())
+# JWK documents (flag 4).
+for jwk in [{"kty": "RSA", "kid": "k", "alg": "RS256", "use": "sig", "n": "AQAB", "e": "AQAB"},
+            {"kty": "OKP", "kid": "k", "alg": "EdDSA", "use": "sig", "crv": "Ed25519",
+             "x": base64.urlsafe_b64encode(bytes(32)).decode().rstrip("=")}]:
+    jwt_seeds.append(b"\x04" + json.dumps(jwk).encode())
+write("jwt_verify", jwt_seeds)
 
 secret = base64.b64decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
 deliveries = []
@@ -50,9 +69,14 @@ for ts, body in [(1_700_000_000, b'{"type":"payment.succeeded"}'), (1_700_000_10
     msg_id = "msg_p5jXN8AQM9LWM0D4loKWxJek"
     tag = hmac.new(secret, f"{msg_id}.{ts}.".encode() + body, hashlib.sha256).digest()
     signature = "v1," + base64.b64encode(tag).decode()
-    deliveries.append(f"{msg_id}\n{ts}\n{signature}\n".encode() + body)
-    deliveries.append(f"{msg_id}\n{ts}\nv1,AAAA v2,xyz {signature}\n".encode() + body)
-deliveries.append(b"id\n-9223372036854775808\nv1,\n")
+    deliveries.append(b"\x00" + f"{msg_id}\n{ts}\n{signature}\n".encode() + body)
+    deliveries.append(b"\x00" + f"{msg_id}\n{ts}\nv1,AAAA v2,xyz {signature}\n".encode() + body)
+    # The harness signs (flag 1), or signs and corrupts (flag 3).
+    deliveries.append(b"\x01" + f"{msg_id}\n{ts}\nv1,AAAA\n".encode() + body)
+    deliveries.append(b"\x03" + f"{msg_id}\n {ts} \nv1,AAAA\n".encode() + body)
+deliveries.append(b"\x01id\n+1700000000\nv0,x\n{}")
+deliveries.append(b"\x01id\n01700000000\nv0,x\n{}")
+deliveries.append(b"\x00id\n-9223372036854775808\nv1,\n")
 write("webhook_signature", deliveries)
 
 write("amounts_and_ids", ["1250", "-0.5", "12.34", "0", "-0", "1e5", "0x10", " 7 ", "+3",

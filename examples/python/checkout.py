@@ -6,9 +6,13 @@ sandbox card, a declined card is shown, and the merchant's balance is read.
 """
 
 import asyncio
+import atexit
 import tempfile
 
 import obol_ffi as obol
+
+# Stop the library's runtime before the interpreter finalizes (see obol.stop_runtime).
+atexit.register(obol.stop_runtime)
 
 
 async def pay(shop, card_number, order):

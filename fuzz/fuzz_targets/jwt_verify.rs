@@ -1,14 +1,25 @@
-//! The access-token verifier on arbitrary text. Holds: no panic, and no token is accepted
-//! that an independent reference check refuses (compact JWS, allowed `alg` bound to the
-//! `kid`'s key, `typ`, no key-naming headers, a signature the key's public half verifies by
-//! another code path, `iss`, `aud`, `exp`, `nbf`).
+//! The access-token verifier and the JWK reader. The first byte chooses what the rest is:
+//! - bit 2 set: a JWK document, read by `VerifyingKey::from_jwk` (a key it accepts must
+//!   verify without panicking);
+//! - bit 3 set: a whole token, as text;
+//! - otherwise a header and claims (JSON, split at the first zero byte) that the harness
+//!   signs with the fixture key bit 0 picks, flipping one signature byte when bit 1 is set, so
+//!   the checks after the signature see arbitrary headers and claims.
+//!
+//! Holds: no panic, and the verifier accepts a token exactly when a reference re-statement of
+//! the rules accepts it (compact JWS, `alg` on the allowlist and bound to the `kid`'s key,
+//! `typ`, no key-naming headers, a signature the public key verifies, `iss`, `aud`, integer
+//! `exp` and `nbf` within the leeway).
 #![no_main]
 
 use std::sync::LazyLock;
 
-use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
+use aws_lc_rs::rsa::KeyPair as RsaKeyPair;
+use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, UnparsedPublicKey};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use ed25519_dalek::Signer as _;
+use ed25519_dalek::pkcs8::DecodePrivateKey as _;
 use libfuzzer_sys::fuzz_target;
 use obol_core::auth::jwt::{Algorithm, Expectations, Jwk, SigningKey, VerifyingKey, verify};
 use obol_core::clock::Timestamp;
@@ -16,28 +27,29 @@ use serde_json::{Map, Value};
 
 const NOW: i64 = 1_800_000_000;
 const LEEWAY: i64 = 30;
+const RSA_PKCS8: &[u8] = include_bytes!("../fixtures/rs256.pk8");
+const ED_PKCS8: &[u8] = include_bytes!("../fixtures/eddsa.pk8");
 
 struct Keys {
     verifying: Vec<VerifyingKey>,
     published: Vec<Jwk>,
+    rsa: RsaKeyPair,
+    ed: ed25519_dalek::SigningKey,
 }
 
 static KEYS: LazyLock<Keys> = LazyLock::new(|| {
-    let rsa = SigningKey::from_pkcs8_der(
-        "fuzz-rsa",
-        Algorithm::RS256,
-        include_bytes!("../fixtures/rs256.pk8"),
-    )
-    .expect("the RSA fixture loads");
-    let ed = SigningKey::from_pkcs8_der(
-        "fuzz-ed",
-        Algorithm::EdDSA,
-        include_bytes!("../fixtures/eddsa.pk8"),
-    )
-    .expect("the Ed25519 fixture loads");
-    let verifying = vec![rsa.verifying_key(), ed.verifying_key()];
+    let obol_rsa = SigningKey::from_pkcs8_der("fuzz-rsa", Algorithm::RS256, RSA_PKCS8)
+        .expect("the RSA fixture loads");
+    let obol_ed = SigningKey::from_pkcs8_der("fuzz-ed", Algorithm::EdDSA, ED_PKCS8)
+        .expect("the Ed25519 fixture loads");
+    let verifying = vec![obol_rsa.verifying_key(), obol_ed.verifying_key()];
     let published = verifying.iter().map(VerifyingKey::to_jwk).collect();
-    Keys { verifying, published }
+    Keys {
+        verifying,
+        published,
+        rsa: RsaKeyPair::from_pkcs8(RSA_PKCS8).expect("the RSA fixture parses"),
+        ed: ed25519_dalek::SigningKey::from_pkcs8_der(ED_PKCS8).expect("the Ed25519 fixture"),
+    }
 });
 
 fn expect() -> Expectations {
@@ -49,14 +61,60 @@ fn expect() -> Expectations {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(token) = std::str::from_utf8(data) else {
+    let Some((&flags, rest)) = data.split_first() else {
         return;
     };
-    let now = Timestamp::from_micros(NOW * 1_000_000);
-    if verify(token, &KEYS.verifying, &expect(), now).is_ok() {
-        assert!(reference_accepts(token), "accepted a token the reference refuses: {token}");
+    if flags & 4 != 0 {
+        read_jwk(rest);
+        return;
     }
+    let token = if flags & 8 != 0 {
+        match std::str::from_utf8(rest) {
+            Ok(text) => text.to_owned(),
+            Err(_) => return,
+        }
+    } else {
+        signed(flags, rest)
+    };
+    let now = Timestamp::from_micros(NOW * 1_000_000);
+    let accepted = verify(&token, &KEYS.verifying, &expect(), now).is_ok();
+    assert_eq!(accepted, reference_accepts(&token), "verifier and reference differ: {token}");
 });
+
+/// A token over the fuzzer's header and claims, signed with a fixture key.
+fn signed(flags: u8, rest: &[u8]) -> String {
+    let (header, claims) = match rest.iter().position(|b| *b == 0) {
+        Some(at) => (&rest[..at], &rest[at + 1..]),
+        None => (rest, &b"{}"[..]),
+    };
+    let input = format!("{}.{}", B64.encode(header), B64.encode(claims));
+    let mut signature = if flags & 1 == 0 {
+        let mut out = vec![0; KEYS.rsa.public_modulus_len()];
+        KEYS.rsa
+            .sign(&RSA_PKCS1_SHA256, &aws_lc_rs::rand::SystemRandom::new(), input.as_bytes(), &mut out)
+            .expect("RSA signs");
+        out
+    } else {
+        KEYS.ed.sign(input.as_bytes()).to_bytes().to_vec()
+    };
+    if flags & 2 != 0 {
+        let at = usize::from(flags >> 4) % signature.len();
+        signature[at] ^= 1;
+    }
+    format!("{input}.{}", B64.encode(signature))
+}
+
+/// A JWK the reader accepts verifies tokens without panicking.
+fn read_jwk(rest: &[u8]) {
+    let Ok(jwk) = serde_json::from_slice::<Jwk>(rest) else {
+        return;
+    };
+    if let Ok(key) = VerifyingKey::from_jwk(&jwk) {
+        let token = signed(0, b"{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"x\"}\0{}");
+        let now = Timestamp::from_micros(NOW * 1_000_000);
+        let _ = verify(&token, &[key], &expect(), now);
+    }
+}
 
 fn object(part: &str) -> Option<Map<String, Value>> {
     serde_json::from_slice(&B64.decode(part).ok()?).ok()
@@ -77,22 +135,22 @@ fn reference_accepts(token: &str) -> bool {
     {
         return false;
     }
-    let (Some(alg), Some(kid)) = (header.get("alg"), header.get("kid")) else {
+    let (Some(Value::String(alg)), Some(Value::String(kid))) = (header.get("alg"), header.get("kid"))
+    else {
         return false;
     };
-    let Some(jwk) = KEYS.published.iter().find(|k| Some(k.kid.as_str()) == kid.as_str()) else {
+    let Some(jwk) = KEYS.published.iter().find(|k| k.kid == *kid) else {
         return false;
     };
-    if Some(jwk.alg.as_str()) != alg.as_str() {
+    if jwk.alg != *alg {
         return false;
     }
     let input = format!("{header_b64}.{claims_b64}");
-    let signed = match jwk.alg.as_str() {
+    let signed = match alg.as_str() {
         "RS256" => {
             let n = B64.decode(jwk.n.as_deref().unwrap_or_default()).unwrap_or_default();
             let e = B64.decode(jwk.e.as_deref().unwrap_or_default()).unwrap_or_default();
-            let der = rsa_public_key_der(&n, &e);
-            UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, der)
+            UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, rsa_public_key_der(&n, &e))
                 .verify(input.as_bytes(), &signature)
                 .is_ok()
         }
@@ -121,10 +179,10 @@ fn reference_accepts(token: &str) -> bool {
         .get("exp")
         .and_then(Value::as_i64)
         .is_some_and(|exp| NOW <= exp.saturating_add(LEEWAY));
-    let nbf_ok = claims
-        .get("nbf")
-        .and_then(Value::as_i64)
-        .is_none_or(|nbf| NOW.saturating_add(LEEWAY) >= nbf);
+    let nbf_ok = match claims.get("nbf") {
+        None => true,
+        Some(nbf) => nbf.as_i64().is_some_and(|nbf| NOW.saturating_add(LEEWAY) >= nbf),
+    };
     signed
         && claims.get("iss") == Some(&Value::from("https://obol.example"))
         && audience

@@ -1,9 +1,13 @@
-//! The Standard Webhooks verifier on arbitrary headers and bodies. The input is the
-//! `webhook-id`, `webhook-timestamp` and `webhook-signature` values and the body, the first
-//! three ending at a newline. Holds: no panic, and a delivery is accepted only if the
-//! reference check accepts it: all three headers present, the timestamp within five minutes,
-//! and one `v1,` signature that is base64 of HMAC-SHA256(secret, "{id}.{timestamp}.{body}")
-//! over the header values as sent.
+//! The Standard Webhooks verifier. The first byte holds flags; the rest is the `webhook-id`,
+//! `webhook-timestamp` and `webhook-signature` values and the body, the first three ending at
+//! a newline. With flag bit 0 the harness appends a correct `v1,` signature over the id,
+//! timestamp and body as given (bit 1 flips one of its bits), so the checks around the MAC see
+//! arbitrary ids, timestamps and signature lists.
+//!
+//! Holds: no panic, and the verifier accepts a delivery exactly when the reference does: all
+//! three headers present, the timestamp Unix seconds in canonical digits within five minutes,
+//! at most eight signatures, one of them `v1,` and base64 of
+//! HMAC-SHA256(secret, "{id}.{timestamp}.{body}") over the (trimmed) header values as sent.
 #![no_main]
 
 use base64::Engine;
@@ -11,6 +15,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, KeyInit, Mac};
 use libfuzzer_sys::fuzz_target;
 use obol_core::clock::Timestamp;
+use obol_core::webhooks::signature::MAX_SIGNATURES;
 use obol_core::webhooks::{WebhookSecret, verify};
 use sha2::Sha256;
 
@@ -26,14 +31,24 @@ struct Delivery {
 
 impl Delivery {
     fn read(data: &[u8]) -> Option<Delivery> {
-        let mut parts = data.splitn(4, |b| *b == b'\n');
+        let (&flags, rest) = data.split_first()?;
+        let mut parts = rest.splitn(4, |b| *b == b'\n');
         let mut value = || std::str::from_utf8(parts.next()?).ok().map(str::to_owned);
-        let headers = vec![
-            ("webhook-id".to_owned(), value()?),
-            ("webhook-timestamp".to_owned(), value()?),
-            ("webhook-signature".to_owned(), value()?),
-        ];
+        let (id, timestamp, mut signatures) = (value()?, value()?, value()?);
         let body = parts.next().unwrap_or_default().to_vec();
+        if flags & 1 != 0 {
+            let mut tag = reference_mac(id.trim(), timestamp.trim(), &body);
+            if flags & 2 != 0 {
+                let at = usize::from(flags >> 3) % tag.len();
+                tag[at] ^= 1;
+            }
+            signatures = format!("{signatures} v1,{}", BASE64.encode(tag));
+        }
+        let headers = vec![
+            ("webhook-id".to_owned(), id),
+            ("webhook-timestamp".to_owned(), timestamp),
+            ("webhook-signature".to_owned(), signatures),
+        ];
         Some(Delivery { headers, body })
     }
 }
@@ -44,13 +59,19 @@ fuzz_target!(|data: &[u8]| {
     };
     let secret = WebhookSecret::parse(SECRET).expect("the reference secret parses");
     let now = Timestamp::from_micros(NOW * 1_000_000);
-    if verify(&secret, &delivery.headers, &delivery.body, now).is_ok() {
-        assert!(
-            reference_accepts(&delivery),
-            "accepted a delivery the reference refuses: {delivery:?}"
-        );
-    }
+    let accepted = verify(&secret, &delivery.headers, &delivery.body, now).is_ok();
+    assert_eq!(accepted, reference_accepts(&delivery), "verifier and reference differ: {delivery:?}");
 });
+
+fn reference_mac(id: &str, timestamp: &str, body: &[u8]) -> Vec<u8> {
+    let key = BASE64
+        .decode(SECRET.trim_start_matches("whsec_"))
+        .expect("the secret is base64");
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key).expect("any key length");
+    mac.update(format!("{id}.{timestamp}.").as_bytes());
+    mac.update(body);
+    mac.finalize().into_bytes().to_vec()
+}
 
 fn header<'a>(delivery: &'a Delivery, name: &str) -> Option<&'a str> {
     delivery
@@ -69,18 +90,18 @@ fn reference_accepts(delivery: &Delivery) -> bool {
     ) else {
         return false;
     };
-    let Ok(seconds) = timestamp.parse::<i64>() else {
+    let canonical = timestamp.bytes().all(|b| b.is_ascii_digit())
+        && (timestamp == "0" || !timestamp.starts_with('0'));
+    let Some(seconds) = timestamp.parse::<i64>().ok().filter(|_| canonical) else {
         return false;
     };
     if (i128::from(seconds) - i128::from(NOW)).abs() > 300 {
         return false;
     }
-    let key = BASE64
-        .decode(SECRET.trim_start_matches("whsec_"))
-        .expect("the secret is base64");
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key).expect("any key length");
-    mac.update(format!("{id}.{timestamp}.").as_bytes());
-    mac.update(&delivery.body);
-    let expected = format!("v1,{}", BASE64.encode(mac.finalize().into_bytes()));
-    signatures.split(' ').any(|candidate| candidate == expected)
+    let entries: Vec<&str> = signatures.split(' ').collect();
+    if entries.len() > MAX_SIGNATURES {
+        return false;
+    }
+    let expected = format!("v1,{}", BASE64.encode(reference_mac(id, timestamp, &delivery.body)));
+    entries.iter().any(|candidate| *candidate == expected)
 }

@@ -296,13 +296,13 @@ async fn create_api_key(config: &Config, args: CreateApiKeyArgs) -> anyhow::Resu
 
 async fn create_user(config: &Config, args: CreateUserArgs) -> anyhow::Result<()> {
     let password = match std::env::var("OBOL_NEW_USER_PASSWORD") {
-        Ok(password) => password,
+        Ok(password) => Password::from(password),
         Err(_) => {
-            let mut line = String::new();
+            let mut line = zeroize::Zeroizing::new(String::new());
             std::io::stdin()
                 .read_line(&mut line)
                 .context("cannot read the password from standard input")?;
-            line.trim_end_matches(['\r', '\n']).to_owned()
+            Password::new(line.trim_end_matches(['\r', '\n']))
         }
     };
     let engine = Engine::open(config).await?;
@@ -311,7 +311,7 @@ async fn create_user(config: &Config, args: CreateUserArgs) -> anyhow::Result<()
         .create_user(NewUser {
             merchant: merchant_of(args.merchant.as_deref())?,
             email: args.email,
-            password: Password::new(&password),
+            password,
             profile: Profile {
                 name: args.name,
                 ..Profile::default()

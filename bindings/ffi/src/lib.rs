@@ -27,6 +27,7 @@ pub use ledger::{
 };
 pub use object::{Obol, ObolOptions, generate_key_encryption_key, open_obol};
 pub use payments::{CaptureMethod, CardInput, NewPaymentInput, PaymentRecord};
+pub use runtime::stop_runtime;
 pub use tenant::{PrincipalRecord, Tenant};
 
 uniffi::setup_scaffolding!();

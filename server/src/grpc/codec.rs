@@ -51,6 +51,29 @@ pub fn decode_json<T: DeserializeOwned>(json: &[u8], field: &str) -> Result<T, E
     })
 }
 
+/// Reads a request a caller sent as one JSON document: by the engine's rule for request
+/// bodies ([`obol::request_body`]), so it must be an object, as over REST.
+pub fn decode_request<T: DeserializeOwned>(json: &[u8], field: &str) -> Result<T, Error> {
+    obol::request_body::json_object(json).map_err(|error| Error::InvalidRequest {
+        reason: match error {
+            obol::request_body::BodyError::NotJson => format!("{field}: not valid JSON"),
+            obol::request_body::BodyError::NotAnObject => format!("{field}: not a JSON object"),
+            obol::request_body::BodyError::Invalid { detail, .. } => format!("{field}: {detail}"),
+        },
+    })
+}
+
+/// Reads a required request `Value` field named `field` (see [`decode_request`]).
+pub fn decode_request_value<T: DeserializeOwned>(
+    value: Option<Value>,
+    field: &str,
+) -> Result<T, Error> {
+    let value = value.ok_or_else(|| Error::InvalidRequest {
+        reason: format!("{field} is missing"),
+    })?;
+    decode_request(&value.json, field)
+}
+
 /// Reads every document of a `Values`.
 pub fn decode_all<T: DeserializeOwned>(values: Values, field: &str) -> Result<Vec<T>, Error> {
     values

@@ -13,7 +13,8 @@ use obol::{
 use tonic::{Request, Response, Status};
 
 use super::codec::{
-    IDEMPOTENCY_KEY, decode, decode_json, principal, text, to_status, value, values,
+    IDEMPOTENCY_KEY, decode_request, decode_request_value, principal, text, to_status, value,
+    values,
 };
 use super::proto::{
     self, AccountReply, AddEndpointRequest, AuthenticateRequest, BalanceAtRequest, BalancesRequest,
@@ -73,7 +74,7 @@ impl proto::payments_server::Payments for PaymentsRpc {
         let call = Call::of(&request, &self.1);
         answer(
             async {
-                let create = decode(request.into_inner().payment, "payment")?;
+                let create = decode_request_value(request.into_inner().payment, "payment")?;
                 let payment = self.0.create_payment(call.who()?, call.key(), create);
                 value(&payment.await?)
             }
@@ -91,7 +92,7 @@ impl proto::payments_server::Payments for PaymentsRpc {
                 let message = request.into_inner();
                 let id = PaymentId::parse(&message.id)?;
                 let method = match message.method {
-                    Some(method) => Some(decode_json(&method.json, "method")?),
+                    Some(method) => Some(decode_request(&method.json, "method")?),
                     None => None,
                 };
                 let payment = self.0.confirm_payment(call.who()?, call.key(), &id, method);
@@ -108,7 +109,8 @@ impl proto::payments_server::Payments for PaymentsRpc {
         let call = Call::of(&request, &self.1);
         answer(
             async {
-                let payment_request = decode(request.into_inner().request, "request")?;
+                let payment_request =
+                    decode_request_value(request.into_inner().request, "request")?;
                 let payment = self.0.execute(call.who()?, call.key(), payment_request);
                 value(&payment.await?)
             }
@@ -215,7 +217,7 @@ impl proto::payments_server::Payments for PaymentsRpc {
         let call = Call::of(&request, &self.1);
         answer(
             async {
-                let new = decode(request.into_inner().customer, "customer")?;
+                let new = decode_request_value(request.into_inner().customer, "customer")?;
                 value(&self.0.create_customer(call.who()?, call.key(), new).await?)
             }
             .await,
@@ -245,7 +247,7 @@ impl proto::payments_server::Payments for PaymentsRpc {
             async {
                 let message = request.into_inner();
                 let customer = CustomerId::parse(&message.customer)?;
-                let method = decode(message.method, "method")?;
+                let method = decode_request_value(message.method, "method")?;
                 let saved = self
                     .0
                     .save_method(call.who()?, call.key(), &customer, method);
@@ -376,7 +378,7 @@ impl proto::ledger_server::Ledger for LedgerRpc {
         let call = Call::of(&request, &self.1);
         answer(
             async {
-                let new = decode_json(&request.into_inner().json, "account")?;
+                let new = decode_request(&request.into_inner().json, "account")?;
                 value(&self.0.create_account(call.who()?, call.key(), new).await?)
             }
             .await,
@@ -438,7 +440,7 @@ impl proto::ledger_server::Ledger for LedgerRpc {
         let call = Call::of(&request, &self.1);
         answer(
             async {
-                let command = decode_json(&request.into_inner().json, "command")?;
+                let command = decode_request(&request.into_inner().json, "command")?;
                 value(&self.0.submit(call.who()?, command).await?)
             }
             .await,
@@ -524,7 +526,7 @@ impl proto::auth_server::Auth for AuthRpc {
                     true => message.source.or(peer),
                     false => peer,
                 };
-                let login = decode(message.request, "request")?;
+                let login = decode_request_value(message.request, "request")?;
                 value(&self.0.login(login, source.as_deref()).await?)
             }
             .await,
@@ -558,7 +560,7 @@ impl proto::auth_server::Auth for AuthRpc {
         let call = Call::of(&request, &self.1);
         answer(
             async {
-                let create = decode_json(&request.into_inner().json, "user")?;
+                let create = decode_request(&request.into_inner().json, "user")?;
                 value(&self.0.create_user(call.who()?, call.key(), create).await?)
             }
             .await,
@@ -588,7 +590,7 @@ impl proto::auth_server::Auth for AuthRpc {
             async {
                 let message = request.into_inner();
                 let id = UserId::parse(&message.id)?;
-                let profile = decode(message.profile, "profile")?;
+                let profile = decode_request_value(message.profile, "profile")?;
                 value(&self.0.update_profile(call.who()?, &id, profile).await?)
             }
             .await,
@@ -602,7 +604,7 @@ impl proto::auth_server::Auth for AuthRpc {
         let call = Call::of(&request, &self.1);
         answer(
             async {
-                let create = decode_json(&request.into_inner().json, "api_key")?;
+                let create = decode_request(&request.into_inner().json, "api_key")?;
                 value(
                     &self
                         .0

@@ -3,11 +3,15 @@ versions): run by `cargo test -p obol-ffi --test languages` with the generated m
 PYTHONPATH."""
 
 import asyncio
+import atexit
 import tempfile
 import threading
 import unittest
 
 import obol_ffi as obol
+
+# Stop the library's runtime before the interpreter finalizes (see obol.stop_runtime).
+atexit.register(obol.stop_runtime)
 
 USD = "USD"
 # Two merchants of one engine, each a tenant that sees only its own things.

@@ -277,11 +277,7 @@ impl VerifyingKey {
             ("RSA", "RS256") => {
                 let n = without_leading_zeros(field(&jwk.n)?);
                 let e = without_leading_zeros(field(&jwk.e)?);
-                // A usable exponent is odd, above 1 and at most 33 bits (AWS-LC's bound).
-                let exponent_ok = (1..=5).contains(&e.len())
-                    && e.last().is_some_and(|last| last & 1 == 1)
-                    && e.as_slice() != [1];
-                if !RSA_MODULUS_BYTES.contains(&n.len()) || !exponent_ok {
+                if !usable_rsa_key(&n, &e) {
                     return Err(bad());
                 }
                 (Algorithm::RS256, Public::Rsa { n, e })
@@ -309,6 +305,25 @@ impl VerifyingKey {
                 .is_ok_and(|sig| key.verify_strict(input, &sig).is_ok()),
         }
     }
+}
+
+/// True for an RSA public key AWS-LC verifies with: an odd modulus of 2048 to 8192 bits and
+/// an odd exponent above 1 of at most 33 bits, which AWS-LC also parses. Checked when the key
+/// is read, so an unusable key never shadows a good one with the same `kid`.
+fn usable_rsa_key(n: &[u8], e: &[u8]) -> bool {
+    let bits = |bytes: &[u8]| {
+        bytes.first().map_or(0, |top| {
+            bytes.len() * 8 - usize::try_from(top.leading_zeros()).unwrap_or(8)
+        })
+    };
+    let odd = |bytes: &[u8]| bytes.last().is_some_and(|last| last & 1 == 1);
+    (2048..=8192).contains(&bits(n))
+        && odd(n)
+        && (2..=33).contains(&bits(e))
+        && odd(e)
+        && PublicKeyComponents { n, e }
+            .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
+            .is_ok()
 }
 
 /// A big-endian integer's bytes without leading zeros (JWKs may carry them; AWS-LC refuses them).
@@ -470,10 +485,13 @@ pub fn verify(
     if seconds > exp.saturating_add(expect.leeway_seconds) {
         return Err(refuse("expired"));
     }
-    if let Some(nbf) = claims.get("nbf").and_then(Value::as_i64)
-        && seconds.saturating_add(expect.leeway_seconds) < nbf
-    {
-        return Err(refuse("not yet valid"));
+    if let Some(nbf) = claims.get("nbf") {
+        let nbf = nbf
+            .as_i64()
+            .ok_or_else(|| refuse("nbf is not a number of seconds"))?;
+        if seconds.saturating_add(expect.leeway_seconds) < nbf {
+            return Err(refuse("not yet valid"));
+        }
     }
     Ok(claims)
 }
@@ -566,6 +584,15 @@ mod tests {
             ("zero modulus", with(&[0; 256], &[1, 0, 1])),
             ("16384-bit modulus", with(&[0xff; 2048], &[1, 0, 1])),
             ("exponent 1", with(&n, &[1])),
+            ("34-bit exponent", with(&n, &[2, 0, 0, 0, 1])),
+            (
+                "even modulus",
+                with(&[&n[..255], &[0u8][..]].concat(), &[1, 0, 1]),
+            ),
+            (
+                "2041-bit modulus",
+                with(&[&[1u8][..], &n[1..]].concat(), &[1, 0, 1]),
+            ),
             ("even exponent", with(&n, &[1, 0, 0])),
             ("empty exponent", with(&n, &[])),
             ("huge exponent", with(&n, &[0xff; 64])),
@@ -659,6 +686,8 @@ mod tests {
             ("expired beyond leeway", ed.sign(&claims(NOW - 31)).unwrap()),
             ("not yet valid", ed.sign(&json!({"iss": "https://obol.example", "aud": "obol-api", "nbf": NOW + 31, "exp": NOW + 900})).unwrap()),
             ("no exp", ed.sign(&json!({"iss": "https://obol.example", "aud": "obol-api"})).unwrap()),
+            ("nbf not a number", ed.sign(&json!({"iss": "https://obol.example", "aud": "obol-api", "nbf": "now", "exp": NOW + 900})).unwrap()),
+            ("nbf a float", ed.sign(&json!({"iss": "https://obol.example", "aud": "obol-api", "nbf": 1.5, "exp": NOW + 900})).unwrap()),
             ("refresh token as access token", "obol_rt_0123".into()),
             ("tampered claims", {
                 let token = ed.sign(&good).unwrap();

@@ -21,7 +21,7 @@ use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 
 /// The key-encryption key: wiped on drop, and Debug never shows it.
-#[derive(Clone, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+#[derive(Clone, zeroize::ZeroizeOnDrop)]
 pub struct KeyEncryptionKey([u8; 32]);
 
 impl fmt::Debug for KeyEncryptionKey {

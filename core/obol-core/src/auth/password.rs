@@ -41,7 +41,8 @@ impl From<&str> for Password {
     }
 }
 
-/// Takes the string's own buffer, so no unwiped copy is left behind.
+/// Takes the string: its buffer is wiped when the password drops (shrinking it to fit may
+/// free spare capacity unwiped; `Password::new` copies instead).
 impl From<String> for Password {
     fn from(text: String) -> Self {
         Password(SecretString::from(text))

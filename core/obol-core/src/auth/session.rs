@@ -32,10 +32,8 @@ impl RefreshToken {
     pub fn generate(rng: &mut impl Rng) -> Self {
         let mut bytes = [0u8; 32];
         rng.fill_bytes(&mut bytes);
-        let token = RefreshToken(SecretString::from(format!(
-            "{PREFIX}{}",
-            hex::encode(bytes)
-        )));
+        let body = zeroize::Zeroizing::new(hex::encode(bytes));
+        let token = RefreshToken(SecretString::from(format!("{PREFIX}{}", body.as_str())));
         bytes.zeroize();
         token
     }

@@ -597,7 +597,7 @@ pub async fn rs256_keys_sealed_before_the_upgrade_sign_and_rotate(store: Arc<dyn
     assert!(auth.verify_access_token(&before.access).await.is_ok());
 
     // A rotation after the upgrade makes an AWS-LC key, which signs once published long
-    // enough; the old key's tokens verify through their lifetime.
+    // enough; by then the old key's last token has expired.
     let new_kid = auth.rotate_keys_now().await.unwrap();
     let published: Jwks = auth.jwks().await.unwrap();
     assert_eq!(published.keys.len(), 2);

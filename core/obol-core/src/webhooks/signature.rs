@@ -25,7 +25,7 @@ pub const MAX_SIGNATURES: usize = 8;
 pub type Headers = Vec<(String, String)>;
 
 /// A signing secret: wiped on drop, and Debug and errors never show it.
-#[derive(Clone, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+#[derive(Clone, zeroize::ZeroizeOnDrop)]
 pub struct WebhookSecret(Vec<u8>);
 
 /// Compared in constant time (RustCrypto's `subtle`).

@@ -1,0 +1,7 @@
+//! Obol's Stripe rail. This crate depends on `obol-core`'s provider traits only; the `obol`
+//! facade switches it on with the `stripe` feature and the server with `[providers.stripe]`.
+//!
+//! - [`webhook_signature`]: `Stripe-Signature` verification (HMAC-SHA256 over
+//!   `{timestamp}.{body}`, a tolerance window, several `v1` entries for secret rotation).
+
+pub mod webhook_signature;
