@@ -19,10 +19,28 @@ OBOL_DATA_DIR="$data" OBOL_HTTP_ADDR="127.0.0.1:$port" OBOL_GRPC_ADDR=127.0.0.1:
   "$bin" serve --dev > "$data/server.log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true; rm -rf "$data"' EXIT
-for _ in $(seq 1 100); do
+# A first start on a new machine creates the database and keys: give it a minute.
+for _ in $(seq 1 600); do
   grep -q "dev sign-in:" "$data/server.log" 2>/dev/null && break
+  kill -0 "$server" 2>/dev/null || break
   sleep 0.1
 done
+if ! grep -q "dev sign-in:" "$data/server.log" 2>/dev/null; then
+  echo "obol serve --dev did not start; its log:" >&2
+  cat "$data/server.log" >&2
+  exit 1
+fi
+# The sign-in line may come before the listener accepts: wait for /readyz too.
+python3 - "$base" <<'PY' || { echo "obol serve --dev is not ready; its log:" >&2; cat "$data/server.log" >&2; exit 1; }
+import sys, time, urllib.request
+for _ in range(300):
+    try:
+        urllib.request.urlopen(sys.argv[1] + "/readyz", timeout=2)
+        sys.exit(0)
+    except Exception:
+        time.sleep(0.1)
+sys.exit(1)
+PY
 password=$(sed -n 's/.*dev sign-in: [^ ]* \/ //p' "$data/server.log")
 
 key=$(python3 - "$base" "$password" <<'PY'
