@@ -2,6 +2,10 @@
 //! with no fraction). serde reads `12.0` as a float and refuses it for an integer field; the
 //! forms here take it, and still refuse `12.5`, strings and numbers out of range. Use with
 //! `#[serde(deserialize_with = "crate::whole_number::u8")]` and the like.
+//!
+//! For counts and times only (timestamps, card expiry month and year): money never comes here,
+//! it travels as decimal strings of minor units (`crate::money::MinorUnits`), and a float read
+//! here becomes an integer through its text, never through float arithmetic.
 
 use std::fmt;
 
