@@ -11,6 +11,8 @@ mod idempotency;
 mod ledger;
 mod payments;
 mod rows;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod webhooks;
 
 use std::str::FromStr;

@@ -30,3 +30,10 @@ async fn ready_until_a_migration_is_missing() {
     assert_eq!(err.code(), "unavailable");
     assert!(err.to_string().contains("migrations applied"), "{err}");
 }
+
+mod sandbox_rail {
+    obol_core::rail_conformance!(
+        super::new_store,
+        obol_core::testing::providers::SandboxRail::ephemeral
+    );
+}

@@ -78,3 +78,10 @@ async fn sign_in_attempts_leave_the_table_once_out_of_the_window() {
         .unwrap();
     assert_eq!(count().await, 1);
 }
+
+mod sandbox_rail {
+    obol_core::rail_conformance!(
+        super::new_store,
+        obol_core::testing::providers::SandboxRail::ephemeral
+    );
+}

@@ -269,7 +269,7 @@ impl PaymentsService for RemotePayments {
         provider: &str,
         headers: &[(String, String)],
         body: &[u8],
-    ) -> Result<Payment> {
+    ) -> Result<Option<Payment>> {
         let message = ProviderWebhookRequest {
             provider: provider.to_owned(),
             headers: headers

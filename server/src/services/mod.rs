@@ -104,7 +104,7 @@ pub trait PaymentsService: Send + Sync {
         provider: &str,
         headers: &[(String, String)],
         body: &[u8],
-    ) -> Result<Payment>;
+    ) -> Result<Option<Payment>>;
     /// Whether the store answers.
     async fn ready(&self) -> Result<()>;
 }

@@ -96,6 +96,11 @@ impl CardDetails {
         &self.number
     }
 
+    /// The CVC, for a tokenizer only.
+    pub fn cvc(&self) -> &str {
+        &self.cvc
+    }
+
     /// What the engine may keep.
     pub fn summary(&self) -> CardSummary {
         CardSummary {

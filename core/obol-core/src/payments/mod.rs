@@ -33,8 +33,9 @@ pub use model::{
 };
 pub use postings::{PaymentAccounts, ledger_commands};
 pub use provider::{
-    AuthorizeRequest, Capabilities, ChargeOutcome, ChargeStatus, MethodKind, MethodToken, Provider,
-    ProviderEvent, ProviderEventKind, RefundOutcome,
+    AuthorizeRequest, Authorizer, Canceler, Capabilities, Capturer, ChargeOutcome, ChargeStatus,
+    MethodKind, MethodToken, Provider, ProviderEvent, ProviderEventKind, RefundOutcome, Refunder,
+    StatusSync, Tokenizer, WebhookParser,
 };
 pub use request::PaymentRequest;
 pub use routing::ProviderRegistry;

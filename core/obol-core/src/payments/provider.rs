@@ -16,7 +16,7 @@ use super::card::{CardDetails, CardSummary};
 use super::state::CaptureMethod;
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
-use crate::id::{MerchantId, PaymentId, RefundId};
+use crate::id::{CustomerId, MerchantId, PaymentId, RefundId};
 use crate::mode::Mode;
 use crate::money::AssetCode;
 
@@ -201,6 +201,18 @@ pub trait Tokenizer: Send + Sync {
     /// good for that merchant's payments only.
     async fn tokenize_card(&self, merchant: &MerchantId, card: &CardDetails)
     -> Result<MethodToken>;
+
+    /// Makes `token` reusable by `customer` of `merchant` and returns the token to save
+    /// (Stripe attaches the PaymentMethod to a Stripe Customer); by default a token is
+    /// reusable as it is.
+    async fn keep_for_customer(
+        &self,
+        _merchant: &MerchantId,
+        _customer: &CustomerId,
+        token: MethodToken,
+    ) -> Result<MethodToken> {
+        Ok(token)
+    }
 }
 
 /// Authorizes payments and completes customer actions.
@@ -253,14 +265,17 @@ pub trait StatusSync: Send + Sync {
 }
 
 /// Verifies and parses a provider's incoming webhook.
+#[async_trait]
 pub trait WebhookParser: Send + Sync {
-    /// Checks the signature and freshness, then reads the event.
-    fn parse_webhook(
+    /// Checks the signature and freshness, then reads the event: `None` for a genuine event
+    /// the engine does not act on (a type it ignores), an error for anything not genuine.
+    /// Async because some rails verify by asking the provider (PayPal).
+    async fn parse_webhook(
         &self,
         headers: &[(String, String)],
         body: &[u8],
         now: Timestamp,
-    ) -> Result<ProviderEvent>;
+    ) -> Result<Option<ProviderEvent>>;
 }
 
 /// A payment rail. Each capability is an accessor; `None` means the rail lacks it.

@@ -306,6 +306,27 @@ impl Sandbox {
             .sum())
     }
 
+    /// (captured, refunded) of one charge.
+    pub fn charge_totals(&self, reference: &str) -> Result<(i128, i128)> {
+        let mut books = self.books()?;
+        let charge = books.charge_mut(reference)?;
+        Ok((charge.captured, charge.refunded))
+    }
+
+    /// How many charges were made for `payment` (its attempt keys are `{payment}:{n}`).
+    pub fn charges_for(&self, payment: &crate::id::PaymentId) -> Result<usize> {
+        let prefix = format!("{payment}:");
+        Ok(self
+            .books()?
+            .by_key
+            .keys()
+            .filter(|key| {
+                key.strip_prefix(&prefix)
+                    .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+            })
+            .count())
+    }
+
     /// True when the charge's card is one that gets disputed.
     pub fn will_dispute(&self, reference: &str) -> Result<bool> {
         Ok(self.books()?.charge_mut(reference)?.behaviour == Behaviour::Disputed)
@@ -506,13 +527,14 @@ impl StatusSync for Sandbox {
     }
 }
 
+#[async_trait]
 impl WebhookParser for Sandbox {
-    fn parse_webhook(
+    async fn parse_webhook(
         &self,
         headers: &[(String, String)],
         body: &[u8],
         now: Timestamp,
-    ) -> Result<ProviderEvent> {
+    ) -> Result<Option<ProviderEvent>> {
         let id = verify(&self.secrets.webhook_secret, headers, body, now)?;
         let text = std::str::from_utf8(body).map_err(|_| Error::WebhookSignatureInvalid {
             reason: "the body is not UTF-8".into(),
@@ -523,7 +545,7 @@ impl WebhookParser for Sandbox {
                 reason: "the event id does not match webhook-id".into(),
             });
         }
-        Ok(event)
+        Ok(Some(event))
     }
 }
 
@@ -827,8 +849,8 @@ mod tests {
         assert!(a.starts_with("ch_sandbox_") && a.len() == "ch_sandbox_".len() + 24);
     }
 
-    #[test]
-    fn webhooks_verify_with_the_configured_secret_only() {
+    #[tokio::test]
+    async fn webhooks_verify_with_the_configured_secret_only() {
         let sandbox = Sandbox::ephemeral();
         let event = ProviderEvent {
             id: "evt_1".into(),
@@ -836,11 +858,15 @@ mod tests {
             kind: crate::payments::provider::ProviderEventKind::DisputeWon,
         };
         let (headers, body) = sandbox.signed_webhook(&event, NOW).unwrap();
-        assert_eq!(sandbox.parse_webhook(&headers, &body, NOW).unwrap(), event);
+        assert_eq!(
+            sandbox.parse_webhook(&headers, &body, NOW).await.unwrap(),
+            Some(event.clone())
+        );
         let other = Sandbox::ephemeral();
         let forged = other.signed_webhook(&event, NOW).unwrap();
         let refused = sandbox
             .parse_webhook(&forged.0, &forged.1, NOW)
+            .await
             .unwrap_err();
         assert_eq!(refused.code(), "webhook_signature_invalid");
     }

@@ -10,7 +10,6 @@ use async_trait::async_trait;
 
 use crate::error::{Error, Result};
 use crate::id::RefundId;
-use crate::payments::Sandbox;
 use crate::payments::provider::{
     AuthorizeRequest, Authorizer, Canceler, Capabilities, Capturer, ChargeOutcome, MethodToken,
     Provider, RefundOutcome, Refunder, StatusSync, Tokenizer, WebhookParser,
@@ -29,6 +28,8 @@ pub enum Fault {
     HangAfterCapture,
     /// `authorize` fails as unavailable without reaching the provider.
     Unavailable,
+    /// `authorize` charges, then its answer is lost: a timeout.
+    TimeoutAfterAuthorize,
 }
 
 /// A refund answer: `None` makes the refund and then times out.
@@ -38,16 +39,16 @@ pub type RefundAnswer = Option<Result<RefundOutcome>>;
 #[derive(Debug)]
 pub struct Faulty {
     name: String,
-    inner: Arc<Sandbox>,
+    inner: Arc<dyn Provider>,
     faults: Vec<Fault>,
     refunds: Mutex<Vec<RefundAnswer>>,
 }
 
 impl Faulty {
     /// The sandbox `inner` with `faults`.
-    pub fn new(inner: Arc<Sandbox>, faults: &[Fault]) -> Self {
+    pub fn new(inner: Arc<dyn Provider>, faults: &[Fault]) -> Self {
         Faulty {
-            name: "sandbox".into(),
+            name: inner.name().to_owned(),
             inner,
             faults: faults.to_vec(),
             refunds: Mutex::new(Vec::new()),
@@ -88,15 +89,24 @@ impl Authorizer for Faulty {
         if self.has(Fault::HangBeforeAuthorize) {
             std::future::pending::<()>().await;
         }
-        let outcome = self.inner.authorize(request).await?;
+        let outcome = self.inner.authorizer().unwrap().authorize(request).await?;
         if self.has(Fault::HangAfterAuthorize) {
             std::future::pending::<()>().await;
+        }
+        if self.has(Fault::TimeoutAfterAuthorize) {
+            return Err(Error::ProviderTimeout {
+                provider: self.name.clone(),
+            });
         }
         Ok(outcome)
     }
 
     async fn complete_action(&self, reference: &str) -> Result<ChargeOutcome> {
-        self.inner.complete_action(reference).await
+        self.inner
+            .authorizer()
+            .unwrap()
+            .complete_action(reference)
+            .await
     }
 }
 
@@ -110,6 +120,8 @@ impl Capturer for Faulty {
         final_capture: bool,
     ) -> Result<()> {
         self.inner
+            .capturer()
+            .unwrap()
             .capture(reference, idempotency_key, amount, final_capture)
             .await?;
         if self.has(Fault::HangAfterCapture) {
@@ -127,14 +139,15 @@ impl Refunder for Faulty {
         refund_id: &RefundId,
         amount: i128,
     ) -> Result<RefundOutcome> {
+        let refunder = self.inner.refunder().unwrap();
         let scripted = {
             let mut answers = self.refunds.lock().unwrap();
             (!answers.is_empty()).then(|| answers.remove(0))
         };
         match scripted {
-            None => self.inner.refund(reference, refund_id, amount).await,
+            None => refunder.refund(reference, refund_id, amount).await,
             Some(None) => {
-                self.inner.refund(reference, refund_id, amount).await?;
+                refunder.refund(reference, refund_id, amount).await?;
                 Err(Error::ProviderTimeout {
                     provider: "sandbox".into(),
                 })
@@ -158,7 +171,7 @@ impl Provider for Faulty {
         self.inner.capabilities()
     }
     fn tokenizer(&self) -> Option<&dyn Tokenizer> {
-        Some(self.inner.as_ref())
+        self.inner.tokenizer()
     }
     fn authorizer(&self) -> Option<&dyn Authorizer> {
         Some(self)
@@ -167,15 +180,18 @@ impl Provider for Faulty {
         Some(self)
     }
     fn canceler(&self) -> Option<&dyn Canceler> {
-        Some(self.inner.as_ref())
+        self.inner.canceler()
     }
     fn refunder(&self) -> Option<&dyn Refunder> {
         Some(self)
     }
     fn status_sync(&self) -> Option<&dyn StatusSync> {
-        Some(self.inner.as_ref())
+        self.inner.status_sync()
     }
     fn webhooks(&self) -> Option<&dyn WebhookParser> {
-        Some(self.inner.as_ref())
+        self.inner.webhooks()
+    }
+    fn capture_fee(&self, asset: &crate::money::AssetCode, amount: i128) -> i128 {
+        self.inner.capture_fee(asset, amount)
     }
 }

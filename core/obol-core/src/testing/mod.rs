@@ -8,6 +8,7 @@ pub mod faulty;
 pub mod model;
 pub mod payment_model;
 pub mod payments;
+pub mod providers;
 pub mod tenancy;
 pub mod webhooks;
 

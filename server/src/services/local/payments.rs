@@ -129,7 +129,7 @@ impl PaymentsService for Local {
         provider: &str,
         headers: &[(String, String)],
         body: &[u8],
-    ) -> Result<Payment> {
+    ) -> Result<Option<Payment>> {
         self.engine
             .payments()
             .handle_provider_webhook(provider, headers, body)

@@ -20,6 +20,13 @@ impl Payments {
         // Refuse bad requests before calling anyone.
         transition(&payment.state, action)?;
         let (provider, reference) = self.charge_of(&payment)?;
+        if !final_capture
+            && amount < payment.state.capturable()
+            && !provider.capabilities().multi_capture
+        {
+            // Without multicapture the rail releases what a capture leaves.
+            return Err(unsupported(provider.as_ref(), "multi_capture"));
+        }
         let key = format!("{}:capture:{}", payment.id, payment.state.captured);
         provider
             .capturer()

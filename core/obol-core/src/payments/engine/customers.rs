@@ -40,8 +40,18 @@ impl Payments {
         customer: &CustomerId,
         token: MethodToken,
     ) -> Result<SavedMethod> {
-        self.customer(customer).await?;
-        self.provider(&token.provider)?;
+        let owner = self.customer(customer).await?.merchant;
+        let provider = self.provider(&token.provider)?;
+        if !provider.accepts_token(&token, &owner) {
+            // Another merchant's token, or one this provider never issued.
+            return Err(Error::InvalidCard {
+                reason: "the token is not one this provider issued for the merchant".into(),
+            });
+        }
+        let token = match provider.tokenizer() {
+            Some(tokenizer) => tokenizer.keep_for_customer(&owner, customer, token).await?,
+            None => token,
+        };
         let method = SavedMethod {
             id: PaymentMethodId::generate(self.ledger.ids().as_ref()),
             customer: customer.clone(),

@@ -37,19 +37,23 @@ impl Payments {
 
     /// Handles a webhook a provider sent: verifies and parses it with the provider's parser,
     /// then applies it once per provider event id (a redelivery replays the first answer).
-    /// Returns the payment as the event left it.
+    /// Returns the payment as the event left it, or `None` when the event is genuine but
+    /// asks nothing of Obol (a type the rail ignores, or a charge Obol did not make): the
+    /// provider is answered 2xx so it stops redelivering.
     pub async fn handle_provider_webhook(
         &self,
         provider: &str,
         headers: &[(String, String)],
         body: &[u8],
-    ) -> Result<Payment> {
+    ) -> Result<Option<Payment>> {
         let provider = self.provider(provider)?;
         let parser = provider
             .webhooks()
             .ok_or_else(|| unsupported(provider.as_ref(), "webhooks"))?;
         let now = self.ledger.now();
-        let event = parser.parse_webhook(headers, body, now)?;
+        let Some(event) = parser.parse_webhook(headers, body, now).await? else {
+            return Ok(None);
+        };
         let key = format!("provider-event:{}:{}", provider.name(), event.id);
         let store = self.ledger.store().as_ref();
         run_once(store, &key, &event, now, |_| {
@@ -58,15 +62,26 @@ impl Payments {
         .await
     }
 
-    async fn apply_provider_event(&self, provider: &str, event: ProviderEvent) -> Result<Payment> {
-        let payment = self
+    async fn apply_provider_event(
+        &self,
+        provider: &str,
+        event: ProviderEvent,
+    ) -> Result<Option<Payment>> {
+        let Some(payment) = self
             .ledger
             .store()
             .payment_by_reference(provider, &event.reference)
             .await?
-            .ok_or_else(|| Error::PaymentNotFound {
-                id: event.reference.clone(),
-            })?;
+        else {
+            // A charge made outside Obol on the same account, or one whose answer Obol has
+            // not stored yet (that answer, or status sync, settles it).
+            tracing::info!(provider, event = %event.id, "provider event for an unknown charge ignored");
+            return Ok(None);
+        };
+        self.apply_to_payment(payment, event).await.map(Some)
+    }
+
+    async fn apply_to_payment(&self, payment: Payment, event: ProviderEvent) -> Result<Payment> {
         match event.kind {
             ProviderEventKind::ChargeSettled(outcome) => {
                 if matches!(
