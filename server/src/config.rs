@@ -69,6 +69,48 @@ pub struct Config {
     /// Proxies (addresses or CIDR blocks) whose `X-Forwarded-For` names the client: the
     /// ingress or load balancer in front of the server. Empty: the peer is the client.
     pub trusted_proxies: Vec<String>,
+    /// The payment rails besides the sandbox (`[providers.stripe]`).
+    pub providers: Providers,
+}
+
+/// The rails a deployment switches on, each in its own table.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Providers {
+    /// `[providers.stripe]`: card payments through Stripe.
+    pub stripe: Option<StripeSettings>,
+}
+
+/// `[providers.stripe]` (`OBOL_STRIPE_*`). Debug shows no secret.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StripeSettings {
+    /// `sk_test_…` or `sk_live_…` (a restricted `rk_` key works too).
+    pub secret_key: SecretString,
+    /// The webhook endpoint's signing secret (`whsec_…`); Stripe posts to `/webhooks/stripe`.
+    pub webhook_secret: SecretString,
+    /// Where customers return after 3-D Secure.
+    pub return_url: String,
+    /// Another Stripe-compatible API (localstripe); Stripe's own when absent.
+    #[serde(default)]
+    pub api_base: Option<String>,
+    /// Several captures per authorization (the Stripe account must have multicapture).
+    #[serde(default)]
+    pub multicapture: bool,
+    /// Currencies routed to Stripe; Stripe's common ones when absent.
+    #[serde(default)]
+    pub currencies: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for StripeSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StripeSettings")
+            .field("return_url", &self.return_url)
+            .field("api_base", &self.api_base)
+            .field("multicapture", &self.multicapture)
+            .field("currencies", &self.currencies)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The part of a deployment a process runs.
@@ -130,6 +172,7 @@ impl Default for Config {
             trusted_callers: vec!["gateway".to_owned()],
             webhook_private_targets: false,
             trusted_proxies: Vec::new(),
+            providers: Providers::default(),
         }
     }
 }
@@ -171,6 +214,60 @@ const KEYS: &[(&str, Kind)] = &[
     ("webhook_private_targets", Kind::Bool),
     ("trusted_proxies", Kind::List),
 ];
+
+/// Settings inside a rail's table: `OBOL_` + the env name is its variable, the path its place
+/// in the file (`OBOL_STRIPE_SECRET_KEY` is `[providers.stripe] secret_key`).
+const PROVIDER_KEYS: &[(&str, [&str; 3], Kind)] = &[
+    (
+        "stripe_secret_key",
+        ["providers", "stripe", "secret_key"],
+        Kind::Text,
+    ),
+    (
+        "stripe_webhook_secret",
+        ["providers", "stripe", "webhook_secret"],
+        Kind::Text,
+    ),
+    (
+        "stripe_return_url",
+        ["providers", "stripe", "return_url"],
+        Kind::Text,
+    ),
+    (
+        "stripe_api_base",
+        ["providers", "stripe", "api_base"],
+        Kind::Text,
+    ),
+    (
+        "stripe_multicapture",
+        ["providers", "stripe", "multicapture"],
+        Kind::Bool,
+    ),
+    (
+        "stripe_currencies",
+        ["providers", "stripe", "currencies"],
+        Kind::List,
+    ),
+];
+
+/// Puts `value` at `path` in `table`, making the tables on the way.
+fn insert_at(table: &mut toml::Table, path: &[&str], value: toml::Value) -> anyhow::Result<()> {
+    let Some((last, parents)) = path.split_last() else {
+        return Ok(());
+    };
+    let mut here = table;
+    for part in parents {
+        let entry = here
+            .entry((*part).to_owned())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        here = match entry {
+            toml::Value::Table(inner) => inner,
+            _ => bail!("bad configuration: {} must be a table", path.join(".")),
+        };
+    }
+    here.insert((*last).to_owned(), value);
+    Ok(())
+}
 
 /// The variable naming a configuration file.
 pub const CONFIG_FILE_VAR: &str = "OBOL_CONFIG";
@@ -232,6 +329,9 @@ impl Config {
             let lower = key.to_ascii_lowercase();
             if let Some((known, kind)) = KEYS.iter().find(|(k, _)| *k == lower) {
                 table.insert((*known).to_owned(), env_value(&name, &value, *kind)?);
+            } else if let Some((_, path, kind)) = PROVIDER_KEYS.iter().find(|(k, _, _)| *k == lower)
+            {
+                insert_at(&mut table, path, env_value(&name, &value, *kind)?)?;
             } else if !OTHER_VARS.contains(&key)
                 && !OTHER_PREFIXES.iter().any(|p| key.starts_with(p))
             {
@@ -462,6 +562,7 @@ impl std::fmt::Debug for Config {
             .field("role", &self.role)
             .field("webhook_private_targets", &self.webhook_private_targets)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("stripe", &self.providers.stripe)
             .finish_non_exhaustive()
     }
 }
@@ -469,6 +570,7 @@ impl std::fmt::Debug for Config {
 fn setting_names() -> String {
     KEYS.iter()
         .map(|(k, _)| k.to_ascii_uppercase())
+        .chain(PROVIDER_KEYS.iter().map(|(k, _, _)| k.to_ascii_uppercase()))
         .collect::<Vec<_>>()
         .join(", ")
 }

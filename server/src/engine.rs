@@ -77,6 +77,12 @@ impl Engine {
             Some(text) => Some(WebhookSecret::parse(text.expose_secret())?),
             None => None,
         };
+        options.stripe = config
+            .providers
+            .stripe
+            .as_ref()
+            .map(stripe_options)
+            .transpose()?;
         let core = obol::Engine::on_store(store.clone(), options).await?;
         let transport = Arc::new(HttpWebhookTransport::with_policy(
             WEBHOOK_TIMEOUT,
@@ -162,6 +168,28 @@ pub fn key_encryption_key(config: &Config) -> anyhow::Result<KeyEncryptionKey> {
 
 /// The sandbox's webhook secret in dev mode: kept in the data directory (made on first
 /// start), so webhooks signed before a restart still verify after it.
+/// The engine's Stripe options from `[providers.stripe]`.
+fn stripe_options(settings: &crate::config::StripeSettings) -> anyhow::Result<obol::StripeOptions> {
+    let currencies = match &settings.currencies {
+        Some(codes) => Some(
+            codes
+                .iter()
+                .map(|code| obol::AssetCode::new(code.as_str()))
+                .collect::<obol::Result<Vec<_>>>()
+                .context("providers.stripe.currencies")?,
+        ),
+        None => None,
+    };
+    Ok(obol::StripeOptions {
+        secret_key: settings.secret_key.clone(),
+        webhook_secret: settings.webhook_secret.clone(),
+        return_url: settings.return_url.clone(),
+        api_base: settings.api_base.clone(),
+        multicapture: settings.multicapture,
+        currencies,
+    })
+}
+
 fn dev_sandbox_webhook_secret(config: &Config) -> anyhow::Result<SecretString> {
     let path = config.data_dir.join("dev-sandbox-webhook-secret");
     if let Ok(text) = std::fs::read_to_string(&path).map(Zeroizing::new) {

@@ -1,4 +1,5 @@
-//! The whole engine on one store: ledger, payments (sandbox provider) and auth. The servers,
+//! The whole engine on one store: ledger, payments (the sandbox, and the rails switched on by
+//! features and options) and auth. The servers,
 //! the bindings and the desktop app all open it this way, so they run the same thing, and
 //! all act for their callers through [`Engine::tenant`].
 
@@ -24,6 +25,50 @@ pub struct EngineOptions {
     /// without one, a random one for this process (sandbox webhooks then verify only until
     /// it stops).
     pub sandbox_webhook_secret: Option<WebhookSecret>,
+    /// The Stripe rail, registered ahead of the sandbox (it takes card payments in its
+    /// currencies; the sandbox, test-mode ones in the rest).
+    #[cfg(feature = "stripe")]
+    pub stripe: Option<StripeOptions>,
+}
+
+/// How to reach Stripe. Debug shows no secret.
+#[cfg(feature = "stripe")]
+#[derive(Debug, Clone)]
+pub struct StripeOptions {
+    /// The secret (or restricted) key: `sk_test_…` takes test payments, `sk_live_…` live ones.
+    pub secret_key: secrecy::SecretString,
+    /// The signing secret of the webhook endpoint (`whsec_…`).
+    pub webhook_secret: secrecy::SecretString,
+    /// Where customers return after 3-D Secure.
+    pub return_url: String,
+    /// Another Stripe-compatible API (a local fake); Stripe's own when `None`.
+    pub api_base: Option<String>,
+    /// Several captures per authorization (the account must have multicapture).
+    pub multicapture: bool,
+    /// The currencies routed to Stripe; Stripe's common ones when `None`.
+    pub currencies: Option<Vec<obol_core::AssetCode>>,
+}
+
+#[cfg(feature = "stripe")]
+impl StripeOptions {
+    /// The rail these options describe; its token key follows the key-encryption key.
+    fn provider(&self, kek: &KeyEncryptionKey) -> Result<obol_stripe::Stripe> {
+        use secrecy::ExposeSecret;
+        let mut config = obol_stripe::StripeConfig::new(
+            self.secret_key.expose_secret(),
+            self.webhook_secret.expose_secret(),
+            &self.return_url,
+            kek.derive("obol:stripe:tokens")?,
+        )?
+        .with_multicapture(self.multicapture);
+        if let Some(base) = &self.api_base {
+            config = config.with_api_base(base)?;
+        }
+        if let Some(currencies) = &self.currencies {
+            config = config.with_currencies(currencies.clone())?;
+        }
+        obol_stripe::Stripe::new(config)
+    }
 }
 
 impl EngineOptions {
@@ -35,6 +80,8 @@ impl EngineOptions {
             key_encryption_key,
             ledger: LedgerConfig::default(),
             sandbox_webhook_secret: None,
+            #[cfg(feature = "stripe")]
+            stripe: None,
         }
     }
 
@@ -69,6 +116,10 @@ impl Engine {
         let sandbox = Sandbox::new(options.sandbox_secrets()?);
         let ledger = Arc::new(Ledger::open(store.clone(), options.ledger).await?);
         let mut providers = ProviderRegistry::new();
+        #[cfg(feature = "stripe")]
+        if let Some(stripe) = &options.stripe {
+            providers.register(Arc::new(stripe.provider(&options.key_encryption_key)?));
+        }
         providers.register(Arc::new(sandbox));
         let payments = Arc::new(Payments::new(ledger.clone(), providers));
         let tokens = TokenConfig::new(

@@ -12,6 +12,8 @@ pub use obol_core::*;
 mod engine;
 mod handle;
 
+#[cfg(feature = "stripe")]
+pub use engine::StripeOptions;
 pub use engine::{Engine, EngineOptions};
 pub use handle::EngineHandle;
 

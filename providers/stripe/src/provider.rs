@@ -47,9 +47,11 @@ use crate::{events, webhook_signature};
 pub const ATTEMPT_METADATA: &str = "obol_attempt";
 /// Metadata key naming the Obol customer on the Stripe Customers Obol creates.
 pub const CUSTOMER_METADATA: &str = "obol_customer";
-/// How many of the newest intents status sync reads when search finds nothing (search is
-/// eventually consistent; the list is not).
-const RECENT_INTENTS: i64 = 100;
+/// Status sync reads up to this many pages of the newest intents when search finds nothing
+/// (search is eventually consistent; the list is not).
+const RECENT_PAGES: usize = 10;
+/// Intents per page of that list (Stripe's maximum).
+const PAGE_SIZE: i64 = 100;
 
 /// The Stripe rail.
 #[derive(Debug)]
@@ -209,15 +211,26 @@ impl Stripe {
         if let Some(intent) = found.data.into_iter().next() {
             return Ok(Some(intent));
         }
-        let recent = self
-            .send(
-                &ListPaymentIntent::new().limit(RECENT_INTENTS),
-                RequestStrategy::Once,
-            )
-            .await?;
-        Ok(recent.data.into_iter().find(|intent| {
-            intent.metadata.get(ATTEMPT_METADATA).map(String::as_str) == Some(attempt)
-        }))
+        // Search lags writes (Stripe: usually under a minute); the list does not.
+        let mut after: Option<String> = None;
+        for _ in 0..RECENT_PAGES {
+            let mut list = ListPaymentIntent::new().limit(PAGE_SIZE);
+            if let Some(last) = &after {
+                list = list.starting_after(last.as_str());
+            }
+            let page = self.send(&list, RequestStrategy::Once).await?;
+            after = page.data.last().map(|intent| intent.id.as_str().to_owned());
+            let has_more = page.has_more;
+            if let Some(intent) = page.data.into_iter().find(|intent| {
+                intent.metadata.get(ATTEMPT_METADATA).map(String::as_str) == Some(attempt)
+            }) {
+                return Ok(Some(intent));
+            }
+            if !has_more || after.is_none() {
+                break;
+            }
+        }
+        Ok(None)
     }
 
     fn declined(&self, failure: Failure) -> Result<ChargeOutcome> {

@@ -208,10 +208,15 @@ async def route(request, method, path, params):
         return 200, {"object": "search_result", "data": data[:int(dict(params).get("limit", 10))],
                      "has_more": False, "next_page": None, "url": path}
     if method == "GET" and path == "/v1/payment_intents":
-        limit = int(dict(params).get("limit", 10))
+        args = dict(params)
+        limit = int(args.get("limit", 10))
         intents = [obj for name, obj in list(store.items()) if name.startswith("payment_intent:")]
-        newest = [fill(obj._export()) for obj in reversed(intents)]
-        return 200, {"object": "list", "data": newest[:limit],
+        newest = list(reversed(intents))
+        if "starting_after" in args:
+            ids = [obj.id for obj in newest]
+            start = ids.index(args["starting_after"]) + 1 if args["starting_after"] in ids else 0
+            newest = newest[start:]
+        return 200, {"object": "list", "data": [fill(obj._export()) for obj in newest[:limit]],
                      "has_more": len(newest) > limit, "url": path}
 
     if method == "POST" and path == "/v1/payment_intents":
@@ -310,7 +315,11 @@ async def handle_relay(request):
                "Stripe-Signature": f"t={stamp},v1={signature}"}
     async with aiohttp.ClientSession() as session:
         async with session.post(url, data=body, headers=headers) as answer:
-            return web.Response(status=answer.status, text=await answer.text())
+            text = await answer.text()
+            if answer.status >= 300:
+                print(f"webhook {event.get('type')} to {url}: {answer.status} {text}",
+                      file=sys.stderr, flush=True)
+            return web.Response(status=answer.status, text=text)
 
 
 async def main():

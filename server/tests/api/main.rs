@@ -11,4 +11,5 @@ mod ledger;
 mod middleware;
 mod openapi;
 mod payments;
+mod stripe;
 mod webhooks;

@@ -38,6 +38,24 @@ impl ProviderRegistry {
         self.providers.iter().find(|p| p.name() == name)
     }
 
+    /// The provider card details are tokenized with in `mode`: the first, in preference
+    /// order, that takes cards (in `asset`, when one is given) and has a tokenizer.
+    pub fn card_tokenizer(
+        &self,
+        asset: Option<&AssetCode>,
+        mode: Mode,
+    ) -> Option<&Arc<dyn Provider>> {
+        self.providers.iter().find(|p| {
+            let capabilities = p.capabilities();
+            p.mode() == mode
+                && p.tokenizer().is_some()
+                && match asset {
+                    Some(asset) => capabilities.handles(asset, MethodKind::Card),
+                    None => capabilities.methods.contains(&MethodKind::Card),
+                }
+        })
+    }
+
     /// Providers that take `method` payments in `asset` in `mode`, in preference order.
     pub fn route(
         &self,

@@ -39,7 +39,7 @@ impl Tenant {
         self.own_customer(customer).await?;
         let request = (customer, method.fingerprint());
         self.once(Operation::SaveMethod, key, &request, |_| async {
-            let token = self.resolve_method(Some(customer), method).await?;
+            let token = self.resolve_method(Some(customer), None, method).await?;
             self.payments.save_method(customer, token).await
         })
         .await

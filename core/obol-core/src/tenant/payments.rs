@@ -17,10 +17,6 @@ use crate::payments::{
     NewPayment, Payment, PaymentQuery, PaymentRequest, PaymentStatus, StoredEvent,
 };
 
-/// The provider raw card details are tokenized with: the sandbox, in test mode only (with a
-/// live rail, cards are tokenized in the customer's browser or app and never reach Obol).
-const CARD_TOKENIZER: &str = "sandbox";
-
 /// A merchant's payment balance in one asset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
@@ -101,7 +97,7 @@ impl Tenant {
         // The method is checked (and a card tokenized) before anything is written.
         let token = match request.payment_method {
             Some(method) => Some(
-                self.resolve_method(request.customer.as_ref(), method)
+                self.resolve_method(request.customer.as_ref(), Some(&request.asset), method)
                     .await?,
             ),
             None => None,
@@ -136,7 +132,11 @@ impl Tenant {
         let fingerprint = (id, method.fingerprint());
         self.once(Operation::AttachMethod, key, &fingerprint, |_| async {
             let token = self
-                .resolve_method(payment.customer.as_ref(), method.clone())
+                .resolve_method(
+                    payment.customer.as_ref(),
+                    Some(&payment.asset),
+                    method.clone(),
+                )
                 .await?;
             self.payments.attach_method(id, token).await
         })
@@ -157,7 +157,7 @@ impl Tenant {
             let mut current = payment;
             if let Some(method) = method.clone() {
                 let token = self
-                    .resolve_method(current.customer.as_ref(), method)
+                    .resolve_method(current.customer.as_ref(), Some(&current.asset), method)
                     .await?;
                 current = self.payments.attach_method(id, token).await?;
             }
@@ -289,12 +289,14 @@ impl Tenant {
     }
 
     /// Turns a client's method into a provider token of the principal's merchant and mode,
-    /// checking everything first: card data goes to the sandbox's tokenizer and no further
-    /// (test mode only); a token must be one a provider of this mode made for this merchant;
-    /// a saved method must be the customer's.
+    /// checking everything first: card data goes to the tokenizer routing picks for `asset`
+    /// (the first provider of this mode that takes cards in it) and no further (test mode
+    /// only); a token must be one a provider of this mode made for this merchant; a saved
+    /// method must be the customer's.
     pub(super) async fn resolve_method(
         &self,
         customer: Option<&CustomerId>,
+        asset: Option<&AssetCode>,
         method: MethodInput,
     ) -> Result<MethodToken> {
         match method {
@@ -313,8 +315,9 @@ impl Tenant {
                     &card.cvc,
                     self.ledger().now(),
                 )?;
+                let tokenizer = self.payments.card_tokenizer(asset, self.mode())?;
                 self.payments
-                    .tokenize_card(CARD_TOKENIZER, self.merchant(), &card)
+                    .tokenize_card(tokenizer.name(), self.merchant(), &card)
                     .await
             }
             MethodInput::Token(token) => self.checked_token(token),

@@ -18,7 +18,9 @@ use crate::idempotency::Claim;
 use crate::ledger::model::Direction;
 use crate::money::AssetCode;
 use crate::payments::model::default_merchant;
-use crate::payments::provider::{Provider, ProviderEvent, ProviderEventKind, RefundOutcome};
+use crate::payments::provider::{
+    Authorizer, Provider, ProviderEvent, ProviderEventKind, RefundOutcome,
+};
 use crate::payments::{
     CancellationReason, CardDetails, Child, DisputeStatus, NewCustomer, NewPayment, Payment,
     PaymentRequest, PaymentStatus, Payments, ProviderRegistry, RefundStatus, Sandbox,
@@ -617,6 +619,29 @@ pub async fn provider_webhooks_apply_once(store: Arc<dyn Store>) {
     assert_eq!(again, Some(paid));
     assert_eq!(merchant(&payments).await, (300, 0));
 
+    // A customer action completed at the provider settles by webhook.
+    let challenged = with_card(&payments, "4000002500003155", 120, false).await;
+    let waiting = payments.confirm(&challenged.id).await.unwrap();
+    assert_eq!(waiting.state.status, PaymentStatus::RequiresAction);
+    let reference = waiting.provider_reference.clone().unwrap();
+    let outcome = sandbox.complete_action(&reference).await.unwrap();
+    let settled = ProviderEvent {
+        id: "evt_sandbox_action_1".into(),
+        reference,
+        kind: ProviderEventKind::ChargeSettled(outcome),
+    };
+    let (headers, body) = sandbox.signed_webhook(&settled, now).unwrap();
+    for _ in 0..2 {
+        let after = payments
+            .handle_provider_webhook("sandbox", &headers, &body)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(after.state.status, PaymentStatus::Succeeded);
+        assert_eq!(after.next_action_url, None);
+    }
+    assert_eq!(merchant(&payments).await, (420, 0));
+
     // Tampering, a foreign signature or an unknown charge change nothing.
     let mut tampered = body.clone();
     tampered[0] = b' ';
@@ -671,7 +696,7 @@ pub async fn provider_webhooks_apply_once(store: Arc<dyn Store>) {
     let children = payments.children(&disputed.id).await.unwrap();
     assert_eq!(children.len(), 1);
     assert!(matches!(&children[0], Child::Dispute(d) if d.status == DisputeStatus::Lost));
-    assert_eq!(merchant(&payments).await, (300, 0));
+    assert_eq!(merchant(&payments).await, (420, 0));
     super::conformance::assert_balanced(store.as_ref()).await;
 }
 

@@ -96,6 +96,21 @@ impl Payments {
 
     /// A provider by name that serves `mode`: to a caller in the other mode it does not
     /// exist (a live key never reaches the sandbox).
+    /// The provider that tokenizes card details for `asset` (any, when `None`) in `mode`.
+    pub fn card_tokenizer(
+        &self,
+        asset: Option<&AssetCode>,
+        mode: Mode,
+    ) -> Result<Arc<dyn Provider>> {
+        self.providers
+            .card_tokenizer(asset, mode)
+            .cloned()
+            .ok_or_else(|| Error::NoProvider {
+                asset: asset.map_or_else(|| "any asset".to_owned(), AssetCode::to_string),
+                method: super::provider::MethodKind::Card.as_str().to_owned(),
+            })
+    }
+
     pub(crate) fn provider_in(&self, name: &str, mode: Mode) -> Result<Arc<dyn Provider>> {
         self.provider(name)
             .ok()

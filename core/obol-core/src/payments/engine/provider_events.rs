@@ -83,17 +83,22 @@ impl Payments {
 
     async fn apply_to_payment(&self, payment: Payment, event: ProviderEvent) -> Result<Payment> {
         match event.kind {
-            ProviderEventKind::ChargeSettled(outcome) => {
-                if matches!(
-                    payment.state.status,
-                    PaymentStatus::Processing | PaymentStatus::RequiresAction
-                ) {
-                    self.settle(&payment, outcome).await
-                } else {
-                    // Already settled (by the call's answer or a status sync).
-                    Ok(payment)
+            ProviderEventKind::ChargeSettled(outcome) => match payment.state.status {
+                PaymentStatus::Processing => self.settle(&payment, outcome).await,
+                // The customer acted at the provider, and the provider says how it ended.
+                PaymentStatus::RequiresAction
+                    if !matches!(outcome, ChargeOutcome::RequiresAction { .. }) =>
+                {
+                    let processing = self
+                        .apply(&payment, PaymentAction::CompleteAction, |next| {
+                            next.next_action_url = None;
+                        })
+                        .await?;
+                    self.settle(&processing, outcome).await
                 }
-            }
+                // Already settled (by the call's answer or a status sync), or still waiting.
+                _ => Ok(payment),
+            },
             ProviderEventKind::DisputeOpened { amount, reason } => {
                 self.open_dispute(&payment.id, amount, &reason).await?;
                 self.payment(&payment.id).await
