@@ -10,7 +10,7 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 /**
- * The engine: ledger, payments (sandbox provider) and auth over one store. Sign-in and the
+ * The engine: ledger, payments (the sandbox, and Stripe when configured) and auth over one store. Sign-in and the
  * app's own set-up are here; everything done for a merchant goes through a `Tenant`
  * (`actAs`, `authenticate`). Garbage
  * collection closes the store once the calls in flight finish; `shutdown()` also waits
@@ -352,6 +352,8 @@ export interface ObolOptions {
   issuer: string
   /** The audience (`aud`) of the access tokens the engine signs. */
   audience: string
+  /** Card payments through Stripe as well as the sandbox. */
+  stripe?: StripeSettings
 }
 
 /**
@@ -422,6 +424,22 @@ export interface SavedCardRecord {
   detached: boolean
   /** When saved (milliseconds since 1970). */
   createdAt: number
+}
+
+/** How the engine reaches Stripe (its rail registered ahead of the sandbox). */
+export interface StripeSettings {
+  /** `sk_test_…` or `sk_live_…`. */
+  secretKey: string
+  /** The webhook endpoint's signing secret (`whsec_…`). */
+  webhookSecret: string
+  /** Where customers return after 3-D Secure. */
+  returnUrl: string
+  /** Another Stripe-compatible API (https, or http on loopback only); Stripe's when absent. */
+  apiBase?: string
+  /** Several captures per authorization (the account must have multicapture). */
+  multicapture?: boolean
+  /** The currencies routed to Stripe; Stripe's common ones when absent. */
+  currencies?: Array<string>
 }
 
 /** What a log-in or a refresh hands the app. */

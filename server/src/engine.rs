@@ -166,30 +166,25 @@ pub fn key_encryption_key(config: &Config) -> anyhow::Result<KeyEncryptionKey> {
     Ok(KeyEncryptionKey::from_base64(&text)?)
 }
 
-/// The sandbox's webhook secret in dev mode: kept in the data directory (made on first
-/// start), so webhooks signed before a restart still verify after it.
 /// The engine's Stripe options from `[providers.stripe]`.
 fn stripe_options(settings: &crate::config::StripeSettings) -> anyhow::Result<obol::StripeOptions> {
-    let currencies = match &settings.currencies {
-        Some(codes) => Some(
-            codes
-                .iter()
-                .map(|code| obol::AssetCode::new(code.as_str()))
-                .collect::<obol::Result<Vec<_>>>()
-                .context("providers.stripe.currencies")?,
-        ),
-        None => None,
-    };
-    Ok(obol::StripeOptions {
-        secret_key: settings.secret_key.clone(),
-        webhook_secret: settings.webhook_secret.clone(),
-        return_url: settings.return_url.clone(),
-        api_base: settings.api_base.clone(),
-        multicapture: settings.multicapture,
-        currencies,
-    })
+    let mut options = obol::StripeOptions::new(
+        settings.secret_key.expose_secret(),
+        settings.webhook_secret.expose_secret(),
+        &settings.return_url,
+    );
+    options.api_base = settings.api_base.clone();
+    options.multicapture = settings.multicapture;
+    if let Some(codes) = &settings.currencies {
+        options = options
+            .with_currency_codes(codes)
+            .context("providers.stripe.currencies")?;
+    }
+    Ok(options)
 }
 
+/// The sandbox's webhook secret in dev mode: kept in the data directory (made on first
+/// start), so webhooks signed before a restart still verify after it.
 fn dev_sandbox_webhook_secret(config: &Config) -> anyhow::Result<SecretString> {
     let path = config.data_dir.join("dev-sandbox-webhook-secret");
     if let Ok(text) = std::fs::read_to_string(&path).map(Zeroizing::new) {

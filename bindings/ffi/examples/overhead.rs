@@ -80,6 +80,7 @@ async fn main() {
         key_encryption_key: obol_ffi::generate_key_encryption_key(),
         issuer: "b".into(),
         audience: "b".into(),
+        stripe: None,
     };
     let engine = obol_ffi::open_obol(url, options).await.unwrap();
     let obol = engine.act_as(None, None, "test".into()).unwrap();

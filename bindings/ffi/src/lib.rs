@@ -25,7 +25,7 @@ pub use ledger::{
     AccountRecord, BalanceRecord, Direction, EntryInput, EntryRecord, HistoryPage, HistoryRecord,
     HoldRecord, NewAccountInput, TransactionRecord,
 };
-pub use object::{Obol, ObolOptions, generate_key_encryption_key, open_obol};
+pub use object::{Obol, ObolOptions, StripeSettings, generate_key_encryption_key, open_obol};
 pub use payments::{CaptureMethod, CardInput, NewPaymentInput, PaymentRecord};
 pub use runtime::stop_runtime;
 pub use tenant::{PrincipalRecord, Tenant};

@@ -18,6 +18,51 @@ pub struct ObolOptions {
     pub issuer: String,
     /// The audience (`aud`) of the access tokens the engine signs.
     pub audience: String,
+    /// Card payments through Stripe as well as the sandbox.
+    #[uniffi(default = None)]
+    pub stripe: Option<StripeSettings>,
+}
+
+/// How the engine reaches Stripe (its rail registered ahead of the sandbox).
+#[derive(Clone, uniffi::Record)]
+pub struct StripeSettings {
+    /// `sk_test_…` or `sk_live_…`; keep it in the platform's key store.
+    pub secret_key: String,
+    /// The webhook endpoint's signing secret (`whsec_…`).
+    pub webhook_secret: String,
+    /// Where customers return after 3-D Secure.
+    pub return_url: String,
+    /// Another Stripe-compatible API (https, or http on loopback only); Stripe's when `None`.
+    #[uniffi(default = None)]
+    pub api_base: Option<String>,
+    /// Several captures per authorization (the account must have multicapture).
+    #[uniffi(default = false)]
+    pub multicapture: bool,
+    /// The currencies routed to Stripe; Stripe's common ones when `None`.
+    #[uniffi(default = None)]
+    pub currencies: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for StripeSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StripeSettings")
+            .field("return_url", &self.return_url)
+            .field("api_base", &self.api_base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StripeSettings {
+    fn options(&self) -> Result<obol::StripeOptions> {
+        let mut options =
+            obol::StripeOptions::new(&self.secret_key, &self.webhook_secret, &self.return_url);
+        options.api_base = self.api_base.clone();
+        options.multicapture = self.multicapture;
+        match &self.currencies {
+            Some(codes) => options.with_currency_codes(codes),
+            None => Ok(options),
+        }
+    }
 }
 
 /// A new random key-encryption key, base64: make it once and keep it.
@@ -38,8 +83,15 @@ pub async fn open_obol(
             key_encryption_key,
             issuer,
             audience,
+            stripe,
         } = options;
-        EngineHandle::open(&url, &issuer, &audience, &key_encryption_key).await
+        let mut engine = obol::EngineOptions::new(
+            &issuer,
+            &audience,
+            KeyEncryptionKey::from_base64(&key_encryption_key)?,
+        );
+        engine.stripe = stripe.as_ref().map(StripeSettings::options).transpose()?;
+        EngineHandle::open_with(&url, engine).await
     })
     .await?;
     Ok(Arc::new(Obol {
@@ -47,7 +99,7 @@ pub async fn open_obol(
     }))
 }
 
-/// The engine: ledger, payments (sandbox provider) and auth over one store. Safe to call
+/// The engine: ledger, payments (the sandbox, and Stripe when configured) and auth over one store. Safe to call
 /// from many threads at once. Sign-in and the host's own set-up (assets, a first user or
 /// key) are here; everything done for a merchant goes through a [`crate::Tenant`]
 /// ([`Obol::act_as`], [`Obol::authenticate`]). Dropping it closes the store once the calls

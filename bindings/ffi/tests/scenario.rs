@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use obol_ffi::{
     AuthError, CaptureMethod, CardInput, Direction, EntryInput, LedgerError, NewAccountInput,
-    NewCustomerInput, NewPaymentInput, ObolOptions, PaymentError, Tenant,
+    NewCustomerInput, NewPaymentInput, ObolOptions, PaymentError, StripeSettings, Tenant,
     generate_key_encryption_key, open_obol, verify_access_token_offline,
 };
 
@@ -17,6 +17,7 @@ fn options() -> ObolOptions {
         key_encryption_key: generate_key_encryption_key(),
         issuer: "obol-scenario".into(),
         audience: "obol-app".into(),
+        stripe: None,
     }
 }
 
@@ -559,3 +560,59 @@ const EVENT_KINDS: [&str; 4] = [
     "payment.processing",
     "payment.succeeded",
 ];
+
+#[tokio::test]
+async fn an_app_opens_the_engine_with_stripe_and_pays_through_it() {
+    use obol_core::testing::providers::RailHarness;
+    let rail = obol_stripe::testing::StripeRail::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("app.db").display());
+    let mut with_stripe = options();
+    with_stripe.stripe = Some(StripeSettings {
+        secret_key: obol_stripe::testing::TEST_SECRET_KEY.into(),
+        webhook_secret: obol_stripe::testing::TEST_WEBHOOK_SECRET.into(),
+        return_url: "https://app.example/paid".into(),
+        api_base: Some(rail.localstripe.base.clone()),
+        multicapture: false,
+        currencies: None,
+    });
+    let engine = open_obol(url.clone(), with_stripe).await.unwrap();
+    let shop = engine.act_as(None, None, "test".into()).unwrap();
+    let payment = shop.create_payment(order("5000"), None).await.unwrap();
+    let card = CardInput {
+        number: "4242424242424242".into(),
+        exp_month: 12,
+        exp_year: 2099,
+        cvc: "123".into(),
+    };
+    shop.attach_card(payment.id.clone(), card, None)
+        .await
+        .unwrap();
+    let confirmed = shop.confirm(payment.id.clone(), None).await.unwrap();
+    assert_eq!(confirmed.status, "requires_capture");
+    let captured = shop
+        .capture(payment.id.clone(), Some("3000".into()), true, None)
+        .await
+        .unwrap();
+    assert_eq!(captured.captured, "3000");
+    let id = obol_core::id::PaymentId::parse(&payment.id).unwrap();
+    assert_eq!(rail.charges_for(&id).await, 1, "the charge is at Stripe");
+
+    // A bad Stripe configuration is refused when the engine opens.
+    let mut bad = options();
+    bad.stripe = Some(StripeSettings {
+        secret_key: "pk_test_publishable".into(),
+        webhook_secret: obol_stripe::testing::TEST_WEBHOOK_SECRET.into(),
+        return_url: "https://app.example/paid".into(),
+        api_base: None,
+        multicapture: false,
+        currencies: None,
+    });
+    let refused = open_obol(
+        format!("sqlite://{}", dir.path().join("other.db").display()),
+        bad,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refused.code(), "config");
+}

@@ -19,6 +19,38 @@ pub struct ObolOptions {
     pub issuer: String,
     /// The audience (`aud`) of the access tokens the engine signs.
     pub audience: String,
+    /// Card payments through Stripe as well as the sandbox.
+    pub stripe: Option<StripeSettings>,
+}
+
+/// How the engine reaches Stripe (its rail registered ahead of the sandbox).
+#[napi(object)]
+pub struct StripeSettings {
+    /// `sk_test_…` or `sk_live_…`.
+    pub secret_key: String,
+    /// The webhook endpoint's signing secret (`whsec_…`).
+    pub webhook_secret: String,
+    /// Where customers return after 3-D Secure.
+    pub return_url: String,
+    /// Another Stripe-compatible API (https, or http on loopback only); Stripe's when absent.
+    pub api_base: Option<String>,
+    /// Several captures per authorization (the account must have multicapture).
+    pub multicapture: Option<bool>,
+    /// The currencies routed to Stripe; Stripe's common ones when absent.
+    pub currencies: Option<Vec<String>>,
+}
+
+impl StripeSettings {
+    fn options(&self) -> obol::Result<obol::StripeOptions> {
+        let mut options =
+            obol::StripeOptions::new(&self.secret_key, &self.webhook_secret, &self.return_url);
+        options.api_base = self.api_base.clone();
+        options.multicapture = self.multicapture.unwrap_or(false);
+        match &self.currencies {
+            Some(codes) => options.with_currency_codes(codes),
+            None => Ok(options),
+        }
+    }
 }
 
 /// A new random key-encryption key, base64: make it once and keep it.
@@ -27,7 +59,7 @@ pub fn generate_key_encryption_key() -> String {
     KeyEncryptionKey::random().to_base64()
 }
 
-/// The engine: ledger, payments (sandbox provider) and auth over one store. Sign-in and the
+/// The engine: ledger, payments (the sandbox, and Stripe when configured) and auth over one store. Sign-in and the
 /// app's own set-up are here; everything done for a merchant goes through a `Tenant`
 /// (`actAs`, `authenticate`). Garbage
 /// collection closes the store once the calls in flight finish; `shutdown()` also waits
@@ -57,8 +89,15 @@ pub fn open_obol<'env>(
             key_encryption_key,
             issuer,
             audience,
+            stripe,
         } = options;
-        let handle = EngineHandle::open(&url, &issuer, &audience, &key_encryption_key).await?;
+        let mut engine = obol::EngineOptions::new(
+            &issuer,
+            &audience,
+            KeyEncryptionKey::from_base64(&key_encryption_key)?,
+        );
+        engine.stripe = stripe.as_ref().map(StripeSettings::options).transpose()?;
+        let handle = EngineHandle::open_with(&url, engine).await?;
         Ok(Obol {
             handle: Arc::new(handle),
         })

@@ -51,6 +51,30 @@ pub struct StripeOptions {
 
 #[cfg(feature = "stripe")]
 impl StripeOptions {
+    /// Options with the keys and return URL; Stripe's API, one capture per authorization and
+    /// Stripe's common currencies.
+    pub fn new(secret_key: &str, webhook_secret: &str, return_url: &str) -> Self {
+        StripeOptions {
+            secret_key: secret_key.into(),
+            webhook_secret: webhook_secret.into(),
+            return_url: return_url.to_owned(),
+            api_base: None,
+            multicapture: false,
+            currencies: None,
+        }
+    }
+
+    /// Routes these currency codes to Stripe (each checked).
+    pub fn with_currency_codes(mut self, codes: &[String]) -> Result<Self> {
+        self.currencies = Some(
+            codes
+                .iter()
+                .map(|code| obol_core::AssetCode::new(code.as_str()))
+                .collect::<Result<_>>()?,
+        );
+        Ok(self)
+    }
+
     /// The rail these options describe; its token key follows the key-encryption key.
     fn provider(&self, kek: &KeyEncryptionKey) -> Result<obol_stripe::Stripe> {
         use secrecy::ExposeSecret;

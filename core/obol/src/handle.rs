@@ -26,7 +26,13 @@ impl EngineHandle {
         key_encryption_key: &str,
     ) -> Result<Self> {
         let kek = KeyEncryptionKey::from_base64(key_encryption_key)?;
-        let engine = Engine::open(url, EngineOptions::new(issuer, audience, kek)).await?;
+        Self::open_with(url, EngineOptions::new(issuer, audience, kek)).await
+    }
+
+    /// Opens the engine on the store `url` names with `options` (rails included), with a
+    /// signing key ready for the first log-in.
+    pub async fn open_with(url: &str, options: EngineOptions) -> Result<Self> {
+        let engine = Engine::open(url, options).await?;
         engine.auth().rotate_keys().await?;
         Ok(EngineHandle {
             slot: Mutex::new(Some(Arc::new(engine))),

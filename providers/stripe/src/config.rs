@@ -23,6 +23,13 @@ pub const DEFAULT_CURRENCIES: [&str; 18] = [
     "SGD", "HKD", "MXN", "BRL", "INR",
 ];
 
+/// Currencies whose Stripe amounts are not their ISO 4217 minor units: three-decimal ones
+/// (amounts must end in 0) and those Stripe counts in two decimals while ISO gives zero or
+/// charges in whole units only.
+const SCALED_DIFFERENTLY: [&str; 9] = [
+    "BHD", "JOD", "KWD", "OMR", "TND", "HUF", "ISK", "TWD", "UGX",
+];
+
 /// The Stripe rail's configuration. Debug shows no secret.
 pub struct StripeConfig {
     secret_key: SecretString,
@@ -163,10 +170,28 @@ impl StripeConfig {
         self
     }
 
-    /// The currencies Obol routes to Stripe.
+    /// The currencies Obol routes to Stripe: ISO 4217 codes whose minor unit is Stripe's
+    /// amount unit (three-decimal currencies and those Stripe counts differently are refused).
     pub fn with_currencies(mut self, currencies: Vec<AssetCode>) -> Result<Self> {
         if currencies.is_empty() {
             return Err(config("currencies must name at least one currency"));
+        }
+        for currency in &currencies {
+            let code = currency.as_str();
+            let minor_digits = obol_core::money::ISO_4217
+                .iter()
+                .find(|(iso, _)| *iso == code)
+                .map(|(_, digits)| *digits);
+            if !matches!(minor_digits, Some(0 | 2)) {
+                return Err(config(format!(
+                    "{code} is not an ISO 4217 currency with zero or two decimals"
+                )));
+            }
+            if SCALED_DIFFERENTLY.contains(&code) {
+                return Err(config(format!(
+                    "{code}: Stripe's amounts in it are not its minor units; Obol does not route it to Stripe"
+                )));
+            }
         }
         self.currencies = currencies;
         Ok(self)
@@ -244,6 +269,20 @@ mod tests {
             StripeConfig::new("sk_test_supersecret", WHSEC, "https://a.example/", key()).unwrap();
         let shown = format!("{config:?}");
         assert!(!shown.contains("supersecret") && !shown.contains("0123456789abcdef"));
+    }
+
+    #[test]
+    fn currencies_stripe_scales_differently_are_refused() {
+        let base = || StripeConfig::new("sk_test_x", WHSEC, "https://a.example/", key()).unwrap();
+        let codes = |list: &[&str]| list.iter().map(|c| AssetCode::new(*c).unwrap()).collect();
+        assert!(base().with_currencies(codes(&["EUR", "JPY"])).is_ok());
+        for bad in [&["KWD"][..], &["EUR", "HUF"], &["BTC"], &[]] {
+            assert_eq!(
+                base().with_currencies(codes(bad)).unwrap_err().code(),
+                "config",
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -40,7 +40,8 @@ impl Failure {
                     Failure::Unavailable("Stripe is rate limiting".into())
                 } else if status == 401 || status == 403 {
                     Failure::Unavailable(format!("Stripe refused the key ({status})"))
-                } else if status >= 500 {
+                } else if status >= 500 || error.type_.as_str() == "idempotency_error" {
+                    // A 5xx may have run; an idempotency error means an earlier call did.
                     Failure::Unknown
                 } else {
                     Failure::Answered { status, error }

@@ -5,7 +5,15 @@ use obol_core::error::{Error, Result};
 use obol_core::payments::ChargeOutcome;
 use stripe_shared::{PaymentIntent, PaymentIntentStatus};
 
-/// What the PaymentIntent says about the charge.
+/// An intent Obol cannot read: it exists, so its outcome is unknown (never "not charged").
+fn unknown() -> Error {
+    Error::ProviderTimeout {
+        provider: crate::PROVIDER.into(),
+    }
+}
+
+/// What the PaymentIntent says about the charge (an intent Obol cannot read is an unknown
+/// outcome, left to status sync and the operator).
 pub(crate) fn outcome(intent: &PaymentIntent) -> Result<ChargeOutcome> {
     let reference = intent.id.as_str().to_owned();
     Ok(match &intent.status {
@@ -23,10 +31,9 @@ pub(crate) fn outcome(intent: &PaymentIntent) -> Result<ChargeOutcome> {
                 .as_ref()
                 .and_then(|action| action.redirect_to_url.as_ref())
                 .and_then(|redirect| redirect.url.clone())
-                .ok_or_else(|| Error::InvalidTransaction {
-                    reason: format!(
-                        "stripe asks for an action on {reference} without a redirect URL"
-                    ),
+                .ok_or_else(|| {
+                    tracing::warn!(%reference, "stripe asks for an action without a redirect URL");
+                    unknown()
                 })?;
             ChargeOutcome::RequiresAction {
                 reference,
@@ -56,9 +63,8 @@ pub(crate) fn outcome(intent: &PaymentIntent) -> Result<ChargeOutcome> {
             decline_code: "canceled".into(),
         },
         other => {
-            return Err(Error::InvalidTransaction {
-                reason: format!("stripe reports {reference} in an unknown status {other:?}"),
-            });
+            tracing::warn!(%reference, status = other.as_str(), "stripe reports an unknown status");
+            return Err(unknown());
         }
     })
 }

@@ -29,7 +29,7 @@ use stripe_core::payment_intent::{
     CreatePaymentIntentPaymentMethodOptionsCardRequestMulticapture, ListPaymentIntent,
     RetrievePaymentIntent, SearchPaymentIntent,
 };
-use stripe_core::refund::CreateRefund;
+use stripe_core::refund::{CreateRefund, ListRefund};
 use stripe_payment::payment_method::{
     AttachPaymentMethod, CreatePaymentMethod, CreatePaymentMethodCard,
     CreatePaymentMethodCardDetailsParams, CreatePaymentMethodType,
@@ -83,6 +83,15 @@ fn stripe_amount(amount: i128) -> Result<i64> {
         .ok_or_else(|| Error::InvalidAmount {
             reason: "Stripe charges positive amounts that fit in 64 bits".into(),
         })
+}
+
+/// A Stripe refund's status as the engine's outcome.
+fn refund_outcome(status: Option<&str>) -> RefundOutcome {
+    match status {
+        Some("succeeded") => RefundOutcome::Succeeded,
+        Some("failed" | "canceled") => RefundOutcome::Failed,
+        _ => RefundOutcome::Pending,
+    }
 }
 
 /// A value safe inside a Stripe search query's single quotes.
@@ -227,10 +236,18 @@ impl Stripe {
                 return Ok(Some(intent));
             }
             if !has_more || after.is_none() {
-                break;
+                // The whole list was read: the intent does not exist.
+                return Ok(None);
             }
         }
-        Ok(None)
+        // Too many newer intents to be sure: unknown, never "not found" (a second charge).
+        tracing::warn!(
+            attempt,
+            "no intent found in the newest pages; outcome left unknown"
+        );
+        Err(Error::ProviderTimeout {
+            provider: PROVIDER.into(),
+        })
     }
 
     fn declined(&self, failure: Failure) -> Result<ChargeOutcome> {
@@ -451,6 +468,28 @@ impl Refunder for Stripe {
         refund_id: &RefundId,
         amount: i128,
     ) -> Result<RefundOutcome> {
+        // A refund made before (an answer lost, a pending one asked again) is looked up, not
+        // posted again: Stripe replays only the first answer, and only for a day.
+        let existing = self
+            .call(
+                &ListRefund::new()
+                    .payment_intent(pi_id(reference)?)
+                    .limit(PAGE_SIZE),
+                RequestStrategy::Once,
+            )
+            .await
+            .map_err(|_| Error::ProviderTimeout {
+                provider: PROVIDER.into(),
+            })?;
+        if let Some(refund) = existing.data.iter().find(|refund| {
+            refund
+                .metadata
+                .as_ref()
+                .and_then(|m| m.get("obol_refund"))
+                .is_some_and(|id| id == refund_id.as_str())
+        }) {
+            return Ok(refund_outcome(refund.status.as_deref()));
+        }
         let create = CreateRefund::new()
             .payment_intent(pi_id(reference)?)
             .amount(stripe_amount(amount)?)
@@ -469,11 +508,7 @@ impl Refunder for Stripe {
             }) => return Ok(RefundOutcome::Failed),
             Err(failure) => return Err(failure.into_error()),
         };
-        Ok(match refund.status.as_deref() {
-            Some("succeeded") => RefundOutcome::Succeeded,
-            Some("failed" | "canceled") => RefundOutcome::Failed,
-            _ => RefundOutcome::Pending,
-        })
+        Ok(refund_outcome(refund.status.as_deref()))
     }
 }
 

@@ -94,6 +94,13 @@ impl StripeToken {
         {
             return None;
         }
+        // One spelling per token: lower-case hex only.
+        if !tag
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return None;
+        }
         let tag = hex::decode(tag).ok().filter(|t| t.len() == TAG_BYTES)?;
         mac(key, merchant, &token)
             .ok()?
@@ -153,5 +160,15 @@ mod tests {
             assert_eq!(StripeToken::open(bad, &KEY, &acme), None, "{bad:?}");
         }
         assert_eq!(StripeToken::open(&"a".repeat(100_000), &KEY, &acme), None);
+        let text = StripeToken {
+            payment_method: "pm_1".into(),
+            customer: None,
+        }
+        .seal(&KEY, &acme)
+        .unwrap();
+        let (pm, tag) = text.split_once('.').unwrap();
+        let shouted = format!("{pm}.{}", tag.to_ascii_uppercase());
+        assert_ne!(shouted, text);
+        assert_eq!(StripeToken::open(&shouted, &KEY, &acme), None);
     }
 }

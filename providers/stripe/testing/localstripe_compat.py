@@ -23,8 +23,12 @@ and nothing else (the product code never bends to localstripe):
   PaymentIntent fields above filled and signed again with the endpoint's secret.
 
 Usage: ``python3 localstripe_compat.py`` prints ``listening <port>`` once ready and serves
-until stdin closes (its parent test process exits).
+until stdin closes (its parent test process exits). ``--port N --forever`` serves on a fixed
+port until killed, and ``--webhook-url URL --webhook-secret whsec_…`` sends webhooks there
+(a development server's ``/webhooks/stripe``).
 """
+
+import argparse
 
 import asyncio
 import hashlib
@@ -191,8 +195,9 @@ async def handle_api(request):
             return web.json_response(answer, status=status,
                                      headers={"Idempotent-Replayed": "true"})
         status, answer = await route(request, method, path, params)
-        # Stripe keeps answers that were executed (not 5xx or 429).
-        if status < 500 and status != 429:
+        # Stripe keeps the answer of every call that began executing, 5xx included; not those
+        # refused before (validation, authentication, a concurrent call, a rate limit).
+        if status not in (400, 401, 409, 429):
             IDEMPOTENT[slot] = (digest, status, answer)
         return web.json_response(answer, status=status)
 
@@ -322,7 +327,7 @@ async def handle_relay(request):
             return web.Response(status=answer.status, text=text)
 
 
-async def main():
+async def main(args):
     global UPSTREAM, PUBLIC
     upstream_port = free_port()
     runner = web.AppRunner(localstripe_app)
@@ -337,15 +342,29 @@ async def main():
     proxy.router.add_route("*", "/v1/{tail:.*}", handle_api)
     proxy_runner = web.AppRunner(proxy)
     await proxy_runner.setup()
-    site = web.TCPSite(proxy_runner, "127.0.0.1", 0)
+    site = web.TCPSite(proxy_runner, "127.0.0.1", args.port)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]
     PUBLIC = f"http://127.0.0.1:{port}"
+    if args.webhook_url:
+        WEBHOOKS["obol"] = (args.webhook_url, args.webhook_secret)
+        localstripe_webhooks.register_webhook("obol", f"{PUBLIC}/_compat/relay/obol",
+                                              args.webhook_secret, None)
     print(f"listening {port}", flush=True)
+    if args.forever:
+        await asyncio.Event().wait()
     # Serve until the parent closes stdin (it exited or dropped its handle).
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, sys.stdin.read)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(description="localstripe behind Obol's compatibility proxy")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--forever", action="store_true")
+    parser.add_argument("--webhook-url")
+    parser.add_argument("--webhook-secret")
+    arguments = parser.parse_args()
+    if bool(arguments.webhook_url) != bool(arguments.webhook_secret):
+        parser.error("--webhook-url and --webhook-secret go together")
+    asyncio.run(main(arguments))

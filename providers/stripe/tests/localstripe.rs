@@ -50,6 +50,7 @@ mod rail_calls {
         AuthorizeRequest, CaptureMethod, CardDetails, ChargeOutcome, ChargeStatus, Provider,
     };
     use obol_core::testing::START;
+    use obol_core::testing::providers::RailHarness;
     use obol_stripe::testing::{Localstripe, StripeRail, TEST_SECRET_KEY};
     use obol_stripe::{Stripe, StripeConfig};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -118,6 +119,39 @@ mod rail_calls {
                 "invalid_request",
                 "{bad}"
             );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refund_asked_again_is_looked_up_not_paid_twice() {
+        let rail = StripeRail::start().await;
+        let acme = merchant("acme");
+        let token = token(&rail, &acme, "4242424242424242").await;
+        let paid = rail
+            .stripe
+            .authorizer()
+            .unwrap()
+            .authorize(&request(&token, "pay_9:1", acme))
+            .await
+            .unwrap();
+        let ChargeOutcome::Authorized { reference, .. } = paid else {
+            panic!("{paid:?}")
+        };
+        let refunder = rail.stripe.refunder().unwrap();
+        let id = obol_core::id::RefundId::parse("rfd_00000000000000000000000001").unwrap();
+        for _ in 0..3 {
+            let outcome = refunder.refund(&reference, &id, 400).await.unwrap();
+            assert_eq!(outcome, obol_core::payments::RefundOutcome::Succeeded);
+        }
+        assert_eq!(
+            rail.view(&reference).await.refunded,
+            400,
+            "one refund at Stripe"
+        );
+        // Hostile references never reach Stripe's paths.
+        for bad in ["pi_../../v1/charges", "ch_1", "", "pi_"] {
+            let err = refunder.refund(bad, &id, 1).await.unwrap_err();
+            assert_eq!(err.code(), "invalid_transaction", "{bad}");
         }
     }
 
@@ -253,22 +287,48 @@ mod rail_calls {
             .unwrap_err();
         assert_eq!(err.code(), "provider_unavailable", "{err}");
 
-        let rate_limited = fixed_server(Some((
-            "429 Too Many Requests",
-            r#"{"error":{"type":"invalid_request_error","code":"rate_limit","message":"slow down"}}"#,
+        // Refused before running (rate limit, a refused key): nothing happened.
+        for (status, body) in [
+            (
+                "429 Too Many Requests",
+                r#"{"error":{"type":"invalid_request_error","code":"rate_limit","message":"slow down"}}"#,
+            ),
+            (
+                "401 Unauthorized",
+                r#"{"error":{"type":"invalid_request_error","message":"Invalid API Key provided"}}"#,
+            ),
+        ] {
+            let base = fixed_server(Some((status, body))).await;
+            let err = rail_at(&base)
+                .authorizer()
+                .unwrap()
+                .authorize(&attempt)
+                .await
+                .unwrap_err();
+            assert_eq!(err.code(), "provider_unavailable", "{status}: {err}");
+        }
+        // A request Stripe refused as invalid is an error of the call, not a charge.
+        let invalid = fixed_server(Some((
+            "400 Bad Request",
+            r#"{"error":{"type":"invalid_request_error","code":"parameter_invalid_integer","message":"bad amount"}}"#,
         )))
         .await;
-        let err = rail_at(&rate_limited)
+        let err = rail_at(&invalid)
             .authorizer()
             .unwrap()
             .authorize(&attempt)
             .await
             .unwrap_err();
-        assert_eq!(err.code(), "provider_unavailable", "{err}");
+        assert_eq!(err.code(), "invalid_transaction", "{err}");
 
         // Stripe failed, answered nonsense, or never answered: the outcome is unknown.
         for answer in [
             Some(("500 Internal Server Error", "{}")),
+            // An earlier call with this key ran.
+            Some((
+                "400 Bad Request",
+                r#"{"error":{"type":"idempotency_error","message":"Keys for idempotent requests can only be used with the same parameters"}}"#,
+            )),
             Some(("200 OK", r#"{"id":"pi_"#)),
             None,
         ] {

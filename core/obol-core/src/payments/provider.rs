@@ -269,7 +269,7 @@ pub trait StatusSync: Send + Sync {
 pub trait WebhookParser: Send + Sync {
     /// Checks the signature and freshness, then reads the event: `None` for a genuine event
     /// the engine does not act on (a type it ignores), an error for anything not genuine.
-    /// Async because some rails verify by asking the provider (PayPal).
+    /// Async because some rails verify a delivery by calling the provider.
     async fn parse_webhook(
         &self,
         headers: &[(String, String)],

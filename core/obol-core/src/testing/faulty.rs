@@ -149,7 +149,7 @@ impl Refunder for Faulty {
             Some(None) => {
                 refunder.refund(reference, refund_id, amount).await?;
                 Err(Error::ProviderTimeout {
-                    provider: "sandbox".into(),
+                    provider: self.name.clone(),
                 })
             }
             Some(Some(answer)) => answer,

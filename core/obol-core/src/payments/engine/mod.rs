@@ -94,8 +94,6 @@ impl Payments {
             })
     }
 
-    /// A provider by name that serves `mode`: to a caller in the other mode it does not
-    /// exist (a live key never reaches the sandbox).
     /// The provider that tokenizes card details for `asset` (any, when `None`) in `mode`.
     pub fn card_tokenizer(
         &self,
@@ -111,6 +109,8 @@ impl Payments {
             })
     }
 
+    /// A provider by name that serves `mode`: to a caller in the other mode it does not
+    /// exist (a live key never reaches the sandbox).
     pub(crate) fn provider_in(&self, name: &str, mode: Mode) -> Result<Arc<dyn Provider>> {
         self.provider(name)
             .ok()

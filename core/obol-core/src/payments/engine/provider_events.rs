@@ -21,7 +21,15 @@ impl Payments {
             let sync = provider
                 .status_sync()
                 .ok_or_else(|| unsupported(provider.as_ref(), "status_sync"))?;
-            let after = match sync.charge_status(&payment.attempt_key()).await? {
+            let status = match sync.charge_status(&payment.attempt_key()).await {
+                Ok(status) => status,
+                // One payment the provider cannot answer for now does not hold up the rest.
+                Err(error) => {
+                    tracing::warn!(payment = %payment.id, code = error.code(), %error, "status sync failed; left processing");
+                    continue;
+                }
+            };
+            let after = match status {
                 // The provider never saw the call: nothing was charged.
                 ChargeStatus::NotFound => {
                     self.apply(&payment, PaymentAction::Abort, |_| {}).await?
@@ -54,31 +62,36 @@ impl Payments {
         let Some(event) = parser.parse_webhook(headers, body, now).await? else {
             return Ok(None);
         };
-        let key = format!("provider-event:{}:{}", provider.name(), event.id);
         let store = self.ledger.store().as_ref();
+        if store
+            .payment_by_reference(provider.name(), &event.reference)
+            .await?
+            .is_none()
+        {
+            // A charge made outside Obol on the same account, or one whose answer Obol has not
+            // stored yet (that answer, or status sync, settles it). Nothing is remembered, so
+            // a redelivery is looked at afresh.
+            tracing::warn!(provider = provider.name(), event = %event.id, "provider event for a charge Obol does not know; acknowledged");
+            return Ok(None);
+        }
+        let key = format!("provider-event:{}:{}", provider.name(), event.id);
         run_once(store, &key, &event, now, |_| {
             self.apply_provider_event(provider.name(), event.clone())
         })
         .await
+        .map(Some)
     }
 
-    async fn apply_provider_event(
-        &self,
-        provider: &str,
-        event: ProviderEvent,
-    ) -> Result<Option<Payment>> {
-        let Some(payment) = self
+    async fn apply_provider_event(&self, provider: &str, event: ProviderEvent) -> Result<Payment> {
+        let payment = self
             .ledger
             .store()
             .payment_by_reference(provider, &event.reference)
             .await?
-        else {
-            // A charge made outside Obol on the same account, or one whose answer Obol has
-            // not stored yet (that answer, or status sync, settles it).
-            tracing::info!(provider, event = %event.id, "provider event for an unknown charge ignored");
-            return Ok(None);
-        };
-        self.apply_to_payment(payment, event).await.map(Some)
+            .ok_or_else(|| Error::PaymentNotFound {
+                id: event.reference.clone(),
+            })?;
+        self.apply_to_payment(payment, event).await
     }
 
     async fn apply_to_payment(&self, payment: Payment, event: ProviderEvent) -> Result<Payment> {
