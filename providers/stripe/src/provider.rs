@@ -16,9 +16,9 @@ use obol_core::mode::Mode;
 use obol_core::money::AssetCode;
 use obol_core::payments::AuthorizeRequest;
 use obol_core::payments::{
-    Authorizer, Canceler, Capabilities, CaptureMethod, Capturer, CardDetails, ChargeOutcome,
-    ChargeStatus, MethodKind, MethodToken, Provider, ProviderEvent, RefundOutcome, Refunder,
-    StatusSync, Tokenizer, WebhookParser,
+    Authorizer, Canceler, Capabilities, CaptureMethod, Capturer, CardBrand, CardDetails,
+    CardSummary, ChargeOutcome, ChargeStatus, MethodKind, MethodToken, Provider, ProviderEvent,
+    RefundOutcome, Refunder, StatusSync, Tokenizer, WebhookParser,
 };
 use stripe::{Client, ClientBuilder};
 use stripe_client_core::{RequestStrategy, StripeRequest};
@@ -32,7 +32,8 @@ use stripe_core::payment_intent::{
 use stripe_core::refund::{CreateRefund, ListRefund};
 use stripe_payment::payment_method::{
     AttachPaymentMethod, CreatePaymentMethod, CreatePaymentMethodCard,
-    CreatePaymentMethodCardDetailsParams, CreatePaymentMethodType,
+    CreatePaymentMethodCardDetailsParams, CreatePaymentMethodType, RetrievePaymentMethod,
+    UpdatePaymentMethod,
 };
 use stripe_shared::{PaymentIntent, PaymentIntentCaptureMethod};
 
@@ -40,7 +41,7 @@ use crate::PROVIDER;
 use crate::config::StripeConfig;
 use crate::failure::{Failure, decline_code};
 use crate::intent::outcome;
-use crate::tokens::StripeToken;
+use crate::tokens::{StripeToken, is_stripe_id};
 use crate::{events, webhook_signature};
 
 /// Metadata key holding the engine's attempt key on every intent Obol creates.
@@ -363,6 +364,81 @@ impl Tokenizer for Stripe {
             token: saved.seal(&self.config.token_key, merchant)?,
             ..token
         })
+    }
+
+    fn adopts(&self, text: &str) -> bool {
+        is_stripe_id(text, "pm_")
+    }
+
+    async fn adopt(&self, merchant: &MerchantId, text: &str) -> Result<MethodToken> {
+        let refused = |reason: &str| Error::InvalidPaymentMethod {
+            reason: format!("stripe: {reason}"),
+        };
+        if !is_stripe_id(text, "pm_") {
+            return Err(refused("not a PaymentMethod id"));
+        }
+        let method = match self
+            .call(&RetrievePaymentMethod::new(text), RequestStrategy::Once)
+            .await
+        {
+            Ok(method) => method,
+            Err(Failure::Answered { status: 404, .. }) => {
+                return Err(refused("no such PaymentMethod"));
+            }
+            Err(failure) => return Err(failure.into_error()),
+        };
+        let made_for = method
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get("obol_merchant"))
+            .map(String::as_str);
+        // Fresh from the customer's browser (no owner yet), or made by Obol for this merchant;
+        // never a method another merchant made or saved.
+        let ours = made_for == Some(merchant.as_str());
+        if made_for.is_some_and(|owner| owner != merchant.as_str())
+            || (method.customer.is_some() && !ours)
+        {
+            return Err(refused("the PaymentMethod belongs to someone else"));
+        }
+        let card = method
+            .card
+            .as_ref()
+            .ok_or_else(|| refused("only card PaymentMethods are taken"))?;
+        if made_for.is_none() {
+            // Claimed for this merchant: no other merchant can adopt it later.
+            let claim = UpdatePaymentMethod::new(method.id.as_str()).metadata(HashMap::from([(
+                "obol_merchant".to_owned(),
+                merchant.as_str().to_owned(),
+            )]));
+            self.send(&claim, RequestStrategy::Once).await?;
+        }
+        let summary = CardSummary {
+            brand: brand(&card.brand),
+            last4: card.last4.chars().take(4).collect(),
+            exp_month: u8::try_from(card.exp_month).map_err(|_| refused("bad expiry month"))?,
+            exp_year: u16::try_from(card.exp_year).map_err(|_| refused("bad expiry year"))?,
+        };
+        let token = StripeToken {
+            payment_method: method.id.as_str().to_owned(),
+            customer: method.customer.as_ref().map(|c| c.id().as_str().to_owned()),
+        };
+        Ok(MethodToken {
+            provider: PROVIDER.into(),
+            token: token.seal(&self.config.token_key, merchant)?,
+            kind: MethodKind::Card,
+            card: Some(summary),
+        })
+    }
+}
+
+/// The engine's card brand for Stripe's brand name.
+fn brand(name: &str) -> CardBrand {
+    match name {
+        "visa" => CardBrand::Visa,
+        "mastercard" => CardBrand::Mastercard,
+        "amex" => CardBrand::Amex,
+        "discover" => CardBrand::Discover,
+        _ => CardBrand::Unknown,
     }
 }
 

@@ -20,7 +20,7 @@ pub struct StripeToken {
     pub customer: Option<String>,
 }
 
-fn is_stripe_id(text: &str, prefix: &str) -> bool {
+pub(crate) fn is_stripe_id(text: &str, prefix: &str) -> bool {
     text.strip_prefix(prefix).is_some_and(|rest| {
         (1..=200).contains(&rest.len())
             && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')

@@ -155,6 +155,80 @@ mod rail_calls {
         }
     }
 
+    /// A PaymentMethod made as Stripe.js makes it, from the customer's browser.
+    async fn browser_method(rail: &StripeRail, number: &str) -> String {
+        let answer = reqwest::Client::new()
+            .post(format!("{}/v1/payment_methods", rail.localstripe.base))
+            .bearer_auth(TEST_SECRET_KEY)
+            .form(&[
+                ("type", "card"),
+                ("card[number]", number),
+                ("card[exp_month]", "12"),
+                ("card[exp_year]", "2030"),
+                ("card[cvc]", "123"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        answer["id"].as_str().unwrap().to_owned()
+    }
+
+    #[tokio::test]
+    async fn a_method_made_by_stripe_js_is_adopted_for_one_merchant() {
+        let rail = StripeRail::start().await;
+        let acme = merchant("acme");
+        let globex = merchant("globex");
+        let tokenizer = rail.stripe.tokenizer().unwrap();
+        let pm = browser_method(&rail, "4242424242424242").await;
+        assert!(tokenizer.adopts(&pm));
+        let adopted = tokenizer.adopt(&acme, &pm).await.unwrap();
+        assert_eq!(adopted.card.as_ref().unwrap().last4, "4242");
+        assert!(rail.stripe.accepts_token(&adopted, &acme));
+        assert!(!rail.stripe.accepts_token(&adopted, &globex));
+        let paid = rail
+            .stripe
+            .authorizer()
+            .unwrap()
+            .authorize(&request(&adopted.token, "pay_10:1", acme.clone()))
+            .await
+            .unwrap();
+        assert!(
+            matches!(paid, ChargeOutcome::Authorized { amount: 1250, .. }),
+            "{paid:?}"
+        );
+
+        // Once adopted it is claimed: another merchant cannot adopt it too.
+        let err = tokenizer.adopt(&globex, &pm).await.unwrap_err();
+        assert_eq!(err.code(), "invalid_payment_method", "{err}");
+        // A method Obol made for one merchant, or saved for its customer, is not another's.
+        let acme_token = token(&rail, &acme, "4242424242424242").await;
+        let acme_pm = acme_token.split('.').next().unwrap();
+        let err = tokenizer.adopt(&globex, acme_pm).await.unwrap_err();
+        assert_eq!(err.code(), "invalid_payment_method", "{err}");
+        let alice = CustomerId::parse("cus_00000000000000000000000002").unwrap();
+        let card = CardDetails::new("4242424242424242", 12, 2030, "123", START).unwrap();
+        let fresh = tokenizer.tokenize_card(&acme, &card).await.unwrap();
+        let saved = tokenizer
+            .keep_for_customer(&acme, &alice, fresh)
+            .await
+            .unwrap();
+        let saved_pm = saved.token.split('.').next().unwrap();
+        assert_eq!(
+            tokenizer.adopt(&globex, saved_pm).await.unwrap_err().code(),
+            "invalid_payment_method"
+        );
+        // Unknown ids and junk never become tokens (junk never reaches Stripe).
+        let err = tokenizer.adopt(&acme, "pm_doesnotexist").await.unwrap_err();
+        assert_eq!(err.code(), "invalid_payment_method", "{err}");
+        for junk in ["", "pm_", "pm_a/../b", "tok_visa", "pm_1.abc"] {
+            assert!(!tokenizer.adopts(junk), "{junk}");
+        }
+    }
+
     #[tokio::test]
     async fn a_token_is_good_for_its_own_merchant_only() {
         let rail = StripeRail::start().await;

@@ -82,6 +82,52 @@ async fn a_stripe_payment_is_captured_in_part_refunded_and_settled_by_webhook() 
         "Stripe agrees with Obol"
     );
 
+    // A card the customer's browser gave to Stripe.js: the PaymentMethod id is adopted.
+    let browser: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/v1/payment_methods", rail.localstripe.base))
+        .bearer_auth(TEST_SECRET_KEY)
+        .form(&[
+            ("type", "card"),
+            ("card[number]", "5555555555554444"),
+            ("card[exp_month]", "11"),
+            ("card[exp_year]", "2031"),
+            ("card[cvc]", "321"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let adopted = h
+        .post(
+            "/v1/payments",
+            None,
+            json!({"amount": "450", "asset": "USD", "confirm": true, "payment_method":
+                {"token": {"provider": "stripe", "token": browser["id"], "kind": "card"}}}),
+        )
+        .await;
+    assert_eq!(adopted.status, StatusCode::CREATED, "{}", adopted.body);
+    assert_eq!(
+        adopted.body["state"]["status"], "succeeded",
+        "{}",
+        adopted.body
+    );
+    assert_eq!(
+        adopted.body["method"]["card"]["last4"], "4444",
+        "{}",
+        adopted.body
+    );
+    let forged = h
+        .post(
+            "/v1/payments",
+            None,
+            json!({"amount": "450", "asset": "USD", "confirm": true, "payment_method":
+                {"token": {"provider": "stripe", "token": "pm_nosuchmethod", "kind": "card"}}}),
+        )
+        .await;
+    assert_eq!(forged.code(), "invalid_payment_method", "{}", forged.body);
+
     // 3-D Secure: the customer passes the challenge; Stripe's webhook settles the payment.
     let waiting = h
         .post(

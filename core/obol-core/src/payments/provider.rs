@@ -213,6 +213,20 @@ pub trait Tokenizer: Send + Sync {
     ) -> Result<MethodToken> {
         Ok(token)
     }
+
+    /// True when `text` has the shape of a payment method the customer's browser or app made
+    /// with the provider's own client library (Stripe.js: `pm_…`), which [`Self::adopt`] takes.
+    fn adopts(&self, _text: &str) -> bool {
+        false
+    }
+
+    /// Takes such a payment method as a token of `merchant`, after asking the provider what it
+    /// is (a method another merchant saved is refused).
+    async fn adopt(&self, _merchant: &MerchantId, _text: &str) -> Result<MethodToken> {
+        Err(Error::InvalidPaymentMethod {
+            reason: "this provider takes only tokens it issued".into(),
+        })
+    }
 }
 
 /// Authorizes payments and completes customer actions.

@@ -320,7 +320,19 @@ impl Tenant {
                     .tokenize_card(tokenizer.name(), self.merchant(), &card)
                     .await
             }
-            MethodInput::Token(token) => self.checked_token(token),
+            MethodInput::Token(token) => {
+                // A method made by the provider's own client library (Stripe.js) is adopted.
+                let provider = self.payments.provider_in(&token.provider, self.mode())?;
+                match provider.tokenizer() {
+                    Some(tokenizer)
+                        if !provider.accepts_token(&token, self.merchant())
+                            && tokenizer.adopts(&token.token) =>
+                    {
+                        tokenizer.adopt(self.merchant(), &token.token).await
+                    }
+                    _ => self.checked_token(token),
+                }
+            }
             MethodInput::Saved(id) => {
                 let unknown = || Error::PaymentMethodNotFound { id: id.to_string() };
                 let saved = self.payments.usable_method(&id).await?;
