@@ -201,15 +201,30 @@ async function paymentView(id) {
         h('td', {}, e.kind), h('td', { class: 'muted' }, when(e.created_at)), h('td', { class: 'muted' }, e.id)))))));
 }
 
-// The sandbox's 3-D Secure step: the customer confirms in a dialog, then the payment goes on.
+// Only a web page may be opened as the bank's check (never a javascript: or data: URL).
+function webPage(url) {
+  try {
+    return ['https:', 'http:'].includes(new URL(url).protocol) ? url : null;
+  } catch {
+    return null;
+  }
+}
+
+// The 3-D Secure step. The sandbox's bank is this dialog; a real rail's (Stripe) is the page
+// at next_action_url, opened in a new window; then the payment goes on.
 function threeDSButton(payment, after) {
   const button = h('button', { type: 'button', class: 'primary', name: 'authenticate' }, 'Complete 3-D Secure');
   button.addEventListener('click', () => {
-    const confirm = h('button', { type: 'button', class: 'primary', name: 'approve' }, 'Approve payment');
+    const bank = payment.provider === 'sandbox' ? null : webPage(payment.next_action_url);
+    const confirm = h('button', { type: 'button', class: 'primary', name: 'approve' },
+      bank ? 'I have approved it' : 'Approve payment');
     const dialog = h('dialog', { id: 'three-ds' },
       h('h2', {}, '3-D Secure'),
       h('p', {}, `Your bank asks you to approve ${formatMinor(payment.state.amount, payment.asset)}.`),
-      h('p', { class: 'muted' }, 'Sandbox: no real bank is involved.'),
+      bank
+        ? h('p', {}, h('a', { href: bank, target: '_blank', rel: 'noopener noreferrer', name: 'challenge' },
+          `Open your bank's check (${payment.provider})`))
+        : h('p', { class: 'muted' }, 'Sandbox: no real bank is involved.'),
       confirm);
     confirm.addEventListener('click', async () => {
       const done = await attempt(() => api.completeAction(payment.id), confirm);

@@ -1,6 +1,8 @@
 // The console in headless Chromium against a running server (OBOL_URL, with the development
-// credentials in OBOL_EMAIL / OBOL_PASSWORD): sign in, pay with the 3-D Secure sandbox card,
-// capture, refund, and watch the balance change; a screenshot is saved to OBOL_SCREENSHOT.
+// credentials in OBOL_EMAIL / OBOL_PASSWORD): sign in, pay with a card that asks for 3-D
+// Secure, capture, refund, and watch the balance change; a screenshot is saved to
+// OBOL_SCREENSHOT. OBOL_PROVIDER names the rail the server sends cards to: `sandbox` (its
+// bank is a dialog) or `stripe` (its bank is the page at next_action_url, in a new window).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +12,7 @@ const base = process.env.OBOL_URL;
 const email = process.env.OBOL_EMAIL;
 const password = process.env.OBOL_PASSWORD;
 const screenshot = process.env.OBOL_SCREENSHOT ?? 'console.png';
+const provider = process.env.OBOL_PROVIDER ?? 'sandbox';
 
 async function available(page) {
   await page.goto(`${base}/#/payments`);
@@ -44,12 +47,22 @@ test('sign in, pay with 3-D Secure, capture, refund, see the balance change', as
     await page.click('#checkout button[type=submit]');
     await page.waitForSelector('#checkout-result [data-status="requires_action"]');
     await page.click('#checkout-result button[name=authenticate]');
+    if (provider !== 'sandbox') {
+      // The bank's page opens in a new window; passing its check returns the customer.
+      const [bank] = await Promise.all([
+        page.waitForEvent('popup'),
+        page.click('#three-ds a[name=challenge]'),
+      ]);
+      await bank.waitForURL(/payment_intent=/);
+      await bank.close();
+    }
     await page.click('#three-ds button[name=approve]');
     await page.waitForSelector('#checkout-result [data-status="requires_capture"]');
 
     // The payment's page: capture it, then refund part.
     await page.click('#checkout-result a');
     await page.waitForSelector('#payment[data-status="requires_capture"]');
+    assert.equal((await page.locator('[data-field="provider"]').textContent()).trim(), provider);
     await page.click('#actions button[name=capture]');
     await page.waitForSelector('#payment[data-status="succeeded"]');
     assert.match(await page.locator('[data-field="captured"]').textContent(), /42\.50 USD/);

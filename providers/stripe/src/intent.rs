@@ -31,6 +31,10 @@ pub(crate) fn outcome(intent: &PaymentIntent) -> Result<ChargeOutcome> {
                 .as_ref()
                 .and_then(|action| action.redirect_to_url.as_ref())
                 .and_then(|redirect| redirect.url.clone())
+                // Shown to customers as a link: a web page only, never javascript: or data:.
+                .filter(|url| {
+                    url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "https" | "http"))
+                })
                 .ok_or_else(|| {
                     tracing::warn!(%reference, "stripe asks for an action without a redirect URL");
                     unknown()
@@ -67,4 +71,61 @@ pub(crate) fn outcome(intent: &PaymentIntent) -> Result<ChargeOutcome> {
             return Err(unknown());
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn intent(status: &str, next_action: &str) -> PaymentIntent {
+        let json = format!(
+            r#"{{"id":"pi_1","object":"payment_intent","amount":500,"amount_capturable":0,
+            "amount_received":0,"capture_method":"automatic","confirmation_method":"automatic",
+            "created":1,"currency":"usd","livemode":false,"metadata":{{}},
+            "payment_method_types":["card"],"status":"{status}","next_action":{next_action}}}"#
+        );
+        miniserde::json::from_str(&json).unwrap()
+    }
+
+    #[test]
+    fn a_redirect_must_be_a_web_page() {
+        let redirect = |url: &str| {
+            format!(
+                r#"{{"type":"redirect_to_url","redirect_to_url":{{"url":"{url}","return_url":null}}}}"#
+            )
+        };
+        let ok = outcome(&intent(
+            "requires_action",
+            &redirect("https://hooks.stripe.com/3ds/x"),
+        ));
+        assert!(
+            matches!(ok, Ok(ChargeOutcome::RequiresAction { .. })),
+            "{ok:?}"
+        );
+        for hostile in [
+            "javascript:alert(1)",
+            "data:text/html,<script>",
+            "//evil",
+            "",
+        ] {
+            let err = outcome(&intent("requires_action", &redirect(hostile))).unwrap_err();
+            assert_eq!(err.code(), "provider_timeout", "{hostile}");
+        }
+        let sdk = outcome(&intent("requires_action", r#"{"type":"use_stripe_sdk"}"#)).unwrap_err();
+        assert_eq!(sdk.code(), "provider_timeout");
+    }
+
+    #[test]
+    fn statuses_map_to_outcomes() {
+        assert!(matches!(
+            outcome(&intent("processing", "null")).unwrap(),
+            ChargeOutcome::Processing { .. }
+        ));
+        let declined = outcome(&intent("requires_payment_method", "null")).unwrap();
+        assert!(
+            matches!(declined, ChargeOutcome::Declined { ref decline_code, .. } if decline_code == "generic_decline")
+        );
+        let unknown = outcome(&intent("requires_something_new", "null")).unwrap_err();
+        assert_eq!(unknown.code(), "provider_timeout");
+    }
 }
