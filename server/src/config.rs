@@ -274,8 +274,18 @@ pub const CONFIG_FILE_VAR: &str = "OBOL_CONFIG";
 
 /// `OBOL_*` variables that are not settings: the file's name, the log filter, a command's
 /// input, and those of tests, benchmarks and tools.
-const OTHER_VARS: &[&str] = &["CONFIG", "LOG", "NEW_USER_PASSWORD"];
-const OTHER_PREFIXES: &[&str] = &["TEST_", "BENCH_", "MODEL_", "CRASH_", "WRITE_", "E2E_"];
+const OTHER_VARS: &[&str] = &[
+    "CONFIG",
+    "LOG",
+    "NEW_USER_PASSWORD",
+    // CI's tools (.ci/deny, .ci/fuzz): a server started beside them must not refuse them.
+    "TOOLS",
+    "ADVISORY_DB",
+    "ADVISORY_DBS",
+];
+const OTHER_PREFIXES: &[&str] = &[
+    "TEST_", "BENCH_", "MODEL_", "CRASH_", "WRITE_", "E2E_", "FUZZ_",
+];
 
 impl Config {
     /// Reads the file (if any) and the process environment, for a command that opens the
@@ -764,8 +774,44 @@ mod tests {
             ("OBOL_DEV", "1"),
             ("OBOL_LOG", "debug"),
             ("OBOL_TEST_POSTGRES_URL", "postgres://x"),
+            ("OBOL_TOOLS", "/var/tmp/tools"),
+            ("OBOL_FUZZ_TARGET_DIR", "/var/tmp/fuzz"),
+            ("OBOL_ADVISORY_DBS", "/var/tmp/dbs"),
         ]);
         assert!(Config::from_sources(None, others).is_ok());
+        // [providers.stripe] from the environment, and its table's keys checked.
+        let stripe = Config::from_sources(
+            None,
+            env(&[
+                ("OBOL_DEV", "1"),
+                ("OBOL_STRIPE_SECRET_KEY", "sk_test_x"),
+                ("OBOL_STRIPE_WEBHOOK_SECRET", "whsec_0123456789abcdef"),
+                ("OBOL_STRIPE_RETURN_URL", "https://shop.example/"),
+                ("OBOL_STRIPE_CURRENCIES", "EUR, USD"),
+                ("OBOL_STRIPE_MULTICAPTURE", "true"),
+            ]),
+        )
+        .unwrap();
+        let settings = stripe.providers.stripe.as_ref().unwrap();
+        assert_eq!(
+            settings.currencies.as_deref(),
+            Some(&["EUR".to_owned(), "USD".to_owned()][..])
+        );
+        assert!(settings.multicapture);
+        assert!(
+            !format!("{stripe:?}").contains("sk_test_x"),
+            "Debug hides the key"
+        );
+        let missing = Config::from_sources(
+            None,
+            env(&[("OBOL_DEV", "1"), ("OBOL_STRIPE_SECRET_KEY", "sk_test_x")]),
+        );
+        assert!(missing.unwrap_err().to_string().contains("webhook_secret"));
+        let misspelt = Config::from_sources(
+            Some("[providers.stripe]\nsecret_kee = \"x\"\n"),
+            env(&[("OBOL_DEV", "1")]),
+        );
+        assert!(misspelt.is_err());
         let bad_addr = Config::from_sources(
             None,
             env(&[("OBOL_DEV", "1"), ("OBOL_HTTP_ADDR", "nowhere")]),
