@@ -168,19 +168,15 @@ pub fn key_encryption_key(config: &Config) -> anyhow::Result<KeyEncryptionKey> {
 
 /// The engine's Stripe options from `[providers.stripe]`.
 fn stripe_options(settings: &crate::config::StripeSettings) -> anyhow::Result<obol::StripeOptions> {
-    let mut options = obol::StripeOptions::new(
+    obol::StripeOptions::from_settings(
         settings.secret_key.expose_secret(),
         settings.webhook_secret.expose_secret(),
         &settings.return_url,
-    );
-    options.api_base = settings.api_base.clone();
-    options.multicapture = settings.multicapture;
-    if let Some(codes) = &settings.currencies {
-        options = options
-            .with_currency_codes(codes)
-            .context("providers.stripe.currencies")?;
-    }
-    Ok(options)
+        settings.api_base.as_deref(),
+        settings.multicapture,
+        settings.currencies.as_deref(),
+    )
+    .context("providers.stripe")
 }
 
 /// The sandbox's webhook secret in dev mode: kept in the data directory (made on first

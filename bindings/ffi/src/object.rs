@@ -54,14 +54,14 @@ impl std::fmt::Debug for StripeSettings {
 
 impl StripeSettings {
     fn options(&self) -> Result<obol::StripeOptions> {
-        let mut options =
-            obol::StripeOptions::new(&self.secret_key, &self.webhook_secret, &self.return_url);
-        options.api_base = self.api_base.clone();
-        options.multicapture = self.multicapture;
-        match &self.currencies {
-            Some(codes) => options.with_currency_codes(codes),
-            None => Ok(options),
-        }
+        obol::StripeOptions::from_settings(
+            &self.secret_key,
+            &self.webhook_secret,
+            &self.return_url,
+            self.api_base.as_deref(),
+            self.multicapture,
+            self.currencies.as_deref(),
+        )
     }
 }
 

@@ -42,17 +42,16 @@ pub struct StripeSettings {
 
 impl StripeSettings {
     fn options(&self) -> obol::Result<obol::StripeOptions> {
-        let mut options =
-            obol::StripeOptions::new(&self.secret_key, &self.webhook_secret, &self.return_url);
-        options.api_base = self.api_base.clone();
-        options.multicapture = self.multicapture.unwrap_or(false);
-        match &self.currencies {
-            Some(codes) => options.with_currency_codes(codes),
-            None => Ok(options),
-        }
+        obol::StripeOptions::from_settings(
+            &self.secret_key,
+            &self.webhook_secret,
+            &self.return_url,
+            self.api_base.as_deref(),
+            self.multicapture.unwrap_or(false),
+            self.currencies.as_deref(),
+        )
     }
 }
-
 /// A new random key-encryption key, base64: make it once and keep it.
 #[napi]
 pub fn generate_key_encryption_key() -> String {

@@ -19,7 +19,8 @@ pub mod request_body;
 pub mod store;
 pub mod tenant;
 pub mod webhooks;
-pub mod whole_number;
+// Counts and times only (never amounts): crate-private, so no host or rail reads money with it.
+pub(crate) mod whole_number;
 
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -64,15 +64,28 @@ impl StripeOptions {
         }
     }
 
-    /// Routes these currency codes to Stripe (each checked).
-    pub fn with_currency_codes(mut self, codes: &[String]) -> Result<Self> {
-        self.currencies = Some(
-            codes
-                .iter()
-                .map(|code| obol_core::AssetCode::new(code.as_str()))
-                .collect::<Result<_>>()?,
-        );
-        Ok(self)
+    /// Options as a host's configuration spells them (the server's `[providers.stripe]`, a
+    /// binding's settings): currency codes as text, each checked.
+    pub fn from_settings(
+        secret_key: &str,
+        webhook_secret: &str,
+        return_url: &str,
+        api_base: Option<&str>,
+        multicapture: bool,
+        currencies: Option<&[String]>,
+    ) -> Result<Self> {
+        let mut options = Self::new(secret_key, webhook_secret, return_url);
+        options.api_base = api_base.map(str::to_owned);
+        options.multicapture = multicapture;
+        options.currencies = currencies
+            .map(|codes| {
+                codes
+                    .iter()
+                    .map(|code| obol_core::AssetCode::new(code.as_str()))
+                    .collect::<Result<Vec<_>>>()
+            })
+            .transpose()?;
+        Ok(options)
     }
 
     /// The rail these options describe; its token key follows the key-encryption key.

@@ -251,42 +251,36 @@ impl Stripe {
         })
     }
 
-    fn declined(&self, failure: Failure) -> Result<ChargeOutcome> {
-        if let Failure::Answered { error, .. } = &failure {
-            let reference = error
-                .payment_intent
-                .as_ref()
-                .map(|pi| pi.id.as_str().to_owned());
-            if error
-                .code
-                .as_ref()
-                .is_some_and(|c| c.as_str() == "authentication_required")
-            {
-                // The customer must authenticate; pass on Stripe's redirect when it gave one.
-                if let Some(intent) = error.payment_intent.as_ref()
-                    && let Ok(action @ ChargeOutcome::RequiresAction { .. }) = outcome(intent)
-                {
-                    return Ok(action);
-                }
-            }
-            if let Some(decline_code) = decline_code(error) {
-                return Ok(ChargeOutcome::Declined {
-                    reference,
-                    decline_code,
-                });
-            }
-            if error
-                .code
-                .as_ref()
-                .is_some_and(|c| c.as_str() == "authentication_required")
-            {
-                return Ok(ChargeOutcome::Declined {
-                    reference,
-                    decline_code: "authentication_required".into(),
-                });
-            }
+    /// A failed authorization as an answer when it is one (a decline, or an authentication
+    /// the customer must do), else the engine's error.
+    fn declined(failure: Failure) -> Result<ChargeOutcome> {
+        let Failure::Answered { error, .. } = &failure else {
+            return Err(failure.into_error());
+        };
+        let needs_authentication = error
+            .code
+            .as_ref()
+            .is_some_and(|c| c.as_str() == "authentication_required");
+        // The customer must authenticate; pass on Stripe's redirect when it gave one.
+        if needs_authentication
+            && let Some(intent) = error.payment_intent.as_ref()
+            && let Ok(action @ ChargeOutcome::RequiresAction { .. }) = outcome(intent)
+        {
+            return Ok(action);
         }
-        Err(failure.into_error())
+        let reference = error
+            .payment_intent
+            .as_ref()
+            .map(|pi| pi.id.as_str().to_owned());
+        let code = decline_code(error)
+            .or_else(|| needs_authentication.then(|| "authentication_required".to_owned()));
+        match code {
+            Some(decline_code) => Ok(ChargeOutcome::Declined {
+                reference,
+                decline_code,
+            }),
+            None => Err(failure.into_error()),
+        }
     }
 }
 
@@ -488,7 +482,7 @@ impl Authorizer for Stripe {
         let strategy = idempotency(&["obol-authorize", &request.idempotency_key])?;
         match self.call(&create, strategy).await {
             Ok(intent) => outcome(&intent),
-            Err(failure) => self.declined(failure),
+            Err(failure) => Self::declined(failure),
         }
     }
 

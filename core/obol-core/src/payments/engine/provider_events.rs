@@ -63,35 +63,22 @@ impl Payments {
             return Ok(None);
         };
         let store = self.ledger.store().as_ref();
-        if store
+        let Some(payment) = store
             .payment_by_reference(provider.name(), &event.reference)
             .await?
-            .is_none()
-        {
+        else {
             // A charge made outside Obol on the same account, or one whose answer Obol has not
             // stored yet (that answer, or status sync, settles it). Nothing is remembered, so
             // a redelivery is looked at afresh.
             tracing::warn!(provider = provider.name(), event = %event.id, "provider event for a charge Obol does not know; acknowledged");
             return Ok(None);
-        }
+        };
         let key = format!("provider-event:{}:{}", provider.name(), event.id);
         run_once(store, &key, &event, now, |_| {
-            self.apply_provider_event(provider.name(), event.clone())
+            self.apply_to_payment(payment, event.clone())
         })
         .await
         .map(Some)
-    }
-
-    async fn apply_provider_event(&self, provider: &str, event: ProviderEvent) -> Result<Payment> {
-        let payment = self
-            .ledger
-            .store()
-            .payment_by_reference(provider, &event.reference)
-            .await?
-            .ok_or_else(|| Error::PaymentNotFound {
-                id: event.reference.clone(),
-            })?;
-        self.apply_to_payment(payment, event).await
     }
 
     async fn apply_to_payment(&self, payment: Payment, event: ProviderEvent) -> Result<Payment> {
