@@ -69,7 +69,7 @@ pub struct Config {
     /// Proxies (addresses or CIDR blocks) whose `X-Forwarded-For` names the client: the
     /// ingress or load balancer in front of the server. Empty: the peer is the client.
     pub trusted_proxies: Vec<String>,
-    /// The payment rails besides the sandbox (`[providers.stripe]`).
+    /// The payment rails besides the sandbox (`[providers.stripe]`, `[providers.paypal]`).
     pub providers: Providers,
 }
 
@@ -79,6 +79,44 @@ pub struct Config {
 pub struct Providers {
     /// `[providers.stripe]`: card payments through Stripe.
     pub stripe: Option<StripeSettings>,
+    /// `[providers.paypal]`: PayPal checkouts.
+    pub paypal: Option<PayPalSettings>,
+}
+
+/// `[providers.paypal]` (`OBOL_PAYPAL_*`). Debug shows no secret.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayPalSettings {
+    /// The REST app's client id.
+    pub client_id: String,
+    /// The REST app's secret.
+    pub client_secret: SecretString,
+    /// The id of the webhook PayPal posts to `/webhooks/paypal`.
+    pub webhook_id: String,
+    /// Where payers return after approving at PayPal.
+    pub return_url: String,
+    /// Live payments; PayPal's sandbox when false (the default).
+    #[serde(default)]
+    pub live: bool,
+    /// Another PayPal-compatible API (a local fake, test mode only); PayPal's own when absent.
+    #[serde(default)]
+    pub api_base: Option<String>,
+    /// Currencies routed to PayPal; PayPal's common ones when absent.
+    #[serde(default)]
+    pub currencies: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for PayPalSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PayPalSettings")
+            .field("client_id", &self.client_id)
+            .field("webhook_id", &self.webhook_id)
+            .field("return_url", &self.return_url)
+            .field("live", &self.live)
+            .field("api_base", &self.api_base)
+            .field("currencies", &self.currencies)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `[providers.stripe]` (`OBOL_STRIPE_*`). Debug shows no secret.
@@ -246,6 +284,37 @@ const PROVIDER_KEYS: &[(&str, [&str; 3], Kind)] = &[
     (
         "stripe_currencies",
         ["providers", "stripe", "currencies"],
+        Kind::List,
+    ),
+    (
+        "paypal_client_id",
+        ["providers", "paypal", "client_id"],
+        Kind::Text,
+    ),
+    (
+        "paypal_client_secret",
+        ["providers", "paypal", "client_secret"],
+        Kind::Text,
+    ),
+    (
+        "paypal_webhook_id",
+        ["providers", "paypal", "webhook_id"],
+        Kind::Text,
+    ),
+    (
+        "paypal_return_url",
+        ["providers", "paypal", "return_url"],
+        Kind::Text,
+    ),
+    ("paypal_live", ["providers", "paypal", "live"], Kind::Bool),
+    (
+        "paypal_api_base",
+        ["providers", "paypal", "api_base"],
+        Kind::Text,
+    ),
+    (
+        "paypal_currencies",
+        ["providers", "paypal", "currencies"],
         Kind::List,
     ),
 ];
@@ -573,6 +642,7 @@ impl std::fmt::Debug for Config {
             .field("webhook_private_targets", &self.webhook_private_targets)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("stripe", &self.providers.stripe)
+            .field("paypal", &self.providers.paypal)
             .finish_non_exhaustive()
     }
 }
@@ -812,6 +882,32 @@ mod tests {
             env(&[("OBOL_DEV", "1")]),
         );
         assert!(misspelt.is_err());
+        // [providers.paypal] likewise.
+        let paypal = Config::from_sources(
+            None,
+            env(&[
+                ("OBOL_DEV", "1"),
+                ("OBOL_PAYPAL_CLIENT_ID", "AbcClient"),
+                ("OBOL_PAYPAL_CLIENT_SECRET", "EpaypalSecretValue"),
+                ("OBOL_PAYPAL_WEBHOOK_ID", "8PT597110X687430LKGECATA"),
+                ("OBOL_PAYPAL_RETURN_URL", "https://shop.example/back"),
+                ("OBOL_PAYPAL_LIVE", "false"),
+                ("OBOL_PAYPAL_CURRENCIES", "EUR"),
+            ]),
+        )
+        .unwrap();
+        let settings = paypal.providers.paypal.as_ref().unwrap();
+        assert_eq!(settings.client_id, "AbcClient");
+        assert!(!settings.live);
+        assert!(
+            !format!("{paypal:?}").contains("EpaypalSecretValue"),
+            "Debug hides the secret"
+        );
+        let missing = Config::from_sources(
+            None,
+            env(&[("OBOL_DEV", "1"), ("OBOL_PAYPAL_CLIENT_ID", "AbcClient")]),
+        );
+        assert!(missing.unwrap_err().to_string().contains("client_secret"));
         let bad_addr = Config::from_sources(
             None,
             env(&[("OBOL_DEV", "1"), ("OBOL_HTTP_ADDR", "nowhere")]),

@@ -83,6 +83,12 @@ impl Engine {
             .as_ref()
             .map(stripe_options)
             .transpose()?;
+        options.paypal = config
+            .providers
+            .paypal
+            .as_ref()
+            .map(paypal_options)
+            .transpose()?;
         let core = obol::Engine::on_store(store.clone(), options).await?;
         let transport = Arc::new(HttpWebhookTransport::with_policy(
             WEBHOOK_TIMEOUT,
@@ -177,6 +183,20 @@ fn stripe_options(settings: &crate::config::StripeSettings) -> anyhow::Result<ob
         settings.currencies.as_deref(),
     )
     .context("providers.stripe")
+}
+
+/// The engine's PayPal options from `[providers.paypal]`.
+fn paypal_options(settings: &crate::config::PayPalSettings) -> anyhow::Result<obol::PayPalOptions> {
+    obol::PayPalOptions::from_settings(
+        &settings.client_id,
+        settings.client_secret.expose_secret(),
+        &settings.webhook_id,
+        &settings.return_url,
+        settings.live,
+        settings.api_base.as_deref(),
+        settings.currencies.as_deref(),
+    )
+    .context("providers.paypal")
 }
 
 /// The sandbox's webhook secret in dev mode: kept in the data directory (made on first

@@ -29,6 +29,92 @@ pub struct EngineOptions {
     /// currencies; the sandbox, test-mode ones in the rest).
     #[cfg(feature = "stripe")]
     pub stripe: Option<StripeOptions>,
+    /// The PayPal rail (PayPal checkouts: `wallet` payments in its currencies).
+    #[cfg(feature = "paypal")]
+    pub paypal: Option<PayPalOptions>,
+}
+
+/// How to reach PayPal. Debug shows no secret.
+#[cfg(feature = "paypal")]
+#[derive(Debug, Clone)]
+pub struct PayPalOptions {
+    /// The REST app's client id.
+    pub client_id: String,
+    /// The REST app's secret.
+    pub client_secret: secrecy::SecretString,
+    /// The id of the webhook PayPal delivers to `/webhooks/paypal` (deliveries are verified
+    /// against it).
+    pub webhook_id: String,
+    /// Where payers return after approving at PayPal.
+    pub return_url: String,
+    /// Live payments (PayPal's live API); PayPal's sandbox when false.
+    pub live: bool,
+    /// Another PayPal-compatible API (a local fake, test mode only); PayPal's own when `None`.
+    pub api_base: Option<String>,
+    /// The currencies routed to PayPal; PayPal's common ones when `None`.
+    pub currencies: Option<Vec<obol_core::AssetCode>>,
+}
+
+#[cfg(feature = "paypal")]
+impl PayPalOptions {
+    /// Options as a host's configuration spells them (the server's `[providers.paypal]`, a
+    /// binding's settings): currency codes as text, each checked.
+    pub fn from_settings(
+        client_id: &str,
+        client_secret: &str,
+        webhook_id: &str,
+        return_url: &str,
+        live: bool,
+        api_base: Option<&str>,
+        currencies: Option<&[String]>,
+    ) -> Result<Self> {
+        Ok(PayPalOptions {
+            client_id: client_id.to_owned(),
+            client_secret: client_secret.into(),
+            webhook_id: webhook_id.to_owned(),
+            return_url: return_url.to_owned(),
+            live,
+            api_base: api_base.map(str::to_owned),
+            currencies: asset_codes(currencies)?,
+        })
+    }
+
+    /// The rail these options describe.
+    fn provider(&self) -> Result<obol_paypal::PayPal> {
+        use secrecy::ExposeSecret;
+        let mode = if self.live {
+            obol_core::Mode::Live
+        } else {
+            obol_core::Mode::Test
+        };
+        let mut config = obol_paypal::PayPalConfig::new(
+            &self.client_id,
+            self.client_secret.expose_secret(),
+            &self.webhook_id,
+            &self.return_url,
+            mode,
+        )?;
+        if let Some(base) = &self.api_base {
+            config = config.with_api_base(base)?;
+        }
+        if let Some(currencies) = &self.currencies {
+            config = config.with_currencies(currencies.clone())?;
+        }
+        obol_paypal::PayPal::new(config)
+    }
+}
+
+/// Currency codes as a host's settings spell them, each checked.
+#[cfg(any(feature = "stripe", feature = "paypal"))]
+fn asset_codes(codes: Option<&[String]>) -> Result<Option<Vec<obol_core::AssetCode>>> {
+    codes
+        .map(|codes| {
+            codes
+                .iter()
+                .map(|code| obol_core::AssetCode::new(code.as_str()))
+                .collect::<Result<Vec<_>>>()
+        })
+        .transpose()
 }
 
 /// How to reach Stripe. Debug shows no secret.
@@ -77,14 +163,7 @@ impl StripeOptions {
         let mut options = Self::new(secret_key, webhook_secret, return_url);
         options.api_base = api_base.map(str::to_owned);
         options.multicapture = multicapture;
-        options.currencies = currencies
-            .map(|codes| {
-                codes
-                    .iter()
-                    .map(|code| obol_core::AssetCode::new(code.as_str()))
-                    .collect::<Result<Vec<_>>>()
-            })
-            .transpose()?;
+        options.currencies = asset_codes(currencies)?;
         Ok(options)
     }
 
@@ -119,6 +198,8 @@ impl EngineOptions {
             sandbox_webhook_secret: None,
             #[cfg(feature = "stripe")]
             stripe: None,
+            #[cfg(feature = "paypal")]
+            paypal: None,
         }
     }
 
@@ -156,6 +237,10 @@ impl Engine {
         #[cfg(feature = "stripe")]
         if let Some(stripe) = &options.stripe {
             providers.register(Arc::new(stripe.provider(&options.key_encryption_key)?));
+        }
+        #[cfg(feature = "paypal")]
+        if let Some(paypal) = &options.paypal {
+            providers.register(Arc::new(paypal.provider()?));
         }
         providers.register(Arc::new(sandbox));
         let payments = Arc::new(Payments::new(ledger.clone(), providers));

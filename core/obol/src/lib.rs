@@ -12,6 +12,8 @@ pub use obol_core::*;
 mod engine;
 mod handle;
 
+#[cfg(feature = "paypal")]
+pub use engine::PayPalOptions;
 #[cfg(feature = "stripe")]
 pub use engine::StripeOptions;
 pub use engine::{Engine, EngineOptions};

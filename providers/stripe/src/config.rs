@@ -5,6 +5,7 @@ use std::time::Duration;
 use obol_core::error::{Error, Result};
 use obol_core::mode::Mode;
 use obol_core::money::AssetCode;
+use obol_core::payments::rail_config;
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
@@ -55,10 +56,11 @@ impl std::fmt::Debug for StripeConfig {
     }
 }
 
+/// The configuration section errors name.
+const SECTION: &str = "providers.stripe";
+
 fn config(reason: impl Into<String>) -> Error {
-    Error::Config {
-        reason: format!("providers.stripe: {}", reason.into()),
-    }
+    rail_config::invalid(SECTION, reason)
 }
 
 /// The mode a secret key charges in: `sk_test_`/`rk_test_` test, `sk_live_`/`rk_live_` live.
@@ -80,50 +82,6 @@ pub fn mode_of_key(key: &str) -> Result<Mode> {
     Ok(mode)
 }
 
-/// Reads an API base: https anywhere, plain http only on a loopback address (a local fake), so
-/// the secret key never crosses a network in clear. Normalized to end with `/`.
-fn api_base(text: &str) -> Result<String> {
-    let url = url::Url::parse(text).map_err(|e| config(format!("api_base is not a URL: {e}")))?;
-    let loopback = match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(name)) => name == "localhost",
-        None => false,
-    };
-    match url.scheme() {
-        "https" => {}
-        "http" if loopback => {}
-        _ => {
-            return Err(config(
-                "api_base must be https (plain http only on a loopback address)",
-            ));
-        }
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(config("api_base must not carry credentials"));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(config("api_base must not have a query or fragment"));
-    }
-    let mut base = url.to_string();
-    if !base.ends_with('/') {
-        base.push('/');
-    }
-    Ok(base)
-}
-
-/// Reads the URL a customer returns to after 3-D Secure: absolute http(s), no credentials.
-fn return_url(text: &str) -> Result<String> {
-    let url = url::Url::parse(text).map_err(|e| config(format!("return_url is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
-        return Err(config("return_url must be an absolute http(s) URL"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(config("return_url must not carry credentials"));
-    }
-    Ok(url.to_string())
-}
-
 impl StripeConfig {
     /// A configuration from the secret key, the webhook signing secret (`whsec_…`), the URL
     /// customers return to after 3-D Secure, and the key that binds tokens to merchants (a
@@ -140,7 +98,7 @@ impl StripeConfig {
             mode,
             webhook_secret: StripeWebhookSecret::parse(webhook_secret)?,
             api_base: STRIPE_API_BASE.to_owned(),
-            return_url: return_url(return_to)?,
+            return_url: rail_config::return_url(SECTION, return_to)?,
             token_key,
             multicapture: false,
             timeout: DEFAULT_TIMEOUT,
@@ -153,7 +111,7 @@ impl StripeConfig {
 
     /// Talks to another Stripe-compatible API (a local fake in tests).
     pub fn with_api_base(mut self, base: &str) -> Result<Self> {
-        self.api_base = api_base(base)?;
+        self.api_base = rail_config::api_base(SECTION, base)?;
         Ok(self)
     }
 

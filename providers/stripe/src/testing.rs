@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use obol_core::clock::Timestamp;
 use obol_core::id::PaymentId;
 use obol_core::money::AssetCode;
-use obol_core::payments::Provider;
-use obol_core::testing::providers::{RailHarness, RailView, TestCard};
+use obol_core::payments::{MethodToken, Payments, Provider};
+use obol_core::testing::providers::{RailHarness, RailView, TestCard, card_method};
 use stripe::{Client, ClientBuilder};
 use stripe_core::payment_intent::{RetrievePaymentIntent, SearchPaymentIntent};
 use stripe_core::refund::ListRefund;
@@ -157,14 +157,15 @@ impl RailHarness for StripeRail {
         AssetCode::new("USD").unwrap()
     }
 
-    fn card(&self, card: TestCard) -> &'static str {
+    async fn method(&self, payments: &Payments, provider: &str, payer: TestCard) -> MethodToken {
         // Stripe's documented test cards, which localstripe knows too.
-        match card {
+        let number = match payer {
             TestCard::Approved => "4242424242424242",
             // Attaches, then is declined when charged.
             TestCard::Declined => "4000000000000341",
             TestCard::ChallengedThenApproved => "4000002500003155",
-        }
+        };
+        card_method(payments, provider, number).await
     }
 
     async fn complete_customer_action(&self, redirect_url: &str) {

@@ -11,5 +11,6 @@ mod ledger;
 mod middleware;
 mod openapi;
 mod payments;
+mod paypal;
 mod stripe;
 mod webhooks;

@@ -15,6 +15,7 @@ pub mod maintenance;
 pub mod model;
 pub mod postings;
 pub mod provider;
+pub mod rail_config;
 pub mod request;
 pub mod routing;
 pub mod sandbox;

@@ -276,6 +276,18 @@ pub trait Refunder: Send + Sync {
 pub trait StatusSync: Send + Sync {
     /// The charge made under an idempotency key, if any.
     async fn charge_status(&self, idempotency_key: &str) -> Result<ChargeStatus>;
+
+    /// What became of a payment's attempt: the call that was made (`attempt`, with its key)
+    /// and the provider's reference when an answer named one (a customer action whose
+    /// completion was lost). By default [`Self::charge_status`] of the attempt's key; a rail
+    /// that cannot look a charge up by key (PayPal) replays the call under the same key.
+    async fn attempt_status(
+        &self,
+        attempt: &AuthorizeRequest,
+        _reference: Option<&str>,
+    ) -> Result<ChargeStatus> {
+        self.charge_status(&attempt.idempotency_key).await
+    }
 }
 
 /// Verifies and parses a provider's incoming webhook.

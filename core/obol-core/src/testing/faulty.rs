@@ -26,6 +26,8 @@ pub enum Fault {
     SlowAuthorize(Duration),
     /// `capture` takes effect, then never answers.
     HangAfterCapture,
+    /// `complete_action` takes effect (a PayPal order is captured), then never answers.
+    HangAfterCompleteAction,
     /// `authorize` fails as unavailable without reaching the provider.
     Unavailable,
     /// `authorize` charges, then its answer is lost: a timeout.
@@ -102,11 +104,16 @@ impl Authorizer for Faulty {
     }
 
     async fn complete_action(&self, reference: &str) -> Result<ChargeOutcome> {
-        self.inner
+        let outcome = self
+            .inner
             .authorizer()
             .unwrap()
             .complete_action(reference)
-            .await
+            .await?;
+        if self.has(Fault::HangAfterCompleteAction) {
+            std::future::pending::<()>().await;
+        }
+        Ok(outcome)
     }
 }
 

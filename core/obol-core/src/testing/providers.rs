@@ -1,8 +1,8 @@
 //! The provider conformance suite: the same payment cases against every rail (the sandbox,
-//! Stripe through localstripe), each on a fresh store. A rail under
-//! test comes with a [`RailHarness`]: what the suite needs beyond the provider traits (test
-//! cards, a customer completing 3-D Secure, a genuine dispute webhook, the rail's own view of
-//! a charge).
+//! Stripe through localstripe, PayPal through its fake), each on a fresh store. A rail under
+//! test comes with a [`RailHarness`]: what the suite needs beyond the provider traits (a
+//! payment method that behaves as asked, a customer completing 3-D Secure or a PayPal
+//! approval, a genuine dispute webhook, the rail's own view of a charge).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -18,14 +18,14 @@ use crate::id::PaymentId;
 use crate::ledger::model::Direction;
 use crate::money::AssetCode;
 use crate::payments::model::default_merchant;
-use crate::payments::provider::Provider;
+use crate::payments::provider::{MethodToken, Provider};
 use crate::payments::{
     CardDetails, Child, NewPayment, Payment, PaymentStatus, Payments, ProviderRegistry,
     RefundStatus,
 };
 use crate::store::Store;
 
-/// The cards a rail's test mode knows.
+/// How a test payer's method behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TestCard {
     /// Approved.
@@ -52,8 +52,14 @@ pub trait RailHarness: Send + Sync {
     fn provider(&self) -> Arc<dyn Provider>;
     /// The asset the cases charge in.
     fn asset(&self) -> AssetCode;
-    /// A card number with this behaviour.
-    fn card(&self, card: TestCard) -> &'static str;
+    /// A method of the default merchant, issued through `provider` (the rail's name, or the
+    /// name a test registered it under), that behaves as `payer` says.
+    async fn method(&self, payments: &Payments, provider: &str, payer: TestCard) -> MethodToken;
+    /// True when the payer approves every payment at the rail (PayPal's approval link), not
+    /// only challenged ones: the cases then approve as the payer would and go on.
+    fn approves_each_payment(&self) -> bool {
+        false
+    }
     /// Does at `redirect_url` what the customer's browser would (passes the challenge).
     async fn complete_customer_action(&self, redirect_url: &str);
     /// A genuine webhook delivery (headers, body) opening a dispute of `amount` on `reference`.
@@ -82,6 +88,16 @@ async fn engine(
     (Payments::new(Arc::new(ledger), registry), clock)
 }
 
+/// A card of the default merchant tokenized through `provider`: the [`RailHarness::method`]
+/// of card rails.
+pub async fn card_method(payments: &Payments, provider: &str, number: &str) -> MethodToken {
+    let details = CardDetails::new(number, 12, 2030, "123", payments.ledger().now()).unwrap();
+    payments
+        .tokenize_card(provider, &default_merchant(), &details)
+        .await
+        .unwrap()
+}
+
 async fn with_card(
     payments: &Payments,
     rail: &dyn RailHarness,
@@ -96,13 +112,25 @@ async fn with_card(
         new = new.manual_capture();
     }
     payments.create(new).await.unwrap();
-    let details =
-        CardDetails::new(rail.card(card), 12, 2030, "123", payments.ledger().now()).unwrap();
-    let token = payments
-        .tokenize_card(provider, &default_merchant(), &details)
-        .await
-        .unwrap();
+    let token = rail.method(payments, provider, card).await;
     payments.attach_method(&id, token).await.unwrap()
+}
+
+/// Where a payment waits for the payer at a rail that asks every payer (PayPal), the payer
+/// approves and the payment goes on; anything else is returned as it is.
+async fn approved(payments: &Payments, rail: &dyn RailHarness, payment: Payment) -> Payment {
+    if !rail.approves_each_payment() || payment.state.status != PaymentStatus::RequiresAction {
+        return payment;
+    }
+    rail.complete_customer_action(payment.next_action_url.as_deref().unwrap())
+        .await;
+    payments.complete_action(&payment.id).await.unwrap()
+}
+
+/// Confirms, with the payer's approval where the rail asks for it.
+async fn confirmed(payments: &Payments, rail: &dyn RailHarness, id: &PaymentId) -> Payment {
+    let answer = payments.confirm(id).await.unwrap();
+    approved(payments, rail, answer).await
 }
 
 /// The merchant's (posted, pending) balance in the rail's asset.
@@ -142,7 +170,7 @@ pub async fn captures_in_parts_and_refunds(store: Arc<dyn Store>, rail: &dyn Rai
     let (payments, _) = engine(store.clone(), vec![provider], 301).await;
     let asset = rail.asset();
     let payment = with_card(&payments, rail, &name, TestCard::Approved, 1000, true).await;
-    let held = payments.confirm(&payment.id).await.unwrap();
+    let held = confirmed(&payments, rail, &payment.id).await;
     assert_eq!(held.state.status, PaymentStatus::RequiresCapture);
     assert_eq!(merchant(&payments, &asset).await, (0, 1000));
     // 800 of 1000 either way: 300 then 500 with multicapture, else one capture of 800.
@@ -186,7 +214,7 @@ pub async fn a_decline(store: Arc<dyn Store>, rail: &dyn RailHarness) {
     let name = provider.name().to_owned();
     let (payments, _) = engine(store.clone(), vec![provider], 302).await;
     let payment = with_card(&payments, rail, &name, TestCard::Declined, 500, false).await;
-    let declined = payments.confirm(&payment.id).await.unwrap();
+    let declined = confirmed(&payments, rail, &payment.id).await;
     assert_eq!(declined.state.status, PaymentStatus::RequiresPaymentMethod);
     assert!(declined.last_decline.is_some());
     assert_eq!(merchant(&payments, &rail.asset()).await, (0, 0));
@@ -249,14 +277,21 @@ pub async fn a_crash_at_each_recovery_point(store: Arc<dyn Store>, rail: &dyn Ra
             .unwrap();
         assert_eq!(changed, 1);
         let after = restarted.payment(&payment.id).await.unwrap();
-        if crash == Fault::HangBeforeAuthorize {
+        // A rail that cannot look an order up by key replays the call under the same key: the
+        // payment then waits for the payer, and no money moved before the approval.
+        let replayed =
+            rail.approves_each_payment() && after.state.status == PaymentStatus::RequiresAction;
+        let paid = if crash == Fault::HangBeforeAuthorize && !replayed {
             assert_eq!(after.state.status, PaymentStatus::RequiresConfirmation);
             assert_eq!(rail.charges_for(&payment.id).await, 0);
-            let paid = restarted.confirm(&payment.id).await.unwrap();
-            assert_eq!(paid.state.status, PaymentStatus::Succeeded);
+            confirmed(&restarted, rail, &payment.id).await
         } else {
-            assert_eq!(after.state.status, PaymentStatus::Succeeded);
-        }
+            if replayed {
+                assert_eq!(rail.charges_for(&payment.id).await, 0);
+            }
+            approved(&restarted, rail, after).await
+        };
+        assert_eq!(paid.state.status, PaymentStatus::Succeeded);
         assert_eq!(rail.charges_for(&payment.id).await, 1);
         agrees(&restarted, rail, &payment.id).await;
     }
@@ -266,13 +301,48 @@ pub async fn a_crash_at_each_recovery_point(store: Arc<dyn Store>, rail: &dyn Ra
         Arc::new(Faulty::new(rail.provider(), &[Fault::HangAfterCapture]));
     let (payments, _) = engine(store.clone(), vec![dying], 306).await;
     let payment = with_card(&payments, rail, &name, TestCard::Approved, 1000, true).await;
-    payments.confirm(&payment.id).await.unwrap();
+    confirmed(&payments, rail, &payment.id).await;
     killed(payments.capture(&payment.id, Some(1000), true)).await;
     let (restarted, _) = engine(store.clone(), vec![rail.provider()], 307).await;
     let after = restarted
         .capture(&payment.id, Some(1000), true)
         .await
         .unwrap();
+    assert_eq!(after.state.status, PaymentStatus::Succeeded);
+    assert_eq!(rail.charges_for(&payment.id).await, 1);
+    agrees(&restarted, rail, &payment.id).await;
+
+    // Dead after the customer's action took effect (a PayPal order captured on approval):
+    // status sync, told the charge's reference, finds the money taken.
+    let dying: Arc<dyn Provider> = Arc::new(Faulty::new(
+        rail.provider(),
+        &[Fault::HangAfterCompleteAction],
+    ));
+    let (payments, _) = engine(store.clone(), vec![dying], 311).await;
+    let payment = with_card(
+        &payments,
+        rail,
+        &name,
+        TestCard::ChallengedThenApproved,
+        450,
+        false,
+    )
+    .await;
+    let waiting = payments.confirm(&payment.id).await.unwrap();
+    assert_eq!(waiting.state.status, PaymentStatus::RequiresAction);
+    rail.complete_customer_action(waiting.next_action_url.as_deref().unwrap())
+        .await;
+    killed(payments.complete_action(&payment.id)).await;
+    let (restarted, clock) = engine(store.clone(), vec![rail.provider()], 312).await;
+    clock.advance(Duration::from_secs(600));
+    assert_eq!(
+        restarted
+            .sync_processing(Duration::from_secs(300))
+            .await
+            .unwrap(),
+        1
+    );
+    let after = restarted.payment(&payment.id).await.unwrap();
     assert_eq!(after.state.status, PaymentStatus::Succeeded);
     assert_eq!(rail.charges_for(&payment.id).await, 1);
     agrees(&restarted, rail, &payment.id).await;
@@ -285,7 +355,7 @@ pub async fn a_webhook_dispute(store: Arc<dyn Store>, rail: &dyn RailHarness) {
     let name = provider.name().to_owned();
     let (payments, _) = engine(store.clone(), vec![provider], 308).await;
     let payment = with_card(&payments, rail, &name, TestCard::Approved, 600, false).await;
-    let paid = payments.confirm(&payment.id).await.unwrap();
+    let paid = confirmed(&payments, rail, &payment.id).await;
     assert_eq!(paid.state.status, PaymentStatus::Succeeded);
     let reference = paid.provider_reference.clone().unwrap();
     let (headers, body) = rail.dispute_opened(&reference, 600, payments.ledger().now());
@@ -321,7 +391,7 @@ pub async fn fallback_on_unavailable_only(store: Arc<dyn Store>, rail: &dyn Rail
     let backup: Arc<dyn Provider> = Arc::new(Faulty::new(rail.provider(), &[]).named("backup"));
     let (payments, _) = engine(store.clone(), vec![down, backup], 309).await;
     let payment = with_card(&payments, rail, "primary", TestCard::Approved, 640, false).await;
-    let paid = payments.confirm(&payment.id).await.unwrap();
+    let paid = confirmed(&payments, rail, &payment.id).await;
     assert_eq!(paid.state.status, PaymentStatus::Succeeded);
     assert_eq!(paid.provider.as_deref(), Some("backup"));
     assert_eq!(rail.charges_for(&payment.id).await, 1);
@@ -350,7 +420,12 @@ pub async fn fallback_on_unavailable_only(store: Arc<dyn Store>, rail: &dyn Rail
             .unwrap(),
         1
     );
-    let settled = payments.payment(&payment.id).await.unwrap();
+    let settled = approved(
+        &payments,
+        rail,
+        payments.payment(&payment.id).await.unwrap(),
+    )
+    .await;
     assert_eq!(settled.state.status, PaymentStatus::Succeeded);
     assert_eq!(rail.charges_for(&payment.id).await, 1);
     super::conformance::assert_balanced(store.as_ref()).await;
@@ -417,12 +492,13 @@ impl RailHarness for SandboxRail {
     fn asset(&self) -> AssetCode {
         AssetCode::new("USD").unwrap()
     }
-    fn card(&self, card: TestCard) -> &'static str {
-        match card {
+    async fn method(&self, payments: &Payments, provider: &str, payer: TestCard) -> MethodToken {
+        let number = match payer {
             TestCard::Approved => "4242424242424242",
             TestCard::Declined => "4000000000000002",
             TestCard::ChallengedThenApproved => "4000002500003155",
-        }
+        };
+        card_method(payments, provider, number).await
     }
     async fn complete_customer_action(&self, _redirect_url: &str) {}
     fn dispute_opened(

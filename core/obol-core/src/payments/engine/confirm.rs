@@ -103,15 +103,7 @@ impl Payments {
                 unsaved,
             )
             .await?;
-        let request = AuthorizeRequest {
-            payment_id: processing.id.clone(),
-            idempotency_key: processing.attempt_key(),
-            amount: processing.state.amount,
-            asset: processing.asset.clone(),
-            token: method.token.clone(),
-            capture_method: processing.state.capture_method,
-            merchant: processing.merchant.clone(),
-        };
+        let request = attempt_request(&processing, method);
         match authorizer.authorize(&request).await {
             Ok(outcome) => Ok(Ok(self.settle(&processing, outcome).await?)),
             Err(error @ Error::ProviderTimeout { .. }) => {
@@ -195,5 +187,19 @@ impl Payments {
                 .await
             }
         }
+    }
+}
+
+/// The provider call of `payment`'s current attempt with `method`: what confirm sends, and
+/// what status sync describes when it asks what became of it.
+pub(super) fn attempt_request(payment: &Payment, method: &MethodToken) -> AuthorizeRequest {
+    AuthorizeRequest {
+        payment_id: payment.id.clone(),
+        idempotency_key: payment.attempt_key(),
+        amount: payment.state.amount,
+        asset: payment.asset.clone(),
+        token: method.token.clone(),
+        capture_method: payment.state.capture_method,
+        merchant: payment.merchant.clone(),
     }
 }

@@ -21,7 +21,15 @@ impl Payments {
             let sync = provider
                 .status_sync()
                 .ok_or_else(|| unsupported(provider.as_ref(), "status_sync"))?;
-            let status = match sync.charge_status(&payment.attempt_key()).await {
+            let asked = match &payment.method {
+                Some(method) => {
+                    let attempt = super::confirm::attempt_request(&payment, method);
+                    sync.attempt_status(&attempt, payment.provider_reference.as_deref())
+                        .await
+                }
+                None => sync.charge_status(&payment.attempt_key()).await,
+            };
+            let status = match asked {
                 Ok(status) => status,
                 // One payment the provider cannot answer for now does not hold up the rest.
                 Err(error) => {

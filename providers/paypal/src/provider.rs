@@ -1,0 +1,508 @@
+//! [`PayPal`]: the engine's provider traits over PayPal's Orders v2 and Payments v2 APIs.
+//!
+//! A payment is an order: created with intent `CAPTURE` (automatic capture) or `AUTHORIZE`
+//! (manual), it waits for the payer at PayPal's approval link (`requires_action`); when the
+//! payer is back, [`Authorizer::complete_action`] captures or authorizes it. An authorization
+//! is captured in parts and voided; captures are refunded in parts. The payment's provider
+//! reference is the order id; captures, authorizations and refunds are found from it.
+//!
+//! Every mutating call carries a `PayPal-Request-Id` derived from the engine's keys, so a
+//! retry is answered with the first call's result. PayPal has no search of orders by key:
+//! status sync replays the create under the same request id (an order moves no money until
+//! its payer approves it, and its link was never shown), or reads the order it knows.
+
+use async_trait::async_trait;
+use obol_core::clock::Timestamp;
+use obol_core::error::{Error, Result};
+use obol_core::id::{MerchantId, RefundId};
+use obol_core::mode::Mode;
+use obol_core::money::{Asset, AssetCode};
+use obol_core::payments::{
+    AuthorizeRequest, Authorizer, Canceler, Capabilities, Capturer, ChargeOutcome, ChargeStatus,
+    MethodKind, MethodToken, Provider, ProviderEvent, RefundOutcome, Refunder, StatusSync,
+    WebhookParser,
+};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::PROVIDER;
+use crate::api::{Amount, Authorization, Capture, Order, paypal_id};
+use crate::client::{Call, Client, Failure};
+use crate::config::PayPalConfig;
+use crate::events;
+use crate::order::{OrderState, intent_of, order_state};
+
+/// The token a client pays with PayPal by: a checkout where the payer picks their PayPal
+/// account or funding at PayPal (`{"provider": "paypal", "token": "checkout", "kind": "wallet"}`).
+pub const CHECKOUT: &str = "checkout";
+
+/// PayPal's 422 issues that mean the payer's funding was refused: a decline, not an error.
+const DECLINE_ISSUES: [&str; 10] = [
+    "INSTRUMENT_DECLINED",
+    "TRANSACTION_REFUSED",
+    "PAYER_CANNOT_PAY",
+    "PAYER_ACCOUNT_RESTRICTED",
+    "PAYER_ACCOUNT_LOCKED_OR_CLOSED",
+    "PAYEE_BLOCKED_TRANSACTION",
+    "COMPLIANCE_VIOLATION",
+    "REDIRECT_PAYER_FOR_ALTERNATE_FUNDING",
+    "MAX_NUMBER_OF_PAYMENT_ATTEMPTS_EXCEEDED",
+    "CARD_EXPIRED",
+];
+
+/// The PayPal rail.
+#[derive(Debug)]
+pub struct PayPal {
+    client: Client,
+    config: PayPalConfig,
+}
+
+/// A `PayPal-Request-Id` (at most 108 characters) for the call `parts` name: readable when it
+/// fits, else a digest of it.
+pub(crate) fn request_id(parts: &[&str]) -> String {
+    let joined = format!("obol:{}", parts.join(":"));
+    if joined.len() <= 108 && joined.bytes().all(|b| b.is_ascii_graphic()) {
+        joined
+    } else {
+        format!("obol-{}", hex::encode(Sha256::digest(joined.as_bytes())))
+    }
+}
+
+/// The engine's decline for a refusal of the payer's funding, if `failure` is one.
+fn decline(failure: &Failure, reference: Option<&str>) -> Option<ChargeOutcome> {
+    let issue = failure.unprocessable_issue()?;
+    DECLINE_ISSUES
+        .contains(&issue)
+        .then(|| ChargeOutcome::Declined {
+            reference: reference.map(str::to_owned),
+            decline_code: issue.to_ascii_lowercase(),
+        })
+}
+
+impl PayPal {
+    /// The rail with `config`.
+    pub fn new(config: PayPalConfig) -> Result<Self> {
+        Ok(PayPal {
+            client: Client::new(&config)?,
+            config,
+        })
+    }
+
+    /// The method a client pays with PayPal by.
+    pub fn checkout_method() -> MethodToken {
+        MethodToken {
+            provider: PROVIDER.into(),
+            token: CHECKOUT.into(),
+            kind: MethodKind::Wallet,
+            card: None,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PayPalConfig {
+        &self.config
+    }
+
+    pub(crate) async fn send<T: serde::de::DeserializeOwned>(
+        &self,
+        call: &Call,
+    ) -> std::result::Result<T, Failure> {
+        self.client.send(&self.config, call).await
+    }
+
+    fn currency(&self, code: &str) -> Result<&Asset> {
+        AssetCode::new(code)
+            .ok()
+            .and_then(|code| self.config.currency(&code))
+            .ok_or_else(|| Error::InvalidRequest {
+                reason: format!("PayPal is not routed payments in {code:?}"),
+            })
+    }
+
+    /// The currency of an order Obol made.
+    fn order_currency(&self, order: &Order) -> Result<&Asset> {
+        let code = order
+            .purchase_units
+            .first()
+            .and_then(|unit| unit.amount.as_ref())
+            .map(|amount| amount.currency_code.as_str())
+            .unwrap_or_default();
+        self.currency(code)
+    }
+
+    pub(crate) async fn order(&self, id: &str) -> std::result::Result<Order, Failure> {
+        let path = format!(
+            "v2/checkout/orders/{}",
+            paypal_id(id).map_err(|_| Failure::Unknown)?
+        );
+        self.send(&Call::get(path)).await
+    }
+
+    pub(crate) async fn capture_of(&self, id: &str) -> std::result::Result<Capture, Failure> {
+        let path = format!(
+            "v2/payments/captures/{}",
+            paypal_id(id).map_err(|_| Failure::Unknown)?
+        );
+        self.send(&Call::get(path)).await
+    }
+
+    /// Creates the order of an attempt (the same request id every time, so a replay returns
+    /// the first order).
+    async fn create_order(&self, request: &AuthorizeRequest) -> Result<ChargeOutcome> {
+        if request.token != CHECKOUT {
+            return Err(Error::InvalidPaymentMethod {
+                reason: "PayPal pays with the checkout token only".into(),
+            });
+        }
+        let currency = self.currency(request.asset.as_str())?.clone();
+        let body = json!({
+            "intent": intent_of(request.capture_method),
+            "purchase_units": [{
+                "custom_id": request.payment_id.to_string(),
+                "amount": Amount::of(request.amount, &currency),
+            }],
+            "payment_source": {"paypal": {"experience_context": {
+                "return_url": self.config.return_url,
+                "cancel_url": self.config.return_url,
+                "user_action": "PAY_NOW",
+                "shipping_preference": "NO_SHIPPING",
+            }}},
+        });
+        let call = Call::post(
+            "v2/checkout/orders".into(),
+            &body,
+            Some(request_id(&["order", &request.idempotency_key])),
+        )?;
+        match self.send::<Order>(&call).await {
+            Ok(order) => match order_state(&order, &currency)? {
+                OrderState::Settled(outcome) => Ok(outcome),
+                // Approved before its link was shown: finish it as the payer's return would.
+                OrderState::Approved => self.finish(&order, &currency).await,
+            },
+            Err(failure) => decline(&failure, None).ok_or_else(|| failure.into_error()),
+        }
+    }
+
+    /// Captures (intent `CAPTURE`) or authorizes an approved order, once whatever the retries.
+    async fn finish(&self, order: &Order, currency: &Asset) -> Result<ChargeOutcome> {
+        let action = match order.intent.as_deref() {
+            Some("AUTHORIZE") => "authorize",
+            _ => "capture",
+        };
+        let call = Call::post(
+            format!("v2/checkout/orders/{}/{action}", paypal_id(&order.id)?),
+            &json!({}),
+            Some(request_id(&["complete", &order.id])),
+        )?;
+        let done = match self.send::<Order>(&call).await {
+            Ok(done) => done,
+            Err(failure) => match failure.unprocessable_issue() {
+                // Done by an earlier call whose answer was lost: read what it did.
+                Some("ORDER_ALREADY_CAPTURED" | "ORDER_ALREADY_AUTHORIZED") => {
+                    self.order(&order.id).await.map_err(Failure::into_error)?
+                }
+                _ => {
+                    return decline(&failure, Some(&order.id)).ok_or_else(|| failure.into_error());
+                }
+            },
+        };
+        match order_state(&done, currency)? {
+            OrderState::Settled(outcome) => Ok(outcome),
+            // Still only approved after the capture: the outcome is not known yet.
+            OrderState::Approved => Err(Error::ProviderTimeout {
+                provider: PROVIDER.into(),
+            }),
+        }
+    }
+
+    /// What `order` means now, finishing it if its payer approved it.
+    async fn state_of(&self, order: &Order, currency: &Asset) -> Result<ChargeOutcome> {
+        match order_state(order, currency)? {
+            OrderState::Settled(outcome) => Ok(outcome),
+            OrderState::Approved => self.finish(order, currency).await,
+        }
+    }
+
+    /// The order's authorization, for capturing or voiding (manual capture only).
+    fn authorization<'o>(&self, order: &'o Order) -> Result<&'o Authorization> {
+        if order.intent.as_deref() != Some("AUTHORIZE") {
+            return Err(Error::InvalidTransaction {
+                reason: format!("PayPal order {} was not made to be authorized", order.id),
+            });
+        }
+        order
+            .payments()
+            .and_then(|payments| payments.authorizations.first())
+            .ok_or_else(|| Error::InvalidTransaction {
+                reason: format!("PayPal order {} holds no authorization", order.id),
+            })
+    }
+}
+
+#[async_trait]
+impl Authorizer for PayPal {
+    async fn authorize(&self, request: &AuthorizeRequest) -> Result<ChargeOutcome> {
+        self.create_order(request).await
+    }
+
+    async fn complete_action(&self, reference: &str) -> Result<ChargeOutcome> {
+        let order = self.order(reference).await.map_err(Failure::into_error)?;
+        let currency = self.order_currency(&order)?.clone();
+        self.state_of(&order, &currency).await
+    }
+}
+
+#[async_trait]
+impl Capturer for PayPal {
+    async fn capture(
+        &self,
+        reference: &str,
+        idempotency_key: &str,
+        amount: i128,
+        final_capture: bool,
+    ) -> Result<()> {
+        let order = self.order(reference).await.map_err(Failure::into_error)?;
+        let currency = self.order_currency(&order)?.clone();
+        let authorization = self.authorization(&order)?;
+        let call = Call::post(
+            format!(
+                "v2/payments/authorizations/{}/capture",
+                paypal_id(&authorization.id)?
+            ),
+            &json!({
+                "amount": Amount::of(amount, &currency),
+                "final_capture": final_capture,
+            }),
+            Some(request_id(&["capture", idempotency_key])),
+        )?;
+        let capture: Capture = self.send(&call).await.map_err(Failure::into_error)?;
+        match capture.status.as_str() {
+            "COMPLETED" | "PENDING" => Ok(()),
+            status => Err(Error::InvalidTransaction {
+                reason: format!("PayPal capture {} is {status}", capture.id),
+            }),
+        }
+    }
+}
+
+#[async_trait]
+impl Canceler for PayPal {
+    async fn cancel(&self, reference: &str) -> Result<()> {
+        let order = self.order(reference).await.map_err(Failure::into_error)?;
+        if order.status != "COMPLETED" {
+            // Not approved, or approved and never captured: no money is held, and the order
+            // expires at PayPal (Orders v2 has no call to cancel one).
+            return Ok(());
+        }
+        let authorization = self.authorization(&order)?;
+        if !matches!(
+            authorization.status.as_str(),
+            "CREATED" | "PARTIALLY_CAPTURED" | "PENDING"
+        ) {
+            return Ok(());
+        }
+        let call = Call::post(
+            format!(
+                "v2/payments/authorizations/{}/void",
+                paypal_id(&authorization.id)?
+            ),
+            &json!({}),
+            Some(request_id(&["void", &authorization.id])),
+        )?;
+        match self.send::<serde_json::Value>(&call).await {
+            Ok(_) => Ok(()),
+            Err(failure) if failure.unprocessable_issue() == Some("PREVIOUSLY_VOIDED") => Ok(()),
+            Err(failure) => Err(failure.into_error()),
+        }
+    }
+}
+
+#[async_trait]
+impl Refunder for PayPal {
+    async fn refund(
+        &self,
+        reference: &str,
+        refund_id: &RefundId,
+        amount: i128,
+    ) -> Result<RefundOutcome> {
+        let order = self.order(reference).await.map_err(Failure::into_error)?;
+        let currency = self.order_currency(&order)?.clone();
+        let payments = order.payments().cloned().unwrap_or_default();
+        let ours = refund_id.to_string();
+        let minor = |amount: &Option<Amount>| -> Result<i128> {
+            amount
+                .as_ref()
+                .ok_or_else(|| Error::InvalidTransaction {
+                    reason: "a PayPal payment without an amount".into(),
+                })?
+                .minor_units(&currency)
+        };
+        let live = |status: &str| !matches!(status, "FAILED" | "CANCELLED");
+        // Parts of this refund made by an earlier call (its answer lost): counted, not redone.
+        let mut statuses = Vec::new();
+        let mut remaining = amount;
+        for earlier in payments
+            .refunds
+            .iter()
+            .filter(|r| r.custom_id.as_deref() == Some(ours.as_str()) && live(&r.status))
+        {
+            remaining -= minor(&earlier.amount)?;
+            statuses.push(earlier.status.clone());
+        }
+        // The rest is spread over the captures, oldest first, as far as each is refundable.
+        for capture in payments.captures.iter().filter(|c| c.took_money()) {
+            if remaining <= 0 {
+                break;
+            }
+            let refunded: i128 = payments
+                .refunds
+                .iter()
+                .filter(|r| r.capture_id() == Some(capture.id.as_str()) && live(&r.status))
+                .map(|r| minor(&r.amount))
+                .sum::<Result<i128>>()?;
+            let part = remaining.min(minor(&capture.amount)? - refunded);
+            if part <= 0 {
+                continue;
+            }
+            let call = Call::post(
+                format!("v2/payments/captures/{}/refund", paypal_id(&capture.id)?),
+                &json!({"amount": Amount::of(part, &currency), "custom_id": ours}),
+                Some(request_id(&["refund", &ours, &capture.id])),
+            )?;
+            let refund: crate::api::Refund = self.send(&call).await.map_err(Failure::into_error)?;
+            statuses.push(refund.status);
+            remaining -= part;
+        }
+        if remaining > 0 {
+            return Err(Error::InvalidTransaction {
+                reason: format!("PayPal holds {remaining} minor units less to refund than asked"),
+            });
+        }
+        Ok(if statuses.iter().any(|s| s == "PENDING") {
+            RefundOutcome::Pending
+        } else if statuses.iter().all(|s| s == "COMPLETED") {
+            RefundOutcome::Succeeded
+        } else {
+            RefundOutcome::Failed
+        })
+    }
+}
+
+#[async_trait]
+impl StatusSync for PayPal {
+    async fn charge_status(&self, _idempotency_key: &str) -> Result<ChargeStatus> {
+        Err(Error::Unsupported {
+            provider: PROVIDER.into(),
+            capability: "looking an order up by key (PayPal has no search of orders)".into(),
+        })
+    }
+
+    async fn attempt_status(
+        &self,
+        attempt: &AuthorizeRequest,
+        reference: Option<&str>,
+    ) -> Result<ChargeStatus> {
+        let Some(reference) = reference else {
+            return Ok(ChargeStatus::Found(self.create_order(attempt).await?));
+        };
+        match self.order(reference).await {
+            Ok(order) => {
+                let currency = self.order_currency(&order)?.clone();
+                Ok(ChargeStatus::Found(self.state_of(&order, &currency).await?))
+            }
+            // PayPal forgets orders nobody approved: nothing moved.
+            Err(failure) if failure.is_not_found() => {
+                Ok(ChargeStatus::Found(ChargeOutcome::Declined {
+                    reference: Some(reference.to_owned()),
+                    decline_code: "order_expired".into(),
+                }))
+            }
+            Err(failure) => Err(failure.into_error()),
+        }
+    }
+}
+
+#[async_trait]
+impl WebhookParser for PayPal {
+    async fn parse_webhook(
+        &self,
+        headers: &[(String, String)],
+        body: &[u8],
+        now: Timestamp,
+    ) -> Result<Option<ProviderEvent>> {
+        events::verified_event(self, headers, body, now).await
+    }
+}
+
+impl Provider for PayPal {
+    fn name(&self) -> &str {
+        PROVIDER
+    }
+
+    fn mode(&self) -> Mode {
+        self.config.mode()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            assets: Some(
+                self.config
+                    .currencies
+                    .iter()
+                    .map(|c| c.code.clone())
+                    .collect(),
+            ),
+            methods: vec![MethodKind::Wallet],
+            manual_capture: true,
+            multi_capture: true,
+            partial_refunds: true,
+        }
+    }
+
+    fn authorizer(&self) -> Option<&dyn Authorizer> {
+        Some(self)
+    }
+
+    fn capturer(&self) -> Option<&dyn Capturer> {
+        Some(self)
+    }
+
+    fn canceler(&self) -> Option<&dyn Canceler> {
+        Some(self)
+    }
+
+    fn refunder(&self) -> Option<&dyn Refunder> {
+        Some(self)
+    }
+
+    fn status_sync(&self) -> Option<&dyn StatusSync> {
+        Some(self)
+    }
+
+    fn webhooks(&self) -> Option<&dyn WebhookParser> {
+        Some(self)
+    }
+
+    /// The checkout token carries nothing to steal: any merchant may start a PayPal checkout.
+    fn accepts_token(&self, token: &MethodToken, _merchant: &MerchantId) -> bool {
+        token.provider == PROVIDER && token.kind == MethodKind::Wallet && token.token == CHECKOUT
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_fit_paypals_limit() {
+        assert_eq!(request_id(&["order", "pay_1:1"]), "obol:order:pay_1:1");
+        let long = "k".repeat(200);
+        let hashed = request_id(&["order", &long]);
+        assert!(
+            hashed.len() <= 108 && hashed.starts_with("obol-"),
+            "{hashed}"
+        );
+        assert_ne!(hashed, request_id(&["order", &"k".repeat(201)]));
+        assert!(request_id(&["refund", "a b"]).starts_with("obol-"));
+    }
+}
