@@ -37,6 +37,8 @@ pub(crate) enum Failure {
     Unavailable(String),
     /// Nobody knows whether the call took effect.
     Unknown,
+    /// Obol refused to send it (an id that cannot be PayPal's).
+    Refused(String),
 }
 
 impl Failure {
@@ -64,6 +66,7 @@ impl Failure {
             Failure::Unknown => Error::ProviderTimeout {
                 provider: PROVIDER.into(),
             },
+            Failure::Refused(reason) => Error::InvalidRequest { reason },
         }
     }
 
@@ -93,6 +96,9 @@ pub(crate) struct Call {
     pub path: String,
     pub body: Option<Vec<u8>>,
     pub request_id: Option<String>,
+    /// Whether 429 and 5xx answers are tried again (not for calls anyone can trigger, such as
+    /// verifying a webhook delivery, which must not spend the account's rate limit).
+    pub backoff: bool,
 }
 
 impl Call {
@@ -103,6 +109,7 @@ impl Call {
             path,
             body: None,
             request_id: None,
+            backoff: true,
         }
     }
 
@@ -121,7 +128,14 @@ impl Call {
             path,
             body: Some(body),
             request_id,
+            backoff: true,
         })
+    }
+
+    /// The same call, never tried again.
+    pub(crate) fn once(mut self) -> Self {
+        self.backoff = false;
+        self
     }
 }
 
@@ -208,8 +222,9 @@ impl Client {
             .json()
             .await
             .map_err(|_| Failure::Unavailable("PayPal's token answer was unreadable".into()))?;
-        // Refreshed a minute before expiry, or half-way through a short-lived token.
-        let lifetime = Duration::from_secs(token.expires_in);
+        // Refreshed a minute before expiry, or half-way through a short-lived token; a lifetime
+        // beyond a day is taken as a day.
+        let lifetime = Duration::from_secs(token.expires_in.min(86_400));
         let early = Duration::from_secs(60).min(lifetime / 2);
         let fresh = AccessToken {
             value: SecretString::from(token.access_token),
@@ -234,8 +249,17 @@ impl Client {
     ) -> Result<T, Failure> {
         let mut attempt = 0;
         let mut renewed = false;
+        // Once a try may have run at PayPal (a 5xx), no later failure proves it did not.
+        let mut may_have_run = false;
+        let settled = |failure: Failure, may_have_run: bool| match failure {
+            Failure::Unavailable(_) if may_have_run => Failure::Unknown,
+            other => other,
+        };
         loop {
-            let bearer = self.bearer(config).await?;
+            let bearer = self
+                .bearer(config)
+                .await
+                .map_err(|f| settled(f, may_have_run))?;
             let mut request = self
                 .http
                 .request(
@@ -253,7 +277,10 @@ impl Client {
                     .header("Content-Type", "application/json")
                     .body(body.clone());
             }
-            let answer = request.send().await.map_err(|e| transport(&e))?;
+            let answer = request
+                .send()
+                .await
+                .map_err(|e| settled(transport(&e), may_have_run))?;
             let status = answer.status();
             if status.is_success() {
                 let bytes = answer.bytes().await.map_err(|e| transport(&e))?;
@@ -269,8 +296,9 @@ impl Client {
                 self.forget_token().await;
                 continue;
             }
+            may_have_run |= status.is_server_error();
             let retryable = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
-            if retryable && attempt < config.backoff.retries {
+            if retryable && call.backoff && attempt < config.backoff.retries {
                 attempt += 1;
                 let wait = pause(
                     config.backoff.first,
@@ -283,20 +311,23 @@ impl Client {
             }
             let error: ErrorBody = answer.json().await.unwrap_or_default();
             tracing::debug!(%status, name = %error.name, issue = ?error.issue(), debug_id = ?error.debug_id, "paypal answered an error");
-            return Err(match status {
-                StatusCode::TOO_MANY_REQUESTS => {
-                    Failure::Unavailable("PayPal is rate limiting".into())
-                }
-                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                    Failure::Unavailable(format!("PayPal refused the credentials ({status})"))
-                }
-                // A 5xx may have run; the same request id settles it later.
-                status if status.is_server_error() => Failure::Unknown,
-                status => Failure::Answered {
-                    status: status.as_u16(),
-                    error,
+            return Err(settled(
+                match status {
+                    StatusCode::TOO_MANY_REQUESTS => {
+                        Failure::Unavailable("PayPal is rate limiting".into())
+                    }
+                    StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                        Failure::Unavailable(format!("PayPal refused the credentials ({status})"))
+                    }
+                    // A 5xx may have run; the same request id settles it later.
+                    status if status.is_server_error() => Failure::Unknown,
+                    status => Failure::Answered {
+                        status: status.as_u16(),
+                        error,
+                    },
                 },
-            });
+                may_have_run,
+            ));
         }
     }
 }

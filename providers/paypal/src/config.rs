@@ -179,6 +179,19 @@ impl PayPalConfig {
         self.currencies.iter().find(|asset| asset.code == *code)
     }
 
+    /// True for a page or certificate of PayPal's own (https on paypal.com), or one under
+    /// the configured API base (a local fake): where a payer may be sent, and where a
+    /// webhook's certificate may come from.
+    pub(crate) fn is_paypal_url(&self, url: &url::Url) -> bool {
+        let paypal = url.scheme() == "https"
+            && url.port().is_none()
+            && url.username().is_empty()
+            && url
+                .host_str()
+                .is_some_and(|host| host == "paypal.com" || host.ends_with(".paypal.com"));
+        paypal || url.as_str().starts_with(&self.api_base)
+    }
+
     pub(crate) fn client_secret(&self) -> &str {
         self.client_secret.expose_secret()
     }
@@ -256,6 +269,33 @@ mod tests {
                 "config",
                 "{id:?} {secret:?} {webhook:?}"
             );
+        }
+    }
+
+    #[test]
+    fn only_paypals_pages_or_the_configured_fakes_are_trusted() {
+        let config = test_config()
+            .with_api_base("http://127.0.0.1:8430")
+            .unwrap();
+        let url = |text: &str| url::Url::parse(text).unwrap();
+        for good in [
+            "https://www.paypal.com/checkoutnow?token=O1",
+            "https://www.sandbox.paypal.com/checkoutnow?token=O1",
+            "https://api.paypal.com/v1/notifications/certs/CERT-1",
+            "http://127.0.0.1:8430/checkoutnow?token=O1",
+        ] {
+            assert!(config.is_paypal_url(&url(good)), "{good}");
+        }
+        for bad in [
+            "http://www.paypal.com/checkoutnow",
+            "https://paypal.com.evil.example/",
+            "https://evilpaypal.com/",
+            "https://www.paypal.com:8443/",
+            "https://user@www.paypal.com/",
+            "http://127.0.0.1:8431/checkoutnow",
+            "http://127.0.0.1:8430@evil.example/checkoutnow",
+        ] {
+            assert!(!config.is_paypal_url(&url(bad)), "{bad}");
         }
     }
 

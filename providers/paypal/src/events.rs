@@ -110,6 +110,14 @@ pub(crate) async fn verified_event(
     let cert_url = header(headers, "paypal-cert-url", 2048)?;
     let auth_algo = header(headers, "paypal-auth-algo", 64)?;
     fresh(transmission_time, now)?;
+    // PayPal fetches the certificate itself; one from anywhere else marks a forgery, which
+    // is refused before PayPal is asked (anyone can post here).
+    let trusted_cert = url::Url::parse(cert_url)
+        .ok()
+        .is_some_and(|url| paypal.config().is_paypal_url(&url));
+    if !trusted_cert {
+        return Err(invalid("PAYPAL-CERT-URL is not PayPal's"));
+    }
     let text = std::str::from_utf8(body).map_err(|_| invalid("the body is not UTF-8"))?;
     let raw: &RawValue =
         serde_json::from_str(text).map_err(|_| invalid("the body is not a JSON event"))?;
@@ -126,7 +134,8 @@ pub(crate) async fn verified_event(
         "v1/notifications/verify-webhook-signature".into(),
         &request,
         None,
-    )?;
+    )?
+    .once();
     let verification: Verification = paypal.send(&call).await.map_err(|failure| match failure {
         // PayPal refused to look at it (a malformed delivery): not genuine.
         Failure::Answered { .. } => invalid("PayPal refused to verify the delivery"),
@@ -181,6 +190,11 @@ async fn read(paypal: &PayPal, event: Event) -> Result<Option<ProviderEvent>> {
                 return Ok(made(reference, kind));
             }
             let disputed = dispute.dispute_amount.ok_or_else(unreadable)?;
+            // Disputed in the currency the capture was made in, or not read at all.
+            let captured_in = capture.amount.as_ref().map(|a| a.currency_code.as_str());
+            if captured_in != Some(disputed.currency_code.as_str()) {
+                return Err(unreadable());
+            }
             let currency = paypal
                 .config()
                 .currency(
@@ -225,7 +239,7 @@ async fn read(paypal: &PayPal, event: Event) -> Result<Option<ProviderEvent>> {
                     .and_then(|a| obol_core::money::AssetCode::new(&a.currency_code).ok())
                     .and_then(|code| paypal.config().currency(&code).cloned())
                     .ok_or_else(unreadable)?;
-                match crate::order::order_state(&order, &currency)? {
+                match paypal.state(&order, &currency)? {
                     crate::order::OrderState::Settled(outcome) => outcome,
                     crate::order::OrderState::Approved => return Ok(None),
                 }

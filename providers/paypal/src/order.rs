@@ -33,8 +33,13 @@ pub(crate) fn intent_of(capture: CaptureMethod) -> &'static str {
     }
 }
 
-/// Reads `order` (in `currency`).
-pub(crate) fn order_state(order: &Order, currency: &Asset) -> Result<OrderState> {
+/// Reads `order` (in `currency`); an approval link is shown to a payer only when `trusted`
+/// says it is PayPal's.
+pub(crate) fn order_state(
+    order: &Order,
+    currency: &Asset,
+    trusted: &dyn Fn(&url::Url) -> bool,
+) -> Result<OrderState> {
     let reference = order.id.clone();
     let declined = |code: &str| {
         OrderState::Settled(ChargeOutcome::Declined {
@@ -49,9 +54,9 @@ pub(crate) fn order_state(order: &Order, currency: &Asset) -> Result<OrderState>
                 .ok_or_else(|| unreadable(order, "no approval link"))?;
             let url =
                 url::Url::parse(link).map_err(|_| unreadable(order, "approval link not a URL"))?;
-            // Shown to a customer: web pages only.
-            if !matches!(url.scheme(), "https" | "http") {
-                return Err(unreadable(order, "approval link not http(s)"));
+            // Shown to a customer: PayPal's own pages only.
+            if !trusted(&url) {
+                return Err(unreadable(order, "approval link not PayPal's"));
             }
             Ok(OrderState::Settled(ChargeOutcome::RequiresAction {
                 reference,
@@ -142,6 +147,10 @@ mod tests {
         Asset::new("USD", 2).unwrap()
     }
 
+    fn paypal(url: &url::Url) -> bool {
+        url.scheme() == "https" && url.host_str() == Some("www.paypal.com")
+    }
+
     #[test]
     fn a_new_order_waits_for_the_payer_at_a_web_page() {
         let waiting = order(serde_json::json!({
@@ -149,18 +158,23 @@ mod tests {
             "links": [{"href": "https://www.paypal.com/checkoutnow?token=O1", "rel": "payer-action"}]
         }));
         assert_eq!(
-            order_state(&waiting, &usd()).unwrap(),
+            order_state(&waiting, &usd(), &paypal).unwrap(),
             OrderState::Settled(ChargeOutcome::RequiresAction {
                 reference: "O1".into(),
                 redirect_url: "https://www.paypal.com/checkoutnow?token=O1".into()
             })
         );
-        for hostile in ["javascript:alert(1)", "data:text/html,x", "not a url"] {
+        for hostile in [
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "not a url",
+            "https://phish.example/checkoutnow",
+        ] {
             let bad = order(serde_json::json!({
                 "id": "O1", "status": "CREATED", "links": [{"href": hostile, "rel": "approve"}]
             }));
             assert_eq!(
-                order_state(&bad, &usd()).unwrap_err().code(),
+                order_state(&bad, &usd(), &paypal).unwrap_err().code(),
                 "provider_timeout",
                 "{hostile}"
             );
@@ -176,7 +190,7 @@ mod tests {
             ]}}]
         }));
         assert_eq!(
-            order_state(&captured, &usd()).unwrap(),
+            order_state(&captured, &usd(), &paypal).unwrap(),
             OrderState::Settled(ChargeOutcome::Authorized {
                 reference: "O2".into(),
                 amount: 1234
@@ -189,7 +203,7 @@ mod tests {
             ]}}]
         }));
         assert_eq!(
-            order_state(&in_euros, &usd()).unwrap_err().code(),
+            order_state(&in_euros, &usd(), &paypal).unwrap_err().code(),
             "provider_timeout"
         );
         let denied = order(serde_json::json!({
@@ -199,7 +213,7 @@ mod tests {
             ]}}]
         }));
         assert!(matches!(
-            order_state(&denied, &usd()).unwrap(),
+            order_state(&denied, &usd(), &paypal).unwrap(),
             OrderState::Settled(ChargeOutcome::Declined { .. })
         ));
     }

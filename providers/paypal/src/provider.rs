@@ -32,6 +32,21 @@ use crate::config::PayPalConfig;
 use crate::events;
 use crate::order::{OrderState, intent_of, order_state};
 
+/// Where `payment` sends its payer back: the configured return URL with the payment's id, and
+/// for a payer who cancels at PayPal `obol_outcome=canceled` (PayPal adds the order's
+/// `token`).
+fn return_urls(base: &str, payment: &str) -> Result<(String, String)> {
+    let mut back = url::Url::parse(base).map_err(|e| Error::Config {
+        reason: format!("providers.paypal: return_url: {e}"),
+    })?;
+    back.query_pairs_mut().append_pair("obol_payment", payment);
+    let mut canceled = back.clone();
+    canceled
+        .query_pairs_mut()
+        .append_pair("obol_outcome", "canceled");
+    Ok((back.to_string(), canceled.to_string()))
+}
+
 /// The token a client pays with PayPal by: a checkout where the payer picks their PayPal
 /// account or funding at PayPal (`{"provider": "paypal", "token": "checkout", "kind": "wallet"}`).
 pub const CHECKOUT: &str = "checkout";
@@ -131,19 +146,20 @@ impl PayPal {
     }
 
     pub(crate) async fn order(&self, id: &str) -> std::result::Result<Order, Failure> {
-        let path = format!(
-            "v2/checkout/orders/{}",
-            paypal_id(id).map_err(|_| Failure::Unknown)?
-        );
-        self.send(&Call::get(path)).await
+        let id = paypal_id(id).map_err(|e| Failure::Refused(e.to_string()))?;
+        self.send(&Call::get(format!("v2/checkout/orders/{id}")))
+            .await
     }
 
     pub(crate) async fn capture_of(&self, id: &str) -> std::result::Result<Capture, Failure> {
-        let path = format!(
-            "v2/payments/captures/{}",
-            paypal_id(id).map_err(|_| Failure::Unknown)?
-        );
-        self.send(&Call::get(path)).await
+        let id = paypal_id(id).map_err(|e| Failure::Refused(e.to_string()))?;
+        self.send(&Call::get(format!("v2/payments/captures/{id}")))
+            .await
+    }
+
+    /// What `order` means, its approval link trusted only if it is PayPal's.
+    pub(crate) fn state(&self, order: &Order, currency: &Asset) -> Result<OrderState> {
+        order_state(order, currency, &|url| self.config.is_paypal_url(url))
     }
 
     /// Creates the order of an attempt (the same request id every time, so a replay returns
@@ -155,6 +171,8 @@ impl PayPal {
             });
         }
         let currency = self.currency(request.asset.as_str())?.clone();
+        let (back, canceled) =
+            return_urls(&self.config.return_url, &request.payment_id.to_string())?;
         let body = json!({
             "intent": intent_of(request.capture_method),
             "purchase_units": [{
@@ -162,8 +180,8 @@ impl PayPal {
                 "amount": Amount::of(request.amount, &currency),
             }],
             "payment_source": {"paypal": {"experience_context": {
-                "return_url": self.config.return_url,
-                "cancel_url": self.config.return_url,
+                "return_url": back,
+                "cancel_url": canceled,
                 "user_action": "PAY_NOW",
                 "shipping_preference": "NO_SHIPPING",
             }}},
@@ -174,7 +192,7 @@ impl PayPal {
             Some(request_id(&["order", &request.idempotency_key])),
         )?;
         match self.send::<Order>(&call).await {
-            Ok(order) => match order_state(&order, &currency)? {
+            Ok(order) => match self.state(&order, &currency)? {
                 OrderState::Settled(outcome) => Ok(outcome),
                 // Approved before its link was shown: finish it as the payer's return would.
                 OrderState::Approved => self.finish(&order, &currency).await,
@@ -206,7 +224,7 @@ impl PayPal {
                 }
             },
         };
-        match order_state(&done, currency)? {
+        match self.state(&done, currency)? {
             OrderState::Settled(outcome) => Ok(outcome),
             // Still only approved after the capture: the outcome is not known yet.
             OrderState::Approved => Err(Error::ProviderTimeout {
@@ -217,7 +235,7 @@ impl PayPal {
 
     /// What `order` means now, finishing it if its payer approved it.
     async fn state_of(&self, order: &Order, currency: &Asset) -> Result<ChargeOutcome> {
-        match order_state(order, currency)? {
+        match self.state(order, currency)? {
             OrderState::Settled(outcome) => Ok(outcome),
             OrderState::Approved => self.finish(order, currency).await,
         }
@@ -275,9 +293,32 @@ impl Capturer for PayPal {
             }),
             Some(request_id(&["capture", idempotency_key])),
         )?;
-        let capture: Capture = self.send(&call).await.map_err(Failure::into_error)?;
+        let mut capture: Capture = self.send(&call).await.map_err(Failure::into_error)?;
+        // PayPal answers a repeated request id with the first answer, whatever this one asked:
+        // a capture of another amount under this key is not this capture.
+        let captured = capture
+            .amount
+            .as_ref()
+            .map(|a| a.minor_units(&currency))
+            .transpose()?;
+        if captured != Some(amount) {
+            return Err(Error::IdempotencyConflict {
+                id: idempotency_key.to_owned(),
+            });
+        }
+        if capture.status == "PENDING" {
+            // A replay shows the first answer: read where the capture stands now.
+            capture = self
+                .capture_of(&capture.id)
+                .await
+                .map_err(Failure::into_error)?;
+        }
         match capture.status.as_str() {
-            "COMPLETED" | "PENDING" => Ok(()),
+            _ if capture.took_money() => Ok(()),
+            // Not taken yet: the outcome is unknown until PayPal decides.
+            "PENDING" => Err(Error::ProviderTimeout {
+                provider: PROVIDER.into(),
+            }),
             status => Err(Error::InvalidTransaction {
                 reason: format!("PayPal capture {} is {status}", capture.id),
             }),
@@ -295,11 +336,18 @@ impl Canceler for PayPal {
             return Ok(());
         }
         let authorization = self.authorization(&order)?;
-        if !matches!(
-            authorization.status.as_str(),
-            "CREATED" | "PARTIALLY_CAPTURED" | "PENDING"
-        ) {
-            return Ok(());
+        match authorization.status.as_str() {
+            "CREATED" | "PARTIALLY_CAPTURED" | "PENDING" => {}
+            "VOIDED" | "EXPIRED" | "DENIED" => return Ok(()),
+            // Money was taken (a capture whose answer was lost): not a cancellation.
+            status => {
+                return Err(Error::InvalidTransaction {
+                    reason: format!(
+                        "PayPal authorization {} is {status}; it cannot be voided",
+                        authorization.id
+                    ),
+                });
+            }
         }
         let call = Call::post(
             format!(
@@ -349,9 +397,11 @@ impl Refunder for PayPal {
             remaining -= minor(&earlier.amount)?;
             statuses.push(earlier.status.clone());
         }
-        // The rest is spread over the captures, oldest first, as far as each is refundable.
+        // What each capture can still give back, oldest first.
+        let mut parts = Vec::new();
+        let mut planned = remaining;
         for capture in payments.captures.iter().filter(|c| c.took_money()) {
-            if remaining <= 0 {
+            if planned <= 0 {
                 break;
             }
             let refunded: i128 = payments
@@ -360,31 +410,60 @@ impl Refunder for PayPal {
                 .filter(|r| r.capture_id() == Some(capture.id.as_str()) && live(&r.status))
                 .map(|r| minor(&r.amount))
                 .sum::<Result<i128>>()?;
-            let part = remaining.min(minor(&capture.amount)? - refunded);
-            if part <= 0 {
-                continue;
+            let part = planned.min(minor(&capture.amount)? - refunded);
+            if part > 0 {
+                parts.push((capture.id.clone(), part));
+                planned -= part;
             }
-            let call = Call::post(
-                format!("v2/payments/captures/{}/refund", paypal_id(&capture.id)?),
-                &json!({"amount": Amount::of(part, &currency), "custom_id": ours}),
-                Some(request_id(&["refund", &ours, &capture.id])),
-            )?;
-            let refund: crate::api::Refund = self.send(&call).await.map_err(Failure::into_error)?;
-            statuses.push(refund.status);
-            remaining -= part;
         }
-        if remaining > 0 {
+        // Nothing is sent unless all of it can be refunded.
+        if planned > 0 {
             return Err(Error::InvalidTransaction {
-                reason: format!("PayPal holds {remaining} minor units less to refund than asked"),
+                reason: format!("PayPal holds {planned} minor units less to refund than asked"),
             });
         }
-        Ok(if statuses.iter().any(|s| s == "PENDING") {
-            RefundOutcome::Pending
-        } else if statuses.iter().all(|s| s == "COMPLETED") {
-            RefundOutcome::Succeeded
-        } else {
-            RefundOutcome::Failed
-        })
+        let mut sent_any = !statuses.is_empty();
+        for (capture, part) in parts {
+            let call = Call::post(
+                format!("v2/payments/captures/{}/refund", paypal_id(&capture)?),
+                &json!({"amount": Amount::of(part, &currency), "custom_id": ours}),
+                Some(request_id(&["refund", &ours, &capture])),
+            )?;
+            let refund: crate::api::Refund = match self.send(&call).await {
+                Ok(refund) => refund,
+                // Part of the money is on its way back: the refund is unknown, not undone;
+                // the same refund id later counts what was made and sends the rest.
+                Err(failure) if sent_any => {
+                    tracing::warn!(refund = %ours, error = %failure.into_error(), "paypal refund part failed after others were made");
+                    return Err(Error::ProviderTimeout {
+                        provider: PROVIDER.into(),
+                    });
+                }
+                Err(failure) => return Err(failure.into_error()),
+            };
+            // A replay answers the first call: what PayPal refunded must be this part.
+            if live(&refund.status) && minor(&refund.amount)? != part {
+                return Err(Error::IdempotencyConflict {
+                    id: format!("{ours} on {capture}"),
+                });
+            }
+            sent_any = true;
+            statuses.push(refund.status);
+        }
+        Ok(refund_outcome(&statuses))
+    }
+}
+
+/// A refund's outcome from its parts' statuses: failed only when no part is live, pending
+/// while any is pending or when some failed after others went through.
+fn refund_outcome(statuses: &[String]) -> RefundOutcome {
+    let failed = |s: &String| matches!(s.as_str(), "FAILED" | "CANCELLED");
+    if statuses.iter().all(|s| s == "COMPLETED") {
+        RefundOutcome::Succeeded
+    } else if statuses.iter().all(failed) {
+        RefundOutcome::Failed
+    } else {
+        RefundOutcome::Pending
     }
 }
 
@@ -492,6 +571,26 @@ impl Provider for PayPal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refund_fails_only_when_no_part_went_through() {
+        let of =
+            |list: &[&str]| refund_outcome(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(of(&["COMPLETED", "COMPLETED"]), RefundOutcome::Succeeded);
+        assert_eq!(of(&["COMPLETED", "PENDING"]), RefundOutcome::Pending);
+        assert_eq!(of(&["COMPLETED", "FAILED"]), RefundOutcome::Pending);
+        assert_eq!(of(&["FAILED", "CANCELLED"]), RefundOutcome::Failed);
+    }
+
+    #[test]
+    fn the_payer_comes_back_with_the_payment_id() {
+        let (back, canceled) = return_urls("https://shop.example/paid?cart=7", "pay_1").unwrap();
+        assert_eq!(back, "https://shop.example/paid?cart=7&obol_payment=pay_1");
+        assert_eq!(
+            canceled,
+            "https://shop.example/paid?cart=7&obol_payment=pay_1&obol_outcome=canceled"
+        );
+    }
 
     #[test]
     fn request_ids_fit_paypals_limit() {

@@ -412,11 +412,10 @@ mod rail_calls {
         yen.asset = AssetCode::new("KWD").unwrap();
         assert!(paypal.authorize(&yen).await.is_err());
         for hostile in ["../v1/oauth2/token", "O1/capture", "O1?x=1", "", "é"] {
-            assert!(
-                paypal.complete_action(hostile).await.is_err(),
-                "{hostile:?}"
-            );
-            assert!(paypal.cancel(hostile).await.is_err(), "{hostile:?}");
+            let refused = paypal.complete_action(hostile).await.unwrap_err();
+            assert_eq!(refused.code(), "invalid_request", "{hostile:?}");
+            let refused = paypal.cancel(hostile).await.unwrap_err();
+            assert_eq!(refused.code(), "invalid_request", "{hostile:?}");
         }
         assert_eq!(rail.fake.calls(Method::GET, "*"), 0, "nothing was sent");
         assert_eq!(rail.fake.calls(Method::POST, ORDERS), 0);
@@ -533,6 +532,20 @@ mod rail_calls {
             None
         );
 
+        // A certificate from anywhere but PayPal is refused before PayPal is asked.
+        let verify = "/v1/notifications/verify-webhook-signature";
+        let asked = rail.fake.calls(Method::POST, verify);
+        let (mut foreign, body) = rail.fake.signed_delivery(&dispute, now);
+        foreign[3].1 = "https://evil.example/cert.pem".into();
+        assert_eq!(refused(foreign, body).await, "webhook_signature_invalid");
+        assert_eq!(rail.fake.calls(Method::POST, verify), asked);
+        // Verification is never retried (anyone can post deliveries).
+        rail.fake
+            .inject(Method::POST, verify, FakeFault::Status(429));
+        let (headers, body) = rail.fake.signed_delivery(&dispute, now);
+        assert_eq!(refused(headers, body).await, "provider_unavailable");
+        assert_eq!(rail.fake.calls(Method::POST, verify), asked + 1);
+
         // PayPal down while verifying: refused for now, so PayPal delivers again.
         rail.fake.inject(
             Method::POST,
@@ -541,5 +554,182 @@ mod rail_calls {
         );
         let (headers, body) = rail.fake.signed_delivery(&dispute, now);
         assert_eq!(refused(headers, body).await, "provider_timeout");
+    }
+
+    #[tokio::test]
+    async fn a_refund_split_over_captures_is_never_undone_halfway() {
+        let rail = PayPalRail::start().await;
+        let order = paid(&rail, "r1", 1000, CaptureMethod::Manual).await;
+        let capturer = rail.paypal.capturer().unwrap();
+        capturer
+            .capture(&order, "r1:cap:1", 300, false)
+            .await
+            .unwrap();
+        capturer
+            .capture(&order, "r1:cap:2", 500, true)
+            .await
+            .unwrap();
+        let refunder = rail.paypal.refunder().unwrap();
+        let refund = RefundId::derived("split");
+        // The first part goes through, the second meets a PayPal that keeps failing.
+        for _ in 0..4 {
+            rail.fake.inject(
+                Method::POST,
+                &format!(
+                    "/v2/payments/captures/{}/refund",
+                    capture_n(&rail, &order, 1)
+                ),
+                FakeFault::Status(500),
+            );
+        }
+        let unknown = refunder.refund(&order, &refund, 700).await.unwrap_err();
+        assert_eq!(unknown.code(), "provider_timeout", "{unknown}");
+        assert_eq!(rail.fake.totals(&order), (800, 300), "part of it went back");
+        // Asked again (status sync does), the part made is counted and the rest sent.
+        assert_eq!(
+            refunder.refund(&order, &refund, 700).await.unwrap(),
+            RefundOutcome::Succeeded
+        );
+        assert_eq!(rail.fake.totals(&order), (800, 700));
+
+        // Refunded outside Obol: what PayPal can still give back is less than asked, and
+        // nothing is sent.
+        rail.fake
+            .refund_out_of_band(&capture_n(&rail, &order, 1), 100);
+        let short = refunder
+            .refund(&order, &RefundId::derived("short"), 100)
+            .await
+            .unwrap_err();
+        assert_eq!(short.code(), "invalid_transaction", "{short}");
+        assert_eq!(rail.fake.totals(&order), (800, 800));
+    }
+
+    /// The id of `order`'s capture number `n` (0-based).
+    fn capture_n(rail: &PayPalRail, order: &str, n: usize) -> String {
+        rail.fake.captures_of(order)[n].clone()
+    }
+
+    #[tokio::test]
+    async fn a_5xx_then_a_refusal_is_unknown_not_unavailable() {
+        let rail = PayPalRail::start().await;
+        let order = paid(&rail, "u1", 500, CaptureMethod::Automatic).await;
+        let path = format!(
+            "/v2/payments/captures/{}/refund",
+            capture_n(&rail, &order, 0)
+        );
+        rail.fake
+            .inject(Method::POST, &path, FakeFault::Status(500));
+        for _ in 0..3 {
+            rail.fake
+                .inject(Method::POST, &path, FakeFault::Status(429));
+        }
+        let refused = rail
+            .paypal
+            .refunder()
+            .unwrap()
+            .refund(&order, &RefundId::derived("u1"), 200)
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), "provider_timeout", "{refused}");
+    }
+
+    #[tokio::test]
+    async fn a_capture_paypal_already_took_is_never_cancelled_or_miscounted() {
+        let rail = PayPalRail::start().await;
+        let order = paid(&rail, "x1", 1000, CaptureMethod::Manual).await;
+        // A capture whose answer Obol never got, then a cancel: refused, money was taken.
+        rail.fake.capture_out_of_band(&order, 1000, true);
+        let refused = rail
+            .paypal
+            .canceler()
+            .unwrap()
+            .cancel(&order)
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), "invalid_transaction", "{refused}");
+
+        // The same capture key asked for another amount: PayPal replays the first answer,
+        // which is not this capture.
+        let other = paid(&rail, "x2", 1000, CaptureMethod::Manual).await;
+        let capturer = rail.paypal.capturer().unwrap();
+        capturer
+            .capture(&other, "x2:cap:0", 500, false)
+            .await
+            .unwrap();
+        let conflict = capturer
+            .capture(&other, "x2:cap:0", 300, false)
+            .await
+            .unwrap_err();
+        assert_eq!(conflict.code(), "idempotency_conflict", "{conflict}");
+        assert_eq!(rail.fake.totals(&other), (500, 0));
+    }
+
+    #[tokio::test]
+    async fn a_pending_capture_is_unknown_until_paypal_completes_it() {
+        let rail = PayPalRail::start().await;
+        let order = paid(&rail, "p1", 900, CaptureMethod::Manual).await;
+        rail.fake.set_captures_pending(true);
+        let capturer = rail.paypal.capturer().unwrap();
+        let waiting = capturer
+            .capture(&order, "p1:cap:0", 900, true)
+            .await
+            .unwrap_err();
+        assert_eq!(waiting.code(), "provider_timeout");
+        rail.fake.complete_pending_captures();
+        capturer
+            .capture(&order, "p1:cap:0", 900, true)
+            .await
+            .unwrap();
+        assert_eq!(rail.fake.totals(&order), (900, 0), "captured once");
+    }
+
+    #[tokio::test]
+    async fn a_request_id_paypal_forgot_makes_a_fresh_order_that_moves_no_money() {
+        let rail = PayPalRail::start().await;
+        let attempt = request("forgot", 300, CaptureMethod::Automatic);
+        rail.fake
+            .inject(Method::POST, ORDERS, FakeFault::HangAfterEffect);
+        assert!(
+            rail.paypal
+                .authorizer()
+                .unwrap()
+                .authorize(&attempt)
+                .await
+                .is_err()
+        );
+        // PayPal keeps order request ids for hours; past that, the replay is a new order.
+        rail.fake.set_request_id_retention(Duration::ZERO);
+        let ChargeStatus::Found(ChargeOutcome::RequiresAction {
+            reference,
+            redirect_url,
+        }) = rail
+            .paypal
+            .status_sync()
+            .unwrap()
+            .attempt_status(&attempt, None)
+            .await
+            .unwrap()
+        else {
+            panic!("the replay waits for the payer")
+        };
+        let custom = attempt.payment_id.to_string();
+        assert_eq!(rail.fake.orders_for(&custom), 2);
+        assert_eq!(
+            rail.fake.charges_for(&custom),
+            0,
+            "neither order moved money"
+        );
+        approve(&redirect_url).await;
+        rail.paypal
+            .authorizer()
+            .unwrap()
+            .complete_action(&reference)
+            .await
+            .unwrap();
+        assert_eq!(
+            rail.fake.charges_for(&custom),
+            1,
+            "only the order shown was paid"
+        );
     }
 }

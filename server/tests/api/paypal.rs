@@ -67,7 +67,14 @@ async fn a_paypal_checkout_is_approved_captured_in_parts_refunded_and_disputed()
     let link = waiting.str("next_action_url");
     assert!(link.starts_with(&rail.fake.base_url()), "{link}");
 
-    approve(&link).await;
+    // The payer comes back to the shop with the payment's id and PayPal's order token.
+    let back = approve(&link).await;
+    assert!(
+        back.starts_with("https://shop.example/paypal/return?obol_payment=")
+            && back.contains(&format!("obol_payment={id}"))
+            && back.contains(&format!("token={order}")),
+        "{back}"
+    );
     let held = h
         .post(
             &format!("/v1/payments/{id}/complete_action"),

@@ -14,7 +14,10 @@
 //! - `POST /v1/notifications/verify-webhook-signature`, which answers `SUCCESS` only for a
 //!   delivery this fake signed, with the same bytes and webhook id;
 //! - `PayPal-Request-Id`: a POST sent again under the same id is answered with the first 2xx
-//!   answer and changes nothing;
+//!   answer and changes nothing, for as long as PayPal keeps ids (6 hours by default; a test
+//!   can shorten it);
+//! - captures may be left `PENDING` (and completed later), and an authorization may be
+//!   captured up to 115% of its amount, as PayPal allows;
 //! - injected faults: an error status before any effect (500, 429, 503…), a call that never
 //!   answers, or one that takes effect and then never answers.
 
@@ -129,7 +132,9 @@ struct State {
     authorizations: HashMap<String, Authorization>,
     captures: HashMap<String, Capture>,
     refunds: HashMap<String, Refund>,
-    replies: HashMap<(String, String), Reply>,
+    replies: HashMap<(String, String), (Instant, Reply)>,
+    retention: Duration,
+    captures_pending: bool,
     faults: Vec<(Method, String, FakeFault)>,
     requests: Vec<(Method, String)>,
 }
@@ -161,6 +166,7 @@ impl FakePayPal {
         let state = Arc::new(Mutex::new(State {
             base: format!("http://{addr}/"),
             token_lifetime: 32_400,
+            retention: Duration::from_secs(6 * 3600),
             payer: Some(Payer::Approves),
             ..State::default()
         }));
@@ -207,6 +213,47 @@ impl FakePayPal {
     /// Seconds a new access token lives.
     pub fn set_token_lifetime(&self, seconds: u64) {
         self.with(|s| s.token_lifetime = seconds);
+    }
+
+    /// How long a `PayPal-Request-Id` is remembered.
+    pub fn set_request_id_retention(&self, retention: Duration) {
+        self.with(|s| s.retention = retention);
+    }
+
+    /// Leaves new captures `PENDING` (true) or completes them at once (false, the default).
+    pub fn set_captures_pending(&self, pending: bool) {
+        self.with(|s| s.captures_pending = pending);
+    }
+
+    /// Completes every pending capture, as PayPal does once the funds clear.
+    pub fn complete_pending_captures(&self) {
+        self.with(|s| {
+            for capture in s.captures.values_mut() {
+                if capture.status == "PENDING" {
+                    capture.status = "COMPLETED".into();
+                }
+            }
+        });
+    }
+
+    /// Captures `amount` of `order`'s authorization as a call Obol never heard the answer of.
+    pub fn capture_out_of_band(&self, order: &str, amount: i128, final_capture: bool) {
+        self.with(|s| {
+            let authorization = s.orders[order].authorization.clone().unwrap();
+            let currency = s.orders[order].currency.clone();
+            let body = json!({"amount": money(amount, &currency), "final_capture": final_capture});
+            let (status, _) = s.capture_authorization(&authorization, &body);
+            assert!(status.is_success());
+        });
+    }
+
+    /// Refunds `amount` of `capture` outside Obol (from PayPal's dashboard).
+    pub fn refund_out_of_band(&self, capture: &str, amount: i128) {
+        self.with(|s| {
+            let currency = s.orders[&s.captures[capture].order].currency.clone();
+            let (status, _) = s.refund(capture, &json!({"amount": money(amount, &currency)}));
+            assert!(status.is_success());
+        });
     }
 
     /// Makes every token issued so far invalid.
@@ -269,6 +316,16 @@ impl FakePayPal {
                 .values()
                 .filter(|o| o.custom_id.as_deref() == Some(custom_id))
                 .count()
+        })
+    }
+
+    /// The captures of `order`, oldest first.
+    pub fn captures_of(&self, order: &str) -> Vec<String> {
+        self.with(|s| {
+            s.orders
+                .get(order)
+                .map(|o| o.captures.clone())
+                .unwrap_or_default()
         })
     }
 
@@ -496,9 +553,11 @@ impl State {
                 .into_response();
         }
         let request_id = header(headers, "paypal-request-id").map(str::to_owned);
+        let retention = self.retention;
+        self.replies.retain(|_, (at, _)| at.elapsed() < retention);
         if *method == Method::POST
             && let Some(id) = &request_id
-            && let Some(earlier) = self.replies.get(&(path.to_owned(), id.clone()))
+            && let Some((_, earlier)) = self.replies.get(&(path.to_owned(), id.clone()))
         {
             return reply(earlier.clone());
         }
@@ -552,7 +611,8 @@ impl State {
             && answer.0.is_success()
             && let Some(id) = request_id
         {
-            self.replies.insert((path.to_owned(), id), answer.clone());
+            self.replies
+                .insert((path.to_owned(), id), (Instant::now(), answer.clone()));
         }
         if answer.0 == StatusCode::NO_CONTENT {
             return StatusCode::NO_CONTENT.into_response();
@@ -618,12 +678,14 @@ impl State {
         }
         order.status = "APPROVED".into();
         order.payer = payer;
-        match &order.return_url {
-            Some(url) => (
-                StatusCode::FOUND,
-                [("location", format!("{url}?token={id}&PayerID=FAKEPAYER42"))],
-            )
-                .into_response(),
+        match order.return_url.as_deref().map(url::Url::parse) {
+            Some(Ok(mut back)) => {
+                back.query_pairs_mut()
+                    .append_pair("token", &id)
+                    .append_pair("PayerID", "FAKEPAYER42");
+                (StatusCode::FOUND, [("location", back.to_string())]).into_response()
+            }
+            Some(Err(_)) => (StatusCode::BAD_REQUEST, "bad return_url").into_response(),
             None => (StatusCode::OK, "approved").into_response(),
         }
     }
@@ -807,7 +869,7 @@ impl State {
         (StatusCode::CREATED, self.order_json(&self.orders[id]))
     }
 
-    fn capture_authorization(&mut self, id: &str, body: &Value) -> Reply {
+    pub(crate) fn capture_authorization(&mut self, id: &str, body: &Value) -> Reply {
         let Some(authorization) = self.authorizations.get(id).cloned() else {
             return not_found();
         };
@@ -833,10 +895,12 @@ impl State {
             }
         }
         let currency = self.orders[&authorization.order].currency.clone();
+        // PayPal lets an authorization be captured up to 115% of its amount.
+        let allowed = authorization.amount * 115 / 100;
         let amount = match Self::part(
             &body["amount"],
             &currency,
-            authorization.amount - authorization.captured,
+            allowed - authorization.captured,
             (
                 "MAX_CAPTURE_AMOUNT_EXCEEDED",
                 "Capture amount exceeds allowable limit.",
@@ -853,7 +917,11 @@ impl State {
             authorization: Some(id.to_owned()),
             amount,
             refunded: 0,
-            status: "COMPLETED".into(),
+            status: if self.captures_pending {
+                "PENDING".into()
+            } else {
+                "COMPLETED".into()
+            },
             final_capture,
             refunds: Vec::new(),
         };
@@ -866,7 +934,7 @@ impl State {
             .push(capture);
         let held = self.authorizations.get_mut(id).unwrap();
         held.captured += amount;
-        held.status = if final_capture || held.captured == held.amount {
+        held.status = if final_capture || held.captured >= held.amount {
             "CAPTURED".into()
         } else {
             "PARTIALLY_CAPTURED".into()
@@ -901,7 +969,7 @@ impl State {
         }
     }
 
-    fn refund(&mut self, id: &str, body: &Value) -> Reply {
+    pub(crate) fn refund(&mut self, id: &str, body: &Value) -> Reply {
         let Some(capture) = self.captures.get(id).cloned() else {
             return not_found();
         };

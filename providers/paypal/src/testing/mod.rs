@@ -35,14 +35,15 @@ impl PayPalRail {
 }
 
 /// Follows an approval link as the payer's browser would: PayPal answers by sending the payer
-/// back to the shop.
-pub async fn approve(redirect_url: &str) {
+/// back to the shop, at the returned URL.
+pub async fn approve(redirect_url: &str) -> String {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
     let answer = client.get(redirect_url).send().await.unwrap();
     assert_eq!(answer.status(), 302, "the payer was not sent back");
+    answer.headers()["location"].to_str().unwrap().to_owned()
 }
 
 #[async_trait]
@@ -68,7 +69,7 @@ impl RailHarness for PayPalRail {
     }
 
     async fn complete_customer_action(&self, redirect_url: &str) {
-        approve(redirect_url).await;
+        let _ = approve(redirect_url).await;
     }
 
     fn dispute_opened(
