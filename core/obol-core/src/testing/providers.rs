@@ -349,6 +349,37 @@ pub async fn a_crash_at_each_recovery_point(store: Arc<dyn Store>, rail: &dyn Ra
     super::conformance::assert_balanced(store.as_ref()).await;
 }
 
+/// An authorization left uncaptured past the capture window expires: the payment is
+/// canceled, the hold released in the ledger, and the rail refuses to capture it any more.
+pub async fn an_uncaptured_authorization_expires(store: Arc<dyn Store>, rail: &dyn RailHarness) {
+    let provider = rail.provider();
+    let name = provider.name().to_owned();
+    let (payments, clock) = engine(store.clone(), vec![provider.clone()], 313).await;
+    let payment = with_card(&payments, rail, &name, TestCard::Approved, 900, true).await;
+    let held = confirmed(&payments, rail, &payment.id).await;
+    assert_eq!(held.state.status, PaymentStatus::RequiresCapture);
+    assert_eq!(merchant(&payments, &rail.asset()).await, (0, 900));
+    let window = Duration::from_secs(7 * 24 * 3600);
+    clock.advance(window + Duration::from_secs(60));
+    let expired = payments
+        .expire_stale(window, Duration::from_secs(24 * 3600))
+        .await
+        .unwrap();
+    assert_eq!(expired, 1);
+    let after = payments.payment(&payment.id).await.unwrap();
+    assert_eq!(after.state.status, PaymentStatus::Canceled);
+    assert_eq!(merchant(&payments, &rail.asset()).await, (0, 0));
+    let reference = after.provider_reference.clone().unwrap();
+    let late = provider
+        .capturer()
+        .unwrap()
+        .capture(&reference, "after-expiry", 900, true)
+        .await;
+    assert!(late.is_err(), "the rail still held the authorization");
+    agrees(&payments, rail, &payment.id).await;
+    super::conformance::assert_balanced(store.as_ref()).await;
+}
+
 /// A dispute opened by the rail's webhook holds the money once, however often it is sent.
 pub async fn a_webhook_dispute(store: Arc<dyn Store>, rail: &dyn RailHarness) {
     let provider = rail.provider();
@@ -458,6 +489,15 @@ macro_rules! rail_conformance {
             let rail = $new_rail().await;
             $crate::testing::providers::a_crash_at_each_recovery_point($new_store().await, &rail)
                 .await;
+        }
+        #[tokio::test]
+        async fn rail_an_uncaptured_authorization_expires() {
+            let rail = $new_rail().await;
+            $crate::testing::providers::an_uncaptured_authorization_expires(
+                $new_store().await,
+                &rail,
+            )
+            .await;
         }
         #[tokio::test]
         async fn rail_a_webhook_dispute() {
