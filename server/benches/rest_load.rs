@@ -1,8 +1,10 @@
 //! Load over REST against the real binary: payments created and confirmed in one call
 //! (sandbox card, automatic capture) by concurrent clients with an API key, on SQLite and
 //! PostgreSQL, all services in one process and then split (gateway + payments, ledger and
-//! auth services over gRPC with mutual TLS). Prints payments/s, p50/p99 latency and the
-//! latency the gateway hop adds.
+//! auth services over gRPC with mutual TLS), and on PostgreSQL two all-in-one replicas on one
+//! database with the load spread over both. Prints payments/s, p50/p99 latency, the latency
+//! the gateway hop adds and, where PostgreSQL has `pg_stat_statements` loaded, the statements
+//! (each one round trip) per payment and the busiest ones.
 //!
 //! `cargo bench -p obol-server --bench rest_load -- [--seconds 60] [--clients 64]
 //! [--only sqlite|postgres]`
@@ -103,12 +105,15 @@ struct Outcome {
     latencies: Vec<u64>,
 }
 
-async fn load(base: &str, key: &str, clients: usize, seconds: u64) -> (Outcome, Duration) {
+async fn load(bases: &[String], key: &str, clients: usize, seconds: u64) -> (Outcome, Duration) {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)
         .build()
         .unwrap();
-    let url = Arc::new(format!("{base}/v1/payments"));
+    let urls: Vec<Arc<String>> = bases
+        .iter()
+        .map(|base| Arc::new(format!("{base}/v1/payments")))
+        .collect();
     let body = serde_json::json!({
         "amount": "1999", "asset": "USD", "confirm": true,
         "payment_method": {"card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2099, "cvc": "123"}},
@@ -127,7 +132,9 @@ async fn load(base: &str, key: &str, clients: usize, seconds: u64) -> (Outcome, 
     let deadline = warm + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
     for worker in 0..clients {
-        let (client, url, body, key) = (client.clone(), url.clone(), body.clone(), key.to_owned());
+        // Clients are spread over the servers in turn.
+        let url = urls[worker % urls.len()].clone();
+        let (client, body, key) = (client.clone(), body.clone(), key.to_owned());
         tasks.push(tokio::spawn(async move {
             let mut outcome = Outcome {
                 done: 0,
@@ -215,8 +222,13 @@ struct Figures {
     errors: usize,
 }
 
-fn measure(base: &str, key: &str, options: &Options, runtime: &tokio::runtime::Runtime) -> Figures {
-    let (outcome, elapsed) = runtime.block_on(load(base, key, options.clients, options.seconds));
+fn measure(
+    bases: &[String],
+    key: &str,
+    options: &Options,
+    runtime: &tokio::runtime::Runtime,
+) -> Figures {
+    let (outcome, elapsed) = runtime.block_on(load(bases, key, options.clients, options.seconds));
     let mut latencies = outcome.latencies;
     latencies.sort_unstable();
     let millis = u64::try_from(elapsed.as_millis())
@@ -295,18 +307,106 @@ fn with(env: &[(String, String)], more: &[(&str, String)]) -> Vec<(String, Strin
     all
 }
 
+/// Statements PostgreSQL ran for the bench database, from `pg_stat_statements` (when the
+/// server loads it): reset before a run, read after, and divided by the payments the run
+/// stored.
+struct Statements {
+    url: String,
+    database: String,
+}
+
+impl Statements {
+    fn psql(&self, sql: &str) -> Option<String> {
+        let output = Command::new("psql")
+            .args([self.url.as_str(), "-Atq", "-F", "|", "-c", sql])
+            .output()
+            .ok()?;
+        output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    }
+
+    /// Resets the counters; the payments stored so far.
+    fn start(&self) -> Option<u64> {
+        self.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")?;
+        self.psql("SELECT pg_stat_statements_reset()")?;
+        self.psql("SELECT count(*) FROM payments")?.parse().ok()
+    }
+
+    /// Prints statements per payment since `start` and the five busiest statements.
+    fn report(&self, label: &str, deployment: &str, before: Option<u64>) {
+        let Some(before) = before else {
+            println!(
+                "rest     {label:<8} {deployment:<10} statements: pg_stat_statements is not loaded (shared_preload_libraries)"
+            );
+            return;
+        };
+        let after: u64 = self
+            .psql("SELECT count(*) FROM payments")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(before);
+        let scope = format!(
+            "FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = '{}') \
+             AND query NOT LIKE '%pg_stat_statements%' AND query NOT LIKE 'SELECT count(*) FROM payments%'",
+            self.database
+        );
+        let calls: u64 = self
+            .psql(&format!("SELECT coalesce(sum(calls), 0) {scope}"))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        let payments = after.saturating_sub(before).max(1);
+        println!(
+            "rest     {label:<8} {deployment:<10} statements/payment {}.{:02} ({calls} statements, {payments} payments; each statement one round trip)",
+            calls / payments,
+            calls % payments * 100 / payments,
+        );
+        let top = self
+            .psql(&format!(
+                "SELECT calls, left(regexp_replace(query, '\\s+', ' ', 'g'), 70) {scope} ORDER BY calls DESC LIMIT 6"
+            ))
+            .unwrap_or_default();
+        for line in top.lines() {
+            let (calls, query) = line.split_once('|').unwrap_or((line, ""));
+            let per: u64 = calls.parse().unwrap_or(0);
+            println!(
+                "           {:>3}.{:02}/payment  {query}",
+                per / payments,
+                per % payments * 100 / payments
+            );
+        }
+    }
+}
+
 fn run(
     label: &str,
     env: Vec<(String, String)>,
     options: &Options,
     runtime: &tokio::runtime::Runtime,
+    statements: Option<&Statements>,
 ) {
     let key = api_key(&env);
     let server = Server::start(&env, "all");
-    let together = measure(&server.base, &key, options, runtime);
+    let counted = statements.and_then(Statements::start);
+    let together = measure(std::slice::from_ref(&server.base), &key, options, runtime);
+    print(label, "all-in-one", options, &together);
+    if let Some(statements) = statements {
+        statements.report(label, "all-in-one", counted);
+    }
     let together_read = read_latency(&server.base, &key, runtime);
     server.stop();
-    print(label, "all-in-one", options, &together);
+    if let Some(statements) = statements {
+        // Two replicas on one database, as a Kubernetes deployment runs them.
+        let replicas = [Server::start(&env, "all"), Server::start(&env, "all")];
+        let bases: Vec<String> = replicas.iter().map(|r| r.base.clone()).collect();
+        let counted = statements.start();
+        let both = measure(&bases, &key, options, runtime);
+        for replica in replicas {
+            replica.stop();
+        }
+        print(label, "2 replicas", options, &both);
+        statements.report(label, "2 replicas", counted);
+    }
 
     let certs = tempfile::tempdir().unwrap();
     certificates(certs.path());
@@ -331,7 +431,7 @@ fn run(
         services.push(service);
     }
     let gateway = Server::start(&with(&env, &gateway_env), "gateway");
-    let split = measure(&gateway.base, &key, options, runtime);
+    let split = measure(std::slice::from_ref(&gateway.base), &key, options, runtime);
     let split_read = read_latency(&gateway.base, &key, runtime);
     gateway.stop();
     for service in services {
@@ -364,7 +464,7 @@ fn main() {
             ("OBOL_DATA_DIR".to_owned(), dir.path().display().to_string()),
             ("OBOL_KEY_ENCRYPTION_KEY".to_owned(), kek.clone()),
         ];
-        run("sqlite", env, &options, &runtime);
+        run("sqlite", env, &options, &runtime, None);
     }
     if options.only.as_deref().is_none_or(|o| o == "postgres") {
         let database = format!("obol_load_{}", std::process::id());
@@ -380,12 +480,16 @@ fn main() {
         psql(&format!("CREATE DATABASE {database}"));
         let dir = tempfile::tempdir().unwrap();
         let url = admin.rsplit_once('/').unwrap().0.to_owned() + "/" + &database;
+        let statements = Statements {
+            url: url.clone(),
+            database: database.clone(),
+        };
         let env = vec![
             ("OBOL_DATA_DIR".to_owned(), dir.path().display().to_string()),
             ("OBOL_KEY_ENCRYPTION_KEY".to_owned(), kek.clone()),
             ("OBOL_DATABASE_URL".to_owned(), url),
         ];
-        run("postgres", env, &options, &runtime);
+        run("postgres", env, &options, &runtime, Some(&statements));
         psql(&format!("DROP DATABASE {database}"));
     }
 }

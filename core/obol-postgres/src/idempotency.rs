@@ -16,24 +16,41 @@ impl IdempotencyStore for PostgresStore {
         now: Timestamp,
         lease_until: Timestamp,
     ) -> Result<Claim> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        // The insert either claims the key or waits for whoever is inserting it to commit.
-        let inserted = sqlx::query(
-            "INSERT INTO idempotency_keys (key, request_hash, lease_until, claimed_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING",
-        )
-        .bind(key)
-        .bind(request_hash)
-        .bind(lease_until.as_micros())
-        .bind(now.as_micros())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?
-        .rows_affected();
-        let claim = if inserted == 1 {
-            Claim::Started {
+        // A new key (the common case) is claimed by one statement: the insert either claims
+        // it or waits for whoever is inserting it to commit.
+        let insert = || {
+            sqlx::query(
+                "INSERT INTO idempotency_keys (key, request_hash, lease_until, claimed_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(key)
+            .bind(request_hash)
+            .bind(lease_until.as_micros())
+            .bind(now.as_micros())
+        };
+        let claimed = |inserted: u64| {
+            (inserted == 1).then_some(Claim::Started {
                 claimed_at: Some(now),
-            }
+            })
+        };
+        let inserted = insert()
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        if let Some(claim) = claimed(inserted) {
+            return Ok(claim);
+        }
+        // The key exists: read it and maybe renew its lease in one transaction (it may have
+        // been released in between, so the insert is tried again first).
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let inserted = insert()
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        let claim = if let Some(claim) = claimed(inserted) {
+            claim
         } else {
             let row = sqlx::query(
                 "SELECT request_hash, response, lease_until, claimed_at FROM idempotency_keys \

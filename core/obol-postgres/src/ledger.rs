@@ -182,25 +182,58 @@ async fn update_balances(conn: &mut PgConnection, writes: &BatchWrites) -> Resul
     Ok(())
 }
 
+/// New holds and the final state of changed ones, in one statement.
+async fn upsert_holds(conn: &mut PgConnection, writes: &BatchWrites) -> Result<()> {
+    let holds: Vec<&Hold> = writes
+        .new_holds
+        .iter()
+        .chain(&writes.updated_holds)
+        .collect();
+    if holds.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO holds (id, entries, posted, status, expires_at, created_at) \
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], \
+         $6::int8[]) \
+         ON CONFLICT (id) DO UPDATE SET posted = excluded.posted, status = excluded.status",
+    )
+    .bind(id_strings(holds.iter().map(|h| &h.id)))
+    .bind(
+        holds
+            .iter()
+            .map(|h| entries_json(&h.entries))
+            .collect::<Result<Vec<_>>>()?,
+    )
+    .bind(
+        holds
+            .iter()
+            .map(|h| to_json(&h.posted))
+            .collect::<Result<Vec<_>>>()?,
+    )
+    .bind(holds.iter().map(|h| h.status.as_str()).collect::<Vec<_>>())
+    .bind(
+        holds
+            .iter()
+            .map(|h| h.expires_at.map(Timestamp::as_micros))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        holds
+            .iter()
+            .map(|h| h.created_at.as_micros())
+            .collect::<Vec<_>>(),
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
 pub(crate) async fn persist(conn: &mut PgConnection, writes: &BatchWrites) -> Result<()> {
     insert_records(conn, writes).await?;
     insert_entries(conn, writes).await?;
-    for hold in writes.new_holds.iter().chain(&writes.updated_holds) {
-        sqlx::query(
-            "INSERT INTO holds (id, entries, posted, status, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (id) DO UPDATE SET posted = excluded.posted, status = excluded.status",
-        )
-        .bind(hold.id.to_string())
-        .bind(entries_json(&hold.entries)?)
-        .bind(to_json(&hold.posted)?)
-        .bind(hold.status.as_str())
-        .bind(hold.expires_at.map(Timestamp::as_micros))
-        .bind(hold.created_at.as_micros())
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error)?;
-    }
+    upsert_holds(conn, writes).await?;
     for (target, reversal) in &writes.reversals {
         sqlx::query("UPDATE transactions SET reversed_by = $1 WHERE id = $2")
             .bind(reversal.to_string())

@@ -9,6 +9,7 @@ mod auth;
 mod customers;
 mod idempotency;
 mod ledger;
+mod payment_writer;
 mod payments;
 mod rows;
 #[cfg(feature = "testing")]
@@ -24,6 +25,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    payments: payment_writer::PaymentWriter,
 }
 
 impl PostgresStore {
@@ -75,7 +77,8 @@ impl PostgresStore {
             .await
             .map_err(|e| Error::unavailable(format!("PostgreSQL migration failed: {e}")))?;
         tracing::debug!(?schema, "PostgreSQL store open");
-        Ok(PostgresStore { pool })
+        let payments = payment_writer::PaymentWriter::spawn(pool.clone());
+        Ok(PostgresStore { pool, payments })
     }
 
     /// The connection pool (for admin tasks and benchmarks).

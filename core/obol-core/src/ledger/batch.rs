@@ -171,6 +171,33 @@ pub struct BatchWrites {
     pub balances: Vec<(AccountId, Balance)>,
 }
 
+impl BatchWrites {
+    /// Adds what a later batch on the same state wrote: rows appended, and for holds and
+    /// balances the later final state kept (one row write per hold and account, however many
+    /// batches touched it: hot accounts are written once per group commit).
+    pub fn absorb(&mut self, later: BatchWrites) {
+        self.records.extend(later.records);
+        self.entries.extend(later.entries);
+        self.reversals.extend(later.reversals);
+        self.new_holds.extend(later.new_holds);
+        for hold in later.updated_holds {
+            if let Some(slot) = self.new_holds.iter_mut().find(|h| h.id == hold.id) {
+                *slot = hold;
+            } else if let Some(slot) = self.updated_holds.iter_mut().find(|h| h.id == hold.id) {
+                *slot = hold;
+            } else {
+                self.updated_holds.push(hold);
+            }
+        }
+        for (account, balance) in later.balances {
+            match self.balances.iter_mut().find(|(id, _)| *id == account) {
+                Some(slot) => slot.1 = balance,
+                None => self.balances.push((account, balance)),
+            }
+        }
+    }
+}
+
 /// For writes whose commands must all succeed together (a payment's postings): the first
 /// failure, if any.
 pub fn all_committed(results: Vec<Result<Transaction>>) -> Result<()> {

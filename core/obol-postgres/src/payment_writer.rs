@@ -1,0 +1,475 @@
+//! Group commit for payment writes: every payment write of this process (with its ledger
+//! commands, refunds, disputes and outbox events) goes to one writer task, which commits what
+//! has queued up in one transaction and answers each caller once that transaction is durable.
+//!
+//! Inside a batch each write stands alone: its expected versions are checked against the rows
+//! it locked, and its ledger commands are applied on a copy of the batch's state, so a write
+//! that fails (a version that moved, insufficient funds) fails by itself and its neighbours
+//! commit. Rows are locked in one fixed order (payments, children, then the ledger's
+//! transactions, holds and accounts, each sorted by id), so several processes on one database
+//! wait for each other but never deadlock; a serialization failure, a deadlock or a new id
+//! taken by another process retries the batch, unseen by the callers. Hot accounts (a
+//! merchant's balance, clearing, fees) get one row write per batch, not one per payment.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::Duration;
+
+use obol_core::ledger::batch::{self, BatchWrites};
+use obol_core::ledger::codec::to_json;
+use obol_core::payments::{Child, Event, Payment, PaymentWrite};
+use obol_core::{Error, Result, Timestamp};
+use sqlx::{PgConnection, PgPool, Row};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::db_error;
+use crate::ledger::{load_state, persist};
+
+/// The most writes one transaction commits.
+const MAX_BATCH: usize = 256;
+/// How often a batch that collided with another writer is tried again.
+const RETRIES: u32 = 8;
+
+/// One caller's write and where its answer goes.
+struct Job {
+    write: PaymentWrite,
+    now: Timestamp,
+    answer: oneshot::Sender<Result<()>>,
+}
+
+/// The handle callers write through; the task stops when the last handle is dropped.
+#[derive(Debug, Clone)]
+pub(crate) struct PaymentWriter {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl PaymentWriter {
+    /// Starts the writer task on the current tokio runtime. (One: batches in flight at once
+    /// would only wait for each other on the hot accounts' rows; measured slower.)
+    pub(crate) fn spawn(pool: PgPool) -> Self {
+        let (jobs, queue) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(run(pool, queue));
+        PaymentWriter { jobs }
+    }
+
+    /// Writes `write` with the next batch; answers once it is committed (or refused alone).
+    pub(crate) async fn write(&self, write: PaymentWrite, now: Timestamp) -> Result<()> {
+        let (answer, answered) = oneshot::channel();
+        let stopped = || Error::unavailable("the PostgreSQL payment writer stopped");
+        self.jobs
+            .send(Job { write, now, answer })
+            .await
+            .map_err(|_| stopped())?;
+        answered.await.map_err(|_| stopped())?
+    }
+}
+
+/// The writer: takes what has queued, commits it, and again.
+async fn run(pool: PgPool, mut queue: mpsc::Receiver<Job>) {
+    let mut waiting: VecDeque<Job> = VecDeque::new();
+    loop {
+        if waiting.is_empty() {
+            match queue.recv().await {
+                Some(job) => waiting.push_back(job),
+                None => return,
+            }
+        }
+        while waiting.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => waiting.push_back(job),
+                Err(_) => break,
+            }
+        }
+        let batch = next_batch(&mut waiting);
+        commit(&pool, batch).await;
+    }
+}
+
+/// The next batch: queued writes in order, at most one per payment and per refund or
+/// dispute (a second write of the same row was computed from the first one's result, so it
+/// waits for the next batch).
+fn next_batch(waiting: &mut VecDeque<Job>) -> Vec<Job> {
+    let mut payments = HashSet::new();
+    let mut children = HashSet::new();
+    let mut batch = Vec::new();
+    let mut later = VecDeque::new();
+    while let Some(job) = waiting.pop_front() {
+        let fresh = !payments.contains(&job.write.payment.id)
+            && job
+                .write
+                .children
+                .iter()
+                .all(|c| !children.contains(c.child.id()));
+        if fresh && batch.len() < MAX_BATCH {
+            payments.insert(job.write.payment.id.clone());
+            children.extend(job.write.children.iter().map(|c| c.child.id().to_owned()));
+            batch.push(job);
+        } else {
+            later.push_back(job);
+        }
+    }
+    *waiting = later;
+    batch
+}
+
+/// Commits `batch`, retrying collisions with other writers; a batch the database refuses for
+/// another reason is written one job at a time, so one bad write fails alone.
+async fn commit(pool: &PgPool, batch: Vec<Job>) {
+    let mut attempt = 0;
+    let outcome = loop {
+        match try_batch(pool, &batch).await {
+            Err(Error::Contention { .. }) if attempt < RETRIES => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(u64::from(attempt))).await;
+            }
+            other => break other,
+        }
+    };
+    match outcome {
+        Ok(answers) => {
+            for (job, answer) in batch.into_iter().zip(answers) {
+                let _ = job.answer.send(answer);
+            }
+        }
+        Err(error) if batch.len() == 1 => {
+            for job in batch {
+                let _ = job.answer.send(Err(error.clone()));
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, size = batch.len(), "payment batch refused; writing its jobs one by one");
+            for job in batch {
+                Box::pin(commit(pool, vec![job])).await;
+            }
+        }
+    }
+}
+
+/// The batch in one transaction: each job's own answer, or an error for the whole batch.
+async fn try_batch(pool: &PgPool, batch: &[Job]) -> Result<Vec<Result<()>>> {
+    let mut tx = pool.begin().await.map_err(db_error)?;
+    let mut answers: Vec<Result<()>> = batch.iter().map(|_| Ok(())).collect();
+    check_versions(&mut tx, batch, &mut answers).await?;
+
+    // The ledger: every live job's commands read (and locked) at once, then applied job by
+    // job on the shared state; a job whose commands fail leaves the state as it found it.
+    let commands: Vec<_> = live(batch, &answers)
+        .flat_map(|(_, job)| job.write.ledger.iter().cloned())
+        .collect();
+    if !commands.is_empty() {
+        let mut state = load_state(&mut tx, &commands).await?;
+        let mut writes = BatchWrites::default();
+        for (index, job) in batch.iter().enumerate() {
+            if answers[index].is_err() || job.write.ledger.is_empty() {
+                continue;
+            }
+            let before = state.clone();
+            let (results, done) = batch::apply(&mut state, &job.write.ledger, job.now);
+            match batch::all_committed(results) {
+                Ok(()) => writes.absorb(done),
+                Err(error) => {
+                    state = before;
+                    answers[index] = Err(error);
+                }
+            }
+        }
+        persist(&mut tx, &writes).await?;
+    }
+
+    let written: Vec<&PaymentWrite> = live(batch, &answers).map(|(_, job)| &job.write).collect();
+    save_payments(&mut tx, &written).await?;
+    save_children(&mut tx, &written).await?;
+    let events: Vec<&Event> = written.iter().flat_map(|w| w.events.iter()).collect();
+    save_events(&mut tx, &events).await?;
+    tx.commit().await.map_err(db_error)?;
+    Ok(answers)
+}
+
+/// The jobs not refused yet, with their index.
+fn live<'b>(
+    batch: &'b [Job],
+    answers: &'b [Result<()>],
+) -> impl Iterator<Item = (usize, &'b Job)> + 'b {
+    batch
+        .iter()
+        .enumerate()
+        .filter(move |(index, _)| answers[*index].is_ok())
+}
+
+/// Locks the batch's payments, then its refunds and disputes (each sorted by id), and
+/// refuses each job whose expected versions are not what is stored.
+async fn check_versions(
+    tx: &mut PgConnection,
+    batch: &[Job],
+    answers: &mut [Result<()>],
+) -> Result<()> {
+    let ids: Vec<String> = batch
+        .iter()
+        .map(|j| j.write.payment.id.to_string())
+        .collect();
+    let stored = locked_versions(tx, "payments", &ids).await?;
+    for (index, job) in batch.iter().enumerate() {
+        let id = job.write.payment.id.to_string();
+        if stored.get(&id).copied() != job.write.expected_version {
+            answers[index] = Err(Error::Contention {
+                reason: "the payment changed concurrently".into(),
+            });
+        }
+    }
+    let children: Vec<String> = live(batch, answers)
+        .flat_map(|(_, job)| job.write.children.iter().map(|c| c.child.id().to_owned()))
+        .collect();
+    if children.is_empty() {
+        return Ok(());
+    }
+    let stored = locked_versions(tx, "payment_children", &children).await?;
+    for (index, job) in batch.iter().enumerate() {
+        let moved = job
+            .write
+            .children
+            .iter()
+            .any(|c| stored.get(c.child.id()).copied() != c.expected_version);
+        if answers[index].is_ok() && moved {
+            answers[index] = Err(Error::Contention {
+                reason: "a refund or dispute changed concurrently".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The stored versions of rows `ids` of `table`, locked in id order.
+async fn locked_versions(
+    tx: &mut PgConnection,
+    table: &str,
+    ids: &[String],
+) -> Result<HashMap<String, i64>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT id, version FROM {table} WHERE id = ANY($1) ORDER BY id FOR UPDATE"
+    )))
+    .bind(ids)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db_error)?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                row.try_get::<String, _>("id").map_err(db_error)?,
+                row.try_get::<i64, _>("version").map_err(db_error)?,
+            ))
+        })
+        .collect()
+}
+
+/// New payments inserted (an id another writer took first is a collision, retried and then
+/// refused by the version check), changed ones updated, each kind in one statement.
+async fn save_payments(tx: &mut PgConnection, writes: &[&PaymentWrite]) -> Result<()> {
+    let (new, changed): (Vec<&Payment>, Vec<&Payment>) = writes
+        .iter()
+        .map(|w| (&w.payment, w.expected_version.is_none()))
+        .fold(
+            (Vec::new(), Vec::new()),
+            |(mut new, mut changed), (p, is_new)| {
+                if is_new {
+                    new.push(p)
+                } else {
+                    changed.push(p)
+                }
+                (new, changed)
+            },
+        );
+    if !new.is_empty() {
+        let columns = PaymentColumns::of(&new)?;
+        columns
+            .bind(sqlx::query(
+                "INSERT INTO payments (id, status, version, updated_at, provider, reference, \
+                 body, merchant, customer, created_at, mode) \
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[], \
+                 $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int8[], \
+                 $11::text[])",
+            ))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+    }
+    if !changed.is_empty() {
+        // Merchant, creation time and mode never change.
+        let columns = PaymentColumns::of(&changed)?;
+        columns
+            .bind(sqlx::query(
+                "UPDATE payments SET status = v.status, version = v.version, \
+                 updated_at = v.updated_at, provider = v.provider, reference = v.reference, \
+                 body = v.body, customer = v.customer \
+                 FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[], $5::text[], \
+                 $6::text[], $7::text[], $8::text[], $9::text[], $10::int8[], $11::text[]) \
+                 AS v(id, status, version, updated_at, provider, reference, body, merchant, \
+                 customer, created_at, mode) \
+                 WHERE payments.id = v.id",
+            ))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(())
+}
+
+/// The columns of payment rows, one array per column.
+#[derive(Default)]
+struct PaymentColumns {
+    id: Vec<String>,
+    status: Vec<&'static str>,
+    version: Vec<i64>,
+    updated_at: Vec<i64>,
+    provider: Vec<Option<String>>,
+    reference: Vec<Option<String>>,
+    body: Vec<String>,
+    merchant: Vec<String>,
+    customer: Vec<Option<String>>,
+    created_at: Vec<i64>,
+    mode: Vec<&'static str>,
+}
+
+impl PaymentColumns {
+    /// Binds the columns as `$1`…`$11`, in table order.
+    fn bind<'q>(
+        &'q self,
+        query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        query
+            .bind(&self.id)
+            .bind(&self.status)
+            .bind(&self.version)
+            .bind(&self.updated_at)
+            .bind(&self.provider)
+            .bind(&self.reference)
+            .bind(&self.body)
+            .bind(&self.merchant)
+            .bind(&self.customer)
+            .bind(&self.created_at)
+            .bind(&self.mode)
+    }
+
+    fn of(payments: &[&Payment]) -> Result<Self> {
+        let mut columns = PaymentColumns::default();
+        for payment in payments {
+            columns.id.push(payment.id.to_string());
+            columns.status.push(payment.state.status.as_str());
+            columns.version.push(payment.version);
+            columns.updated_at.push(payment.updated_at.as_micros());
+            columns.provider.push(payment.provider.clone());
+            columns.reference.push(payment.provider_reference.clone());
+            columns.body.push(to_json(payment)?);
+            columns.merchant.push(payment.merchant.as_str().to_owned());
+            columns
+                .customer
+                .push(payment.customer.as_ref().map(ToString::to_string));
+            columns.created_at.push(payment.created_at.as_micros());
+            columns.mode.push(payment.mode.as_str());
+        }
+        Ok(columns)
+    }
+}
+
+/// Refunds and disputes: new ones inserted in order (their `seq` orders a payment's
+/// children), changed ones updated.
+async fn save_children(tx: &mut PgConnection, writes: &[&PaymentWrite]) -> Result<()> {
+    let all: Vec<(&Child, bool)> = writes
+        .iter()
+        .flat_map(|w| w.children.iter())
+        .map(|c| (&c.child, c.expected_version.is_none()))
+        .collect();
+    for is_new in [true, false] {
+        let rows: Vec<&Child> = all
+            .iter()
+            .filter(|(_, new)| *new == is_new)
+            .map(|(c, _)| *c)
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let statement = if is_new {
+            "INSERT INTO payment_children (id, payment_id, kind, status, version, updated_at, body) \
+             SELECT id, payment_id, kind, status, version, updated_at, body \
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], \
+             $7::text[]) WITH ORDINALITY \
+             AS v(id, payment_id, kind, status, version, updated_at, body, n) ORDER BY n"
+        } else {
+            "UPDATE payment_children SET status = v.status, version = v.version, \
+             updated_at = v.updated_at, body = v.body \
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], \
+             $7::text[]) AS v(id, payment_id, kind, status, version, updated_at, body) \
+             WHERE payment_children.id = v.id"
+        };
+        sqlx::query(statement)
+            .bind(rows.iter().map(|c| c.id().to_owned()).collect::<Vec<_>>())
+            .bind(
+                rows.iter()
+                    .map(|c| c.payment_id().to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(rows.iter().map(|c| c.kind()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|c| c.status()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|c| c.version()).collect::<Vec<_>>())
+            .bind(
+                rows.iter()
+                    .map(|c| child_updated_at(c).as_micros())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(rows.iter().map(to_json).collect::<Result<Vec<_>>>()?)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(())
+}
+
+fn child_updated_at(child: &Child) -> Timestamp {
+    match child {
+        Child::Refund(r) => r.updated_at,
+        Child::Dispute(d) => d.updated_at,
+    }
+}
+
+/// Outbox events, in order (their `seq` is the order webhooks are fanned out in).
+async fn save_events(tx: &mut PgConnection, events: &[&Event]) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO payment_events (id, kind, payment_id, body, created_at, merchant, mode) \
+         SELECT id, kind, payment_id, body, created_at, merchant, mode \
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::text[], \
+         $7::text[]) WITH ORDINALITY \
+         AS v(id, kind, payment_id, body, created_at, merchant, mode, n) ORDER BY n",
+    )
+    .bind(events.iter().map(|e| e.id.to_string()).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.kind.clone()).collect::<Vec<_>>())
+    .bind(
+        events
+            .iter()
+            .map(|e| e.payment_id.to_string())
+            .collect::<Vec<_>>(),
+    )
+    .bind(events.iter().map(to_json).collect::<Result<Vec<_>>>()?)
+    .bind(
+        events
+            .iter()
+            .map(|e| e.created_at.as_micros())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        events
+            .iter()
+            .map(|e| e.payment.merchant.as_str().to_owned())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        events
+            .iter()
+            .map(|e| e.payment.mode.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
