@@ -96,13 +96,21 @@ impl PostgresStore {
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Maps a driver error to the engine's error: collisions between writers are contention
-/// (retryable); anything else is the store being unavailable. Details go to the log.
+/// (retryable); data the database refuses (SQLSTATE classes 22 and 23) is an invalid request
+/// about that data; anything else is the store being unavailable. Details go to the log.
 pub(crate) fn db_error(error: sqlx::Error) -> Error {
     if let sqlx::Error::Database(db) = &error {
+        let code = db.code().unwrap_or_default();
         // serialization_failure, deadlock_detected, unique_violation, lock_not_available
-        if let Some("40001" | "40P01" | "23505" | "55P03") = db.code().as_deref() {
+        if let "40001" | "40P01" | "23505" | "55P03" = code.as_ref() {
             return Error::Contention {
-                reason: format!("PostgreSQL {}", db.code().unwrap_or_default()),
+                reason: format!("PostgreSQL {code}"),
+            };
+        }
+        if code.starts_with("22") || code.starts_with("23") {
+            tracing::warn!(%error, "PostgreSQL refused the data");
+            return Error::InvalidRequest {
+                reason: format!("the database refused the data (SQLSTATE {code})"),
             };
         }
     }

@@ -7,13 +7,17 @@
 //! that fails (a version that moved, insufficient funds) fails by itself and its neighbours
 //! commit. Rows are locked in one fixed order (payments, children, then the ledger's
 //! transactions, holds and accounts, each sorted by id), so several processes on one database
-//! wait for each other but never deadlock; a serialization failure, a deadlock or a new id
-//! taken by another process retries the batch, unseen by the callers. Hot accounts (a
+//! wait for each other; a serialization failure, a deadlock (possible only between inserts of
+//! the same new ids, which keep the callers' order) or a new id taken by another process
+//! retries the batch, unseen by the callers. A write whose caller has gone before its batch
+//! starts is dropped; once its batch has started, it commits (the caller was told it failed
+//! and its retry under the same key finds it). Hot accounts (a
 //! merchant's balance, clearing, fees) get one row write per batch, not one per payment.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
+use futures::FutureExt;
 use obol_core::ledger::batch::{self, BatchWrites};
 use obol_core::ledger::codec::to_json;
 use obol_core::payments::{Child, Event, Payment, PaymentWrite};
@@ -80,7 +84,14 @@ async fn run(pool: PgPool, mut queue: mpsc::Receiver<Job>) {
             }
         }
         let batch = next_batch(&mut waiting);
-        commit(&pool, batch).await;
+        // A panic fails its batch's callers (their answers are dropped), not the writer.
+        if std::panic::AssertUnwindSafe(commit(&pool, batch))
+            .catch_unwind()
+            .await
+            .is_err()
+        {
+            tracing::error!("the PostgreSQL payment writer panicked; its batch failed");
+        }
     }
 }
 
@@ -93,15 +104,21 @@ fn next_batch(waiting: &mut VecDeque<Job>) -> Vec<Job> {
     let mut batch = Vec::new();
     let mut later = VecDeque::new();
     while let Some(job) = waiting.pop_front() {
+        // Nobody waits for it any more (a request that timed out): not written.
+        if job.answer.is_closed() {
+            continue;
+        }
         let fresh = !payments.contains(&job.write.payment.id)
             && job
                 .write
                 .children
                 .iter()
                 .all(|c| !children.contains(c.child.id()));
+        // A write that waits keeps its rows for the next batch, so writes of one row are
+        // committed in the order they were queued.
+        payments.insert(job.write.payment.id.clone());
+        children.extend(job.write.children.iter().map(|c| c.child.id().to_owned()));
         if fresh && batch.len() < MAX_BATCH {
-            payments.insert(job.write.payment.id.clone());
-            children.extend(job.write.children.iter().map(|c| c.child.id().to_owned()));
             batch.push(job);
         } else {
             later.push_back(job);
@@ -111,8 +128,9 @@ fn next_batch(waiting: &mut VecDeque<Job>) -> Vec<Job> {
     batch
 }
 
-/// Commits `batch`, retrying collisions with other writers; a batch the database refuses for
-/// another reason is written one job at a time, so one bad write fails alone.
+/// Commits `batch`, retrying collisions with other writers; a batch whose data the database
+/// refuses is written one job at a time, so one bad write fails alone; any other failure (the
+/// database unreachable) is every job's answer at once.
 async fn commit(pool: &PgPool, batch: Vec<Job>) {
     let mut attempt = 0;
     let outcome = loop {
@@ -130,7 +148,7 @@ async fn commit(pool: &PgPool, batch: Vec<Job>) {
                 let _ = job.answer.send(answer);
             }
         }
-        Err(error) if batch.len() == 1 => {
+        Err(error) if batch.len() == 1 || !matches!(error, Error::InvalidRequest { .. }) => {
             for job in batch {
                 let _ = job.answer.send(Err(error.clone()));
             }
