@@ -281,20 +281,12 @@ async fn locked_versions(
 /// New payments inserted (an id another writer took first is a collision, retried and then
 /// refused by the version check), changed ones updated, each kind in one statement.
 async fn save_payments(tx: &mut PgConnection, writes: &[&PaymentWrite]) -> Result<()> {
-    let (new, changed): (Vec<&Payment>, Vec<&Payment>) = writes
+    let (new, changed): (Vec<&PaymentWrite>, Vec<&PaymentWrite>) = writes
         .iter()
-        .map(|w| (&w.payment, w.expected_version.is_none()))
-        .fold(
-            (Vec::new(), Vec::new()),
-            |(mut new, mut changed), (p, is_new)| {
-                if is_new {
-                    new.push(p)
-                } else {
-                    changed.push(p)
-                }
-                (new, changed)
-            },
-        );
+        .copied()
+        .partition(|w| w.expected_version.is_none());
+    let new: Vec<&Payment> = new.iter().map(|w| &w.payment).collect();
+    let changed: Vec<&Payment> = changed.iter().map(|w| &w.payment).collect();
     if !new.is_empty() {
         let columns = PaymentColumns::of(&new)?;
         columns
@@ -429,7 +421,7 @@ async fn save_children(tx: &mut PgConnection, writes: &[&PaymentWrite]) -> Resul
             .bind(rows.iter().map(|c| c.version()).collect::<Vec<_>>())
             .bind(
                 rows.iter()
-                    .map(|c| child_updated_at(c).as_micros())
+                    .map(|c| c.updated_at().as_micros())
                     .collect::<Vec<_>>(),
             )
             .bind(rows.iter().map(to_json).collect::<Result<Vec<_>>>()?)
@@ -438,13 +430,6 @@ async fn save_children(tx: &mut PgConnection, writes: &[&PaymentWrite]) -> Resul
             .map_err(db_error)?;
     }
     Ok(())
-}
-
-fn child_updated_at(child: &Child) -> Timestamp {
-    match child {
-        Child::Refund(r) => r.updated_at,
-        Child::Dispute(d) => d.updated_at,
-    }
 }
 
 /// Outbox events, in order (their `seq` is the order webhooks are fanned out in).

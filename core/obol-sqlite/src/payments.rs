@@ -88,7 +88,7 @@ fn save_child(conn: &Connection, child: &Child, body: &str) -> Result<()> {
             child.kind(),
             child.status(),
             child.version(),
-            child_updated_at(child).as_micros(),
+            child.updated_at().as_micros(),
             body
         ])
     })
@@ -148,13 +148,6 @@ fn write_payment(conn: &Connection, encoded: &Encoded, now: Timestamp) -> Result
         save_event(conn, event, body)?;
     }
     Ok(())
-}
-
-fn child_updated_at(child: &Child) -> Timestamp {
-    match child {
-        Child::Refund(r) => r.updated_at,
-        Child::Dispute(d) => d.updated_at,
-    }
 }
 
 fn child_body(row: &sqlx::sqlite::SqliteRow) -> Result<Child> {

@@ -195,14 +195,7 @@ async fn read(paypal: &PayPal, event: Event) -> Result<Option<ProviderEvent>> {
             if captured_in != Some(disputed.currency_code.as_str()) {
                 return Err(unreadable());
             }
-            let currency = paypal
-                .config()
-                .currency(
-                    &obol_core::money::AssetCode::new(&disputed.currency_code)
-                        .map_err(|_| unreadable())?,
-                )
-                .ok_or_else(unreadable)?;
-            let amount = disputed.minor_units(currency)?;
+            let amount = disputed.minor_units(paypal.currency(&disputed.currency_code)?)?;
             if amount <= 0 {
                 return Err(unreadable());
             }
@@ -232,14 +225,7 @@ async fn read(paypal: &PayPal, event: Event) -> Result<Option<ProviderEvent>> {
                     .order(&reference)
                     .await
                     .map_err(Failure::into_error)?;
-                let currency = order
-                    .purchase_units
-                    .first()
-                    .and_then(|u| u.amount.as_ref())
-                    .and_then(|a| obol_core::money::AssetCode::new(&a.currency_code).ok())
-                    .and_then(|code| paypal.config().currency(&code).cloned())
-                    .ok_or_else(unreadable)?;
-                match paypal.state(&order, &currency)? {
+                match paypal.state(&order, paypal.order_currency(&order)?)? {
                     crate::order::OrderState::Settled(outcome) => outcome,
                     crate::order::OrderState::Approved => return Ok(None),
                 }

@@ -125,7 +125,8 @@ impl PayPal {
         self.client.send(&self.config, call).await
     }
 
-    fn currency(&self, code: &str) -> Result<&Asset> {
+    /// The configured currency `code`, or an error if PayPal is not routed payments in it.
+    pub(crate) fn currency(&self, code: &str) -> Result<&Asset> {
         AssetCode::new(code)
             .ok()
             .and_then(|code| self.config.currency(&code))
@@ -135,7 +136,7 @@ impl PayPal {
     }
 
     /// The currency of an order Obol made.
-    fn order_currency(&self, order: &Order) -> Result<&Asset> {
+    pub(crate) fn order_currency(&self, order: &Order) -> Result<&Asset> {
         let code = order
             .purchase_units
             .first()

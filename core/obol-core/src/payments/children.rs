@@ -148,6 +148,14 @@ impl Child {
             Child::Dispute(d) => d.version,
         }
     }
+
+    /// When it last changed.
+    pub fn updated_at(&self) -> crate::clock::Timestamp {
+        match self {
+            Child::Refund(r) => r.updated_at,
+            Child::Dispute(d) => d.updated_at,
+        }
+    }
 }
 
 impl RefundStatus {

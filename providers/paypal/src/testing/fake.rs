@@ -708,17 +708,16 @@ impl State {
                 "The currency code does not match the original transaction.",
             ));
         }
-        let plain = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit() || b == b'.');
-        let minor = asset
-            .parse_amount(text)
-            .ok()
-            .filter(|_| plain)
-            .ok_or_else(|| {
-                invalid(
-                    "DECIMAL_PRECISION",
-                    "The value field has too many decimals.",
-                )
-            })?;
+        let read = crate::api::Amount {
+            currency_code: code.to_owned(),
+            value: text.to_owned(),
+        };
+        let minor = read.minor_units(&asset).map_err(|_| {
+            invalid(
+                "DECIMAL_PRECISION",
+                "The value field has too many decimals.",
+            )
+        })?;
         if minor <= 0 {
             return Err(unprocessable(
                 "CANNOT_BE_ZERO_OR_NEGATIVE",
