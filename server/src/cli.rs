@@ -252,6 +252,16 @@ fn print_started(started: &crate::serve::Started) {
         )),
         _ => {}
     }
+    if let Some(ops) = started.ops {
+        text.push_str(&format!(
+            "  health     http://{ops}/healthz, /readyz, /metrics\n"
+        ));
+    }
+    if let Some(health) = started.grpc_health {
+        text.push_str(&format!(
+            "  gRPC health {health} (plaintext, grpc.health.v1 only)\n"
+        ));
+    }
     if let Some(dev) = &started.dev {
         text.push_str(&format!(
             "  dev sign-in: {} / {}\n  sandbox cards: 4242 4242 4242 4242 (succeeds), \

@@ -22,6 +22,12 @@ pub struct Config {
     pub http_addr: SocketAddr,
     /// gRPC services.
     pub grpc_addr: SocketAddr,
+    /// A gRPC role's health, readiness and metrics over HTTP (`/healthz`, `/readyz`,
+    /// `/metrics`); off when unset. (The gateway and all-in-one serve them with REST.)
+    pub ops_addr: Option<SocketAddr>,
+    /// A plaintext gRPC listener serving only `grpc.health.v1`, for probes that cannot speak
+    /// mutual TLS (Kubernetes' gRPC probe); off when unset.
+    pub grpc_health_addr: Option<SocketAddr>,
     /// Development mode: a generated key-encryption key and a development user.
     pub dev: bool,
     /// Base64 of 32 bytes sealing signing keys at rest (required outside dev mode).
@@ -189,6 +195,8 @@ impl Default for Config {
             database_url: None,
             http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            ops_addr: None,
+            grpc_health_addr: None,
             dev: false,
             key_encryption_key: None,
             sandbox_webhook_secret: None,
@@ -230,6 +238,8 @@ const KEYS: &[(&str, Kind)] = &[
     ("database_url", Kind::Text),
     ("http_addr", Kind::Text),
     ("grpc_addr", Kind::Text),
+    ("ops_addr", Kind::Text),
+    ("grpc_health_addr", Kind::Text),
     ("dev", Kind::Bool),
     ("key_encryption_key", Kind::Text),
     ("sandbox_webhook_secret", Kind::Text),
@@ -401,10 +411,23 @@ impl Config {
             Some(text) => toml::from_str(text).context("the config file is not valid TOML")?,
             None => toml::Table::new(),
         };
+        let mut seen = std::collections::BTreeSet::new();
         for (name, value) in env {
             let Some(key) = name.strip_prefix("OBOL_") else {
                 continue;
             };
+            // `OBOL_<SETTING>_FILE` names a file holding the setting (a mounted secret).
+            let (key, value) = match key.strip_suffix("_FILE") {
+                Some(setting) if is_setting(setting) => {
+                    (setting.to_owned(), read_setting_file(&name, &value)?)
+                }
+                _ => (key.to_owned(), value),
+            };
+            if !seen.insert(key.clone()) {
+                bail!("OBOL_{key} is set twice: set OBOL_{key} or OBOL_{key}_FILE, not both");
+            }
+            let name = format!("OBOL_{key}");
+            let key = key.as_str();
             let lower = key.to_ascii_lowercase();
             if let Some((known, kind)) = KEYS.iter().find(|(k, _)| *k == lower) {
                 table.insert((*known).to_owned(), env_value(&name, &value, *kind)?);
@@ -443,6 +466,16 @@ impl Config {
                  development ones)",
                 self.role
             );
+        }
+        if self.ops_addr.is_some() && matches!(self.role, Role::All | Role::Gateway) {
+            bail!(
+                "OBOL_OPS_ADDR is for the payments, ledger and auth roles; the {:?} role serves \
+                 /healthz, /readyz and /metrics on OBOL_HTTP_ADDR",
+                self.role
+            );
+        }
+        if self.grpc_health_addr.is_some() && self.role == Role::Gateway {
+            bail!("OBOL_GRPC_HEALTH_ADDR is for roles that serve gRPC; the gateway serves none");
         }
         if self.role == Role::Gateway {
             for (name, url) in [
@@ -483,10 +516,20 @@ impl Config {
     /// Dev mode makes a user with every scope and prints its password, and keeps its keys in
     /// files: only on this machine, against its own embedded database.
     fn check_dev(&self) -> anyhow::Result<()> {
+        let optional = [
+            ("OBOL_OPS_ADDR", self.ops_addr),
+            ("OBOL_GRPC_HEALTH_ADDR", self.grpc_health_addr),
+        ];
+        let set = optional
+            .into_iter()
+            .filter_map(|(name, addr)| addr.map(|addr| (name, addr)));
         for (name, addr) in [
             ("OBOL_HTTP_ADDR", self.http_addr),
             ("OBOL_GRPC_ADDR", self.grpc_addr),
-        ] {
+        ]
+        .into_iter()
+        .chain(set)
+        {
             if !addr.ip().is_loopback() {
                 bail!(
                     "dev mode listens on this machine only, but {name} is {addr}; use a \
@@ -627,6 +670,8 @@ impl std::fmt::Debug for Config {
             )
             .field("http_addr", &self.http_addr)
             .field("grpc_addr", &self.grpc_addr)
+            .field("ops_addr", &self.ops_addr)
+            .field("grpc_health_addr", &self.grpc_health_addr)
             .field("dev", &self.dev)
             .field(
                 "key_encryption_key",
@@ -653,6 +698,32 @@ fn setting_names() -> String {
         .chain(PROVIDER_KEYS.iter().map(|(k, _, _)| k.to_ascii_uppercase()))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Whether `key` (the part after `OBOL_`) names a setting, at the top or in a rail's table.
+fn is_setting(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    KEYS.iter().any(|(k, _)| *k == lower) || PROVIDER_KEYS.iter().any(|(k, _, _)| *k == lower)
+}
+
+/// The largest file a setting is read from (a secret or a URL, never more).
+const SETTING_FILE_LIMIT: u64 = 64 * 1024;
+
+/// A setting's value from the file `path` names (the variable `name`): its text without the
+/// trailing newline editors and secret stores add. The error names the variable and the path,
+/// never the contents.
+fn read_setting_file(name: &str, path: &str) -> anyhow::Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).with_context(|| format!("{name}: cannot open {path}"))?;
+    // The file's own buffer is wiped; the setting's copy lives as long as the configuration.
+    let mut text = zeroize::Zeroizing::new(String::new());
+    file.take(SETTING_FILE_LIMIT + 1)
+        .read_to_string(&mut text)
+        .with_context(|| format!("{name}: {path} is not readable UTF-8 text"))?;
+    if text.len() as u64 > SETTING_FILE_LIMIT {
+        bail!("{name}: {path} is larger than {SETTING_FILE_LIMIT} bytes");
+    }
+    Ok(text.trim_end_matches(['\n', '\r']).to_owned())
 }
 
 fn env_value(name: &str, value: &str, kind: Kind) -> anyhow::Result<toml::Value> {
@@ -709,6 +780,123 @@ mod tests {
         assert_eq!(config.body_limit_bytes, 1024);
         assert_eq!(config.grpc_addr.to_string(), "127.0.0.1:50051");
         assert!(config.store_url().starts_with("sqlite://obol-data"));
+    }
+
+    #[test]
+    fn settings_read_from_files_named_by_file_variables() {
+        let dir = tempfile::tempdir().unwrap();
+        let kek = obol::auth::KeyEncryptionKey::random().to_base64();
+        let kek_file = dir.path().join("key-encryption-key");
+        std::fs::write(&kek_file, format!("{kek}\n")).unwrap();
+        let url_file = dir.path().join("database-url");
+        std::fs::write(&url_file, "postgres://obol@db/obol\r\n").unwrap();
+        let stripe_file = dir.path().join("stripe-secret-key");
+        std::fs::write(&stripe_file, "sk_test_123").unwrap();
+        let path = |p: &Path| p.to_str().unwrap().to_owned();
+        let (kek_path, url_path, stripe_path) =
+            (path(&kek_file), path(&url_file), path(&stripe_file));
+        let config = Config::from_sources(
+            None,
+            env(&[
+                ("OBOL_KEY_ENCRYPTION_KEY_FILE", &kek_path),
+                ("OBOL_DATABASE_URL_FILE", &url_path),
+                ("OBOL_STRIPE_SECRET_KEY_FILE", &stripe_path),
+                ("OBOL_STRIPE_WEBHOOK_SECRET", "whsec_abc"),
+                ("OBOL_STRIPE_RETURN_URL", "https://shop.example/back"),
+            ]),
+        )
+        .unwrap();
+        // The trailing newline a secret store adds is not part of the value.
+        assert_eq!(config.key_encryption_key.unwrap().expose_secret(), kek);
+        assert_eq!(
+            config.database_url.as_deref(),
+            Some("postgres://obol@db/obol")
+        );
+        let stripe = config.providers.stripe.unwrap();
+        assert_eq!(stripe.secret_key.expose_secret(), "sk_test_123");
+
+        let refused = |pairs: &[(&str, &str)]| {
+            Config::parse_sources(None, env(pairs))
+                .unwrap_err()
+                .to_string()
+        };
+        // Both ways at once is ambiguous.
+        let both = refused(&[
+            ("OBOL_KEY_ENCRYPTION_KEY", "x"),
+            ("OBOL_KEY_ENCRYPTION_KEY_FILE", &kek_path),
+        ]);
+        assert!(both.contains("set twice"), "{both}");
+        // A missing file names the variable and the path; a file's contents never show.
+        let missing = refused(&[("OBOL_DATABASE_URL_FILE", "/nonexistent/obol-url")]);
+        assert!(
+            missing.contains("OBOL_DATABASE_URL_FILE") && missing.contains("/nonexistent"),
+            "{missing}"
+        );
+        let big = dir.path().join("big");
+        std::fs::write(&big, vec![b'a'; 70 * 1024]).unwrap();
+        let big = path(&big);
+        let too_big = refused(&[("OBOL_DATABASE_URL_FILE", &big)]);
+        assert!(too_big.contains("larger than"), "{too_big}");
+        let binary = dir.path().join("binary");
+        std::fs::write(&binary, [0xff, 0xfe, 0x00, b's', b'e', b'c']).unwrap();
+        let binary = path(&binary);
+        let not_text = refused(&[("OBOL_DATABASE_URL_FILE", &binary)]);
+        assert!(not_text.contains("not readable UTF-8"), "{not_text}");
+        assert!(!not_text.contains("sec"), "{not_text}");
+        let typed = dir.path().join("limit");
+        std::fs::write(&typed, "many").unwrap();
+        let typed = path(&typed);
+        let not_a_number = refused(&[("OBOL_BODY_LIMIT_BYTES_FILE", &typed)]);
+        assert!(not_a_number.contains("whole number"), "{not_a_number}");
+        // Only settings have a file variable: OBOL_CONFIG_FILE is not one.
+        let unknown = refused(&[("OBOL_CONFIG_FILE", &kek_path)]);
+        assert!(unknown.contains("unknown setting"), "{unknown}");
+    }
+
+    #[test]
+    fn ops_and_plaintext_health_listeners_are_for_grpc_roles() {
+        let message = |pairs: &[(&str, &str)]| {
+            Config::from_sources(None, env(pairs))
+                .map(|_| String::new())
+                .unwrap_or_else(|e| e.to_string())
+        };
+        let tls = [
+            ("OBOL_TLS_CERT", "c.pem"),
+            ("OBOL_TLS_KEY", "k.pem"),
+            ("OBOL_TLS_CA", "ca.pem"),
+        ];
+        let kek = obol::auth::KeyEncryptionKey::random().to_base64();
+        let ledger: Vec<(&str, &str)> = tls
+            .iter()
+            .copied()
+            .chain([
+                ("OBOL_ROLE", "ledger"),
+                ("OBOL_KEY_ENCRYPTION_KEY", kek.as_str()),
+                ("OBOL_OPS_ADDR", "0.0.0.0:8080"),
+                ("OBOL_GRPC_HEALTH_ADDR", "0.0.0.0:50050"),
+            ])
+            .collect();
+        assert_eq!(message(&ledger), "");
+        let all = message(&[("OBOL_DEV", "1"), ("OBOL_OPS_ADDR", "127.0.0.1:9100")]);
+        assert!(all.contains("OBOL_OPS_ADDR is for"), "{all}");
+        let gateway: Vec<(&str, &str)> = tls
+            .iter()
+            .copied()
+            .chain([
+                ("OBOL_ROLE", "gateway"),
+                ("OBOL_PAYMENTS_URL", "https://p:1"),
+                ("OBOL_LEDGER_URL", "https://l:1"),
+                ("OBOL_AUTH_URL", "https://a:1"),
+                ("OBOL_GRPC_HEALTH_ADDR", "127.0.0.1:50050"),
+            ])
+            .collect();
+        assert!(message(&gateway).contains("serves none"));
+        // Dev mode keeps them on this machine too.
+        let open = message(&[
+            ("OBOL_DEV", "1"),
+            ("OBOL_GRPC_HEALTH_ADDR", "0.0.0.0:50050"),
+        ]);
+        assert!(open.contains("OBOL_GRPC_HEALTH_ADDR"), "{open}");
     }
 
     #[test]

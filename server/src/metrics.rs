@@ -1,15 +1,19 @@
 //! Prometheus metrics in the text exposition format: HTTP requests by route, method and
 //! status with latency histograms; payment operations by resulting status, provider and
-//! outcome; the ledger writer's batch sizes and commit latencies. Integers only: durations
-//! are kept in microseconds and printed as seconds.
+//! outcome; the ledger writer's batch sizes and commit latencies; webhook attempts by result.
+//! Store-wide figures (the ledger's imbalance per asset, which must be 0, and the webhook
+//! backlog) are read from the store at most every [`AUDIT_EVERY`], however often Prometheus
+//! scrapes. Integers only: durations are kept in microseconds and printed as seconds.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use obol::Ledger;
 use obol::ledger::stats::Histogram;
 use obol::payments::Payment;
+use obol::webhooks::WebhookDispatcher;
 
 /// Upper bounds of the request-latency histogram, in microseconds.
 const REQUEST_MICROS_BOUNDS: [u64; 12] = [
@@ -31,20 +35,146 @@ struct Counters {
     payments: BTreeMap<(String, String, String, String), u64>,
 }
 
+/// How long store-wide figures are reused before the store is read again.
+pub const AUDIT_EVERY: Duration = Duration::from_secs(15);
+
 /// The process's metrics.
 #[derive(Debug, Default)]
 pub struct Metrics {
     counters: Mutex<Counters>,
     ledger: Option<Arc<Ledger>>,
+    webhooks: Option<WebhookDispatcher>,
+    /// The store-wide figures last read, and when.
+    audit: tokio::sync::Mutex<Option<(Instant, String)>>,
 }
 
 impl Metrics {
-    /// Metrics of a process; with a ledger, its writer's figures too.
+    /// Metrics of a process; with a ledger, its writer's figures and the ledger's imbalance
+    /// too.
     pub fn new(ledger: Option<Arc<Ledger>>) -> Self {
         Metrics {
-            counters: Mutex::default(),
             ledger,
+            ..Metrics::default()
         }
+    }
+
+    /// With the webhook deliveries this process makes, and the store's backlog.
+    pub fn with_webhooks(mut self, webhooks: WebhookDispatcher) -> Self {
+        self.webhooks = Some(webhooks);
+        self
+    }
+
+    /// Everything, in the Prometheus text format, store-wide figures included.
+    pub async fn render_all(&self) -> String {
+        let mut out = self.render();
+        if let Some(webhooks) = &self.webhooks {
+            let totals = webhooks.totals();
+            header(
+                &mut out,
+                "obol_webhook_delivery_attempts_total",
+                "counter",
+                "Webhook delivery attempts this process made, by what they led to.",
+            );
+            for (result, n) in [
+                ("delivered", totals.delivered),
+                ("retrying", totals.retrying),
+                ("failed", totals.failed),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "obol_webhook_delivery_attempts_total{{result=\"{result}\"}} {n}"
+                );
+            }
+        }
+        out.push_str(&self.audit().await);
+        out
+    }
+
+    /// The store-wide figures, read again when the last reading is older than AUDIT_EVERY
+    /// (one reader at a time; a failed reading keeps the last one, whose timestamp then
+    /// ages, which is what the alerts watch).
+    async fn audit(&self) -> String {
+        if self.ledger.is_none() && self.webhooks.is_none() {
+            return String::new();
+        }
+        let mut cached = self.audit.lock().await;
+        if let Some((at, text)) = cached.as_ref()
+            && at.elapsed() < AUDIT_EVERY
+        {
+            return text.clone();
+        }
+        match self.read_audit().await {
+            Ok(text) => {
+                *cached = Some((Instant::now(), text.clone()));
+                text
+            }
+            Err(error) => {
+                tracing::warn!(code = error.code(), %error, "cannot read the store-wide metrics");
+                cached
+                    .as_ref()
+                    .map(|(_, text)| text.clone())
+                    .unwrap_or_default()
+            }
+        }
+    }
+
+    async fn read_audit(&self) -> obol::Result<String> {
+        let mut out = String::new();
+        if let Some(ledger) = &self.ledger {
+            let totals = ledger.store().asset_totals().await?;
+            header(
+                &mut out,
+                "obol_ledger_imbalance",
+                "gauge",
+                "Debits minus credits over every account of an asset, in minor units; anything but 0 is a broken ledger.",
+            );
+            for asset in &totals {
+                let t = &asset.totals;
+                for (balance, difference) in [
+                    ("posted", t.debits_posted - t.credits_posted),
+                    ("pending", t.debits_pending - t.credits_pending),
+                ] {
+                    let _ = writeln!(
+                        out,
+                        "obol_ledger_imbalance{{asset=\"{}\",balance=\"{balance}\"}} {difference}",
+                        escape(asset.asset.as_str())
+                    );
+                }
+            }
+            header(
+                &mut out,
+                "obol_ledger_imbalance_checked_timestamp_seconds",
+                "gauge",
+                "When the ledger's imbalance was last read (Unix time).",
+            );
+            let _ = writeln!(
+                out,
+                "obol_ledger_imbalance_checked_timestamp_seconds {}",
+                ledger.now().as_micros() / 1_000_000
+            );
+        }
+        if let Some(webhooks) = &self.webhooks {
+            let backlog = webhooks.backlog().await?;
+            header(
+                &mut out,
+                "obol_webhook_deliveries_pending",
+                "gauge",
+                "Webhook deliveries neither delivered nor failed yet.",
+            );
+            let _ = writeln!(out, "obol_webhook_deliveries_pending {}", backlog.pending);
+            header(
+                &mut out,
+                "obol_webhook_oldest_pending_seconds",
+                "gauge",
+                "How long the longest-waiting due webhook delivery has waited (0 when none is due).",
+            );
+            let waited = backlog.oldest_due.map_or(0, |due| {
+                let now = self.ledger.as_ref().map_or(due, |l| l.now());
+                (now.as_micros() - due.as_micros()).max(0) / 1_000_000
+            });
+            let _ = writeln!(out, "obol_webhook_oldest_pending_seconds {waited}");
+        }
+        Ok(out)
     }
 
     /// Counts one HTTP request.

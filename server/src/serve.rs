@@ -8,13 +8,15 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use obol::{IdGen, Ledger, RandomIdGen, SystemClock};
+use obol::{IdGen, RandomIdGen, SystemClock};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tonic_health::server::HealthReporter;
 
 use crate::config::{Config, Role};
 use crate::engine::Engine;
-use crate::grpc::serve::{Exposed, serve_grpc};
+use crate::grpc::serve::{Exposed, serve_grpc, serve_grpc_health, track_readiness};
+use crate::metrics::Metrics;
 use crate::rest::middleware::{HttpLimits, RateLimiter, wrap};
 use crate::rest::{AppState, routes};
 use crate::services::Services;
@@ -25,17 +27,16 @@ pub fn app(engine: &Arc<Engine>, config: &Config) -> Router {
     app_over(
         Local::services(engine.clone()),
         engine.ledger().ids().clone(),
-        Some(engine.ledger().clone()),
+        engine_metrics(engine, Role::All),
         config,
     )
 }
 
-/// The REST app over any implementation of the services; `ledger`, when in this process,
-/// feeds the writer's figures to `/metrics`.
+/// The REST app over any implementation of the services, with `metrics` at `/metrics`.
 pub fn app_over(
     services: Services,
     ids: Arc<dyn IdGen>,
-    ledger: Option<Arc<Ledger>>,
+    metrics: Metrics,
     config: &Config,
 ) -> Router {
     let limits = limits(config);
@@ -43,10 +44,33 @@ pub fn app_over(
     let state = AppState {
         services,
         ids,
-        metrics: Arc::new(crate::metrics::Metrics::new(ledger)),
+        metrics: Arc::new(metrics),
         limiter: limiter.clone(),
     };
     wrap(routes(state), &limits, limiter)
+}
+
+/// A gRPC role's own HTTP listener: `/healthz`, `/readyz` and `/metrics` only.
+fn ops_app(engine: &Arc<Engine>, role: Role, config: &Config) -> Router {
+    let limits = limits(config);
+    let limiter = RateLimiter::new(limits.rate_per_second, limits.burst);
+    let state = AppState {
+        services: Local::services(engine.clone()),
+        ids: engine.ledger().ids().clone(),
+        metrics: Arc::new(engine_metrics(engine, role)),
+        limiter: limiter.clone(),
+    };
+    wrap(crate::rest::ops_routes(state), &limits, limiter)
+}
+
+/// The metrics of a process running `role` over `engine`: the ledger's figures everywhere,
+/// webhook deliveries where payments run.
+fn engine_metrics(engine: &Arc<Engine>, role: Role) -> Metrics {
+    let metrics = Metrics::new(Some(engine.ledger().clone()));
+    match role {
+        Role::All | Role::Payments => metrics.with_webhooks(engine.webhooks.clone()),
+        Role::Gateway | Role::Ledger | Role::Auth => metrics,
+    }
 }
 
 /// The middleware settings of a configuration.
@@ -70,6 +94,10 @@ pub struct Started {
     pub http: Option<SocketAddr>,
     /// The gRPC address bound, when it serves gRPC.
     pub grpc: Option<SocketAddr>,
+    /// A gRPC role's health, readiness and metrics address, when set.
+    pub ops: Option<SocketAddr>,
+    /// The plaintext gRPC health address, when set.
+    pub grpc_health: Option<SocketAddr>,
     /// Development credentials, in dev mode.
     pub dev: Option<crate::dev::DevCredentials>,
 }
@@ -172,9 +200,19 @@ async fn serve_engine(
         },
     };
     drop(local);
-    let http = match role {
-        Role::All => Some(bind(config.http_addr, "HTTP").await?),
-        _ => None,
+    // All in one: REST on the HTTP address. A gRPC role: health, readiness and metrics on
+    // the ops address, when one is set.
+    let http = match (role, config.ops_addr) {
+        (Role::All, _) => Some((bind(config.http_addr, "HTTP").await?, app(&engine, &config))),
+        (_, Some(addr)) => Some((
+            bind(addr, "health and metrics").await?,
+            ops_app(&engine, role, &config),
+        )),
+        (_, None) => None,
+    };
+    let health = match config.grpc_health_addr {
+        Some(addr) => Some(bind(addr, "gRPC health").await?),
+        None => None,
     };
     // gRPC always speaks mutual TLS: configured files, or in dev mode certificates made in
     // the data directory. Read now, so a bad file is refused before anything is served.
@@ -188,21 +226,41 @@ async fn serve_engine(
         Some(files) => Some((bind(config.grpc_addr, "gRPC").await?, files.server()?)),
         None => None,
     };
+    let http_addr = http
+        .as_ref()
+        .map(|(listener, _)| listener.local_addr())
+        .transpose()?;
+    let (rest_addr, ops) = match role {
+        Role::All => (http_addr, None),
+        _ => (None, http_addr),
+    };
     started(&Started {
         role,
-        http: http.as_ref().map(TcpListener::local_addr).transpose()?,
+        http: rest_addr,
         grpc: grpc
             .as_ref()
             .map(|(listener, _)| listener.local_addr())
             .transpose()?,
+        ops,
+        grpc_health: health.as_ref().map(TcpListener::local_addr).transpose()?,
         dev,
     });
     let rest = async {
         match http {
-            Some(listener) => serve_http(listener, app(&engine, &config), stop.clone()).await,
+            Some((listener, app)) => serve_http(listener, app, stop.clone()).await,
             None => Ok(()),
         }
     };
+    let reporter = HealthReporter::default();
+    let store = engine.ledger().store().clone();
+    let readiness = track_readiness(
+        reporter.clone(),
+        move || {
+            let store = store.clone();
+            async move { store.ready().await }
+        },
+        stop.clone().requested(),
+    );
     let rpc = async {
         match grpc {
             Some((listener, tls)) => {
@@ -212,6 +270,7 @@ async fn serve_engine(
                     exposed.clone(),
                     tls,
                     &trust,
+                    reporter.clone(),
                     stop.clone().requested(),
                 )
                 .await
@@ -219,7 +278,15 @@ async fn serve_engine(
             None => Ok(()),
         }
     };
-    let (rest, rpc) = tokio::join!(rest, rpc);
+    let probe = async {
+        match health {
+            Some(listener) => {
+                serve_grpc_health(listener, reporter.clone(), stop.clone().requested()).await
+            }
+            None => Ok(()),
+        }
+    };
+    let (rest, rpc, probe, ()) = tokio::join!(rest, rpc, probe, readiness);
     tracing::info!("servers stopped; stopping housekeeping and draining the ledger");
     drop(exposed);
     background.stop().await;
@@ -227,7 +294,7 @@ async fn serve_engine(
         Ok(engine) => engine.shutdown().await,
         Err(_) => tracing::warn!("engine still shared at shutdown; the ledger drains on drop"),
     }
-    rest.and(rpc)
+    rest.and(rpc).and(probe)
 }
 
 /// The gateway: REST and the web UI, every call going to the services over gRPC.
@@ -257,9 +324,16 @@ async fn serve_gateway(
         role: Role::Gateway,
         http: Some(listener.local_addr()?),
         grpc: None,
+        ops: None,
+        grpc_health: None,
         dev: None,
     });
-    serve_http(listener, app_over(services, ids, None, &config), stop).await
+    serve_http(
+        listener,
+        app_over(services, ids, Metrics::new(None), &config),
+        stop,
+    )
+    .await
 }
 
 /// The engine once every connection task has let go of it (they finish just after the

@@ -25,6 +25,10 @@ struct Process {
     child: Child,
     /// What its banner says it listens on (`127.0.0.1:port`).
     addr: String,
+    /// Its health, readiness and metrics address, when it was given one.
+    ops: Option<String>,
+    /// Its plaintext gRPC health address, when it was given one.
+    grpc_health: Option<String>,
 }
 
 impl Drop for Process {
@@ -79,8 +83,25 @@ fn start(data: &Path, env: &[(&str, &str)], role: &str, name: &str) -> Process {
         Some(rest) => rest.trim_end_matches('/').to_owned(),
         None => banner.rsplit_once(" on ").unwrap().1.to_owned(),
     };
+    let given = |name: &str| env.iter().any(|(key, _)| *key == name);
+    let mut next_line = || lines.next().unwrap().unwrap();
+    let ops = given("OBOL_OPS_ADDR").then(|| {
+        let line = next_line();
+        let rest = line.split_once("http://").unwrap().1;
+        rest.split_once('/').unwrap().0.to_owned()
+    });
+    let grpc_health = given("OBOL_GRPC_HEALTH_ADDR").then(|| {
+        let line = next_line();
+        let rest = line.split_once("gRPC health ").unwrap().1;
+        rest.split_once(' ').unwrap().0.to_owned()
+    });
     std::thread::spawn(move || lines.for_each(drop));
-    Process { child, addr }
+    Process {
+        child,
+        addr,
+        ops,
+        grpc_health,
+    }
 }
 
 fn http(
@@ -188,6 +209,23 @@ async fn health_and_reflection(channel: Channel) {
     assert!(names.contains(&"obol.v1.Payments".to_owned()), "{names:?}");
 }
 
+/// The plaintext health listener: overall SERVING, and no other service behind it.
+async fn plain_health_only(channel: Channel) {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+    let health = HealthClient::new(channel.clone())
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(health.status(), ServingStatus::Serving);
+    let refused = ready(channel).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unimplemented, "{refused:?}");
+}
+
 /// Lists payments acting for a made-up API key of the default merchant.
 async fn list_as_someone(channel: Channel) -> Result<(), tonic::Status> {
     let who = obol::auth::Principal {
@@ -227,8 +265,18 @@ fn split_deployment_over_mutual_tls() {
     run(data, &env, &["migrate"]);
     run(data, &env, &["users", "create", "--email", "ops@acme.test"]);
 
-    let payments = start(data, &env, "payments", "payments");
-    let ledger = start(data, &env, "ledger", "ledger");
+    // Each service also serves health, readiness and metrics over HTTP, and gRPC health
+    // without TLS (for the kubelet's probes), when given the addresses.
+    let probed: Vec<(&str, &str)> = env
+        .iter()
+        .copied()
+        .chain([
+            ("OBOL_OPS_ADDR", "127.0.0.1:0"),
+            ("OBOL_GRPC_HEALTH_ADDR", "127.0.0.1:0"),
+        ])
+        .collect();
+    let payments = start(data, &probed, "payments", "payments");
+    let ledger = start(data, &probed, "ledger", "ledger");
     let auth = start(data, &env, "auth", "auth");
     let urls = [
         ("OBOL_PAYMENTS_URL", format!("https://{}", payments.addr)),
@@ -434,6 +482,37 @@ fn split_deployment_over_mutual_tls() {
         "{history}"
     );
 
+    // The services' own HTTP listeners: health, readiness and metrics, and nothing else.
+    for service in [&payments, &ledger] {
+        let ops = format!("http://{}", service.ops.as_deref().unwrap());
+        assert_eq!(http("GET", &format!("{ops}/healthz"), "", None, &[]).0, 200);
+        assert_eq!(http("GET", &format!("{ops}/readyz"), "", None, &[]).0, 200);
+        let (status, _) = http("GET", &format!("{ops}/v1/payments"), &token, None, &[]);
+        assert_eq!(status, 404, "no REST API on a service's ops listener");
+        let (status, metrics) = http("GET", &format!("{ops}/metrics"), "", None, &[]);
+        assert_eq!(status, 200);
+        let metrics = metrics.as_str().unwrap().to_owned();
+        // Every payment so far balanced the ledger: the imbalance is 0 for USD.
+        assert!(
+            metrics.contains("obol_ledger_imbalance{asset=\"USD\",balance=\"posted\"} 0\n"),
+            "{metrics}"
+        );
+        assert!(metrics.contains("obol_ledger_imbalance_checked_timestamp_seconds "));
+    }
+    let (_, metrics) = http(
+        "GET",
+        &format!("http://{}/metrics", payments.ops.as_deref().unwrap()),
+        "",
+        None,
+        &[],
+    );
+    let metrics = metrics.as_str().unwrap();
+    assert!(
+        metrics.contains("obol_webhook_deliveries_pending "),
+        "{metrics}"
+    );
+    assert!(metrics.contains("obol_webhook_delivery_attempts_total{result=\"failed\"} "));
+
     // The request id reached the payments service's log.
     let log = std::fs::read_to_string(data.join("payments.log")).unwrap();
     assert!(log.contains("req_split_flow_1"), "payments log:\n{log}");
@@ -443,6 +522,20 @@ fn split_deployment_over_mutual_tls() {
     let dir_certs = certs(data);
     let ca = dir_certs.join("ca.pem");
     runtime.block_on(async {
+        // Plaintext gRPC health answers SERVING overall and for the service, and serves
+        // nothing else.
+        for service in [&payments, &ledger] {
+            let plain = Endpoint::from_shared(format!(
+                "http://{}",
+                service.grpc_health.as_deref().unwrap()
+            ))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+            plain_health_only(plain).await;
+        }
+
         let trusted = channel_as(&payments.addr, &dir_certs, "gateway").await;
         ready(trusted.clone()).await.unwrap();
         health_and_reflection(trusted.clone()).await;

@@ -21,7 +21,9 @@ use crate::payments::children::Child;
 use crate::payments::customers::{Customer, SavedMethod};
 use crate::payments::model::{EventQuery, Payment, PaymentQuery, PaymentWrite, StoredEvent};
 use crate::payments::state::PaymentStatus;
-use crate::webhooks::model::{AttemptOutcome, Delivery, DeliveryAttempt, WebhookEndpoint};
+use crate::webhooks::model::{
+    AttemptOutcome, Delivery, DeliveryAttempt, DeliveryBacklog, WebhookEndpoint,
+};
 
 /// Ledger persistence. Writes arrive in batches from the ledger's single writer task; a store
 /// applies a batch with [`crate::ledger::batch::apply`] inside one database transaction.
@@ -185,6 +187,9 @@ pub trait WebhookStore: Send + Sync + std::fmt::Debug {
 
     /// Every attempt to deliver an event, in order.
     async fn delivery_attempts(&self, event_id: &EventId) -> Result<Vec<DeliveryAttempt>>;
+
+    /// How many deliveries are pending, and since when the oldest one due at `now` waits.
+    async fn delivery_backlog(&self, now: Timestamp) -> Result<DeliveryBacklog>;
 }
 
 /// Customers and their saved payment methods.

@@ -1,11 +1,122 @@
-//! Idempotency keys on PostgreSQL.
+//! Idempotency keys on PostgreSQL. New keys are claimed and answers recorded by a
+//! group-committing writer task: one statement and one commit for everything that queued.
+
+use std::collections::HashSet;
 
 use async_trait::async_trait;
 use obol_core::idempotency::Claim;
 use obol_core::{IdempotencyStore, Result, Timestamp};
-use sqlx::Row;
+use sqlx::{PgPool, Row};
 
+use crate::group_commit::{Committer, Job, Writer};
 use crate::{PostgresStore, db_error};
+
+/// A write to the idempotency table that can share a commit with others.
+#[derive(Debug)]
+pub(crate) enum KeyWrite {
+    /// Claim a key nobody holds (answers whether it was claimed).
+    Claim {
+        /// The caller's key, already scoped to its tenant.
+        key: String,
+        /// The hash of the request the key was sent with.
+        request_hash: String,
+        /// Until when the claim holds.
+        lease_until: Timestamp,
+        /// When it was claimed.
+        now: Timestamp,
+    },
+    /// Record the answer to a claimed key (answers true).
+    Complete {
+        /// The claimed key.
+        key: String,
+        /// The answer, as stored JSON.
+        response: String,
+    },
+}
+
+/// The handle claims and completions go through.
+pub(crate) type KeyWriter = Writer<KeyCommitter>;
+
+/// Commits idempotency claims and completions on `pool`.
+pub(crate) struct KeyCommitter {
+    /// Where the keys live.
+    pub(crate) pool: PgPool,
+}
+
+impl Committer for KeyCommitter {
+    type Write = KeyWrite;
+    type Answer = bool;
+    const NAME: &'static str = "idempotency writer";
+    const MAX_BATCH: usize = 512;
+
+    /// One statement: the new keys inserted (in key order, so two processes inserting the
+    /// same keys wait rather than deadlock) and the answers recorded. A key claimed twice in
+    /// one batch goes in once; the second claimant is told it was not claimed and reads it.
+    async fn try_batch(&self, batch: &[Job<KeyWrite, bool>]) -> Result<Vec<Result<bool>>> {
+        let mut claims = Claims::default();
+        let mut seen = HashSet::new();
+        let (mut done_keys, mut responses) = (Vec::new(), Vec::new());
+        for job in batch {
+            match &job.request {
+                KeyWrite::Claim {
+                    key,
+                    request_hash,
+                    lease_until,
+                    now,
+                } if seen.insert(key.as_str()) => {
+                    claims.keys.push(key.as_str());
+                    claims.hashes.push(request_hash.as_str());
+                    claims.leases.push(lease_until.as_micros());
+                    claims.times.push(now.as_micros());
+                }
+                KeyWrite::Claim { .. } => {}
+                KeyWrite::Complete { key, response } => {
+                    done_keys.push(key.as_str());
+                    responses.push(response.as_str());
+                }
+            }
+        }
+        let claimed: Vec<String> = sqlx::query_scalar(
+            "WITH claimed AS ( \
+               INSERT INTO idempotency_keys (key, request_hash, lease_until, claimed_at) \
+               SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[]) \
+               ORDER BY 1 ON CONFLICT (key) DO NOTHING RETURNING key), \
+             completed AS ( \
+               UPDATE idempotency_keys k SET response = c.response \
+               FROM UNNEST($5::text[], $6::text[]) AS c(key, response) WHERE k.key = c.key) \
+             SELECT key FROM claimed",
+        )
+        .bind(&claims.keys)
+        .bind(&claims.hashes)
+        .bind(&claims.leases)
+        .bind(&claims.times)
+        .bind(&done_keys)
+        .bind(&responses)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let claimed: HashSet<&str> = claimed.iter().map(String::as_str).collect();
+        let mut first = HashSet::new();
+        Ok(batch
+            .iter()
+            .map(|job| match &job.request {
+                KeyWrite::Claim { key, .. } => {
+                    Ok(claimed.contains(key.as_str()) && first.insert(key.as_str()))
+                }
+                KeyWrite::Complete { .. } => Ok(true),
+            })
+            .collect())
+    }
+}
+
+/// New keys to insert, column by column.
+#[derive(Default)]
+struct Claims<'a> {
+    keys: Vec<&'a str>,
+    hashes: Vec<&'a str>,
+    leases: Vec<i64>,
+    times: Vec<i64>,
+}
 
 #[async_trait]
 impl IdempotencyStore for PostgresStore {
@@ -16,50 +127,96 @@ impl IdempotencyStore for PostgresStore {
         now: Timestamp,
         lease_until: Timestamp,
     ) -> Result<Claim> {
-        // A new key (the common case) is claimed by one statement: the insert either claims
-        // it or waits for whoever is inserting it to commit.
-        let insert = || {
-            sqlx::query(
-                "INSERT INTO idempotency_keys (key, request_hash, lease_until, claimed_at) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING",
-            )
-            .bind(key)
-            .bind(request_hash)
-            .bind(lease_until.as_micros())
-            .bind(now.as_micros())
-        };
-        let claimed = |inserted: u64| {
-            (inserted == 1).then_some(Claim::Started {
-                claimed_at: Some(now),
+        // A new key (the common case) is claimed with the writer's next batch.
+        let claimed = self
+            .keys
+            .write(KeyWrite::Claim {
+                key: key.to_owned(),
+                request_hash: request_hash.to_owned(),
+                lease_until,
+                now,
             })
-        };
-        let inserted = insert()
+            .await?;
+        if claimed {
+            return Ok(Claim::Started {
+                claimed_at: Some(now),
+            });
+        }
+        // The key exists: read it. It may be released between the insert and the read, so a
+        // read that finds nothing tries again.
+        for _ in 0..3 {
+            if let Some(claim) = self
+                .claim_existing(key, request_hash, now, lease_until)
+                .await?
+            {
+                return Ok(claim);
+            }
+        }
+        Err(obol_core::Error::Contention {
+            reason: "the idempotency key was claimed and released concurrently".into(),
+        })
+    }
+
+    async fn complete_key(&self, key: &str, response: &str) -> Result<()> {
+        self.keys
+            .write(KeyWrite::Complete {
+                key: key.to_owned(),
+                response: response.to_owned(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn release_key(&self, key: &str) -> Result<()> {
+        sqlx::query("DELETE FROM idempotency_keys WHERE key = $1 AND response IS NULL")
+            .bind(key)
             .execute(&self.pool)
             .await
-            .map_err(db_error)?
-            .rows_affected();
-        if let Some(claim) = claimed(inserted) {
-            return Ok(claim);
-        }
-        // The key exists: read it and maybe renew its lease in one transaction (it may have
-        // been released in between, so the insert is tried again first).
+            .map_err(db_error)?;
+        Ok(())
+    }
+}
+
+impl PostgresStore {
+    /// Claims `key` when it is free again, or reads it and renews its lease when the claim is
+    /// still this request's to start, in one transaction; `None` when the key vanished between
+    /// the insert and the read.
+    async fn claim_existing(
+        &self,
+        key: &str,
+        request_hash: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Option<Claim>> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let inserted = insert()
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?
-            .rows_affected();
-        let claim = if let Some(claim) = claimed(inserted) {
-            claim
+        let inserted = sqlx::query(
+            "INSERT INTO idempotency_keys (key, request_hash, lease_until, claimed_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(request_hash)
+        .bind(lease_until.as_micros())
+        .bind(now.as_micros())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        let claim = if inserted == 1 {
+            Claim::Started {
+                claimed_at: Some(now),
+            }
         } else {
-            let row = sqlx::query(
+            let Some(row) = sqlx::query(
                 "SELECT request_hash, response, lease_until, claimed_at FROM idempotency_keys \
                  WHERE key = $1 FOR UPDATE",
             )
             .bind(key)
-            .fetch_one(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await
-            .map_err(db_error)?;
+            .map_err(db_error)?
+            else {
+                return Ok(None);
+            };
             let claim = Claim::of_existing(
                 &row.try_get::<String, _>("request_hash").map_err(db_error)?,
                 row.try_get("response").map_err(db_error)?,
@@ -81,25 +238,6 @@ impl IdempotencyStore for PostgresStore {
             claim
         };
         tx.commit().await.map_err(db_error)?;
-        Ok(claim)
-    }
-
-    async fn complete_key(&self, key: &str, response: &str) -> Result<()> {
-        sqlx::query("UPDATE idempotency_keys SET response = $1 WHERE key = $2")
-            .bind(response)
-            .bind(key)
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
-        Ok(())
-    }
-
-    async fn release_key(&self, key: &str) -> Result<()> {
-        sqlx::query("DELETE FROM idempotency_keys WHERE key = $1 AND response IS NULL")
-            .bind(key)
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
-        Ok(())
+        Ok(Some(claim))
     }
 }

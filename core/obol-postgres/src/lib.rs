@@ -7,6 +7,7 @@
 
 mod auth;
 mod customers;
+mod group_commit;
 mod idempotency;
 mod ledger;
 mod payment_writer;
@@ -26,6 +27,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 pub struct PostgresStore {
     pool: PgPool,
     payments: payment_writer::PaymentWriter,
+    keys: idempotency::KeyWriter,
+    attempts: webhooks::AttemptWriter,
 }
 
 impl PostgresStore {
@@ -78,7 +81,15 @@ impl PostgresStore {
             .map_err(|e| Error::unavailable(format!("PostgreSQL migration failed: {e}")))?;
         tracing::debug!(?schema, "PostgreSQL store open");
         let payments = payment_writer::PaymentWriter::spawn(pool.clone());
-        Ok(PostgresStore { pool, payments })
+        let keys = idempotency::KeyWriter::spawn(idempotency::KeyCommitter { pool: pool.clone() });
+        let attempts =
+            webhooks::AttemptWriter::spawn(webhooks::AttemptCommitter { pool: pool.clone() });
+        Ok(PostgresStore {
+            pool,
+            payments,
+            keys,
+            attempts,
+        })
     }
 
     /// The connection pool (for admin tasks and benchmarks).

@@ -15,150 +15,93 @@
 //! merchant's balance, clearing, fees) get one row write per batch, not one per payment.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::time::Duration;
 
-use futures::FutureExt;
 use obol_core::ledger::batch::{self, BatchWrites};
 use obol_core::ledger::codec::to_json;
 use obol_core::payments::{Child, Event, Payment, PaymentWrite};
 use obol_core::{Error, Result, Timestamp};
 use sqlx::{PgConnection, PgPool, Row};
-use tokio::sync::{mpsc, oneshot};
 
 use crate::db_error;
+use crate::group_commit::{self, Committer, Writer};
 use crate::ledger::{load_state, persist};
 
-/// The most writes one transaction commits.
-const MAX_BATCH: usize = 256;
-/// How often a batch that collided with another writer is tried again.
-const RETRIES: u32 = 8;
-
-/// One caller's write and where its answer goes.
-struct Job {
+/// One caller's payment write and the time it was made.
+pub(crate) struct Stamped {
     write: PaymentWrite,
     now: Timestamp,
-    answer: oneshot::Sender<Result<()>>,
 }
 
-/// The handle callers write through; the task stops when the last handle is dropped.
+/// A queued payment write.
+type Job = group_commit::Job<Stamped, ()>;
+
+/// The handle callers write payments through.
 #[derive(Debug, Clone)]
 pub(crate) struct PaymentWriter {
-    jobs: mpsc::Sender<Job>,
+    writer: Writer<PaymentCommitter>,
 }
 
 impl PaymentWriter {
     /// Starts the writer task on the current tokio runtime. (One: batches in flight at once
     /// would only wait for each other on the hot accounts' rows; measured slower.)
     pub(crate) fn spawn(pool: PgPool) -> Self {
-        let (jobs, queue) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run(pool, queue));
-        PaymentWriter { jobs }
+        PaymentWriter {
+            writer: Writer::spawn(PaymentCommitter { pool }),
+        }
     }
 
     /// Writes `write` with the next batch; answers once it is committed (or refused alone).
     pub(crate) async fn write(&self, write: PaymentWrite, now: Timestamp) -> Result<()> {
-        let (answer, answered) = oneshot::channel();
-        let stopped = || Error::unavailable("the PostgreSQL payment writer stopped");
-        self.jobs
-            .send(Job { write, now, answer })
-            .await
-            .map_err(|_| stopped())?;
-        answered.await.map_err(|_| stopped())?
+        self.writer.write(Stamped { write, now }).await
     }
 }
 
-/// The writer: takes what has queued, commits it, and again.
-async fn run(pool: PgPool, mut queue: mpsc::Receiver<Job>) {
-    let mut waiting: VecDeque<Job> = VecDeque::new();
-    loop {
-        if waiting.is_empty() {
-            match queue.recv().await {
-                Some(job) => waiting.push_back(job),
-                None => return,
-            }
-        }
-        while waiting.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => waiting.push_back(job),
-                Err(_) => break,
-            }
-        }
-        let batch = next_batch(&mut waiting);
-        // A panic fails its batch's callers (their answers are dropped), not the writer.
-        if std::panic::AssertUnwindSafe(commit(&pool, batch))
-            .catch_unwind()
-            .await
-            .is_err()
-        {
-            tracing::error!("the PostgreSQL payment writer panicked; its batch failed");
-        }
-    }
+/// Commits payment writes on `pool`.
+struct PaymentCommitter {
+    pool: PgPool,
 }
 
-/// The next batch: queued writes in order, at most one per payment and per refund or
-/// dispute (a second write of the same row was computed from the first one's result, so it
-/// waits for the next batch).
-fn next_batch(waiting: &mut VecDeque<Job>) -> Vec<Job> {
-    let mut payments = HashSet::new();
-    let mut children = HashSet::new();
-    let mut batch = Vec::new();
-    let mut later = VecDeque::new();
-    while let Some(job) = waiting.pop_front() {
-        // Nobody waits for it any more (a request that timed out): not written.
-        if job.answer.is_closed() {
-            continue;
-        }
-        let fresh = !payments.contains(&job.write.payment.id)
-            && job
-                .write
-                .children
-                .iter()
-                .all(|c| !children.contains(c.child.id()));
-        // A write that waits keeps its rows for the next batch, so writes of one row are
-        // committed in the order they were queued.
-        payments.insert(job.write.payment.id.clone());
-        children.extend(job.write.children.iter().map(|c| c.child.id().to_owned()));
-        if fresh && batch.len() < MAX_BATCH {
-            batch.push(job);
-        } else {
-            later.push_back(job);
-        }
-    }
-    *waiting = later;
-    batch
-}
+impl Committer for PaymentCommitter {
+    type Write = Stamped;
+    type Answer = ();
+    const NAME: &'static str = "payment writer";
+    const MAX_BATCH: usize = 256;
 
-/// Commits `batch`, retrying collisions with other writers; a batch whose data the database
-/// refuses is written one job at a time, so one bad write fails alone; any other failure (the
-/// database unreachable) is every job's answer at once.
-async fn commit(pool: &PgPool, batch: Vec<Job>) {
-    let mut attempt = 0;
-    let outcome = loop {
-        match try_batch(pool, &batch).await {
-            Err(Error::Contention { .. }) if attempt < RETRIES => {
-                attempt += 1;
-                tokio::time::sleep(Duration::from_millis(u64::from(attempt))).await;
+    async fn try_batch(&self, batch: &[Job]) -> Result<Vec<Result<()>>> {
+        try_batch(&self.pool, batch).await
+    }
+
+    /// Queued writes in order, at most one per payment and per refund or dispute (a second
+    /// write of the same row was computed from the first one's result, so it waits for the
+    /// next batch).
+    fn next_batch(&self, waiting: &mut VecDeque<Job>) -> Vec<Job> {
+        let mut payments = HashSet::new();
+        let mut children = HashSet::new();
+        let mut batch = Vec::new();
+        let mut later = VecDeque::new();
+        while let Some(job) = waiting.pop_front() {
+            // Nobody waits for it any more (a request that timed out): not written.
+            if job.answer.is_closed() {
+                continue;
             }
-            other => break other,
-        }
-    };
-    match outcome {
-        Ok(answers) => {
-            for (job, answer) in batch.into_iter().zip(answers) {
-                let _ = job.answer.send(answer);
+            let write = &job.request.write;
+            let fresh = !payments.contains(&write.payment.id)
+                && write
+                    .children
+                    .iter()
+                    .all(|c| !children.contains(c.child.id()));
+            // A write that waits keeps its rows for the next batch, so writes of one row are
+            // committed in the order they were queued.
+            payments.insert(write.payment.id.clone());
+            children.extend(write.children.iter().map(|c| c.child.id().to_owned()));
+            if fresh && batch.len() < Self::MAX_BATCH {
+                batch.push(job);
+            } else {
+                later.push_back(job);
             }
         }
-        Err(error) if batch.len() == 1 || !matches!(error, Error::InvalidRequest { .. }) => {
-            for job in batch {
-                let _ = job.answer.send(Err(error.clone()));
-            }
-        }
-        Err(error) => {
-            tracing::warn!(%error, size = batch.len(), "payment batch refused; writing its jobs one by one");
-            for job in batch {
-                Box::pin(commit(pool, vec![job])).await;
-            }
-        }
+        *waiting = later;
+        batch
     }
 }
 
@@ -171,17 +114,18 @@ async fn try_batch(pool: &PgPool, batch: &[Job]) -> Result<Vec<Result<()>>> {
     // The ledger: every live job's commands read (and locked) at once, then applied job by
     // job on the shared state; a job whose commands fail leaves the state as it found it.
     let commands: Vec<_> = live(batch, &answers)
-        .flat_map(|(_, job)| job.write.ledger.iter().cloned())
+        .flat_map(|(_, job)| job.request.write.ledger.iter().cloned())
         .collect();
     if !commands.is_empty() {
         let mut state = load_state(&mut tx, &commands).await?;
         let mut writes = BatchWrites::default();
         for (index, job) in batch.iter().enumerate() {
-            if answers[index].is_err() || job.write.ledger.is_empty() {
+            if answers[index].is_err() || job.request.write.ledger.is_empty() {
                 continue;
             }
             let before = state.clone();
-            let (results, done) = batch::apply(&mut state, &job.write.ledger, job.now);
+            let (results, done) =
+                batch::apply(&mut state, &job.request.write.ledger, job.request.now);
             match batch::all_committed(results) {
                 Ok(()) => writes.absorb(done),
                 Err(error) => {
@@ -193,7 +137,9 @@ async fn try_batch(pool: &PgPool, batch: &[Job]) -> Result<Vec<Result<()>>> {
         persist(&mut tx, &writes).await?;
     }
 
-    let written: Vec<&PaymentWrite> = live(batch, &answers).map(|(_, job)| &job.write).collect();
+    let written: Vec<&PaymentWrite> = live(batch, &answers)
+        .map(|(_, job)| &job.request.write)
+        .collect();
     save_payments(&mut tx, &written).await?;
     save_children(&mut tx, &written).await?;
     let events: Vec<&Event> = written.iter().flat_map(|w| w.events.iter()).collect();
@@ -222,19 +168,25 @@ async fn check_versions(
 ) -> Result<()> {
     let ids: Vec<String> = batch
         .iter()
-        .map(|j| j.write.payment.id.to_string())
+        .map(|j| j.request.write.payment.id.to_string())
         .collect();
     let stored = locked_versions(tx, "payments", &ids).await?;
     for (index, job) in batch.iter().enumerate() {
-        let id = job.write.payment.id.to_string();
-        if stored.get(&id).copied() != job.write.expected_version {
+        let id = job.request.write.payment.id.to_string();
+        if stored.get(&id).copied() != job.request.write.expected_version {
             answers[index] = Err(Error::Contention {
                 reason: "the payment changed concurrently".into(),
             });
         }
     }
     let children: Vec<String> = live(batch, answers)
-        .flat_map(|(_, job)| job.write.children.iter().map(|c| c.child.id().to_owned()))
+        .flat_map(|(_, job)| {
+            job.request
+                .write
+                .children
+                .iter()
+                .map(|c| c.child.id().to_owned())
+        })
         .collect();
     if children.is_empty() {
         return Ok(());
@@ -242,6 +194,7 @@ async fn check_versions(
     let stored = locked_versions(tx, "payment_children", &children).await?;
     for (index, job) in batch.iter().enumerate() {
         let moved = job
+            .request
             .write
             .children
             .iter()

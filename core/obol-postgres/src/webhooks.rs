@@ -1,14 +1,101 @@
-//! Webhook endpoints, deliveries and attempts on PostgreSQL.
+//! Webhook endpoints, deliveries and attempts on PostgreSQL. Events are fanned out a batch
+//! per transaction, due deliveries leased with one statement, and attempts recorded by a
+//! group-committing writer task.
 
 use async_trait::async_trait;
 use obol_core::webhooks::{
-    AttemptOutcome, Delivery, DeliveryAttempt, WebhookEndpoint, WebhookSecret,
+    AttemptOutcome, Delivery, DeliveryAttempt, DeliveryBacklog, WebhookEndpoint, WebhookSecret,
 };
 use obol_core::{EndpointId, EventId, MerchantId, Mode, Result, Timestamp, WebhookStore};
-use sqlx::Row;
 use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Row};
 
+use crate::group_commit::{Committer, Job, Writer};
 use crate::{PostgresStore, db_error};
+
+/// One column of a multi-row statement: `value` of every item.
+fn column<T, U>(items: &[T], value: impl Fn(&T) -> U) -> Vec<U> {
+    items.iter().map(value).collect()
+}
+
+/// The handle attempts are recorded through.
+pub(crate) type AttemptWriter = Writer<AttemptCommitter>;
+
+/// Records delivery attempts on `pool`, many per transaction.
+pub(crate) struct AttemptCommitter {
+    /// Where the deliveries live.
+    pub(crate) pool: PgPool,
+}
+
+impl Committer for AttemptCommitter {
+    type Write = AttemptOutcome;
+    type Answer = ();
+    const NAME: &'static str = "webhook attempt writer";
+    const MAX_BATCH: usize = 256;
+
+    /// The attempts inserted and their deliveries updated, one statement each; endpoints
+    /// that answered 410 Gone are disabled and their pending deliveries failed after that.
+    async fn try_batch(&self, batch: &[Job<AttemptOutcome, ()>]) -> Result<Vec<Result<()>>> {
+        let outcomes: Vec<&AttemptOutcome> = batch.iter().map(|job| &job.request).collect();
+        let attempts: Vec<&DeliveryAttempt> = outcomes.iter().map(|o| &o.attempt).collect();
+        let delivery_ids: Vec<i64> = attempts.iter().map(|a| a.delivery_id).collect();
+        let numbers: Vec<i64> = attempts.iter().map(|a| i64::from(a.attempt)).collect();
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        sqlx::query(
+            "INSERT INTO webhook_attempts (delivery_id, event_id, endpoint_id, attempt, at, \
+             status, error) SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], \
+             $4::int8[], $5::int8[], $6::int8[], $7::text[])",
+        )
+        .bind(&delivery_ids)
+        .bind(column(&attempts, |a| a.event_id.to_string()))
+        .bind(column(&attempts, |a| a.endpoint_id.to_string()))
+        .bind(&numbers)
+        .bind(column(&attempts, |a| a.at.as_micros()))
+        .bind(column(&attempts, |a| a.status.map(i64::from)))
+        .bind(column(&attempts, |a| a.error.clone()))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        // Sorted by id, so two processes recording attempts lock deliveries in one order.
+        sqlx::query(
+            "UPDATE webhook_deliveries d SET state = u.state, attempts = u.attempts, \
+             next_attempt_at = COALESCE(u.next_attempt_at, d.next_attempt_at) \
+             FROM (SELECT * FROM UNNEST($1::int8[], $2::text[], $3::int8[], $4::int8[]) \
+             AS u(id, state, attempts, next_attempt_at) ORDER BY id) u WHERE d.id = u.id",
+        )
+        .bind(&delivery_ids)
+        .bind(column(&outcomes, |o| o.state.as_str()))
+        .bind(&numbers)
+        .bind(column(&outcomes, |o| {
+            o.next_attempt_at.map(Timestamp::as_micros)
+        }))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let gone: Vec<String> = outcomes
+            .iter()
+            .filter(|o| o.disable_endpoint)
+            .map(|o| o.attempt.endpoint_id.to_string())
+            .collect();
+        if !gone.is_empty() {
+            sqlx::query("UPDATE webhook_endpoints SET enabled = FALSE WHERE id = ANY($1)")
+                .bind(&gone)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            sqlx::query(
+                "UPDATE webhook_deliveries SET state = 'failed' \
+                 WHERE endpoint_id = ANY($1) AND state = 'pending'",
+            )
+            .bind(&gone)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(batch.iter().map(|_| Ok(())).collect())
+    }
+}
 
 fn endpoint(row: &PgRow) -> Result<WebhookEndpoint> {
     Ok(WebhookEndpoint {
@@ -102,92 +189,51 @@ impl WebhookStore for PostgresStore {
         lease_until: Timestamp,
         limit: u32,
     ) -> Result<Vec<Delivery>> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        // Locked, leased and read in one statement; a concurrent worker skips what is locked.
         let rows = sqlx::query(
-            "SELECT d.id AS delivery_id, e.id AS event_id, d.endpoint_id, w.url, w.secret, \
-             e.body, d.attempts FROM webhook_deliveries d \
-             JOIN payment_events e ON e.seq = d.event_seq \
-             JOIN webhook_endpoints w ON w.id = d.endpoint_id \
-             WHERE d.state = 'pending' AND d.next_attempt_at <= $1 \
-             ORDER BY d.next_attempt_at, d.id LIMIT $2 FOR UPDATE OF d SKIP LOCKED",
+            "WITH due AS ( \
+               SELECT id, next_attempt_at AS was FROM webhook_deliveries \
+               WHERE state = 'pending' AND next_attempt_at <= $1 \
+               ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED), \
+             leased AS ( \
+               UPDATE webhook_deliveries d SET next_attempt_at = $3 FROM due \
+               WHERE d.id = due.id RETURNING d.id, d.event_seq, d.endpoint_id, d.attempts, \
+               due.was) \
+             SELECT l.id AS delivery_id, e.id AS event_id, l.endpoint_id, w.url, w.secret, \
+             e.body, l.attempts FROM leased l \
+             JOIN payment_events e ON e.seq = l.event_seq \
+             JOIN webhook_endpoints w ON w.id = l.endpoint_id \
+             ORDER BY l.was, l.id",
         )
         .bind(now.as_micros())
         .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
+        .bind(lease_until.as_micros())
+        .fetch_all(&self.pool)
         .await
         .map_err(db_error)?;
-        let mut due = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let delivery = Delivery {
-                id: row.try_get("delivery_id").map_err(db_error)?,
-                event_id: EventId::parse(&row.try_get::<String, _>("event_id").map_err(db_error)?)?,
-                endpoint_id: EndpointId::parse(
-                    &row.try_get::<String, _>("endpoint_id").map_err(db_error)?,
-                )?,
-                url: row.try_get("url").map_err(db_error)?,
-                secret: WebhookSecret::parse(
-                    &row.try_get::<String, _>("secret").map_err(db_error)?,
-                )?,
-                body: row.try_get("body").map_err(db_error)?,
-                attempts: attempt_count(row, "attempts")?,
-            };
-            sqlx::query("UPDATE webhook_deliveries SET next_attempt_at = $1 WHERE id = $2")
-                .bind(lease_until.as_micros())
-                .bind(delivery.id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-            due.push(delivery);
-        }
-        tx.commit().await.map_err(db_error)?;
-        Ok(due)
+        rows.iter()
+            .map(|row| {
+                Ok(Delivery {
+                    id: row.try_get("delivery_id").map_err(db_error)?,
+                    event_id: EventId::parse(
+                        &row.try_get::<String, _>("event_id").map_err(db_error)?,
+                    )?,
+                    endpoint_id: EndpointId::parse(
+                        &row.try_get::<String, _>("endpoint_id").map_err(db_error)?,
+                    )?,
+                    url: row.try_get("url").map_err(db_error)?,
+                    secret: WebhookSecret::parse(
+                        &row.try_get::<String, _>("secret").map_err(db_error)?,
+                    )?,
+                    body: row.try_get("body").map_err(db_error)?,
+                    attempts: attempt_count(row, "attempts")?,
+                })
+            })
+            .collect()
     }
 
     async fn record_attempt(&self, outcome: &AttemptOutcome) -> Result<()> {
-        let attempt = &outcome.attempt;
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        sqlx::query(
-            "INSERT INTO webhook_attempts (delivery_id, event_id, endpoint_id, attempt, at, \
-             status, error) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(attempt.delivery_id)
-        .bind(attempt.event_id.to_string())
-        .bind(attempt.endpoint_id.to_string())
-        .bind(i64::from(attempt.attempt))
-        .bind(attempt.at.as_micros())
-        .bind(attempt.status.map(i64::from))
-        .bind(&attempt.error)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        sqlx::query(
-            "UPDATE webhook_deliveries SET state = $1, attempts = $2, \
-             next_attempt_at = COALESCE($3, next_attempt_at) WHERE id = $4",
-        )
-        .bind(outcome.state.as_str())
-        .bind(i64::from(attempt.attempt))
-        .bind(outcome.next_attempt_at.map(Timestamp::as_micros))
-        .bind(attempt.delivery_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        if outcome.disable_endpoint {
-            let endpoint_id = attempt.endpoint_id.to_string();
-            sqlx::query("UPDATE webhook_endpoints SET enabled = FALSE WHERE id = $1")
-                .bind(&endpoint_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-            sqlx::query(
-                "UPDATE webhook_deliveries SET state = 'failed' \
-                 WHERE endpoint_id = $1 AND state = 'pending'",
-            )
-            .bind(&endpoint_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        }
-        tx.commit().await.map_err(db_error)
+        self.attempts.write(outcome.clone()).await
     }
 
     async fn delivery_attempts(&self, event_id: &EventId) -> Result<Vec<DeliveryAttempt>> {
@@ -221,5 +267,25 @@ impl WebhookStore for PostgresStore {
                 })
             })
             .collect()
+    }
+
+    async fn delivery_backlog(&self, now: Timestamp) -> Result<DeliveryBacklog> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS pending, \
+             MIN(next_attempt_at) FILTER (WHERE next_attempt_at <= $1) AS oldest_due \
+             FROM webhook_deliveries WHERE state = 'pending'",
+        )
+        .bind(now.as_micros())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let pending: i64 = row.try_get("pending").map_err(db_error)?;
+        Ok(DeliveryBacklog {
+            pending: u64::try_from(pending).map_err(obol_core::Error::corrupt)?,
+            oldest_due: row
+                .try_get::<Option<i64>, _>("oldest_due")
+                .map_err(db_error)?
+                .map(Timestamp::from_micros),
+        })
     }
 }

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use obol_core::webhooks::{
-    AttemptOutcome, Delivery, DeliveryAttempt, WebhookEndpoint, WebhookSecret,
+    AttemptOutcome, Delivery, DeliveryAttempt, DeliveryBacklog, WebhookEndpoint, WebhookSecret,
 };
 use obol_core::{EndpointId, EventId, MerchantId, Mode, Result, Timestamp, WebhookStore};
 use rusqlite::Connection;
@@ -12,6 +12,14 @@ use sqlx::sqlite::SqliteRow;
 use crate::rows::{integer, text};
 use crate::writer::sql_error;
 use crate::{SqliteStore, db_error};
+
+/// A backlog from its two figures as the database counts them.
+fn backlog(pending: i64, oldest_due: Option<i64>) -> Result<DeliveryBacklog> {
+    Ok(DeliveryBacklog {
+        pending: u64::try_from(pending).map_err(obol_core::Error::corrupt)?,
+        oldest_due: oldest_due.map(Timestamp::from_micros),
+    })
+}
 
 fn endpoint(row: &SqliteRow) -> Result<WebhookEndpoint> {
     Ok(WebhookEndpoint {
@@ -239,5 +247,21 @@ impl WebhookStore for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn delivery_backlog(&self, now: Timestamp) -> Result<DeliveryBacklog> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS pending, \
+             MIN(CASE WHEN next_attempt_at <= ? THEN next_attempt_at END) AS oldest_due \
+             FROM webhook_deliveries WHERE state = 'pending'",
+        )
+        .bind(now.as_micros())
+        .fetch_one(&self.read)
+        .await
+        .map_err(db_error)?;
+        backlog(
+            row.try_get("pending").map_err(db_error)?,
+            row.try_get("oldest_due").map_err(db_error)?,
+        )
     }
 }

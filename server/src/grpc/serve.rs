@@ -1,12 +1,18 @@
 //! Serving the gRPC services: the ones a process exposes, plus health (`grpc.health.v1`)
-//! and reflection, behind mutual TLS.
+//! and reflection, behind mutual TLS; and, for probes that cannot speak mutual TLS, health
+//! alone on a plaintext listener. Both report the same statuses: the overall one ("") follows
+//! whether the store answers.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Server, ServerTlsConfig};
+use tonic_health::ServingStatus;
+use tonic_health::pb::health_server::HealthServer;
+use tonic_health::server::{HealthReporter, HealthService};
 
 use super::proto::auth_server::AuthServer;
 use super::proto::ledger_server::LedgerServer;
@@ -26,15 +32,70 @@ pub struct Exposed {
     pub auth: Option<Arc<dyn AuthService>>,
 }
 
-/// Serves `exposed` on `listener` until `shutdown` resolves (calls in flight finish).
+/// How often the overall health status is checked against the store.
+const READINESS_CHECK: Duration = Duration::from_secs(5);
+
+/// Keeps the overall status ("") of `reporter` SERVING while `ready` answers, NOT_SERVING
+/// while it fails, until `shutdown` resolves.
+pub async fn track_readiness<F, R>(
+    reporter: HealthReporter,
+    ready: F,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) where
+    F: Fn() -> R + Send,
+    R: std::future::Future<Output = obol::Result<()>> + Send,
+{
+    let watch = async {
+        let mut ticks = tokio::time::interval(READINESS_CHECK);
+        loop {
+            ticks.tick().await;
+            let status = match ready().await {
+                Ok(()) => ServingStatus::Serving,
+                Err(error) => {
+                    tracing::warn!(code = error.code(), %error, "not ready: the store does not answer");
+                    ServingStatus::NotServing
+                }
+            };
+            reporter.set_service_status("", status).await;
+        }
+    };
+    tokio::select! {
+        () = watch => {}
+        () = shutdown => {}
+    }
+}
+
+/// Serves only `grpc.health.v1`, without TLS, on `listener` until `shutdown` resolves: what
+/// it tells (whether this process serves) is no secret, and the kubelet's gRPC probe speaks
+/// no TLS.
+pub async fn serve_grpc_health(
+    listener: TcpListener,
+    reporter: HealthReporter,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    Server::builder()
+        .add_service(HealthServer::new(HealthService::from_health_reporter(
+            reporter,
+        )))
+        .serve_with_incoming_shutdown(
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            shutdown,
+        )
+        .await
+        .context("the gRPC health server failed")
+}
+
+/// Serves `exposed` on `listener` until `shutdown` resolves (calls in flight finish), with
+/// health as `reporter` tells it.
 pub async fn serve_grpc(
     listener: TcpListener,
     exposed: Exposed,
     tls: ServerTlsConfig,
     trust: &Trust,
+    reporter: HealthReporter,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    let (reporter, health) = tonic_health::server::health_reporter();
+    let health = HealthServer::new(HealthService::from_health_reporter(reporter.clone()));
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(super::DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)

@@ -1,6 +1,7 @@
 //! Webhook endpoints, fan-out of events to deliveries, and attempts.
 
 use super::*;
+use crate::webhooks::DeliveryBacklog;
 
 #[async_trait]
 impl WebhookStore for MemoryStore {
@@ -134,5 +135,20 @@ impl WebhookStore for MemoryStore {
             .filter(|a| &a.event_id == event_id)
             .cloned()
             .collect())
+    }
+
+    async fn delivery_backlog(&self, now: Timestamp) -> Result<DeliveryBacklog> {
+        let state = self.lock()?;
+        let pending = state
+            .deliveries
+            .iter()
+            .filter(|d| d.state == DeliveryState::Pending);
+        Ok(DeliveryBacklog {
+            pending: u64::try_from(pending.clone().count()).unwrap_or(u64::MAX),
+            oldest_due: pending
+                .map(|d| d.next_attempt_at)
+                .filter(|at| *at <= now)
+                .min(),
+        })
     }
 }

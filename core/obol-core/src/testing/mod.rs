@@ -113,6 +113,7 @@ macro_rules! store_conformance {
             a_crash_around_the_provider_call_never_charges_twice,
             concurrent_captures_never_overcapture,
             idempotency_keys_follow_the_contract,
+            idempotency_claims_at_once_keep_the_contract,
             identical_requests_with_one_key_run_once,
             disputes_hold_then_return_or_take_the_money,
             refunds_fail_cancel_or_settle_later,
@@ -127,6 +128,7 @@ macro_rules! store_conformance {
         );
         $crate::store_conformance!(@webhooks $factory;
             webhooks_retry_sign_and_stop_on_gone,
+            many_deliveries_in_one_pass_are_each_recorded_once,
         );
         $crate::store_conformance!(@auth $factory;
             api_keys_authenticate_until_revoked_or_expired,

@@ -420,6 +420,66 @@ pub async fn idempotency_keys_follow_the_contract(store: Arc<dyn Store>) {
     ));
 }
 
+pub async fn idempotency_claims_at_once_keep_the_contract(store: Arc<dyn Store>) {
+    let (ledger, _) = test_ledger(store.clone(), 43).await;
+    let now = ledger.now();
+    let lease = now.plus(Duration::from_secs(60));
+    // Eighty racers on one new key, beside forty distinct keys: the shared key is started
+    // exactly once, the other racers see it in progress, and every distinct key is started.
+    let claims = (0..120).map(|n| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let key = if n % 3 == 1 {
+                format!("own-{n}")
+            } else {
+                "shared".to_owned()
+            };
+            (n, store.claim_key(&key, "h", now, lease).await.unwrap())
+        })
+    });
+    let mut started_shared = 0;
+    for claim in futures::future::join_all(claims).await {
+        let (n, claim) = claim.unwrap();
+        match (n % 3, claim) {
+            (1, claim) => assert!(matches!(claim, Claim::Started { .. }), "{n}: {claim:?}"),
+            (_, Claim::Started { .. }) => started_shared += 1,
+            (_, claim) => assert_eq!(claim, Claim::InProgress, "{n}"),
+        }
+    }
+    assert_eq!(started_shared, 1);
+    assert_eq!(
+        store
+            .claim_key("shared", "other", now, lease)
+            .await
+            .unwrap(),
+        Claim::Conflict
+    );
+    // Completions at once, each readable afterwards; a key with a NUL byte (which a store may
+    // refuse) fails alone, never its neighbours.
+    let completions = (0..40).map(|n| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let key = format!("own-{}", 3 * n + 1);
+            store
+                .complete_key(&key, &format!("{{\"Ok\":{n}}}"))
+                .await
+                .unwrap();
+        })
+    });
+    let hostile = store.claim_key("bad\0key", "h", now, lease);
+    let (done, _) = futures::join!(futures::future::join_all(completions), hostile);
+    assert!(done.into_iter().all(|d| d.is_ok()));
+    for n in 0..40 {
+        assert_eq!(
+            store
+                .claim_key(&format!("own-{}", 3 * n + 1), "h", now, lease)
+                .await
+                .unwrap(),
+            Claim::Completed(format!("{{\"Ok\":{n}}}"))
+        );
+    }
+}
+
 pub async fn identical_requests_with_one_key_run_once(store: Arc<dyn Store>) {
     let sandbox = Arc::new(Sandbox::ephemeral());
     let slow = Faulty::new(

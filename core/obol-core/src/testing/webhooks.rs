@@ -16,7 +16,9 @@ use crate::mode::Mode;
 use crate::money::AssetCode;
 use crate::payments::{NewPayment, Payments, ProviderRegistry, Sandbox, default_merchant};
 use crate::store::Store;
-use crate::webhooks::{RETRY_SCHEDULE, WebhookDispatcher, WebhookTransport, verify};
+use crate::webhooks::{
+    DeliveryBacklog, DeliveryTotals, RETRY_SCHEDULE, WebhookDispatcher, WebhookTransport, verify,
+};
 
 /// A request a receiver saw: (url, headers, body).
 pub type Received = (String, Vec<(String, String)>, Vec<u8>);
@@ -64,8 +66,17 @@ impl WebhookTransport for ScriptedReceivers {
     }
 }
 
-pub async fn webhooks_retry_sign_and_stop_on_gone(store: Arc<dyn Store>) {
-    let (ledger, clock) = test_ledger(store.clone(), 51).await;
+/// A sandbox payment engine and a dispatcher to scripted receivers, on `store`.
+struct Setup {
+    ledger: Arc<crate::ledger::Ledger>,
+    clock: Arc<crate::clock::ManualClock>,
+    payments: Payments,
+    receivers: Arc<ScriptedReceivers>,
+    dispatcher: WebhookDispatcher,
+}
+
+async fn setup(store: &Arc<dyn Store>, seed: u64) -> Setup {
+    let (ledger, clock) = test_ledger(store.clone(), seed).await;
     let ledger = Arc::new(ledger);
     let mut providers = ProviderRegistry::new();
     providers.register(Arc::new(Sandbox::ephemeral()));
@@ -77,6 +88,105 @@ pub async fn webhooks_retry_sign_and_stop_on_gone(store: Arc<dyn Store>) {
         ledger.clock().clone(),
         ledger.ids().clone(),
     );
+    Setup {
+        ledger,
+        clock,
+        payments,
+        receivers,
+        dispatcher,
+    }
+}
+
+pub async fn many_deliveries_in_one_pass_are_each_recorded_once(store: Arc<dyn Store>) {
+    let Setup {
+        ledger,
+        clock,
+        payments,
+        receivers,
+        dispatcher,
+    } = setup(&store, 52).await;
+    let merchant = default_merchant();
+    let mut urls = Vec::new();
+    for (name, statuses) in [("ok", &[204][..]), ("flaky", &[500, 204]), ("gone", &[410])] {
+        let endpoint = dispatcher
+            .add_endpoint(&merchant, Mode::Test, &format!("http://127.0.0.1:9/{name}"))
+            .await
+            .unwrap();
+        receivers.script(&endpoint.url, statuses);
+        urls.push(endpoint);
+    }
+    let usd = AssetCode::new("USD").unwrap();
+    for _ in 0..50 {
+        let id = PaymentId::generate(ledger.ids().as_ref());
+        payments
+            .create(NewPayment::new(id, 100, usd.clone()))
+            .await
+            .unwrap();
+    }
+    let events = payments.events_after(0, 100).await.unwrap();
+    assert_eq!(events.len(), 50);
+
+    // One pass sends all 150 deliveries, many at once; 410 disables its endpoint.
+    let first = dispatcher.run_due(500).await.unwrap();
+    assert_eq!((first.scheduled, first.attempted), (150, 150));
+    // The flaky receiver fails its first request only.
+    assert_eq!(first.delivered, 50 + 49);
+    assert_eq!(
+        dispatcher.totals(),
+        DeliveryTotals {
+            delivered: 99,
+            retrying: 1,
+            failed: 50
+        }
+    );
+    assert_eq!(dispatcher.run_due(500).await.unwrap().attempted, 0);
+    // The retry waits: one pending, none due yet; then due, and its wait is measured from
+    // when it became due.
+    let backlog = dispatcher.backlog().await.unwrap();
+    assert_eq!((backlog.pending, backlog.oldest_due), (1, None));
+    clock.advance(RETRY_SCHEDULE[1] + Duration::from_secs(2));
+    let backlog = dispatcher.backlog().await.unwrap();
+    assert_eq!(backlog.pending, 1);
+    let waited = ledger.now().as_micros() - backlog.oldest_due.unwrap().as_micros();
+    assert_eq!(waited, 2_000_000);
+    let second = dispatcher.run_due(500).await.unwrap();
+    assert_eq!((second.attempted, second.delivered), (1, 1));
+    assert_eq!(
+        dispatcher.backlog().await.unwrap(),
+        DeliveryBacklog::default()
+    );
+    clock.advance(Duration::from_secs(48 * 3600));
+    assert_eq!(dispatcher.run_due(500).await.unwrap().attempted, 0);
+
+    let gone = &urls[2];
+    let enabled = store.endpoints(&merchant).await.unwrap();
+    assert!(enabled.iter().all(|e| e.enabled == (e.id != gone.id)));
+    for event in &events {
+        let attempts = store.delivery_attempts(&event.event.id).await.unwrap();
+        for endpoint in &urls {
+            let numbers: Vec<u32> = attempts
+                .iter()
+                .filter(|a| a.endpoint_id == endpoint.id)
+                .map(|a| a.attempt)
+                .collect();
+            assert!(
+                numbers == [1] || numbers == [1, 2],
+                "{}: {numbers:?}",
+                endpoint.url
+            );
+        }
+    }
+    assert_eq!(receivers.received.lock().unwrap().len(), 151);
+}
+
+pub async fn webhooks_retry_sign_and_stop_on_gone(store: Arc<dyn Store>) {
+    let Setup {
+        ledger,
+        clock,
+        payments,
+        receivers,
+        dispatcher,
+    } = setup(&store, 51).await;
     let merchant = default_merchant();
     // Another merchant's endpoint never hears of this merchant's payments.
     let elsewhere = MerchantId::derived("elsewhere");

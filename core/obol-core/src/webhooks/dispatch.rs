@@ -4,11 +4,15 @@
 //! disables the endpoint and stops its deliveries.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::stream::{self, StreamExt};
 
-use super::model::{AttemptOutcome, Delivery, DeliveryAttempt, DeliveryState, WebhookEndpoint};
+use super::model::{
+    AttemptOutcome, Delivery, DeliveryAttempt, DeliveryBacklog, DeliveryState, WebhookEndpoint,
+};
 use crate::clock::Clock;
 use crate::error::Result;
 use crate::id::{EndpointId, IdGen, MerchantId};
@@ -33,6 +37,9 @@ pub const RETRY_SCHEDULE: [Duration; 10] = [
 /// How long a claimed delivery is kept from other workers while it is being sent.
 const SEND_LEASE: Duration = Duration::from_secs(60);
 
+/// How many deliveries one pass sends at once (a slow receiver holds up only its own).
+const SENDS_AT_ONCE: usize = 16;
+
 /// Sends one HTTP POST. Implemented over a real HTTP client outside obol-core.
 #[async_trait]
 pub trait WebhookTransport: Send + Sync + std::fmt::Debug {
@@ -53,9 +60,40 @@ pub struct DispatchReport {
     pub delivered: usize,
 }
 
+/// Attempts this process made since it started, by what they led to (for metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryTotals {
+    /// Attempts the receiver accepted.
+    pub delivered: u64,
+    /// Failed attempts that will be tried again.
+    pub retrying: u64,
+    /// Failed attempts after which the delivery has failed for good.
+    pub failed: u64,
+}
+
+/// The running counts behind [`DeliveryTotals`].
+#[derive(Debug, Default)]
+struct Tally {
+    delivered: AtomicU64,
+    retrying: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl Tally {
+    fn count(&self, state: DeliveryState) {
+        let counter = match state {
+            DeliveryState::Delivered => &self.delivered,
+            DeliveryState::Pending => &self.retrying,
+            DeliveryState::Failed => &self.failed,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// The delivery worker.
 #[derive(Debug, Clone)]
 pub struct WebhookDispatcher {
+    tally: Arc<Tally>,
     store: Arc<dyn Store>,
     transport: Arc<dyn WebhookTransport>,
     clock: Arc<dyn Clock>,
@@ -71,6 +109,7 @@ impl WebhookDispatcher {
         ids: Arc<dyn IdGen>,
     ) -> Self {
         WebhookDispatcher {
+            tally: Arc::default(),
             store,
             transport,
             clock,
@@ -98,6 +137,20 @@ impl WebhookDispatcher {
         Ok(endpoint)
     }
 
+    /// The attempts this dispatcher (and its clones) made, by what they led to.
+    pub fn totals(&self) -> DeliveryTotals {
+        DeliveryTotals {
+            delivered: self.tally.delivered.load(Ordering::Relaxed),
+            retrying: self.tally.retrying.load(Ordering::Relaxed),
+            failed: self.tally.failed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The deliveries still to be made, now.
+    pub async fn backlog(&self) -> Result<DeliveryBacklog> {
+        self.store.delivery_backlog(self.clock.now()).await
+    }
+
     /// One pass: fan out new events, then attempt every due delivery (at most `limit`).
     pub async fn run_due(&self, limit: u32) -> Result<DispatchReport> {
         let now = self.clock.now();
@@ -106,13 +159,24 @@ impl WebhookDispatcher {
             ..DispatchReport::default()
         };
         let lease_until = now.plus(SEND_LEASE);
-        for delivery in self.store.due_deliveries(now, lease_until, limit).await? {
-            let outcome = self.attempt(&delivery).await?;
+        let due = self.store.due_deliveries(now, lease_until, limit).await?;
+        // Each attempt is recorded as soon as it is made (a store may commit several at
+        // once), so a worker that stops mid-pass loses no outcome it already had.
+        let outcomes: Vec<Result<DeliveryState>> = stream::iter(due)
+            .map(|delivery| async move {
+                let outcome = self.attempt(&delivery).await?;
+                self.store.record_attempt(&outcome).await?;
+                self.tally.count(outcome.state);
+                Ok(outcome.state)
+            })
+            .buffer_unordered(SENDS_AT_ONCE)
+            .collect()
+            .await;
+        for state in outcomes {
             report.attempted += 1;
-            if outcome.state == DeliveryState::Delivered {
+            if state? == DeliveryState::Delivered {
                 report.delivered += 1;
             }
-            self.store.record_attempt(&outcome).await?;
         }
         Ok(report)
     }

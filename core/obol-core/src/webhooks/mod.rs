@@ -8,9 +8,12 @@ pub mod signature;
 pub mod targets;
 pub mod views;
 
-pub use dispatch::{DispatchReport, RETRY_SCHEDULE, WebhookDispatcher, WebhookTransport};
+pub use dispatch::{
+    DeliveryTotals, DispatchReport, RETRY_SCHEDULE, WebhookDispatcher, WebhookTransport,
+};
 pub use model::{
-    AttemptOutcome, Delivery, DeliveryAttempt, DeliveryState, URL_PATTERN, WebhookEndpoint,
+    AttemptOutcome, Delivery, DeliveryAttempt, DeliveryBacklog, DeliveryState, URL_PATTERN,
+    WebhookEndpoint,
 };
 pub use signature::{Headers, WebhookSecret, verify};
 pub use targets::TargetPolicy;

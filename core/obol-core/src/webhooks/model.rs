@@ -76,6 +76,15 @@ pub fn check_url(url: &str) -> Result<()> {
     Ok(())
 }
 
+/// Deliveries still to be made, as the metrics show them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryBacklog {
+    /// Deliveries neither delivered nor failed yet.
+    pub pending: u64,
+    /// When the longest-waiting delivery that is due now became due.
+    pub oldest_due: Option<Timestamp>,
+}
+
 /// Where a delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
