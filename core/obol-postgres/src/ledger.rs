@@ -347,7 +347,7 @@ impl LedgerStore for PostgresStore {
         batch: &[Submission],
         now: Timestamp,
     ) -> Result<Vec<Result<Transaction>>> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = crate::begin_batch(&self.pool).await?;
         let mut state = load_state(&mut tx, batch).await?;
         let (results, writes) = batch::apply(&mut state, batch, now);
         persist(&mut tx, &writes).await?;

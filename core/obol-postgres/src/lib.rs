@@ -67,9 +67,6 @@ impl PostgresStore {
             admin.close().await;
             options = options.options([("search_path", schema)]);
         }
-        // Plan batch statements for the arrays actually bound: a cached generic plan cannot
-        // know a batch's size and may test every row against the whole id array.
-        options = options.options([("plan_cache_mode", "force_custom_plan")]);
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .connect_with(options)
@@ -101,6 +98,21 @@ impl PostgresStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// A transaction for a batch of writes. Its statements are planned for the arrays actually
+/// bound (a cached generic plan cannot know a batch's size and may test every row against
+/// the whole id array); everywhere else PostgreSQL's default keeps its cached plans, since
+/// planning a point lookup costs several times running it.
+pub(crate) async fn begin_batch(
+    pool: &PgPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+    let mut tx = pool.begin().await.map_err(db_error)?;
+    sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+    Ok(tx)
 }
 
 /// The migrations this build applies on open.
