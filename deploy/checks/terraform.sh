@@ -224,7 +224,7 @@ tf_fmt() {
     fi
     : >"$tmp/terraformrc"
     TF_CLI_CONFIG_FILE="$tmp/terraformrc" terraform fmt -check -diff -no-color -recursive "$TF" || return 1
-    TF_CLI_CONFIG_FILE="$tmp/terraformrc" terraform version -no-color | head -n 1
+    TF_CLI_CONFIG_FILE="$tmp/terraformrc" terraform version -no-color | sed -n 1p
 }
 
 run_checkov() {

@@ -416,9 +416,10 @@ impl Config {
             let Some(key) = name.strip_prefix("OBOL_") else {
                 continue;
             };
-            // `OBOL_<SETTING>_FILE` names a file holding the setting (a mounted secret).
+            // `OBOL_<SETTING>_FILE` names a file holding the setting (a mounted secret); not
+            // for settings that are paths already (their file would be read as a path).
             let (key, value) = match key.strip_suffix("_FILE") {
-                Some(setting) if is_setting(setting) => {
+                Some(setting) if is_setting(setting) && !is_path_setting(setting) => {
                     (setting.to_owned(), read_setting_file(&name, &value)?)
                 }
                 _ => (key.to_owned(), value),
@@ -706,6 +707,14 @@ fn is_setting(key: &str) -> bool {
     KEYS.iter().any(|(k, _)| *k == lower) || PROVIDER_KEYS.iter().any(|(k, _, _)| *k == lower)
 }
 
+/// Whether `key` names a setting whose value is a file or directory path.
+fn is_path_setting(key: &str) -> bool {
+    matches!(
+        key.to_ascii_lowercase().as_str(),
+        "data_dir" | "tls_cert" | "tls_key" | "tls_ca"
+    )
+}
+
 /// The largest file a setting is read from (a secret or a URL, never more).
 const SETTING_FILE_LIMIT: u64 = 64 * 1024;
 
@@ -714,6 +723,14 @@ const SETTING_FILE_LIMIT: u64 = 64 * 1024;
 /// never the contents.
 fn read_setting_file(name: &str, path: &str) -> anyhow::Result<String> {
     use std::io::Read;
+    // A regular file only (symbolic links followed, as Kubernetes mounts secrets): a FIFO or
+    // a device would block or never end.
+    let regular = std::fs::metadata(path)
+        .with_context(|| format!("{name}: cannot open {path}"))?
+        .is_file();
+    if !regular {
+        bail!("{name}: {path} is not a regular file");
+    }
     let file = std::fs::File::open(path).with_context(|| format!("{name}: cannot open {path}"))?;
     // The file's own buffer is wiped; the setting's copy lives as long as the configuration.
     let mut text = zeroize::Zeroizing::new(String::new());
@@ -848,9 +865,28 @@ mod tests {
         let typed = path(&typed);
         let not_a_number = refused(&[("OBOL_BODY_LIMIT_BYTES_FILE", &typed)]);
         assert!(not_a_number.contains("whole number"), "{not_a_number}");
-        // Only settings have a file variable: OBOL_CONFIG_FILE is not one.
+        // Only settings have a file variable: OBOL_CONFIG_FILE is not one, and settings that
+        // are paths have none (their file would be read as a path, and a key printed).
         let unknown = refused(&[("OBOL_CONFIG_FILE", &kek_path)]);
         assert!(unknown.contains("unknown setting"), "{unknown}");
+        let path_setting = refused(&[("OBOL_TLS_KEY_FILE", &kek_path)]);
+        assert!(path_setting.contains("unknown setting"), "{path_setting}");
+        assert!(!path_setting.contains(&kek), "{path_setting}");
+        // Not a regular file: refused before anything is read (a FIFO would block).
+        let directory = refused(&[("OBOL_DATABASE_URL_FILE", dir.path().to_str().unwrap())]);
+        assert!(directory.contains("not a regular file"), "{directory}");
+        #[cfg(unix)]
+        {
+            let fifo = dir.path().join("fifo");
+            let made = std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap();
+            assert!(made.success());
+            let fifo = path(&fifo);
+            let blocked = refused(&[("OBOL_DATABASE_URL_FILE", &fifo)]);
+            assert!(blocked.contains("not a regular file"), "{blocked}");
+        }
     }
 
     #[test]

@@ -38,6 +38,10 @@ struct Counters {
 /// How long store-wide figures are reused before the store is read again.
 pub const AUDIT_EVERY: Duration = Duration::from_secs(15);
 
+/// The longest a scrape waits for the store's figures before it answers with the last ones
+/// (a slow store must not take the process's other metrics down with it).
+const AUDIT_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// The process's metrics.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -103,17 +107,24 @@ impl Metrics {
         {
             return text.clone();
         }
-        match self.read_audit().await {
-            Ok(text) => {
+        let last = |cached: &Option<(Instant, String)>| {
+            cached
+                .as_ref()
+                .map(|(_, text)| text.clone())
+                .unwrap_or_default()
+        };
+        match tokio::time::timeout(AUDIT_TIMEOUT, self.read_audit()).await {
+            Ok(Ok(text)) => {
                 *cached = Some((Instant::now(), text.clone()));
                 text
             }
-            Err(error) => {
+            Ok(Err(error)) => {
                 tracing::warn!(code = error.code(), %error, "cannot read the store-wide metrics");
-                cached
-                    .as_ref()
-                    .map(|(_, text)| text.clone())
-                    .unwrap_or_default()
+                last(&cached)
+            }
+            Err(_) => {
+                tracing::warn!("the store-wide metrics took too long; answering the last ones");
+                last(&cached)
             }
         }
     }

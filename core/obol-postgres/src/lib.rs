@@ -115,8 +115,15 @@ pub(crate) async fn begin_batch(
     Ok(tx)
 }
 
-/// The migrations this build applies on open.
-pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// The migrations this build applies on open. Migrations a newer release applied are
+/// allowed: during a rolling update (or a rollback) the previous release keeps running on the
+/// database its successor migrated, whose changes are additive.
+pub(crate) static MIGRATOR: std::sync::LazyLock<sqlx::migrate::Migrator> =
+    std::sync::LazyLock::new(|| {
+        let mut migrator = sqlx::migrate!("./migrations");
+        migrator.set_ignore_missing(true);
+        migrator
+    });
 
 /// Maps a driver error to the engine's error: collisions between writers are contention
 /// (retryable); data the database refuses (SQLSTATE classes 22 and 23) is an invalid request

@@ -56,12 +56,15 @@ impl Committer for AttemptCommitter {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        // Sorted by id, so two processes recording attempts lock deliveries in one order.
+        // Only the attempt after the stored one moves a pending delivery: one failed meanwhile
+        // (its endpoint gone) stays failed, and a late answer to a send whose lease ran out
+        // changes nothing (the attempt itself is kept above: it was made).
         sqlx::query(
             "UPDATE webhook_deliveries d SET state = u.state, attempts = u.attempts, \
              next_attempt_at = COALESCE(u.next_attempt_at, d.next_attempt_at) \
              FROM (SELECT * FROM UNNEST($1::int8[], $2::text[], $3::int8[], $4::int8[]) \
-             AS u(id, state, attempts, next_attempt_at) ORDER BY id) u WHERE d.id = u.id",
+             AS u(id, state, attempts, next_attempt_at) ORDER BY id) u \
+             WHERE d.id = u.id AND d.state = 'pending' AND d.attempts = u.attempts - 1",
         )
         .bind(&delivery_ids)
         .bind(column(&outcomes, |o| o.state.as_str()))
@@ -192,9 +195,10 @@ impl WebhookStore for PostgresStore {
         // Locked, leased and read in one statement; a concurrent worker skips what is locked.
         let rows = sqlx::query(
             "WITH due AS ( \
-               SELECT id, next_attempt_at AS was FROM webhook_deliveries \
-               WHERE state = 'pending' AND next_attempt_at <= $1 \
-               ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED), \
+               SELECT d.id, d.next_attempt_at AS was FROM webhook_deliveries d \
+               JOIN webhook_endpoints w ON w.id = d.endpoint_id \
+               WHERE d.state = 'pending' AND d.next_attempt_at <= $1 AND w.enabled \
+               ORDER BY d.next_attempt_at, d.id LIMIT $2 FOR UPDATE OF d SKIP LOCKED), \
              leased AS ( \
                UPDATE webhook_deliveries d SET next_attempt_at = $3 FROM due \
                WHERE d.id = due.id RETURNING d.id, d.event_seq, d.endpoint_id, d.attempts, \

@@ -85,7 +85,7 @@ fn claim_due(
              e.body, d.attempts FROM webhook_deliveries d \
              JOIN payment_events e ON e.seq = d.event_seq \
              JOIN webhook_endpoints w ON w.id = d.endpoint_id \
-             WHERE d.state = 'pending' AND d.next_attempt_at <= ? \
+             WHERE d.state = 'pending' AND d.next_attempt_at <= ? AND w.enabled \
              ORDER BY d.next_attempt_at, d.id LIMIT ?",
         )
         .map_err(sql_error)?;
@@ -139,8 +139,10 @@ fn record(conn: &Connection, outcome: &AttemptOutcome) -> Result<()> {
         ],
     )?;
     execute(
-        "UPDATE webhook_deliveries SET state = ?, attempts = ?, \
-         next_attempt_at = COALESCE(?, next_attempt_at) WHERE id = ?",
+        // Only the attempt after the stored one moves a pending delivery (see the memory store).
+        "UPDATE webhook_deliveries SET state = ?1, attempts = ?2, \
+         next_attempt_at = COALESCE(?3, next_attempt_at) \
+         WHERE id = ?4 AND state = 'pending' AND attempts = ?2 - 1",
         rusqlite::params![
             outcome.state.as_str(),
             i64::from(attempt.attempt),

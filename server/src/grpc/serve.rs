@@ -35,6 +35,9 @@ pub struct Exposed {
 /// How often the overall health status is checked against the store.
 const READINESS_CHECK: Duration = Duration::from_secs(5);
 
+/// A store that has not answered in this long is not ready (a partition may never answer).
+const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Keeps the overall status ("") of `reporter` SERVING while `ready` answers, NOT_SERVING
 /// while it fails, until `shutdown` resolves.
 pub async fn track_readiness<F, R>(
@@ -49,10 +52,14 @@ pub async fn track_readiness<F, R>(
         let mut ticks = tokio::time::interval(READINESS_CHECK);
         loop {
             ticks.tick().await;
-            let status = match ready().await {
-                Ok(()) => ServingStatus::Serving,
-                Err(error) => {
+            let status = match tokio::time::timeout(READINESS_TIMEOUT, ready()).await {
+                Ok(Ok(())) => ServingStatus::Serving,
+                Ok(Err(error)) => {
                     tracing::warn!(code = error.code(), %error, "not ready: the store does not answer");
+                    ServingStatus::NotServing
+                }
+                Err(_) => {
+                    tracing::warn!("not ready: the store did not answer in time");
                     ServingStatus::NotServing
                 }
             };
@@ -63,6 +70,10 @@ pub async fn track_readiness<F, R>(
         () = watch => {}
         () = shutdown => {}
     }
+    // Stopping: no new calls should be sent here.
+    reporter
+        .set_service_status("", ServingStatus::NotServing)
+        .await;
 }
 
 /// Serves only `grpc.health.v1`, without TLS, on `listener` until `shutdown` resolves: what

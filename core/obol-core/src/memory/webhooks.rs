@@ -78,7 +78,10 @@ impl WebhookStore for MemoryStore {
                 continue;
             }
             let (Some(endpoint), Some(event)) = (
-                state.endpoints.iter().find(|e| e.id == row.endpoint_id),
+                state
+                    .endpoints
+                    .iter()
+                    .find(|e| e.id == row.endpoint_id && e.enabled),
                 state.events.get(row.event),
             ) else {
                 continue;
@@ -105,10 +108,15 @@ impl WebhookStore for MemoryStore {
             .deliveries
             .get_mut(index)
             .ok_or_else(|| Error::corrupt("unknown delivery"))?;
-        row.state = outcome.state;
-        row.attempts = outcome.attempt.attempt;
-        if let Some(next) = outcome.next_attempt_at {
-            row.next_attempt_at = next;
+        // Only the attempt that follows the stored one moves a pending delivery: a delivery
+        // failed meanwhile (its endpoint gone) stays failed, and a late answer to a send whose
+        // lease ran out changes nothing. The attempt itself is kept: it was made.
+        if row.state == DeliveryState::Pending && row.attempts + 1 == outcome.attempt.attempt {
+            row.state = outcome.state;
+            row.attempts = outcome.attempt.attempt;
+            if let Some(next) = outcome.next_attempt_at {
+                row.next_attempt_at = next;
+            }
         }
         if outcome.disable_endpoint {
             let gone = outcome.attempt.endpoint_id.clone();

@@ -34,10 +34,12 @@ pub const RETRY_SCHEDULE: [Duration; 10] = [
     Duration::from_secs(24 * 3600),
 ];
 
-/// How long a claimed delivery is kept from other workers while it is being sent.
+/// How long one wave of sends may take; a pass keeps what it claimed from other workers for
+/// as many of these as it has waves, so nobody sends a delivery still being sent.
 const SEND_LEASE: Duration = Duration::from_secs(60);
 
-/// How many deliveries one pass sends at once (a slow receiver holds up only its own).
+/// How many deliveries one pass sends at once (a slow receiver holds up one of these slots
+/// until its timeout).
 const SENDS_AT_ONCE: usize = 16;
 
 /// Sends one HTTP POST. Implemented over a real HTTP client outside obol-core.
@@ -158,7 +160,10 @@ impl WebhookDispatcher {
             scheduled: self.store.fan_out_events(limit, now).await?,
             ..DispatchReport::default()
         };
-        let lease_until = now.plus(SEND_LEASE);
+        let waves = limit
+            .div_ceil(u32::try_from(SENDS_AT_ONCE).unwrap_or(u32::MAX))
+            .max(1);
+        let lease_until = now.plus(SEND_LEASE * waves);
         let due = self.store.due_deliveries(now, lease_until, limit).await?;
         // Each attempt is recorded as soon as it is made (a store may commit several at
         // once), so a worker that stops mid-pass loses no outcome it already had.
