@@ -1,7 +1,7 @@
 //! Idempotency keys on PostgreSQL. New keys are claimed and answers recorded by a
 //! group-committing writer task: one statement and one commit for everything that queued.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 
 use async_trait::async_trait;
 use obol_core::idempotency::Claim;
@@ -48,6 +48,19 @@ impl Committer for KeyCommitter {
     type Answer = bool;
     const NAME: &'static str = "idempotency writer";
     const MAX_BATCH: usize = 512;
+
+    /// What waits, in order; a claim whose caller has gone is dropped, but an answer is
+    /// recorded even then: its work is done, and a retry must find the answer rather than an
+    /// unanswered key (and run the work again once its lease ends).
+    fn next_batch(&self, waiting: &mut VecDeque<Job<KeyWrite, bool>>) -> Vec<Job<KeyWrite, bool>> {
+        let take = waiting.len().min(Self::MAX_BATCH);
+        waiting
+            .drain(..take)
+            .filter(|job| {
+                matches!(job.request, KeyWrite::Complete { .. }) || !job.answer.is_closed()
+            })
+            .collect()
+    }
 
     /// One statement: the new keys inserted (in key order, so two processes inserting the
     /// same keys wait rather than deadlock) and the answers recorded. A key claimed twice in
@@ -239,5 +252,54 @@ impl PostgresStore {
         };
         tx.commit().await.map_err(db_error)?;
         Ok(Some(claim))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::oneshot;
+
+    fn job(request: KeyWrite, gone: bool) -> Job<KeyWrite, bool> {
+        let (answer, answered) = oneshot::channel();
+        if gone {
+            drop(answered);
+        } else {
+            std::mem::forget(answered);
+        }
+        Job { request, answer }
+    }
+
+    #[tokio::test]
+    async fn an_answer_is_recorded_after_its_caller_has_gone_and_a_claim_is_not() {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .connect_lazy("postgres://unused")
+            .unwrap();
+        let committer = KeyCommitter { pool };
+        let now = Timestamp::from_micros(1);
+        let claim = |key: &str| KeyWrite::Claim {
+            key: key.into(),
+            request_hash: "h".into(),
+            lease_until: now,
+            now,
+        };
+        let complete = |key: &str| KeyWrite::Complete {
+            key: key.into(),
+            response: "{}".into(),
+        };
+        let mut waiting = VecDeque::from([
+            job(claim("gone-claim"), true),
+            job(complete("gone-answer"), true),
+            job(claim("waiting-claim"), false),
+        ]);
+        let batch = committer.next_batch(&mut waiting);
+        let keys: Vec<&str> = batch
+            .iter()
+            .map(|job| match &job.request {
+                KeyWrite::Claim { key, .. } | KeyWrite::Complete { key, .. } => key.as_str(),
+            })
+            .collect();
+        assert_eq!(keys, ["gone-answer", "waiting-claim"]);
+        assert!(waiting.is_empty());
     }
 }
