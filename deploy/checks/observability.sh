@@ -23,27 +23,8 @@ trap 'rm -rf "$tmp"' EXIT
 failures=0
 passed=0
 
-# check NAME COMMAND...: runs COMMAND, prints one line with its outcome and time, and the
-# command's output (indented) when it fails.
-check() {
-    local name=$1
-    shift
-    local start end out status
-    start=$(date +%s%N)
-    out=$("$@" 2>&1)
-    status=$?
-    end=$(date +%s%N)
-    local secs
-    secs=$(awk -v n=$((end - start)) 'BEGIN { printf "%.2f", n / 1e9 }')
-    if [ "$status" -eq 0 ]; then
-        passed=$((passed + 1))
-        printf 'ok    %-58s %6ss  %s\n' "$name" "$secs" "$(printf '%s\n' "$out" | tail -n 1)"
-    else
-        failures=$((failures + 1))
-        printf 'FAIL  %-58s %6ss\n' "$name" "$secs"
-        printf '%s\n' "$out" | sed 's/^/      /'
-    fi
-}
+# check NAME COMMAND...: one check, timed, counted into $passed and $failures.
+source deploy/checks/lib/check.bash
 
 # The static checks, in Python: `lib.py MODE ARGS...`.
 cat >"$tmp/lib.py" <<'PY'

@@ -39,6 +39,28 @@ pub fn app_over(
     metrics: Metrics,
     config: &Config,
 ) -> Router {
+    with_middleware(routes, services, ids, metrics, config)
+}
+
+/// A gRPC role's own HTTP listener: `/healthz`, `/readyz` and `/metrics` only.
+fn ops_app(engine: &Arc<Engine>, role: Role, config: &Config) -> Router {
+    with_middleware(
+        crate::rest::ops_routes,
+        Local::services(engine.clone()),
+        engine.ledger().ids().clone(),
+        engine_metrics(engine, role),
+        config,
+    )
+}
+
+/// The router `routes` makes over these services and metrics, with every middleware layer.
+fn with_middleware(
+    routes: fn(AppState) -> Router,
+    services: Services,
+    ids: Arc<dyn IdGen>,
+    metrics: Metrics,
+    config: &Config,
+) -> Router {
     let limits = limits(config);
     let limiter = RateLimiter::new(limits.rate_per_second, limits.burst);
     let state = AppState {
@@ -48,19 +70,6 @@ pub fn app_over(
         limiter: limiter.clone(),
     };
     wrap(routes(state), &limits, limiter)
-}
-
-/// A gRPC role's own HTTP listener: `/healthz`, `/readyz` and `/metrics` only.
-fn ops_app(engine: &Arc<Engine>, role: Role, config: &Config) -> Router {
-    let limits = limits(config);
-    let limiter = RateLimiter::new(limits.rate_per_second, limits.burst);
-    let state = AppState {
-        services: Local::services(engine.clone()),
-        ids: engine.ledger().ids().clone(),
-        metrics: Arc::new(engine_metrics(engine, role)),
-        limiter: limiter.clone(),
-    };
-    wrap(crate::rest::ops_routes(state), &limits, limiter)
 }
 
 /// The metrics of a process running `role` over `engine`: the ledger's figures everywhere,
@@ -252,15 +261,14 @@ async fn serve_engine(
         }
     };
     let reporter = HealthReporter::default();
-    let store = engine.ledger().store().clone();
-    let readiness = track_readiness(
-        reporter.clone(),
-        move || {
-            let store = store.clone();
-            async move { store.ready().await }
-        },
-        stop.clone().requested(),
-    );
+    // Health is only asked over gRPC: without a gRPC listener, nobody reads it.
+    let asked = grpc.is_some() || health.is_some();
+    let readiness = async {
+        if asked {
+            let store = engine.ledger().store().clone();
+            track_readiness(reporter.clone(), store.as_ref(), stop.clone().requested()).await;
+        }
+    };
     let rpc = async {
         match grpc {
             Some((listener, tls)) => {

@@ -112,6 +112,14 @@ fn endpoint(row: &PgRow) -> Result<WebhookEndpoint> {
     })
 }
 
+/// The event and endpoint ids of a delivery or attempt row.
+fn event_and_endpoint(row: &PgRow) -> Result<(EventId, EndpointId)> {
+    Ok((
+        EventId::parse(&row.try_get::<String, _>("event_id").map_err(db_error)?)?,
+        EndpointId::parse(&row.try_get::<String, _>("endpoint_id").map_err(db_error)?)?,
+    ))
+}
+
 fn attempt_count(row: &PgRow, column: &str) -> Result<u32> {
     u32::try_from(row.try_get::<i64, _>(column).map_err(db_error)?)
         .map_err(obol_core::Error::corrupt)
@@ -217,14 +225,11 @@ impl WebhookStore for PostgresStore {
         .map_err(db_error)?;
         rows.iter()
             .map(|row| {
+                let (event_id, endpoint_id) = event_and_endpoint(row)?;
                 Ok(Delivery {
                     id: row.try_get("delivery_id").map_err(db_error)?,
-                    event_id: EventId::parse(
-                        &row.try_get::<String, _>("event_id").map_err(db_error)?,
-                    )?,
-                    endpoint_id: EndpointId::parse(
-                        &row.try_get::<String, _>("endpoint_id").map_err(db_error)?,
-                    )?,
+                    event_id,
+                    endpoint_id,
                     url: row.try_get("url").map_err(db_error)?,
                     secret: WebhookSecret::parse(
                         &row.try_get::<String, _>("secret").map_err(db_error)?,
@@ -251,14 +256,11 @@ impl WebhookStore for PostgresStore {
         .map_err(db_error)?;
         rows.iter()
             .map(|row| {
+                let (event_id, endpoint_id) = event_and_endpoint(row)?;
                 Ok(DeliveryAttempt {
                     delivery_id: row.try_get("delivery_id").map_err(db_error)?,
-                    event_id: EventId::parse(
-                        &row.try_get::<String, _>("event_id").map_err(db_error)?,
-                    )?,
-                    endpoint_id: EndpointId::parse(
-                        &row.try_get::<String, _>("endpoint_id").map_err(db_error)?,
-                    )?,
+                    event_id,
+                    endpoint_id,
                     attempt: attempt_count(row, "attempt")?,
                     at: Timestamp::from_micros(row.try_get("at").map_err(db_error)?),
                     status: row

@@ -38,21 +38,18 @@ const READINESS_CHECK: Duration = Duration::from_secs(5);
 /// A store that has not answered in this long is not ready (a partition may never answer).
 const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Keeps the overall status ("") of `reporter` SERVING while `ready` answers, NOT_SERVING
+/// Keeps the overall status ("") of `reporter` SERVING while `store` answers, NOT_SERVING
 /// while it fails, until `shutdown` resolves.
-pub async fn track_readiness<F, R>(
+pub async fn track_readiness(
     reporter: HealthReporter,
-    ready: F,
+    store: &dyn obol::Store,
     shutdown: impl std::future::Future<Output = ()> + Send,
-) where
-    F: Fn() -> R + Send,
-    R: std::future::Future<Output = obol::Result<()>> + Send,
-{
+) {
     let watch = async {
         let mut ticks = tokio::time::interval(READINESS_CHECK);
         loop {
             ticks.tick().await;
-            let status = match tokio::time::timeout(READINESS_TIMEOUT, ready()).await {
+            let status = match tokio::time::timeout(READINESS_TIMEOUT, store.ready()).await {
                 Ok(Ok(())) => ServingStatus::Serving,
                 Ok(Err(error)) => {
                     tracing::warn!(code = error.code(), %error, "not ready: the store does not answer");
