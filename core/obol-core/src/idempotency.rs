@@ -32,6 +32,9 @@ pub enum Claim {
     Started {
         /// When the key's first request claimed it.
         claimed_at: Option<Timestamp>,
+        /// An earlier request held the key and its lease ran out: it may have made something
+        /// already, which this request must find rather than make again.
+        taken_over: bool,
     },
     /// Another request holds the key and its lease has not run out.
     InProgress,
@@ -42,6 +45,14 @@ pub enum Claim {
 }
 
 impl Claim {
+    /// The claim on a key nobody held before, claimed `now`.
+    pub fn first(now: Timestamp) -> Claim {
+        Claim::Started {
+            claimed_at: Some(now),
+            taken_over: false,
+        }
+    }
+
     /// The claim on a key that already has a record, first claimed at `claimed_at`;
     /// `Started` means the caller takes over the lapsed lease and must store the new lease.
     pub fn of_existing(
@@ -59,9 +70,30 @@ impl Claim {
         } else if lease_until > now {
             Claim::InProgress
         } else {
-            Claim::Started { claimed_at }
+            Claim::Started {
+                claimed_at,
+                taken_over: true,
+            }
         }
     }
+}
+
+/// What a request running under a key knows of its claim (see [`run_once`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claimed {
+    /// When the key was first claimed: `None` without a key, or for a key claimed before
+    /// stores kept that time.
+    pub at: Option<Timestamp>,
+    /// An earlier request held the key (see [`Claim::Started`]); never without a key.
+    pub taken_over: bool,
+}
+
+impl Claimed {
+    /// A request run without a key: nothing was made for it before.
+    pub const UNKEYED: Claimed = Claimed {
+        at: None,
+        taken_over: false,
+    };
 }
 
 /// Hex SHA-256 of a request's canonical JSON.
@@ -80,7 +112,7 @@ fn check_key(key: &str) -> Result<()> {
 }
 
 /// Runs `work` at most once per `key` (see the module docs), replaying its stored result.
-/// `work` is given the time the key was first claimed (see [`Claim::Started`]).
+/// `work` is told when the key was first claimed and whether an earlier request held it.
 pub async fn run_once<T, F, Fut>(
     store: &dyn Store,
     key: &str,
@@ -90,7 +122,7 @@ pub async fn run_once<T, F, Fut>(
 ) -> Result<T>
 where
     T: Serialize + DeserializeOwned,
-    F: FnOnce(Option<Timestamp>) -> Fut,
+    F: FnOnce(Claimed) -> Fut,
     Fut: Future<Output = Result<T>>,
 {
     check_key(key)?;
@@ -104,8 +136,15 @@ where
             key: key.to_owned(),
         }),
         Claim::Completed(stored) => from_json::<Result<T>>(&stored)?,
-        Claim::Started { claimed_at } => {
-            let result = work(claimed_at).await;
+        Claim::Started {
+            claimed_at,
+            taken_over,
+        } => {
+            let result = work(Claimed {
+                at: claimed_at,
+                taken_over,
+            })
+            .await;
             match &result {
                 Err(error) if error.is_retryable() => store.release_key(key).await?,
                 _ => store.complete_key(key, &to_json(&result)?).await?,

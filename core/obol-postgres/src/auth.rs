@@ -88,12 +88,20 @@ impl AuthStore for PostgresStore {
     }
 
     async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>> {
+        if let Some(key) = self.api_keys.get(hash) {
+            return Ok(Some(key));
+        }
+        let seen = self.api_keys.before_read();
         let row = sqlx::query("SELECT body FROM api_keys WHERE hash = $1")
             .bind(hash)
             .fetch_optional(&self.pool)
             .await
             .map_err(db_error)?;
-        row.as_ref().map(api_key).transpose()
+        let key = row.as_ref().map(api_key).transpose()?;
+        if let Some(key) = &key {
+            self.api_keys.keep(key, seen);
+        }
+        Ok(key)
     }
 
     async fn api_keys(&self, merchant: &MerchantId) -> Result<Vec<ApiKey>> {
@@ -134,6 +142,8 @@ impl AuthStore for PostgresStore {
                 .map_err(db_error)?;
         }
         tx.commit().await.map_err(db_error)?;
+        // This process stops trusting it now; the others when the database tells them.
+        self.api_keys.forget(&key.hash);
         Ok(Some(key))
     }
 

@@ -151,9 +151,7 @@ impl IdempotencyStore for PostgresStore {
             })
             .await?;
         if claimed {
-            return Ok(Claim::Started {
-                claimed_at: Some(now),
-            });
+            return Ok(Claim::first(now));
         }
         // The key exists: read it. It may be released between the insert and the read, so a
         // read that finds nothing tries again.
@@ -215,9 +213,7 @@ impl PostgresStore {
         .map_err(db_error)?
         .rows_affected();
         let claim = if inserted == 1 {
-            Claim::Started {
-                claimed_at: Some(now),
-            }
+            Claim::first(now)
         } else {
             let Some(row) = sqlx::query(
                 "SELECT request_hash, response, lease_until, claimed_at FROM idempotency_keys \

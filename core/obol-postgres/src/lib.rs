@@ -5,6 +5,7 @@
 //! so two writers never deadlock), and a collision on a new id (unique violation) or a
 //! serialization failure is reported as contention, which the ledger's writer retries.
 
+mod api_key_cache;
 mod auth;
 mod customers;
 mod group_commit;
@@ -29,6 +30,7 @@ pub struct PostgresStore {
     payments: payment_writer::PaymentWriter,
     keys: idempotency::KeyWriter,
     attempts: webhooks::AttemptWriter,
+    api_keys: api_key_cache::ApiKeyCache,
 }
 
 impl PostgresStore {
@@ -81,17 +83,25 @@ impl PostgresStore {
         let keys = idempotency::KeyWriter::spawn(idempotency::KeyCommitter { pool: pool.clone() });
         let attempts =
             webhooks::AttemptWriter::spawn(webhooks::AttemptCommitter { pool: pool.clone() });
+        let api_keys = api_key_cache::ApiKeyCache::new(pool.clone());
         Ok(PostgresStore {
             pool,
             payments,
             keys,
             attempts,
+            api_keys,
         })
     }
 
     /// The connection pool (for admin tasks and benchmarks).
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Whether this store keeps the API key of `hash` in memory (for tests of the cache).
+    #[cfg(feature = "testing")]
+    pub fn api_key_kept(&self, hash: &str) -> bool {
+        self.api_keys.kept(hash)
     }
 
     /// Closes every connection.

@@ -47,9 +47,7 @@ fn claim(
             ])
         })
         .map_err(sql_error)?;
-        return Ok(Claim::Started {
-            claimed_at: Some(now),
-        });
+        return Ok(Claim::first(now));
     };
     let claim = Claim::of_existing(
         &stored_hash,

@@ -22,9 +22,7 @@ impl IdempotencyStore for MemoryStore {
                     claimed_at: now,
                 },
             );
-            return Ok(Claim::Started {
-                claimed_at: Some(now),
-            });
+            return Ok(Claim::first(now));
         };
         let claim = Claim::of_existing(
             &record.request_hash,

@@ -24,8 +24,8 @@ pub mod state;
 pub use card::{CardBrand, CardDetails, CardSummary};
 pub use children::{Child, Dispute, DisputeStatus, Refund, RefundStatus};
 pub use customers::{CUSTOMER_EMAIL_PATTERN, Customer, NewCustomer, SavedMethod};
-pub use engine::Payments;
 pub(crate) use engine::is_merchant_balance;
+pub use engine::{IdOrigin, Payments};
 pub use input::{CardInput, CreatePayment, CreateRefund, MethodInput};
 pub use maintenance::{Maintenance, MaintenancePolicy};
 pub use model::{

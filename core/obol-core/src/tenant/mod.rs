@@ -27,10 +27,9 @@ use serde::de::DeserializeOwned;
 pub use payments::MerchantBalance;
 
 use crate::auth::{Auth, Principal, Scope};
-use crate::clock::Timestamp;
 use crate::error::Result;
 use crate::id::{IdGen, MerchantId};
-use crate::idempotency::run_once;
+use crate::idempotency::{Claimed, run_once};
 use crate::ledger::Ledger;
 use crate::mode::Mode;
 use crate::payments::Payments;
@@ -86,8 +85,8 @@ impl Tenant {
 
     /// Runs `work` once per (tenant, operation, key): the first answer is stored and replayed
     /// to every retry with the same request; the same key with another request is
-    /// `idempotency_conflict`. `work` is given the time the key was first claimed (`None`
-    /// without a key, which runs it every time).
+    /// `idempotency_conflict`. `work` is told when the key was first claimed and whether an
+    /// earlier request held it (without a key, it runs every time, and was never run before).
     async fn once<T, F, Fut>(
         &self,
         operation: keys::Operation,
@@ -97,11 +96,11 @@ impl Tenant {
     ) -> Result<T>
     where
         T: Serialize + DeserializeOwned + Send,
-        F: FnOnce(Option<Timestamp>) -> Fut + Send,
+        F: FnOnce(Claimed) -> Fut + Send,
         Fut: std::future::Future<Output = Result<T>> + Send,
     {
         match key {
-            None => work(None).await,
+            None => work(Claimed::UNKEYED).await,
             Some(key) => {
                 let scoped = keys::scoped_key(self.merchant(), self.mode(), operation, key);
                 run_once(self.store(), &scoped, request, self.ledger().now(), work).await

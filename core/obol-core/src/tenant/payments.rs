@@ -13,8 +13,8 @@ use crate::ledger::model::Balance;
 use crate::mode::Mode;
 use crate::money::AssetCode;
 use crate::payments::{
-    CaptureMethod, CardDetails, Child, CreatePayment, EventQuery, MethodInput, MethodToken,
-    NewPayment, Payment, PaymentQuery, PaymentRequest, PaymentStatus, StoredEvent,
+    CaptureMethod, CardDetails, Child, CreatePayment, EventQuery, IdOrigin, MethodInput,
+    MethodToken, NewPayment, Payment, PaymentQuery, PaymentRequest, PaymentStatus, StoredEvent,
 };
 
 /// A merchant's payment balance in one asset.
@@ -65,10 +65,17 @@ impl Tenant {
             Operation::CreatePayment,
             key,
             &request.fingerprint(),
-            |claimed_at| {
+            |claimed| {
                 let id =
-                    keys::payment_id(self.merchant(), self.mode(), key, claimed_at, self.ids());
-                self.create_steps(id, request.clone())
+                    keys::payment_id(self.merchant(), self.mode(), key, claimed.at, self.ids());
+                // A new id, or one named by a key no earlier request held, names no payment
+                // yet: the store need not be asked for it.
+                let origin = if claimed.taken_over {
+                    IdOrigin::Given
+                } else {
+                    IdOrigin::Fresh
+                };
+                self.create_steps(id, request.clone(), origin)
             },
         )
         .await
@@ -76,7 +83,12 @@ impl Tenant {
 
     /// The steps of a one-call payment, each skipped when a previous attempt already took it
     /// (the id is fixed, so a retry finds the same payment).
-    async fn create_steps(&self, id: PaymentId, request: CreatePayment) -> Result<Payment> {
+    async fn create_steps(
+        &self,
+        id: PaymentId,
+        request: CreatePayment,
+        origin: IdOrigin,
+    ) -> Result<Payment> {
         if request.confirm && request.payment_method.is_none() {
             return Err(Error::InvalidTransition {
                 status: PaymentStatus::RequiresPaymentMethod.as_str().to_owned(),
@@ -104,8 +116,16 @@ impl Tenant {
         };
         let payments = &self.payments;
         let mut payment = match (&token, request.confirm) {
-            (Some(token), true) => payments.create_and_confirm(new, token.clone()).await?,
-            _ => payments.create_with_method(new, token.clone()).await?,
+            (Some(token), true) => {
+                payments
+                    .create_and_confirm_from(new, token.clone(), origin)
+                    .await?
+            }
+            _ => {
+                payments
+                    .create_with_method_from(new, token.clone(), origin)
+                    .await?
+            }
         };
         // A payment the id already named without a method (a plain create under the same
         // id) takes it now.

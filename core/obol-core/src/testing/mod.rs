@@ -144,6 +144,7 @@ macro_rules! store_conformance {
             the_engines_own_accounts_are_out_of_reach,
             test_and_live_mode_stay_apart,
             keyed_requests_are_kept_per_tenant,
+            a_keyed_payment_taken_over_is_found_not_made_again,
         );
     };
     (@tenancy $factory:ident; $($name:ident),* $(,)?) => {

@@ -22,8 +22,8 @@ use crate::payments::provider::{
     Authorizer, Provider, ProviderEvent, ProviderEventKind, RefundOutcome,
 };
 use crate::payments::{
-    CancellationReason, CardDetails, Child, DisputeStatus, NewCustomer, NewPayment, Payment,
-    PaymentRequest, PaymentStatus, Payments, ProviderRegistry, RefundStatus, Sandbox,
+    CancellationReason, CardDetails, Child, DisputeStatus, IdOrigin, NewCustomer, NewPayment,
+    Payment, PaymentRequest, PaymentStatus, Payments, ProviderRegistry, RefundStatus, Sandbox,
 };
 use crate::store::Store;
 
@@ -231,9 +231,20 @@ pub async fn create_is_idempotent(store: Arc<dyn Store>) {
     let new = NewPayment::new(id.clone(), 42, usd());
     let first = payments.create(new.clone()).await.unwrap();
     assert_eq!(payments.create(new.clone()).await.unwrap(), first);
-    let other = NewPayment { amount: 43, ..new };
+    let other = NewPayment {
+        amount: 43,
+        ..new.clone()
+    };
     assert_eq!(
-        payments.create(other).await.unwrap_err().code(),
+        payments.create(other.clone()).await.unwrap_err().code(),
+        "idempotency_conflict"
+    );
+    // An id said to be fresh that a payment has after all: the write refuses it and the call
+    // answers as a replay would, never with a second payment.
+    let fresh = |new| payments.create_with_method_from(new, None, IdOrigin::Fresh);
+    assert_eq!(fresh(new).await.unwrap(), first);
+    assert_eq!(
+        fresh(other).await.unwrap_err().code(),
         "idempotency_conflict"
     );
 }
@@ -368,9 +379,7 @@ pub async fn idempotency_keys_follow_the_contract(store: Arc<dyn Store>) {
     let (ledger, clock) = test_ledger(store.clone(), 42).await;
     let now = ledger.now();
     let lease = now.plus(Duration::from_secs(60));
-    let first = Claim::Started {
-        claimed_at: Some(now),
-    };
+    let first = Claim::first(now);
     assert_eq!(
         store.claim_key("k1", "h1", now, lease).await.unwrap(),
         first
@@ -390,7 +399,10 @@ pub async fn idempotency_keys_follow_the_contract(store: Arc<dyn Store>) {
     let relet = later.plus(Duration::from_secs(60));
     assert_eq!(
         store.claim_key("k1", "h1", later, relet).await.unwrap(),
-        first
+        Claim::Started {
+            claimed_at: Some(now),
+            taken_over: true,
+        }
     );
     store.complete_key("k1", "{\"Ok\":1}").await.unwrap();
     assert_eq!(
@@ -398,18 +410,14 @@ pub async fn idempotency_keys_follow_the_contract(store: Arc<dyn Store>) {
         Claim::Completed("{\"Ok\":1}".into())
     );
     // A released claim (retryable failure) leaves nothing behind; a completed one stays.
-    let fresh = Claim::Started {
-        claimed_at: Some(later),
-    };
+    let fresh = Claim::first(later);
     assert_eq!(
         store.claim_key("k2", "h", later, relet).await.unwrap(),
         fresh
     );
     store.release_key("k2").await.unwrap();
     store.release_key("k1").await.unwrap();
-    let fresh = Claim::Started {
-        claimed_at: Some(later),
-    };
+    let fresh = Claim::first(later);
     assert_eq!(
         store.claim_key("k2", "h", later, relet).await.unwrap(),
         fresh

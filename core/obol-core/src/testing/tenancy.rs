@@ -8,21 +8,25 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::auth::test_auth;
 use super::test_ledger;
 use crate::auth::{CreateApiKey, CreateUser, Principal, Profile, Scope};
 use crate::error::Error;
 use crate::id::{AccountId, CustomerId, MerchantId, TransactionId};
+use crate::idempotency::{Claim, DEFAULT_LEASE, request_hash};
 use crate::ledger::model::{Direction, Entry, LedgerCommand, NewAccount, NewTransaction};
 use crate::mode::Mode;
 use crate::money::AssetCode;
 use crate::payments::{
-    CardInput, CreatePayment, EventQuery, MethodInput, MethodToken, NewCustomer, Payment,
-    PaymentQuery, PaymentRequest, Payments, ProviderRegistry, Sandbox,
+    CardDetails, CardInput, CreatePayment, EventQuery, MethodInput, MethodToken, NewCustomer,
+    NewPayment, Payment, PaymentQuery, PaymentRequest, PaymentStatus, Payments, ProviderRegistry,
+    Sandbox,
 };
 use crate::store::Store;
 use crate::tenant::Tenant;
+use crate::tenant::keys::{self, Operation};
 
 fn usd() -> AssetCode {
     AssetCode::new("USD").unwrap()
@@ -32,17 +36,19 @@ fn usd() -> AssetCode {
 struct Parts {
     payments: Arc<Payments>,
     auth: crate::auth::Auth,
+    clock: Arc<crate::clock::ManualClock>,
 }
 
 impl Parts {
     async fn new(store: Arc<dyn Store>, seed: u64) -> Self {
-        let (ledger, _) = test_ledger(store.clone(), seed).await;
+        let (ledger, clock) = test_ledger(store.clone(), seed).await;
         let mut providers = ProviderRegistry::new();
         providers.register(Arc::new(Sandbox::ephemeral()));
         let auth = test_auth(&store, &ledger);
         Parts {
             payments: Arc::new(Payments::new(Arc::new(ledger), providers)),
             auth,
+            clock,
         }
     }
 
@@ -548,6 +554,45 @@ pub async fn test_and_live_mode_stay_apart(store: Arc<dyn Store>) {
         "user_not_found"
     );
     assert!(live.user(&live_user.id).await.unwrap().live);
+}
+
+pub async fn a_keyed_payment_taken_over_is_found_not_made_again(store: Arc<dyn Store>) {
+    let parts = Parts::new(store.clone(), 77).await;
+    let (a_id, _) = merchants();
+    let a = parts.all(&a_id);
+    let mut request = CreatePayment::new(500, usd());
+    request.payment_method = Some(card("4242424242424242"));
+    request.confirm = true;
+    // The first request claimed its key, paid, and died before it stored its answer.
+    let now = parts.payments.ledger().now();
+    let scoped = keys::scoped_key(&a_id, Mode::Test, Operation::CreatePayment, "order-9");
+    let hash = request_hash(&request.fingerprint()).unwrap();
+    let claim = store
+        .claim_key(&scoped, &hash, now, now.plus(DEFAULT_LEASE))
+        .await
+        .unwrap();
+    assert_eq!(claim, Claim::first(now));
+    let ids = parts.payments.ledger().ids();
+    let id = keys::payment_id(&a_id, Mode::Test, Some("order-9"), Some(now), ids.as_ref());
+    let details = CardDetails::new("4242424242424242", 12, 2099, "123", now).unwrap();
+    let token = parts
+        .payments
+        .tokenize_card("sandbox", &a_id, &details)
+        .await
+        .unwrap();
+    let new = NewPayment::new(id, 500, usd()).for_merchant(a_id.clone());
+    let first = parts.payments.create_and_confirm(new, token).await.unwrap();
+    assert_eq!(first.state.status, PaymentStatus::Succeeded);
+    // Its lease runs out; the retry takes the key over and finds that payment, paying nothing
+    // again.
+    parts.clock.advance(DEFAULT_LEASE + Duration::from_secs(1));
+    let retried = a.create_payment(Some("order-9"), request).await.unwrap();
+    assert_eq!(retried, first);
+    let all = a
+        .payments(PaymentQuery::merchant(a_id.clone(), 10))
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 1, "{all:?}");
 }
 
 pub async fn keyed_requests_are_kept_per_tenant(store: Arc<dyn Store>) {

@@ -17,7 +17,18 @@ impl Payments {
         new: NewPayment,
         method: Option<MethodToken>,
     ) -> Result<Payment> {
-        let (payment, events) = match self.prepare_creation(&new, method).await? {
+        self.create_with_method_from(new, method, IdOrigin::Given)
+            .await
+    }
+
+    /// [`Payments::create_with_method`] for a payment whose id has `origin`.
+    pub async fn create_with_method_from(
+        &self,
+        new: NewPayment,
+        method: Option<MethodToken>,
+        origin: IdOrigin,
+    ) -> Result<Payment> {
+        let (payment, events) = match self.prepare_creation(&new, method, origin).await? {
             Creation::Replay(existing) => return Ok(existing),
             Creation::New { payment, events } => (payment, events),
         };
@@ -46,6 +57,17 @@ impl Payments {
         new: NewPayment,
         method: MethodToken,
     ) -> Result<Payment> {
+        self.create_and_confirm_from(new, method, IdOrigin::Given)
+            .await
+    }
+
+    /// [`Payments::create_and_confirm`] for a payment whose id has `origin`.
+    pub async fn create_and_confirm_from(
+        &self,
+        new: NewPayment,
+        method: MethodToken,
+        origin: IdOrigin,
+    ) -> Result<Payment> {
         let route = self.route(&new.asset, new.mode, &new.merchant, &method);
         if route
             .first()
@@ -53,10 +75,12 @@ impl Payments {
         {
             // No attempt to write with: the payment is stored, and confirm says why it cannot
             // go on.
-            let payment = self.create_with_method(new, Some(method)).await?;
+            let payment = self
+                .create_with_method_from(new, Some(method), origin)
+                .await?;
             return self.confirm(&payment.id).await;
         }
-        let (payment, events) = match self.prepare_creation(&new, Some(method)).await? {
+        let (payment, events) = match self.prepare_creation(&new, Some(method), origin).await? {
             Creation::Replay(existing) => return Ok(existing),
             Creation::New { payment, events } => (payment, events),
         };
@@ -78,11 +102,12 @@ impl Payments {
     }
 
     /// Checks a creation and builds the new payment with its events, unwritten, or finds the
-    /// one a previous call stored under the same id.
+    /// one a previous call stored under the same id (only asked for an id it may name).
     async fn prepare_creation(
         &self,
         new: &NewPayment,
         method: Option<MethodToken>,
+        origin: IdOrigin,
     ) -> Result<Creation> {
         let asset = self.ledger.asset(new.asset.as_str())?;
         let max = crate::payments::largest_amount(&asset);
@@ -102,7 +127,9 @@ impl Payments {
                 });
             }
         }
-        if let Some(existing) = self.ledger.store().payment(&new.id).await? {
+        if origin == IdOrigin::Given
+            && let Some(existing) = self.ledger.store().payment(&new.id).await?
+        {
             return same_creation(existing, new).map(Creation::Replay);
         }
         let now = self.ledger.now();
@@ -139,6 +166,18 @@ impl Payments {
         }
         Ok(Creation::New { payment, events })
     }
+}
+
+/// Whether a payment may already be stored under a new payment's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdOrigin {
+    /// Made for this call: generated, or named by an idempotency key claimed for the first
+    /// time. No payment can have it, so the store is not read before the write (a payment
+    /// that has it after all makes the write fail, answered like a concurrent creation).
+    Fresh,
+    /// Given by a caller that may have used it before: the payment stored under it, created
+    /// the same way, is answered as a replay before anything is done.
+    Given,
 }
 
 /// What a creation finds: a payment to write, or the one stored under its id before.

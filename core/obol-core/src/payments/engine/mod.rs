@@ -23,6 +23,8 @@ mod refunds;
 mod requests;
 mod write;
 
+pub use create::IdOrigin;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
