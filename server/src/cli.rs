@@ -96,6 +96,12 @@ pub enum KeysCommand {
     Rotate,
     /// Print a new random key-encryption key (for OBOL_KEY_ENCRYPTION_KEY).
     Kek,
+    /// Make a new version of the Vault Transit key that seals signing keys (new keys are
+    /// sealed under it; run `obol keys rewrap` to move the others).
+    RotateKek,
+    /// Seal every signing key again under the newest version of the key-encryption key:
+    /// after `rotate-kek`, or to move keys sealed by OBOL_KEY_ENCRYPTION_KEY into Vault.
+    Rewrap,
 }
 
 /// `obol api-keys …`
@@ -203,6 +209,23 @@ pub async fn run() -> anyhow::Result<()> {
             let engine = Engine::open(&config).await?;
             let kid = engine.auth().rotate_keys_now().await?;
             println!("created signing key {kid}");
+            engine.shutdown().await;
+            Ok(())
+        }
+        Command::Keys(KeysCommand::RotateKek) => {
+            let engine = Engine::open(&config).await?;
+            engine.auth().rotate_key_encryption_key().await?;
+            println!(
+                "rotated the key-encryption key; run `obol keys rewrap` to move every key onto it"
+            );
+            engine.shutdown().await;
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Rewrap) => {
+            let engine = Engine::open(&config).await?;
+            let keys = engine.auth().rewrap_signing_keys().await?;
+            let secrets = engine.webhooks.rewrap_secrets().await?;
+            println!("sealed again: {keys} signing keys, {secrets} webhook secrets");
             engine.shutdown().await;
             Ok(())
         }

@@ -32,6 +32,24 @@ pub struct Config {
     pub dev: bool,
     /// Base64 of 32 bytes sealing signing keys at rest (required outside dev mode).
     pub key_encryption_key: Option<SecretString>,
+    /// Vault's address (`https://vault.example:8200`), for `vault_transit_key`.
+    pub vault_addr: Option<String>,
+    /// A Vault token allowed to use the Transit key (`OBOL_VAULT_TOKEN_FILE` for a mounted one).
+    pub vault_token: Option<SecretString>,
+    /// Instead of a token, sign in to Vault as this role with a JWT (the `kubernetes` or
+    /// `jwt` auth method).
+    pub vault_auth_role: Option<String>,
+    /// Where that auth method is mounted.
+    pub vault_auth_mount: String,
+    /// The JWT to sign in with, read at each login (the pod's ServiceAccount token).
+    pub vault_jwt_file: PathBuf,
+    /// Where Vault's Transit engine is mounted.
+    pub vault_transit_mount: String,
+    /// The Transit key that seals signing keys in Vault: set, the key-encryption key lives in
+    /// Vault (`key_encryption_key`, if also set, still opens what it sealed before).
+    pub vault_transit_key: Option<String>,
+    /// The CA of Vault's certificate (PEM), when the system roots do not hold it.
+    pub vault_ca: Option<PathBuf>,
     /// `whsec_…`: the secret the sandbox provider signs and verifies its webhooks with. In
     /// dev mode one is made and kept in `data_dir`; otherwise, without it, sandbox webhooks
     /// are refused.
@@ -199,6 +217,14 @@ impl Default for Config {
             grpc_health_addr: None,
             dev: false,
             key_encryption_key: None,
+            vault_addr: None,
+            vault_token: None,
+            vault_auth_role: None,
+            vault_auth_mount: "kubernetes".to_owned(),
+            vault_jwt_file: PathBuf::from("/var/run/secrets/kubernetes.io/serviceaccount/token"),
+            vault_transit_mount: "transit".to_owned(),
+            vault_transit_key: None,
+            vault_ca: None,
             sandbox_webhook_secret: None,
             issuer: "obol".to_owned(),
             audience: "obol-api".to_owned(),
@@ -242,6 +268,14 @@ const KEYS: &[(&str, Kind)] = &[
     ("grpc_health_addr", Kind::Text),
     ("dev", Kind::Bool),
     ("key_encryption_key", Kind::Text),
+    ("vault_addr", Kind::Text),
+    ("vault_token", Kind::Text),
+    ("vault_auth_role", Kind::Text),
+    ("vault_auth_mount", Kind::Text),
+    ("vault_jwt_file", Kind::Text),
+    ("vault_transit_mount", Kind::Text),
+    ("vault_transit_key", Kind::Text),
+    ("vault_ca", Kind::Text),
     ("sandbox_webhook_secret", Kind::Text),
     ("issuer", Kind::Text),
     ("audience", Kind::Text),
@@ -490,10 +524,12 @@ impl Config {
             }
             return self.check_http();
         }
-        if !self.dev && self.key_encryption_key.is_none() {
+        self.check_vault()?;
+        if !self.dev && self.key_encryption_key.is_none() && self.vault_transit_key.is_none() {
             bail!(
                 "OBOL_KEY_ENCRYPTION_KEY is required outside dev mode (base64 of 32 random bytes; \
-                 `obol keys kek` prints one), or run with --dev"
+                 `obol keys kek` prints one), unless the key lives in Vault \
+                 (OBOL_VAULT_TRANSIT_KEY), or run with --dev"
             );
         }
         if let Some(kek) = &self.key_encryption_key {
@@ -512,6 +548,56 @@ impl Config {
             self.check_dev()?;
         }
         self.check_http()
+    }
+
+    /// Vault's settings go together: a Transit key needs Vault's address and one way to
+    /// sign in (a token or a role), and those are for a Transit key only.
+    fn check_vault(&self) -> anyhow::Result<()> {
+        let sign_ins =
+            usize::from(self.vault_token.is_some()) + usize::from(self.vault_auth_role.is_some());
+        let vault_set = self.vault_addr.is_some() || sign_ins > 0 || self.vault_ca.is_some();
+        match &self.vault_transit_key {
+            Some(_) if self.vault_addr.is_none() || sign_ins != 1 => bail!(
+                "OBOL_VAULT_TRANSIT_KEY needs OBOL_VAULT_ADDR and one way to sign in to Vault: \
+                 OBOL_VAULT_TOKEN (or OBOL_VAULT_TOKEN_FILE), or OBOL_VAULT_AUTH_ROLE (a JWT \
+                 login, the pod's ServiceAccount token by default)"
+            ),
+            None if vault_set => bail!(
+                "OBOL_VAULT_ADDR, OBOL_VAULT_TOKEN, OBOL_VAULT_AUTH_ROLE and OBOL_VAULT_CA are \
+                 for a Vault Transit key: set OBOL_VAULT_TRANSIT_KEY too, or none of them"
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    /// Where the key-encryption key lives in Vault, when it does (the CA file read).
+    pub fn transit(&self) -> anyhow::Result<Option<obol_http::TransitConfig>> {
+        let (Some(key), Some(address)) = (&self.vault_transit_key, &self.vault_addr) else {
+            return Ok(None);
+        };
+        let auth = match (&self.vault_token, &self.vault_auth_role) {
+            (Some(token), _) => obol_http::VaultAuth::Token(token.clone()),
+            (None, Some(role)) => obol_http::VaultAuth::Jwt {
+                mount: self.vault_auth_mount.clone(),
+                role: role.clone(),
+                jwt_file: self.vault_jwt_file.clone(),
+            },
+            (None, None) => return Ok(None),
+        };
+        let ca_pem = match &self.vault_ca {
+            Some(path) => Some(
+                std::fs::read(path)
+                    .with_context(|| format!("cannot read OBOL_VAULT_CA {}", path.display()))?,
+            ),
+            None => None,
+        };
+        Ok(Some(obol_http::TransitConfig {
+            address: address.clone(),
+            auth,
+            mount: self.vault_transit_mount.clone(),
+            key: key.clone(),
+            ca_pem,
+        }))
     }
 
     /// Dev mode makes a user with every scope and prints its password, and keeps its keys in
@@ -678,6 +764,14 @@ impl std::fmt::Debug for Config {
                 "key_encryption_key",
                 &hidden(self.key_encryption_key.is_some()),
             )
+            .field("vault_addr", &self.vault_addr)
+            .field("vault_token", &hidden(self.vault_token.is_some()))
+            .field("vault_auth_role", &self.vault_auth_role)
+            .field("vault_auth_mount", &self.vault_auth_mount)
+            .field("vault_jwt_file", &self.vault_jwt_file)
+            .field("vault_transit_mount", &self.vault_transit_mount)
+            .field("vault_transit_key", &self.vault_transit_key)
+            .field("vault_ca", &self.vault_ca)
             .field(
                 "sandbox_webhook_secret",
                 &hidden(self.sandbox_webhook_secret.is_some()),
@@ -711,7 +805,7 @@ fn is_setting(key: &str) -> bool {
 fn is_path_setting(key: &str) -> bool {
     matches!(
         key.to_ascii_lowercase().as_str(),
-        "data_dir" | "tls_cert" | "tls_key" | "tls_ca"
+        "data_dir" | "tls_cert" | "tls_key" | "tls_ca" | "vault_ca" | "vault_jwt_file"
     )
 }
 

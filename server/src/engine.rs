@@ -7,11 +7,12 @@ use std::time::Duration;
 use anyhow::Context;
 use obol::EngineOptions;
 use obol::Store;
-use obol::auth::KeyEncryptionKey;
+use obol::auth::{KeyEncryptionKey, KeySealer, LocalSealer, MigratingSealer};
 use obol::payments::{Maintenance, MaintenancePolicy};
 use obol::periodic::Periodic;
 use obol::webhooks::{WebhookDispatcher, WebhookSecret};
 use obol_http::HttpWebhookTransport;
+use obol_http::VaultTransit;
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
@@ -58,21 +59,32 @@ impl Engine {
         let store = obol::open_store(&url)
             .await
             .with_context(|| format!("cannot open the database at {}", redact(&url)))?;
-        let kek = key_encryption_key(config)?;
+        let (kek, sealer) = key_sealing(config).await?;
         let mut config = config.clone();
         if config.sandbox_webhook_secret.is_none() && config.dev {
             config.sandbox_webhook_secret = Some(dev_sandbox_webhook_secret(&config)?);
         }
-        Self::on_store(store, &config, kek).await
+        Self::on_store_sealed(store, &config, kek, sealer).await
     }
 
-    /// The engine over an open store.
+    /// The engine over an open store, sealing with the local key.
     pub async fn on_store(
         store: Arc<dyn Store>,
         config: &Config,
         kek: KeyEncryptionKey,
     ) -> anyhow::Result<Self> {
+        Self::on_store_sealed(store, config, kek, None).await
+    }
+
+    /// The engine over an open store, sealing with `sealer` when given (see [`key_sealing`]).
+    pub async fn on_store_sealed(
+        store: Arc<dyn Store>,
+        config: &Config,
+        kek: KeyEncryptionKey,
+        sealer: Option<Arc<dyn KeySealer>>,
+    ) -> anyhow::Result<Self> {
         let mut options = EngineOptions::new(&config.issuer, &config.audience, kek);
+        options.sealer = sealer;
         options.sandbox_webhook_secret = match &config.sandbox_webhook_secret {
             Some(text) => Some(WebhookSecret::parse(text.expose_secret())?),
             None => None,
@@ -99,6 +111,7 @@ impl Engine {
             transport,
             core.ledger().clock().clone(),
             core.ledger().ids().clone(),
+            core.auth().sealer().clone(),
         );
         Ok(Engine { core, webhooks })
     }
@@ -154,6 +167,35 @@ impl Background {
             task.stop().await;
         }
     }
+}
+
+/// The key-encryption key and, when it lives in Vault, the sealer that uses it there.
+///
+/// With a Transit key, Vault seals; a local key, if configured too, still opens what it
+/// sealed before (`obol keys rewrap` moves that into Vault) and stays the root of derived
+/// secrets, which must not change under a running deployment. Without one, the root is
+/// Transit's HMAC of a fixed label ([`VaultTransit::derivation_key`]).
+pub async fn key_sealing(
+    config: &Config,
+) -> anyhow::Result<(KeyEncryptionKey, Option<Arc<dyn KeySealer>>)> {
+    let Some(transit) = config.transit()? else {
+        return Ok((key_encryption_key(config)?, None));
+    };
+    let vault = Arc::new(
+        VaultTransit::connect(transit)
+            .await
+            .context("cannot use the Vault Transit key")?,
+    );
+    if config.key_encryption_key.is_some() || config.dev {
+        let local = key_encryption_key(config)?;
+        let from = Arc::new(LocalSealer::new(local.clone()));
+        return Ok((local, Some(Arc::new(MigratingSealer::new(vault, from)))));
+    }
+    let root = vault
+        .derivation_key()
+        .await
+        .context("cannot derive from the Vault Transit key")?;
+    Ok((root, Some(vault)))
 }
 
 /// The key that seals signing keys: configured, or in dev mode one kept in the data

@@ -7,22 +7,8 @@ mod support;
 
 use std::process::Command;
 
-use serde_json::{Value, json};
-use support::{DevServer, obol};
-
-fn http(method: &str, url: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
-    let client = reqwest::blocking::Client::new();
-    let mut request = client.request(method.parse().unwrap(), url);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().unwrap_or(Value::Null))
-}
+use serde_json::json;
+use support::{DevServer, http, obol};
 
 /// The dev server's gRPC health service answers a client holding the dev `gateway`
 /// certificate.

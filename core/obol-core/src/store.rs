@@ -10,8 +10,8 @@ use crate::auth::user::User;
 use crate::clock::Timestamp;
 use crate::error::Result;
 use crate::id::{
-    AccountId, ApiKeyId, CustomerId, EventId, MerchantId, PaymentId, PaymentMethodId, SessionId,
-    TransactionId, UserId,
+    AccountId, ApiKeyId, CustomerId, EndpointId, EventId, MerchantId, PaymentId, PaymentMethodId,
+    SessionId, TransactionId, UserId,
 };
 use crate::idempotency::Claim;
 use crate::ledger::batch::Submission;
@@ -21,6 +21,7 @@ use crate::payments::children::Child;
 use crate::payments::customers::{Customer, SavedMethod};
 use crate::payments::model::{EventQuery, Payment, PaymentQuery, PaymentWrite, StoredEvent};
 use crate::payments::state::PaymentStatus;
+use crate::webhooks::StoredSecret;
 use crate::webhooks::model::{
     AttemptOutcome, Delivery, DeliveryAttempt, DeliveryBacklog, WebhookEndpoint,
 };
@@ -168,6 +169,18 @@ pub trait WebhookStore: Send + Sync + std::fmt::Debug {
     /// Every endpoint, oldest first.
     async fn endpoints(&self, merchant: &MerchantId) -> Result<Vec<WebhookEndpoint>>;
 
+    /// Every endpoint's secret as stored, of every merchant (for a rewrap).
+    async fn endpoint_secrets(&self) -> Result<Vec<(EndpointId, StoredSecret)>>;
+
+    /// Replaces the stored secret of `endpoint` by `sealed` if it is still `before`; false,
+    /// writing nothing, when the endpoint is gone or its secret changed meanwhile.
+    async fn reseal_endpoint_secret(
+        &self,
+        endpoint: &EndpointId,
+        before: &str,
+        sealed: &str,
+    ) -> Result<bool>;
+
     /// Creates a pending delivery, due `now`, for each of up to `limit` outbox events not yet
     /// fanned out and each enabled endpoint; returns how many deliveries were created.
     async fn fan_out_events(&self, limit: u32, now: Timestamp) -> Result<usize>;
@@ -286,6 +299,10 @@ pub trait AuthStore: Send + Sync + std::fmt::Debug {
     /// Stores a new signing key, and retires `retire` (the key it replaces) at the new key's
     /// activation, atomically.
     async fn add_signing_key(&self, record: &KeyRecord, retire: Option<&str>) -> Result<()>;
+
+    /// Replaces the sealed private key of `kid` by `sealed` if it is still `before` (a
+    /// rewrap); false, writing nothing, when the key is gone or was sealed again meanwhile.
+    async fn reseal_signing_key(&self, kid: &str, before: &str, sealed: &str) -> Result<bool>;
 
     /// Revokes every session of a user at `at`, except the family `except` (the session
     /// that asked, say, for a password change).

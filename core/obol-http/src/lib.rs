@@ -3,6 +3,11 @@
 //! rustls, so the engine itself never depends on an HTTP stack.
 
 mod resolver;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod vault_transit;
+
+pub use vault_transit::{TransitConfig, VaultAuth, VaultTransit};
 
 use std::sync::Arc;
 use std::time::Duration;

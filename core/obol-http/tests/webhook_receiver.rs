@@ -105,11 +105,15 @@ async fn deliveries_reach_a_local_receiver_signed_and_retried() {
     let transport = Arc::new(
         HttpWebhookTransport::with_policy(Duration::from_secs(5), TargetPolicy::Any).unwrap(),
     );
+    let sealer = Arc::new(obol_core::auth::LocalSealer::new(
+        obol_core::auth::KeyEncryptionKey::random(),
+    ));
     let dispatcher = WebhookDispatcher::new(
         store.clone(),
         transport,
         ledger.clock().clone(),
         ledger.ids().clone(),
+        sealer,
     );
     let mut endpoints = HashMap::new();
     for path in ["/ok", "/flaky", "/gone"] {
@@ -207,7 +211,7 @@ async fn deliveries_reach_a_local_receiver_signed_and_retried() {
     assert_eq!(late.unwrap_err().code(), "webhook_signature_invalid");
     let refused_attempts: Vec<_> = attempts
         .iter()
-        .filter(|a| a.endpoint_id == refused.id)
+        .filter(|a| a.endpoint_id == refused.endpoint.id)
         .collect();
     assert_eq!(refused_attempts.len(), 3);
     assert!(
@@ -220,7 +224,7 @@ async fn deliveries_reach_a_local_receiver_signed_and_retried() {
         .await
         .unwrap()
         .into_iter()
-        .find(|e| e.id == endpoints["/gone"].id)
+        .find(|e| e.id == endpoints["/gone"].endpoint.id)
         .unwrap();
     assert!(!gone.enabled);
 }

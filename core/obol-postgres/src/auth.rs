@@ -388,6 +388,32 @@ impl AuthStore for PostgresStore {
             .collect()
     }
 
+    async fn reseal_signing_key(&self, kid: &str, before: &str, sealed: &str) -> Result<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let row = sqlx::query("SELECT body FROM signing_keys WHERE kid = $1 FOR UPDATE")
+            .bind(kid)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let mut record: KeyRecord =
+            from_json(&row.try_get::<String, _>("body").map_err(db_error)?)?;
+        if record.sealed != before {
+            return Ok(false);
+        }
+        record.sealed = sealed.to_owned();
+        sqlx::query("UPDATE signing_keys SET body = $1 WHERE kid = $2")
+            .bind(to_json(&record)?)
+            .bind(kid)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
+    }
+
     async fn add_signing_key(&self, record: &KeyRecord, retire: Option<&str>) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         if let Some(old) = retire {

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use obol_core::webhooks::{
-    AttemptOutcome, Delivery, DeliveryAttempt, DeliveryBacklog, WebhookEndpoint, WebhookSecret,
+    AttemptOutcome, Delivery, DeliveryAttempt, DeliveryBacklog, StoredSecret, WebhookEndpoint,
 };
 use obol_core::{EndpointId, EventId, MerchantId, Mode, Result, Timestamp, WebhookStore};
 use sqlx::postgres::PgRow;
@@ -106,7 +106,7 @@ fn endpoint(row: &PgRow) -> Result<WebhookEndpoint> {
         merchant: MerchantId::parse(&row.try_get::<String, _>("merchant").map_err(db_error)?)?,
         mode: Mode::parse(&row.try_get::<String, _>("mode").map_err(db_error)?)?,
         url: row.try_get("url").map_err(db_error)?,
-        secret: WebhookSecret::parse(&row.try_get::<String, _>("secret").map_err(db_error)?)?,
+        secret: StoredSecret::from_stored(&row.try_get::<String, _>("secret").map_err(db_error)?)?,
         enabled: row.try_get("enabled").map_err(db_error)?,
         created_at: Timestamp::from_micros(row.try_get("created_at").map_err(db_error)?),
     })
@@ -135,7 +135,7 @@ impl WebhookStore for PostgresStore {
         )
         .bind(endpoint.id.to_string())
         .bind(&endpoint.url)
-        .bind(endpoint.secret.expose())
+        .bind(endpoint.secret.to_stored())
         .bind(endpoint.enabled)
         .bind(endpoint.created_at.as_micros())
         .bind(endpoint.merchant.as_str())
@@ -156,6 +156,41 @@ impl WebhookStore for PostgresStore {
         .await
         .map_err(db_error)?;
         rows.iter().map(endpoint).collect()
+    }
+
+    async fn endpoint_secrets(&self) -> Result<Vec<(EndpointId, StoredSecret)>> {
+        let rows = sqlx::query("SELECT id, secret FROM webhook_endpoints ORDER BY created_at, id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    EndpointId::parse(&row.try_get::<String, _>("id").map_err(db_error)?)?,
+                    StoredSecret::from_stored(
+                        &row.try_get::<String, _>("secret").map_err(db_error)?,
+                    )?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn reseal_endpoint_secret(
+        &self,
+        endpoint: &EndpointId,
+        before: &str,
+        sealed: &str,
+    ) -> Result<bool> {
+        let updated =
+            sqlx::query("UPDATE webhook_endpoints SET secret = $1 WHERE id = $2 AND secret = $3")
+                .bind(sealed)
+                .bind(endpoint.as_str())
+                .bind(before)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?
+                .rows_affected();
+        Ok(updated == 1)
     }
 
     async fn fan_out_events(&self, limit: u32, now: Timestamp) -> Result<usize> {
@@ -231,7 +266,7 @@ impl WebhookStore for PostgresStore {
                     event_id,
                     endpoint_id,
                     url: row.try_get("url").map_err(db_error)?,
-                    secret: WebhookSecret::parse(
+                    secret: StoredSecret::from_stored(
                         &row.try_get::<String, _>("secret").map_err(db_error)?,
                     )?,
                     body: row.try_get("body").map_err(db_error)?,

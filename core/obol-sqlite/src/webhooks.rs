@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use obol_core::webhooks::{
-    AttemptOutcome, Delivery, DeliveryAttempt, DeliveryBacklog, WebhookEndpoint, WebhookSecret,
+    AttemptOutcome, Delivery, DeliveryAttempt, DeliveryBacklog, StoredSecret, WebhookEndpoint,
 };
 use obol_core::{EndpointId, EventId, MerchantId, Mode, Result, Timestamp, WebhookStore};
 use rusqlite::Connection;
@@ -27,7 +27,7 @@ fn endpoint(row: &SqliteRow) -> Result<WebhookEndpoint> {
         merchant: MerchantId::parse(&row.try_get::<String, _>("merchant").map_err(db_error)?)?,
         mode: Mode::parse(&row.try_get::<String, _>("mode").map_err(db_error)?)?,
         url: row.try_get("url").map_err(db_error)?,
-        secret: WebhookSecret::parse(&row.try_get::<String, _>("secret").map_err(db_error)?)?,
+        secret: StoredSecret::from_stored(&row.try_get::<String, _>("secret").map_err(db_error)?)?,
         enabled: row.try_get("enabled").map_err(db_error)?,
         created_at: Timestamp::from_micros(row.try_get("created_at").map_err(db_error)?),
     })
@@ -99,7 +99,7 @@ fn claim_due(
             event_id: EventId::parse(&text(row, "event_id")?)?,
             endpoint_id: EndpointId::parse(&text(row, "endpoint_id")?)?,
             url: text(row, "url")?,
-            secret: WebhookSecret::parse(&text(row, "secret")?)?,
+            secret: StoredSecret::from_stored(&text(row, "secret")?)?,
             body: text(row, "body")?,
             attempts: u32::try_from(integer(row, "attempts")?)
                 .map_err(obol_core::Error::corrupt)?,
@@ -175,7 +175,7 @@ impl WebhookStore for SqliteStore {
         )
         .bind(endpoint.id.to_string())
         .bind(&endpoint.url)
-        .bind(endpoint.secret.expose())
+        .bind(endpoint.secret.to_stored())
         .bind(endpoint.enabled)
         .bind(endpoint.created_at.as_micros())
         .bind(endpoint.merchant.as_str())
@@ -196,6 +196,41 @@ impl WebhookStore for SqliteStore {
         .await
         .map_err(db_error)?;
         rows.iter().map(endpoint).collect()
+    }
+
+    async fn endpoint_secrets(&self) -> Result<Vec<(EndpointId, StoredSecret)>> {
+        let rows = sqlx::query("SELECT id, secret FROM webhook_endpoints ORDER BY created_at, id")
+            .fetch_all(&self.read)
+            .await
+            .map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    EndpointId::parse(&row.try_get::<String, _>("id").map_err(db_error)?)?,
+                    StoredSecret::from_stored(
+                        &row.try_get::<String, _>("secret").map_err(db_error)?,
+                    )?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn reseal_endpoint_secret(
+        &self,
+        endpoint: &EndpointId,
+        before: &str,
+        sealed: &str,
+    ) -> Result<bool> {
+        let updated =
+            sqlx::query("UPDATE webhook_endpoints SET secret = ? WHERE id = ? AND secret = ?")
+                .bind(sealed)
+                .bind(endpoint.as_str())
+                .bind(before)
+                .execute(&self.write)
+                .await
+                .map_err(db_error)?
+                .rows_affected();
+        Ok(updated == 1)
     }
 
     async fn fan_out_events(&self, limit: u32, now: Timestamp) -> Result<usize> {

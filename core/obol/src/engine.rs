@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use obol_core::auth::{Auth, AuthConfig, KeyEncryptionKey, Principal, TokenConfig};
+use obol_core::auth::{Auth, AuthConfig, KeyEncryptionKey, KeySealer, Principal, TokenConfig};
 use obol_core::payments::{Payments, ProviderRegistry, Sandbox, SandboxSecrets};
 use obol_core::webhooks::WebhookSecret;
 use obol_core::{Ledger, LedgerConfig, Result, Store, Tenant, Timestamp};
@@ -17,8 +17,12 @@ pub struct EngineOptions {
     pub issuer: String,
     /// The audience (`aud`) of the access tokens it signs.
     pub audience: String,
-    /// The key that seals its signing keys at rest.
+    /// The key that seals its signing keys at rest (unless `sealer` is set), and the root of
+    /// the secrets it derives (token keys, fingerprints).
     pub key_encryption_key: KeyEncryptionKey,
+    /// Seals signing keys at rest instead of the local key: Vault Transit
+    /// (`obol_http::VaultTransit`), say.
+    pub sealer: Option<Arc<dyn KeySealer>>,
     /// Clock, ids and ledger writer tuning.
     pub ledger: LedgerConfig,
     /// The secret the sandbox signs and verifies its webhooks with (the deployment's own);
@@ -194,6 +198,7 @@ impl EngineOptions {
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             key_encryption_key,
+            sealer: None,
             ledger: LedgerConfig::default(),
             sandbox_webhook_secret: None,
             #[cfg(feature = "stripe")]
@@ -244,11 +249,14 @@ impl Engine {
         }
         providers.register(Arc::new(sandbox));
         let payments = Arc::new(Payments::new(ledger.clone(), providers));
-        let tokens = TokenConfig::new(
+        let mut tokens = TokenConfig::new(
             &options.issuer,
             &options.audience,
             options.key_encryption_key,
         );
+        if let Some(sealer) = options.sealer {
+            tokens = tokens.with_sealer(sealer);
+        }
         let auth = Auth::new(
             store,
             ledger.clock().clone(),

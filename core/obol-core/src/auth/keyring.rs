@@ -73,50 +73,56 @@ impl KeyEncryptionKey {
 
     /// Seals a signing key: base64 of nonce ‖ ciphertext, the `kid` as associated data.
     pub fn seal(&self, key: &SigningKey) -> Result<String> {
+        self.seal_bytes(key.kid(), &key.to_pkcs8_der()?)
+    }
+
+    /// Opens a sealed signing key; a wrong KEK or a tampered record is `corrupt`.
+    pub fn open(&self, kid: &str, algorithm: Algorithm, sealed: &str) -> Result<SigningKey> {
+        SigningKey::from_pkcs8_der(kid, algorithm, &self.open_bytes(kid, sealed)?)
+    }
+
+    /// Seals `secret`: base64 of nonce ‖ ciphertext, `context` as associated data.
+    pub(crate) fn seal_bytes(&self, context: &str, secret: &[u8]) -> Result<String> {
         let mut nonce = [0u8; 12];
         rand::rng().fill_bytes(&mut nonce);
-        let der = key.to_pkcs8_der()?;
         let sealed = self
             .cipher()
             .encrypt(
                 &Nonce::from(nonce),
                 Payload {
-                    msg: &der,
-                    aad: key.kid().as_bytes(),
+                    msg: secret,
+                    aad: context.as_bytes(),
                 },
             )
-            .map_err(|_| Error::corrupt("sealing a signing key failed"))?;
+            .map_err(|_| Error::corrupt("sealing a secret failed"))?;
         let mut out = nonce.to_vec();
         out.extend(sealed);
         Ok(BASE64.encode(out))
     }
 
-    /// Opens a sealed signing key; a wrong KEK or a tampered record is `corrupt`.
-    pub fn open(&self, kid: &str, algorithm: Algorithm, sealed: &str) -> Result<SigningKey> {
+    /// Opens what [`Self::seal_bytes`] sealed for `context`; a wrong KEK or context, or a
+    /// tampered text, is `corrupt`.
+    pub(crate) fn open_bytes(
+        &self,
+        context: &str,
+        sealed: &str,
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>> {
         let bytes = BASE64
             .decode(sealed)
-            .map_err(|_| Error::corrupt("a sealed signing key is not base64"))?;
-        if bytes.len() < 12 {
-            return Err(Error::corrupt("a sealed signing key is too short"));
-        }
-        let (nonce, ciphertext) = bytes.split_at(12);
-        let nonce: [u8; 12] = nonce
-            .try_into()
-            .map_err(|_| Error::corrupt("a sealed signing key is too short"))?;
-        let der = self
-            .cipher()
+            .map_err(|_| Error::corrupt("a sealed secret is not base64"))?;
+        let Some((nonce, ciphertext)) = bytes.split_first_chunk::<12>() else {
+            return Err(Error::corrupt("a sealed secret is too short"));
+        };
+        self.cipher()
             .decrypt(
-                &Nonce::from(nonce),
+                &Nonce::from(*nonce),
                 Payload {
                     msg: ciphertext,
-                    aad: kid.as_bytes(),
+                    aad: context.as_bytes(),
                 },
             )
             .map(zeroize::Zeroizing::new)
-            .map_err(|_| {
-                Error::corrupt("a signing key could not be opened (wrong key-encryption key?)")
-            })?;
-        SigningKey::from_pkcs8_der(kid, algorithm, &der)
+            .map_err(|_| Error::corrupt("a secret could not be opened (wrong key-encryption key?)"))
     }
 }
 

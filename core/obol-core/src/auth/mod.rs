@@ -7,6 +7,7 @@ pub mod jwt;
 pub mod keyring;
 pub mod password;
 pub mod scope;
+pub mod sealer;
 pub mod session;
 pub mod source;
 pub mod user;
@@ -19,6 +20,7 @@ pub use jwt::{AccessClaims, AccessTokenVerifier, Algorithm, Expectations, Jwks, 
 pub use keyring::{KeyEncryptionKey, RotationPolicy};
 pub use password::{Password, PasswordHasher};
 pub use scope::{Actor, Principal, Scope, authorize};
+pub use sealer::{KeySealer, LocalSealer, MigratingSealer};
 pub use session::{RefreshToken, Session};
 pub use user::{Profile, User, normalise_email};
 pub use views::{ApiKeyView, CreateApiKey, CreateUser, NewApiKey, UserView};

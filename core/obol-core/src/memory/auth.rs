@@ -220,6 +220,19 @@ impl AuthStore for MemoryStore {
         Ok(())
     }
 
+    async fn reseal_signing_key(&self, kid: &str, before: &str, sealed: &str) -> Result<bool> {
+        let mut state = self.lock()?;
+        let Some(key) = state
+            .signing_keys
+            .iter_mut()
+            .find(|k| k.kid == kid && k.sealed == before)
+        else {
+            return Ok(false);
+        };
+        key.sealed = sealed.to_owned();
+        Ok(true)
+    }
+
     async fn revoke_family(&self, family: &SessionId, at: Timestamp) -> Result<()> {
         for session in self
             .lock()?

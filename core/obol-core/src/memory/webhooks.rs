@@ -1,7 +1,7 @@
 //! Webhook endpoints, fan-out of events to deliveries, and attempts.
 
 use super::*;
-use crate::webhooks::DeliveryBacklog;
+use crate::webhooks::{DeliveryBacklog, StoredSecret};
 
 #[async_trait]
 impl WebhookStore for MemoryStore {
@@ -25,6 +25,33 @@ impl WebhookStore for MemoryStore {
             .filter(|e| e.merchant == *merchant)
             .cloned()
             .collect())
+    }
+
+    async fn endpoint_secrets(&self) -> Result<Vec<(EndpointId, StoredSecret)>> {
+        let state = self.lock()?;
+        Ok(state
+            .endpoints
+            .iter()
+            .map(|e| (e.id.clone(), e.secret.clone()))
+            .collect())
+    }
+
+    async fn reseal_endpoint_secret(
+        &self,
+        endpoint: &EndpointId,
+        before: &str,
+        sealed: &str,
+    ) -> Result<bool> {
+        let mut state = self.lock()?;
+        let Some(found) = state
+            .endpoints
+            .iter_mut()
+            .find(|e| e.id == *endpoint && e.secret.to_stored() == before)
+        else {
+            return Ok(false);
+        };
+        found.secret = StoredSecret::from_stored(sealed)?;
+        Ok(true)
     }
 
     async fn fan_out_events(&self, limit: u32, now: Timestamp) -> Result<usize> {

@@ -18,16 +18,18 @@ impl Tenant {
         let fresh = Mutex::new(None);
         let endpoint: EndpointView = self
             .once(Operation::AddEndpoint, key, &url, |_| async {
-                let endpoint = WebhookEndpoint::new(
+                let (endpoint, secret) = WebhookEndpoint::new(
                     EndpointId::generate(self.ids()),
                     self.merchant().clone(),
                     self.mode(),
                     url,
                     self.ledger().now(),
-                )?;
+                    self.auth.sealer().as_ref(),
+                )
+                .await?;
                 self.store().save_endpoint(&endpoint).await?;
                 if let Ok(mut slot) = fresh.lock() {
-                    *slot = Some(endpoint.secret.expose());
+                    *slot = Some(secret.expose());
                 }
                 Ok(EndpointView::from(&endpoint))
             })

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use super::test_ledger;
 use crate::auth::{
-    AccessTokenVerifier, Actor, Algorithm, Auth, AuthConfig, KeyEncryptionKey, LoginLimits, Mode,
-    NewUser, Password, PasswordHasher, Profile, Scope, TokenConfig, Tokens, authorize,
+    AccessTokenVerifier, Actor, Algorithm, Auth, AuthConfig, KeyEncryptionKey, KeySealer,
+    LocalSealer, LoginLimits, MigratingSealer, Mode, NewUser, Password, PasswordHasher, Profile,
+    Scope, TokenConfig, Tokens, authorize,
 };
 use crate::id::MerchantId;
 use crate::ledger::Ledger;
@@ -611,6 +612,162 @@ pub async fn rs256_keys_sealed_before_the_upgrade_sign_and_rotate(store: Arc<dyn
     );
     let offline = AccessTokenVerifier::from_jwks(&published, auth.expectations()).unwrap();
     assert!(offline.verify(&after.access, ledger.now()).is_ok());
+}
+
+/// A sealer with versions, as a Transit key has (`tag:v<N>:` and the local seal under
+/// version N's key), for cases about rotation and rewrap without a Vault.
+#[derive(Debug)]
+pub struct VersionedSealer {
+    keys: std::sync::Mutex<Vec<KeyEncryptionKey>>,
+}
+
+impl Default for VersionedSealer {
+    fn default() -> Self {
+        VersionedSealer {
+            keys: std::sync::Mutex::new(vec![KeyEncryptionKey::random()]),
+        }
+    }
+}
+
+impl VersionedSealer {
+    fn key(&self, version: usize) -> crate::error::Result<KeyEncryptionKey> {
+        let keys = self.keys.lock().unwrap();
+        version
+            .checked_sub(1)
+            .and_then(|at| keys.get(at))
+            .cloned()
+            .ok_or_else(|| crate::error::Error::corrupt("no such key version"))
+    }
+
+    fn split(sealed: &str) -> crate::error::Result<(usize, &str)> {
+        let (version, rest) = sealed
+            .strip_prefix("tag:v")
+            .and_then(|rest| rest.split_once(':'))
+            .ok_or_else(|| crate::error::Error::corrupt("not a versioned seal"))?;
+        let version = version
+            .parse()
+            .map_err(|_| crate::error::Error::corrupt("not a versioned seal"))?;
+        Ok((version, rest))
+    }
+}
+
+#[async_trait::async_trait]
+impl KeySealer for VersionedSealer {
+    async fn seal(&self, context: &str, secret: &[u8]) -> crate::error::Result<String> {
+        let latest = self.keys.lock().unwrap().len();
+        let sealed = self.key(latest)?.seal_bytes(context, secret)?;
+        Ok(format!("tag:v{latest}:{sealed}"))
+    }
+
+    async fn open(
+        &self,
+        context: &str,
+        sealed: &str,
+    ) -> crate::error::Result<zeroize::Zeroizing<Vec<u8>>> {
+        let (version, rest) = Self::split(sealed)?;
+        self.key(version)?.open_bytes(context, rest)
+    }
+
+    async fn rewrap(&self, context: &str, sealed: &str) -> crate::error::Result<Option<String>> {
+        let (version, _) = Self::split(sealed)?;
+        if version == self.keys.lock().unwrap().len() {
+            return Ok(None);
+        }
+        let secret = self.open(context, sealed).await?;
+        self.seal(context, &secret).await.map(Some)
+    }
+
+    async fn rotate(&self) -> crate::error::Result<()> {
+        self.keys.lock().unwrap().push(KeyEncryptionKey::random());
+        Ok(())
+    }
+
+    fn recognises(&self, sealed: &str) -> bool {
+        sealed.starts_with("tag:v")
+    }
+}
+
+pub async fn signing_keys_are_sealed_again_under_a_new_key(store: Arc<dyn Store>) {
+    let (ledger, _) = test_ledger(store.clone(), 96).await;
+    let kek = KeyEncryptionKey::random();
+    let tokens = || {
+        let mut tokens = TokenConfig::new("https://obol.test", "obol-api", kek.clone());
+        tokens.algorithm = Algorithm::EdDSA;
+        tokens
+    };
+    let auth = |tokens| auth_with_tokens(&store, &ledger, LoginLimits::default(), tokens);
+    let local = auth(tokens());
+    let acme = MerchantId::derived("acme");
+    let password = Password::new("purple-monkey-dishwasher");
+    add_reader(&local, &acme, "hal@example.com", &password).await;
+    let login = |auth: &Auth| {
+        let auth = auth.clone();
+        let (acme, password) = (acme.clone(), password.clone());
+        async move {
+            auth.login(&acme, "hal@example.com", &password, None, Mode::Test)
+                .await
+        }
+    };
+    let first = login(&local).await.unwrap();
+
+    // The deployment moves its key into a key service: the local key still opens what it
+    // sealed, until everything is sealed again under the service's key.
+    let service = Arc::new(VersionedSealer::default());
+    let moving = auth(tokens().with_sealer(Arc::new(MigratingSealer::new(
+        service.clone(),
+        Arc::new(LocalSealer::new(kek.clone())),
+    ))));
+    assert!(login(&moving).await.is_ok());
+    assert_eq!(moving.rewrap_signing_keys().await.unwrap(), 1);
+    assert_eq!(moving.rewrap_signing_keys().await.unwrap(), 0);
+    let sealed = |prefix: &'static str| {
+        let store = store.clone();
+        async move {
+            let keys = store.signing_keys().await.unwrap();
+            !keys.is_empty() && keys.iter().all(|k| k.sealed.starts_with(prefix))
+        }
+    };
+    assert!(sealed("tag:v1:").await);
+
+    // Now the service alone opens them, and the same key signs; the local key opens nothing.
+    let moved = auth(tokens().with_sealer(service.clone()));
+    let after = login(&moved).await.unwrap();
+    assert_eq!(kid_of(&after.access), kid_of(&first.access));
+    assert_eq!(login(&auth(tokens())).await.unwrap_err().code(), "corrupt");
+
+    // The service's key rotates: new signing keys are sealed under the new version, and a
+    // rewrap moves the older ones onto it.
+    moved.rotate_key_encryption_key().await.unwrap();
+    moved.rotate_keys_now().await.unwrap();
+    assert_eq!(moved.rewrap_signing_keys().await.unwrap(), 1);
+    assert!(sealed("tag:v2:").await);
+    assert!(
+        login(&auth(tokens().with_sealer(service.clone())))
+            .await
+            .is_ok()
+    );
+
+    // A reseal of a text that changed meanwhile, or of no key, writes nothing.
+    let keys = store.signing_keys().await.unwrap();
+    let record = &keys[0];
+    assert!(
+        !store
+            .reseal_signing_key(&record.kid, "stale", "x")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .reseal_signing_key("sig_none", &record.sealed, "x")
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.signing_keys().await.unwrap(), keys);
+    // A key from configuration cannot rotate in place.
+    assert_eq!(
+        local.rotate_key_encryption_key().await.unwrap_err().code(),
+        "config"
+    );
 }
 
 /// A test-mode user of `merchant` who may read payments.

@@ -129,6 +129,7 @@ macro_rules! store_conformance {
         $crate::store_conformance!(@webhooks $factory;
             webhooks_retry_sign_and_stop_on_gone,
             many_deliveries_in_one_pass_are_each_recorded_once,
+            endpoint_secrets_are_sealed_and_sealed_again,
         );
         $crate::store_conformance!(@auth $factory;
             api_keys_authenticate_until_revoked_or_expired,
@@ -136,6 +137,7 @@ macro_rules! store_conformance {
             sessions_rotate_detect_reuse_and_end,
             access_tokens_verify_rotate_and_end_with_the_session,
             rs256_keys_sealed_before_the_upgrade_sign_and_rotate,
+            signing_keys_are_sealed_again_under_a_new_key,
         );
         $crate::store_conformance!(@tenancy $factory;
             merchants_never_reach_each_others_payments_customers_or_events,

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use super::auth::VersionedSealer;
 use super::test_ledger;
+use crate::auth::{KeyEncryptionKey, KeySealer, LocalSealer};
 use crate::error::{Error, Result};
 use crate::id::{MerchantId, PaymentId};
 use crate::mode::Mode;
@@ -17,7 +19,8 @@ use crate::money::AssetCode;
 use crate::payments::{NewPayment, Payments, ProviderRegistry, Sandbox, default_merchant};
 use crate::store::Store;
 use crate::webhooks::{
-    DeliveryBacklog, DeliveryTotals, RETRY_SCHEDULE, WebhookDispatcher, WebhookTransport, verify,
+    DeliveryBacklog, DeliveryTotals, RETRY_SCHEDULE, StoredSecret, WebhookDispatcher,
+    WebhookEndpoint, WebhookSecret, WebhookTransport, verify,
 };
 
 /// A request a receiver saw: (url, headers, body).
@@ -66,6 +69,15 @@ impl WebhookTransport for ScriptedReceivers {
     }
 }
 
+/// When a request was sent, from its `webhook-timestamp` header.
+fn sent_at(headers: &[(String, String)]) -> crate::clock::Timestamp {
+    headers
+        .iter()
+        .find(|(k, _)| k == "webhook-timestamp")
+        .map(|(_, v)| crate::clock::Timestamp::from_micros(v.parse::<i64>().unwrap() * 1_000_000))
+        .unwrap()
+}
+
 /// A sandbox payment engine and a dispatcher to scripted receivers, on `store`.
 struct Setup {
     ledger: Arc<crate::ledger::Ledger>,
@@ -76,6 +88,12 @@ struct Setup {
 }
 
 async fn setup(store: &Arc<dyn Store>, seed: u64) -> Setup {
+    let sealer = Arc::new(LocalSealer::new(KeyEncryptionKey::random()));
+    setup_sealed(store, seed, sealer).await
+}
+
+/// [`setup`] with webhook secrets sealed by `sealer`.
+async fn setup_sealed(store: &Arc<dyn Store>, seed: u64, sealer: Arc<dyn KeySealer>) -> Setup {
     let (ledger, clock) = test_ledger(store.clone(), seed).await;
     let ledger = Arc::new(ledger);
     let mut providers = ProviderRegistry::new();
@@ -87,6 +105,7 @@ async fn setup(store: &Arc<dyn Store>, seed: u64) -> Setup {
         receivers.clone(),
         ledger.clock().clone(),
         ledger.ids().clone(),
+        sealer,
     );
     Setup {
         ledger,
@@ -119,8 +138,8 @@ pub async fn many_deliveries_in_one_pass_are_each_recorded_once(store: Arc<dyn S
             .add_endpoint(&merchant, Mode::Test, &format!("http://127.0.0.1:9/{name}"))
             .await
             .unwrap();
-        receivers.script(&endpoint.url, statuses);
-        urls.push(endpoint);
+        receivers.script(&endpoint.endpoint.url, statuses);
+        urls.push(endpoint.endpoint);
     }
     let usd = AssetCode::new("USD").unwrap();
     for _ in 0..50 {
@@ -201,13 +220,13 @@ pub async fn webhooks_retry_sign_and_stop_on_gone(store: Arc<dyn Store>) {
         .add_endpoint(&elsewhere, Mode::Test, "http://127.0.0.1:9/theirs")
         .await
         .unwrap();
-    receivers.script(&theirs.url, &[204]);
+    receivers.script(&theirs.endpoint.url, &[204]);
     // Nor does this merchant's live endpoint hear of its test payments.
     let live = dispatcher
         .add_endpoint(&merchant, Mode::Live, "http://127.0.0.1:9/live")
         .await
         .unwrap();
-    receivers.script(&live.url, &[204]);
+    receivers.script(&live.endpoint.url, &[204]);
     let flaky = dispatcher
         .add_endpoint(&merchant, Mode::Test, "http://127.0.0.1:9/flaky")
         .await
@@ -224,10 +243,10 @@ pub async fn webhooks_retry_sign_and_stop_on_gone(store: Arc<dyn Store>) {
         .add_endpoint(&merchant, Mode::Test, "http://127.0.0.1:9/refused")
         .await
         .unwrap();
-    receivers.script(&refused.url, &[0]);
-    receivers.script(&flaky.url, &[500, 503, 204]);
-    receivers.script(&gone.url, &[410]);
-    receivers.script(&down.url, &[500]);
+    receivers.script(&refused.endpoint.url, &[0]);
+    receivers.script(&flaky.endpoint.url, &[500, 503, 204]);
+    receivers.script(&gone.endpoint.url, &[410]);
+    receivers.script(&down.endpoint.url, &[500]);
     assert!(
         dispatcher
             .add_endpoint(&merchant, Mode::Test, "ftp://nope")
@@ -263,7 +282,7 @@ pub async fn webhooks_retry_sign_and_stop_on_gone(store: Arc<dyn Store>) {
             .await
             .unwrap()
             .iter()
-            .all(|a| a.endpoint_id != theirs.id && a.endpoint_id != live.id)
+            .all(|a| a.endpoint_id != theirs.endpoint.id && a.endpoint_id != live.endpoint.id)
     );
 
     // 410 disabled its endpoint: later events are not sent there.
@@ -271,7 +290,12 @@ pub async fn webhooks_retry_sign_and_stop_on_gone(store: Arc<dyn Store>) {
     endpoints.retain(|endpoint| endpoint.mode == Mode::Test);
     assert_eq!(endpoints.len(), 4);
     for endpoint in &endpoints {
-        assert_eq!(endpoint.enabled, endpoint.id != gone.id, "{}", endpoint.url);
+        assert_eq!(
+            endpoint.enabled,
+            endpoint.id != gone.endpoint.id,
+            "{}",
+            endpoint.url
+        );
     }
     let other = PaymentId::generate(ledger.ids().as_ref());
     payments
@@ -296,14 +320,17 @@ pub async fn webhooks_retry_sign_and_stop_on_gone(store: Arc<dyn Store>) {
             .map(|a| a.status)
             .collect()
     };
-    assert_eq!(statuses(&flaky.id), [Some(500), Some(503), Some(204)]);
-    assert_eq!(statuses(&gone.id), [Some(410)]);
+    assert_eq!(
+        statuses(&flaky.endpoint.id),
+        [Some(500), Some(503), Some(204)]
+    );
+    assert_eq!(statuses(&gone.endpoint.id), [Some(410)]);
     // A refused receiver is tried once per event, never again.
-    assert_eq!(statuses(&refused.id), [None]);
-    assert_eq!(statuses(&down.id), vec![Some(500); 10]);
+    assert_eq!(statuses(&refused.endpoint.id), [None]);
+    assert_eq!(statuses(&down.endpoint.id), vec![Some(500); 10]);
     let numbers: Vec<u32> = attempts
         .iter()
-        .filter(|a| a.endpoint_id == down.id)
+        .filter(|a| a.endpoint_id == down.endpoint.id)
         .map(|a| a.attempt)
         .collect();
     assert_eq!(numbers, (1..=10).collect::<Vec<_>>());
@@ -311,25 +338,117 @@ pub async fn webhooks_retry_sign_and_stop_on_gone(store: Arc<dyn Store>) {
     // Every request for the first event carries its id and verifies with its endpoint's secret.
     let received = receivers.received.lock().unwrap();
     let secrets = [
-        (&flaky.url, &flaky.secret),
-        (&gone.url, &gone.secret),
-        (&down.url, &down.secret),
-        (&refused.url, &refused.secret),
+        (&flaky.endpoint.url, &flaky.secret),
+        (&gone.endpoint.url, &gone.secret),
+        (&down.endpoint.url, &down.secret),
+        (&refused.endpoint.url, &refused.secret),
     ];
     let mut first_event_requests = 0;
     for (url, headers, body) in received.iter() {
         let (_, secret) = secrets.iter().find(|(u, _)| *u == url).unwrap();
-        let sent_at = headers
-            .iter()
-            .find(|(k, _)| k == "webhook-timestamp")
-            .map(|(_, v)| {
-                crate::clock::Timestamp::from_micros(v.parse::<i64>().unwrap() * 1_000_000)
-            })
-            .unwrap();
-        let webhook_id = verify(secret, headers, body, sent_at).unwrap();
+        let webhook_id = verify(secret, headers, body, sent_at(headers)).unwrap();
         if webhook_id == event.id.as_str() {
             first_event_requests += 1;
         }
     }
     assert_eq!(first_event_requests, 3 + 1 + 10 + 1);
+}
+
+pub async fn endpoint_secrets_are_sealed_and_sealed_again(store: Arc<dyn Store>) {
+    let sealer = Arc::new(VersionedSealer::default());
+    let Setup {
+        ledger,
+        payments,
+        receivers,
+        dispatcher,
+        ..
+    } = setup_sealed(&store, 53, sealer.clone()).await;
+    let merchant = default_merchant();
+    let added = dispatcher
+        .add_endpoint(&merchant, Mode::Test, "http://127.0.0.1:9/sealed")
+        .await
+        .unwrap();
+    // What is stored is sealed for the endpoint, never the secret itself.
+    let stored = |store: Arc<dyn Store>| async move {
+        let mut secrets = store.endpoint_secrets().await.unwrap();
+        secrets.sort_by(|a, b| a.0.cmp(&b.0));
+        secrets
+    };
+    let secrets = stored(store.clone()).await;
+    let text = secrets[0].1.to_stored();
+    assert!(text.starts_with("tag:v1:"), "{text}");
+    let exposed = added.secret.expose();
+    assert!(!text.contains(&exposed["whsec_".len()..]));
+    // An endpoint stored plain by an earlier release still sends.
+    let plain = WebhookSecret::random(&mut rand::rng());
+    let legacy = WebhookEndpoint {
+        id: crate::id::EndpointId::generate(ledger.ids().as_ref()),
+        merchant: merchant.clone(),
+        mode: Mode::Test,
+        url: "http://127.0.0.1:9/legacy".into(),
+        secret: StoredSecret::Plain(plain.clone()),
+        enabled: true,
+        created_at: ledger.now(),
+    };
+    store.save_endpoint(&legacy).await.unwrap();
+    let signed_with = [
+        (added.endpoint.url.clone(), added.secret.clone()),
+        (legacy.url.clone(), plain.clone()),
+    ];
+    for (url, _) in &signed_with {
+        receivers.script(url, &[204]);
+    }
+    let pay = || async {
+        let id = PaymentId::generate(ledger.ids().as_ref());
+        payments
+            .create(NewPayment::new(id, 100, AssetCode::new("USD").unwrap()))
+            .await
+            .unwrap();
+        let report = dispatcher.run_due(100).await.unwrap();
+        assert_eq!((report.attempted, report.delivered), (2, 2));
+    };
+    pay().await;
+
+    // A rewrap seals the plain secret; then, after a rotation, moves both onto the new
+    // version; deliveries keep verifying with the secrets the receivers were given.
+    assert_eq!(dispatcher.rewrap_secrets().await.unwrap(), 1);
+    assert_eq!(dispatcher.rewrap_secrets().await.unwrap(), 0);
+    let secrets = stored(store.clone()).await;
+    assert!(
+        secrets
+            .iter()
+            .all(|(_, s)| s.to_stored().starts_with("tag:v1:"))
+    );
+    sealer.rotate().await.unwrap();
+    assert_eq!(dispatcher.rewrap_secrets().await.unwrap(), 2);
+    let secrets = stored(store.clone()).await;
+    assert!(
+        secrets
+            .iter()
+            .all(|(_, s)| s.to_stored().starts_with("tag:v2:"))
+    );
+    pay().await;
+    let received = receivers.received.lock().unwrap().clone();
+    assert_eq!(received.len(), 4);
+    for (url, headers, body) in &received {
+        let (_, secret) = signed_with.iter().find(|(u, _)| u == url).unwrap();
+        verify(secret, headers, body, sent_at(headers)).unwrap();
+    }
+
+    // A reseal of a secret that changed meanwhile, or of no endpoint, writes nothing.
+    let current = secrets[0].1.to_stored();
+    assert!(
+        !store
+            .reseal_endpoint_secret(&secrets[0].0, "stale", "x")
+            .await
+            .unwrap()
+    );
+    let nobody = crate::id::EndpointId::derived("nobody");
+    assert!(
+        !store
+            .reseal_endpoint_secret(&nobody, &current, "x")
+            .await
+            .unwrap()
+    );
+    assert_eq!(stored(store.clone()).await, secrets);
 }

@@ -13,6 +13,8 @@ use futures::stream::{self, StreamExt};
 use super::model::{
     AttemptOutcome, Delivery, DeliveryAttempt, DeliveryBacklog, DeliveryState, WebhookEndpoint,
 };
+use super::signature::WebhookSecret;
+use crate::auth::KeySealer;
 use crate::clock::Clock;
 use crate::error::Result;
 use crate::id::{EndpointId, IdGen, MerchantId};
@@ -92,6 +94,18 @@ impl Tally {
     }
 }
 
+/// Most opened secrets kept at once (one per endpoint sending; only bounds memory).
+const OPENED_SECRETS: usize = 1024;
+
+/// A new endpoint and its secret (shown this once).
+#[derive(Debug)]
+pub struct AddedEndpoint {
+    /// The endpoint as stored.
+    pub endpoint: WebhookEndpoint,
+    /// Its signing secret.
+    pub secret: WebhookSecret,
+}
+
 /// The delivery worker.
 #[derive(Debug, Clone)]
 pub struct WebhookDispatcher {
@@ -100,15 +114,20 @@ pub struct WebhookDispatcher {
     transport: Arc<dyn WebhookTransport>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGen>,
+    sealer: Arc<dyn KeySealer>,
+    /// Secrets opened for sending, by their sealed text (opening may be a call to Vault).
+    opened: Arc<std::sync::Mutex<std::collections::HashMap<String, WebhookSecret>>>,
 }
 
 impl WebhookDispatcher {
-    /// A dispatcher over a store and a transport.
+    /// A dispatcher over a store and a transport, opening endpoints' secrets with `sealer`
+    /// (the engine's: [`crate::auth::Auth::sealer`]).
     pub fn new(
         store: Arc<dyn Store>,
         transport: Arc<dyn WebhookTransport>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGen>,
+        sealer: Arc<dyn KeySealer>,
     ) -> Self {
         WebhookDispatcher {
             tally: Arc::default(),
@@ -116,6 +135,8 @@ impl WebhookDispatcher {
             transport,
             clock,
             ids,
+            sealer,
+            opened: Arc::default(),
         }
     }
 
@@ -127,16 +148,63 @@ impl WebhookDispatcher {
         merchant: &MerchantId,
         mode: Mode,
         url: &str,
-    ) -> Result<WebhookEndpoint> {
-        let endpoint = WebhookEndpoint::new(
+    ) -> Result<AddedEndpoint> {
+        let (endpoint, secret) = WebhookEndpoint::new(
             EndpointId::generate(self.ids.as_ref()),
             merchant.clone(),
             mode,
             url,
             self.clock.now(),
-        )?;
+            self.sealer.as_ref(),
+        )
+        .await?;
         self.store.save_endpoint(&endpoint).await?;
-        Ok(endpoint)
+        Ok(AddedEndpoint { endpoint, secret })
+    }
+
+    /// Seals every endpoint's secret again under the newest version of the key-encryption
+    /// key, and seals those stored plain by earlier releases (`obol keys rewrap`); returns how
+    /// many were sealed again. One changed meanwhile is left to the next run.
+    pub async fn rewrap_secrets(&self) -> Result<usize> {
+        let mut rewrapped = 0;
+        for (endpoint, stored) in self.store.endpoint_secrets().await? {
+            if let Some(sealed) = stored.rewrap(self.sealer.as_ref(), &endpoint).await?
+                && self
+                    .store
+                    .reseal_endpoint_secret(&endpoint, &stored.to_stored(), &sealed.to_stored())
+                    .await?
+            {
+                rewrapped += 1;
+            }
+        }
+        tracing::info!(rewrapped, "webhook secrets sealed again");
+        Ok(rewrapped)
+    }
+
+    /// The secret a delivery is signed with, opened once per sealed text.
+    async fn secret_of(&self, delivery: &Delivery) -> Result<WebhookSecret> {
+        let text = delivery.secret.to_stored();
+        if let Some(secret) = self.opened_secrets().get(&text) {
+            return Ok(secret.clone());
+        }
+        let secret = delivery
+            .secret
+            .open(self.sealer.as_ref(), &delivery.endpoint_id)
+            .await?;
+        let mut opened = self.opened_secrets();
+        if opened.len() >= OPENED_SECRETS {
+            opened.clear();
+        }
+        opened.insert(text, secret.clone());
+        Ok(secret)
+    }
+
+    fn opened_secrets(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, WebhookSecret>> {
+        self.opened
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The attempts this dispatcher (and its clones) made, by what they led to.
@@ -189,9 +257,10 @@ impl WebhookDispatcher {
     async fn attempt(&self, delivery: &Delivery) -> Result<AttemptOutcome> {
         let now = self.clock.now();
         let body = delivery.body.as_bytes();
-        let mut headers = delivery
-            .secret
-            .headers(delivery.event_id.as_str(), now, body)?;
+        let mut headers =
+            self.secret_of(delivery)
+                .await?
+                .headers(delivery.event_id.as_str(), now, body)?;
         headers.push(("content-type".into(), "application/json".into()));
         let sent = self.transport.post(&delivery.url, &headers, body).await;
         let number = delivery.attempts + 1;

@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::signature::WebhookSecret;
+use super::stored_secret::StoredSecret;
+use crate::auth::KeySealer;
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::id::{EndpointId, EventId, MerchantId};
@@ -19,8 +21,8 @@ pub struct WebhookEndpoint {
     pub mode: Mode,
     /// The receiver's URL.
     pub url: String,
-    /// The signing secret (stored; shown to the receiver once).
-    pub secret: WebhookSecret,
+    /// The signing secret, sealed (shown to the receiver once, when the endpoint is made).
+    pub secret: StoredSecret,
     /// Disabled endpoints get nothing (set when a receiver answers 410 Gone).
     pub enabled: bool,
     /// When added.
@@ -31,26 +33,29 @@ pub struct WebhookEndpoint {
 pub const MAX_URL_LEN: usize = 2048;
 
 impl WebhookEndpoint {
-    /// A new enabled endpoint with a random secret, its URL checked: `http://` or
-    /// `https://` with a host, at most [`MAX_URL_LEN`] characters, no whitespace or control
-    /// characters.
-    pub fn new(
+    /// A new enabled endpoint with a random secret, sealed by `sealer`, and that secret (to
+    /// show once). Its URL is checked: `http://` or `https://` with a host, at most
+    /// [`MAX_URL_LEN`] characters, no whitespace or control characters.
+    pub async fn new(
         id: EndpointId,
         merchant: MerchantId,
         mode: Mode,
         url: &str,
         now: Timestamp,
-    ) -> Result<Self> {
+        sealer: &dyn KeySealer,
+    ) -> Result<(Self, WebhookSecret)> {
         check_url(url)?;
-        Ok(WebhookEndpoint {
+        let secret = WebhookSecret::random(&mut rand::rng());
+        let endpoint = WebhookEndpoint {
+            secret: StoredSecret::seal(sealer, &id, &secret).await?,
             id,
             merchant,
             mode,
             url: url.to_owned(),
-            secret: WebhookSecret::random(&mut rand::rng()),
             enabled: true,
             created_at: now,
-        })
+        };
+        Ok((endpoint, secret))
     }
 }
 
@@ -119,8 +124,8 @@ pub struct Delivery {
     pub endpoint_id: EndpointId,
     /// The endpoint's URL.
     pub url: String,
-    /// The endpoint's secret.
-    pub secret: WebhookSecret,
+    /// The endpoint's secret, as stored.
+    pub secret: StoredSecret,
     /// The payload: the event as JSON.
     pub body: String,
     /// Attempts made so far.

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 /// How far a delivery's timestamp may be from the receiver's clock (either way).
 pub const TOLERANCE_SECONDS: i64 = 5 * 60;
 
-const PREFIX: &str = "whsec_";
+pub(crate) const PREFIX: &str = "whsec_";
 /// The most signatures one `webhook-signature` header may list.
 pub const MAX_SIGNATURES: usize = 8;
 
@@ -62,6 +62,22 @@ impl WebhookSecret {
                 reason: "a webhook secret is whsec_ followed by base64 of 24 to 64 bytes".into(),
             })?;
         Ok(key)
+    }
+
+    /// A secret from its raw bytes (24 to 64 of them), as a sealer opened it.
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        if (24..=64).contains(&bytes.len()) {
+            Ok(WebhookSecret(bytes.to_vec()))
+        } else {
+            Err(Error::corrupt(
+                "a sealed webhook secret has the wrong length",
+            ))
+        }
+    }
+
+    /// The raw bytes, for sealing.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0
     }
 
     /// A new random 32-byte secret.

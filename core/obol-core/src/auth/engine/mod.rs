@@ -19,6 +19,7 @@ use super::keyring::{
 };
 use super::password::{Password, PasswordHasher};
 use super::scope::{Actor, Principal, Scope};
+use super::sealer::{KeySealer, LocalSealer};
 use super::session::{RefreshToken, Session};
 use super::user::{Profile, User, normalise_email};
 use crate::clock::{Clock, Timestamp};
@@ -66,8 +67,11 @@ pub struct TokenConfig {
     pub algorithm: Algorithm,
     /// When keys rotate.
     pub rotation: RotationPolicy,
-    /// Seals signing keys at rest.
+    /// The deployment's own secret behind derived keys ([`KeyEncryptionKey::derive`]); with
+    /// the local sealer, also the key that seals.
     pub kek: KeyEncryptionKey,
+    /// Seals signing keys at rest ([`LocalSealer`] over `kek` unless another is set).
+    pub sealer: Arc<dyn KeySealer>,
     /// Clock skew tolerated when verifying, in seconds.
     pub leeway_seconds: i64,
 }
@@ -81,9 +85,16 @@ impl TokenConfig {
             access_lifetime: Duration::from_secs(15 * 60),
             algorithm: Algorithm::RS256,
             rotation: RotationPolicy::default(),
+            sealer: Arc::new(LocalSealer::new(kek.clone())),
             kek,
             leeway_seconds: 30,
         }
+    }
+
+    /// Sealing with `sealer` (Vault Transit, say) instead of the local key.
+    pub fn with_sealer(mut self, sealer: Arc<dyn KeySealer>) -> Self {
+        self.sealer = sealer;
+        self
     }
 }
 
@@ -190,6 +201,11 @@ impl Auth {
                 std::thread::available_parallelism().map_or(1, usize::from),
             )),
         }
+    }
+
+    /// What seals this engine's secrets at rest (signing keys, webhook secrets).
+    pub fn sealer(&self) -> &Arc<dyn KeySealer> {
+        &self.config.tokens.sealer
     }
 
     /// How long an access token lives.

@@ -49,13 +49,40 @@ impl Auth {
             activates_at,
             retired_at: None,
             public: key.verifying_key().to_jwk(),
-            sealed: tokens.kek.seal(&key)?,
+            sealed: tokens.sealer.seal(&kid, &key.to_pkcs8_der()?).await?,
         };
         self.store
             .add_signing_key(&record, current.as_deref())
             .await?;
         tracing::info!(kid, "signing key created");
         Ok(kid)
+    }
+
+    /// Seals every signing key again under the newest version of the key-encryption key
+    /// (`obol keys rewrap`: after a rotation of the Transit key, or a move from the local key
+    /// to Transit); returns how many were sealed again. A key rotated meanwhile is left to
+    /// the next run.
+    pub async fn rewrap_signing_keys(&self) -> Result<usize> {
+        let sealer = &self.config.tokens.sealer;
+        let mut rewrapped = 0;
+        for record in self.store.signing_keys().await? {
+            if let Some(sealed) = sealer.rewrap(&record.kid, &record.sealed).await?
+                && self
+                    .store
+                    .reseal_signing_key(&record.kid, &record.sealed, &sealed)
+                    .await?
+            {
+                rewrapped += 1;
+            }
+        }
+        tracing::info!(rewrapped, "signing keys sealed again");
+        Ok(rewrapped)
+    }
+
+    /// Makes a new version of the key-encryption key (`obol keys rotate-kek`; Transit only):
+    /// new seals use it, and [`Auth::rewrap_signing_keys`] moves the old ones onto it.
+    pub async fn rotate_key_encryption_key(&self) -> Result<()> {
+        self.config.tokens.sealer.rotate().await
     }
 
     /// Checks for due key rotations every `every` in the background (the first check runs at
@@ -111,10 +138,11 @@ impl Auth {
         let key = match cached {
             Some(key) => key,
             None => {
-                let opened = Arc::new(tokens.kek.open(
+                let der = tokens.sealer.open(&record.kid, &record.sealed).await?;
+                let opened = Arc::new(SigningKey::from_pkcs8_der(
                     &record.kid,
                     record.algorithm,
-                    &record.sealed,
+                    &der,
                 )?);
                 self.key_cache()?.signer = Some(opened.clone());
                 opened
