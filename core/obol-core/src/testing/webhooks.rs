@@ -452,3 +452,62 @@ pub async fn endpoint_secrets_are_sealed_and_sealed_again(store: Arc<dyn Store>)
     );
     assert_eq!(stored(store.clone()).await, secrets);
 }
+
+pub async fn a_busy_endpoint_cannot_take_a_whole_pass(store: Arc<dyn Store>) {
+    let Setup {
+        ledger,
+        payments,
+        receivers,
+        dispatcher,
+        ..
+    } = setup(&store, 54).await;
+    // A slow or hostile receiver of one merchant, with a long backlog, beside another
+    // merchant's endpoint that has one delivery.
+    let merchant = default_merchant();
+    let busy = dispatcher
+        .add_endpoint(&merchant, Mode::Test, "http://127.0.0.1:9/busy")
+        .await
+        .unwrap();
+    receivers.script(&busy.endpoint.url, &[503]);
+    let usd = AssetCode::new("USD").unwrap();
+    for _ in 0..30 {
+        let id = PaymentId::generate(ledger.ids().as_ref());
+        payments
+            .create(NewPayment::new(id, 100, usd.clone()))
+            .await
+            .unwrap();
+    }
+    let other = MerchantId::derived("quiet");
+    let quiet = dispatcher
+        .add_endpoint(&other, Mode::Test, "http://127.0.0.1:9/quiet")
+        .await
+        .unwrap();
+    receivers.script(&quiet.endpoint.url, &[204]);
+    let id = PaymentId::generate(ledger.ids().as_ref());
+    payments
+        .create(NewPayment::new(id, 100, usd).for_merchant(other))
+        .await
+        .unwrap();
+
+    assert_eq!(store.fan_out_events(100, ledger.now()).await.unwrap(), 31);
+    // One pass of ten: the busy endpoint gets its share (a quarter), the quiet one its
+    // delivery.
+    let report = dispatcher.run_due(10).await.unwrap();
+    let sent_to = |url: &str| {
+        receivers
+            .received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(u, _, _)| u == url)
+            .count()
+    };
+    assert_eq!(sent_to(&quiet.endpoint.url), 1, "{report:?}");
+    let share = crate::webhooks::per_endpoint_per_pass(10);
+    assert_eq!(share, 3);
+    assert_eq!(sent_to(&busy.endpoint.url), 3);
+    assert_eq!((report.attempted, report.delivered), (4, 1));
+    // The next pass takes the busy endpoint's next quarter.
+    let next = dispatcher.run_due(100).await.unwrap();
+    assert_eq!(next.attempted, 25);
+}
