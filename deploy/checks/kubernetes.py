@@ -707,6 +707,43 @@ def services_selecting(objs: list[Obj], labels: dict[str, str]) -> list[Obj]:
             if s["spec"].get("selector") and selector_matches({"matchLabels": s["spec"]["selector"]}, labels)]
 
 
+# The server's pool size when OBOL_DATABASE_MAX_CONNECTIONS is unset (obol-postgres).
+DEFAULT_POOL = 16
+# Connections PostgreSQL keeps for superusers (CloudNativePG's operator and probes).
+RESERVED_CONNECTIONS = 3
+
+
+def check_connection_budget(r: Rendered) -> tuple[list[str], str]:
+    """Every Obol process on the database at once (each role at its autoscaler's maximum,
+    plus the migration Job) must fit in the database's max_connections."""
+    problems, details = [], []
+    for overlay, objs in r.objects.items():
+        clusters = find(objs, "Cluster", "obol-db")
+        if not clusters:
+            continue
+        params = clusters[0]["spec"].get("postgresql", {}).get("parameters", {})
+        limit = int(params.get("max_connections", 100)) - RESERVED_CONNECTIONS
+        total, parts = 0, []
+        for workload, spec, container, role in obol_containers(objs):
+            if role == "gateway":
+                continue
+            env, _ = env_of(container, objs)
+            pool = int(env.get("OBOL_DATABASE_MAX_CONNECTIONS", DEFAULT_POOL))
+            if workload["kind"] == "Job":
+                copies = 1
+            else:
+                hpas = [h for h in find(objs, "HorizontalPodAutoscaler")
+                        if h["spec"]["scaleTargetRef"]["name"] == name_of(workload)]
+                copies = hpas[0]["spec"]["maxReplicas"] if hpas else workload["spec"].get("replicas", 1)
+            total += copies * pool
+            parts.append(f"{role} {copies}x{pool}")
+        if total > limit:
+            problems.append(f"{overlay}: up to {total} connections ({', '.join(parts)}) but the "
+                            f"database allows {limit} (max_connections less {RESERVED_CONNECTIONS} reserved)")
+        details.append(f"{overlay} {total}/{limit}")
+    return problems, "connections at most / allowed: " + ", ".join(details)
+
+
 def check_certificates(r: Rendered) -> tuple[list[str], str]:
     """The gateway's URLs name Services that reach the role's gRPC port and whose names the
     role's certificate carries; OBOL_TRUSTED_CALLERS names what the gateway's certificate
@@ -1292,6 +1329,7 @@ def main() -> int:
         run("schemas", lambda: check_schemas(r))
         run("settings", lambda: check_settings(r))
         run("certificates", lambda: check_certificates(r))
+        run("connection budget", lambda: check_connection_budget(r))
         run("wiring", lambda: check_wiring(r))
         run("security contexts", lambda: check_security(r))
         run("network policies", lambda: check_network(r))

@@ -18,6 +18,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The store; the embedded SQLite file in `data_dir` when absent.
     pub database_url: Option<String>,
+    /// PostgreSQL: the most connections this process holds (16 when unset).
+    pub database_max_connections: Option<u32>,
     /// REST API and web UI.
     pub http_addr: SocketAddr,
     /// gRPC services.
@@ -211,6 +213,7 @@ impl Default for Config {
         Config {
             data_dir: PathBuf::from("obol-data"),
             database_url: None,
+            database_max_connections: None,
             http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
             ops_addr: None,
@@ -262,6 +265,7 @@ enum Kind {
 const KEYS: &[(&str, Kind)] = &[
     ("data_dir", Kind::Text),
     ("database_url", Kind::Text),
+    ("database_max_connections", Kind::Integer),
     ("http_addr", Kind::Text),
     ("grpc_addr", Kind::Text),
     ("ops_addr", Kind::Text),
@@ -525,6 +529,18 @@ impl Config {
             return self.check_http();
         }
         self.check_vault()?;
+        if let Some(max) = self.database_max_connections {
+            let postgres = self
+                .database_url
+                .as_deref()
+                .is_some_and(|url| url.starts_with("postgres"));
+            if !postgres {
+                bail!("OBOL_DATABASE_MAX_CONNECTIONS is for a PostgreSQL OBOL_DATABASE_URL");
+            }
+            if !(4..=1000).contains(&max) {
+                bail!("OBOL_DATABASE_MAX_CONNECTIONS is 4 to 1000 (each writer holds one)");
+            }
+        }
         if !self.dev && self.key_encryption_key.is_none() && self.vault_transit_key.is_none() {
             bail!(
                 "OBOL_KEY_ENCRYPTION_KEY is required outside dev mode (base64 of 32 random bytes; \
@@ -755,6 +771,7 @@ impl std::fmt::Debug for Config {
                 "database_url",
                 &self.database_url.as_deref().map(crate::engine::redact),
             )
+            .field("database_max_connections", &self.database_max_connections)
             .field("http_addr", &self.http_addr)
             .field("grpc_addr", &self.grpc_addr)
             .field("ops_addr", &self.ops_addr)

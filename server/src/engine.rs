@@ -56,7 +56,10 @@ impl Engine {
                 )
             })?;
         }
-        let store = obol::open_store(&url)
+        let options = obol::StoreOptions {
+            max_connections: config.database_max_connections,
+        };
+        let store = obol::open_store_with(&url, &options)
             .await
             .with_context(|| format!("cannot open the database at {}", redact(&url)))?;
         let (kek, sealer) = key_sealing(config).await?;

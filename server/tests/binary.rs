@@ -160,6 +160,22 @@ fn bad_configuration_is_refused_with_a_clear_message() {
             .args(["serve", "--dev"]),
         "cannot open the database at postgres://postgres:***@127.0.0.1:1/none",
     );
+    refuse(
+        obol(dir.path())
+            .env("OBOL_DATABASE_MAX_CONNECTIONS", "8")
+            .args(["serve", "--dev"]),
+        "OBOL_DATABASE_MAX_CONNECTIONS is for a PostgreSQL OBOL_DATABASE_URL",
+    );
+    refuse(
+        obol(dir.path())
+            .env(
+                "OBOL_DATABASE_URL",
+                "postgres://postgres@127.0.0.1:5432/test",
+            )
+            .env("OBOL_DATABASE_MAX_CONNECTIONS", "2")
+            .args(["serve", "--dev"]),
+        "OBOL_DATABASE_MAX_CONNECTIONS is 4 to 1000",
+    );
     let config = dir.path().join("obol.toml");
     std::fs::write(&config, "dev = true\nhttp_port = 1\n").unwrap();
     refuse(

@@ -23,6 +23,13 @@ use std::str::FromStr;
 use obol_core::{Error, Result};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
+/// Connections a store holds at most unless told otherwise.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 16;
+
+/// The fewest connections a store works with: its three writers and the API key listener
+/// each hold one while they work, and requests need some too.
+pub const MIN_CONNECTIONS: u32 = 4;
+
 /// A Store on a PostgreSQL database (optionally inside one schema).
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
@@ -42,6 +49,21 @@ impl PostgresStore {
     /// Like [`PostgresStore::open`], with every table inside `schema` (created if missing):
     /// lets tests and tenants share one database.
     pub async fn open_in_schema(url: &str, schema: Option<&str>) -> Result<Self> {
+        Self::open_with(url, schema, DEFAULT_MAX_CONNECTIONS).await
+    }
+
+    /// Like [`PostgresStore::open_in_schema`], holding at most `max_connections` connections
+    /// (at least [`MIN_CONNECTIONS`]): every process on one database counts against its
+    /// `max_connections`.
+    pub async fn open_with(url: &str, schema: Option<&str>, max_connections: u32) -> Result<Self> {
+        if max_connections < MIN_CONNECTIONS {
+            return Err(Error::Config {
+                reason: format!(
+                    "a PostgreSQL store needs at least {MIN_CONNECTIONS} connections (its writers \
+                     and the API key listener hold one each while they work)"
+                ),
+            });
+        }
         let mut options = PgConnectOptions::from_str(url).map_err(|e| Error::Config {
             reason: format!("bad PostgreSQL URL: {e}"),
         })?;
@@ -70,7 +92,7 @@ impl PostgresStore {
             options = options.options([("search_path", schema)]);
         }
         let pool = PgPoolOptions::new()
-            .max_connections(16)
+            .max_connections(max_connections)
             .connect_with(options)
             .await
             .map_err(db_error)?;

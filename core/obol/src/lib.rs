@@ -25,13 +25,35 @@ use std::sync::Arc;
 /// `sqlite://path/to/file.db`, `sqlite:file.db`, `sqlite::memory:`, `memory:`,
 /// or `postgres://user@host:5432/database` (also `postgresql://`).
 pub async fn open_store(url: &str) -> Result<Arc<dyn Store>> {
+    open_store_with(url, &StoreOptions::default()).await
+}
+
+/// How a store is opened besides its URL.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// PostgreSQL: the most connections this process holds (16 when `None`); every process
+    /// on one database counts against the server's `max_connections`.
+    pub max_connections: Option<u32>,
+}
+
+/// [`open_store`] with `options`.
+pub async fn open_store_with(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>> {
     let scheme = url.split(':').next().unwrap_or_default();
     match scheme {
         "memory" => Ok(Arc::new(MemoryStore::new())),
         #[cfg(feature = "sqlite")]
         "sqlite" => Ok(Arc::new(obol_sqlite::SqliteStore::open(url).await?)),
         #[cfg(feature = "postgres")]
-        "postgres" | "postgresql" => Ok(Arc::new(obol_postgres::PostgresStore::open(url).await?)),
+        "postgres" | "postgresql" => Ok(Arc::new(
+            obol_postgres::PostgresStore::open_with(
+                url,
+                None,
+                options
+                    .max_connections
+                    .unwrap_or(obol_postgres::DEFAULT_MAX_CONNECTIONS),
+            )
+            .await?,
+        )),
         #[cfg(not(feature = "sqlite"))]
         "sqlite" => Err(Error::Config {
             reason: "obol was built without the sqlite feature".to_string(),
