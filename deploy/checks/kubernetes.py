@@ -508,8 +508,27 @@ def check_render(r: Rendered) -> tuple[list[str], str]:
         # it on every '---', even inside a value, so it is parsed here instead).
         r.yaml[path.name] = result.yaml
         r.objects[path.name] = [d for d in yaml.safe_load_all(result.yaml) if d]
+    # A component no overlay uses (an installation opts in) is rendered on top of staging, so
+    # it is checked like the rest.
+    used = "".join((p / "kustomization.yaml").read_text() for p in overlays)
+    for component in sorted((DEPLOY / "k8s" / "components").iterdir()):
+        if component.name in used:
+            continue
+        name = f"staging+{component.name}"
+        with tempfile.TemporaryDirectory(dir=DEPLOY / "k8s", prefix=".render-") as tmp:
+            (Path(tmp) / "kustomization.yaml").write_text(
+                "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+                "resources:\n  - ../overlays/staging\n"
+                f"components:\n  - ../components/{component.name}\n")
+            try:
+                result = asyncio.run(pykustomize.build(tmp))
+            except Exception as error:  # kustomize's own message
+                problems.append(f"{name}: {error}")
+                continue
+        r.yaml[name] = result.yaml
+        r.objects[name] = [d for d in yaml.safe_load_all(result.yaml) if d]
     counts = ", ".join(f"{n} {len(o)}" for n, o in r.objects.items())
-    return problems, f"{len(overlays)} overlays ({counts} objects), kustomize via pykustomize"
+    return problems, f"{len(r.objects)} renders ({counts} objects), kustomize via pykustomize"
 
 
 def check_schemas(r: Rendered) -> tuple[list[str], str]:

@@ -47,6 +47,9 @@ pub struct Config {
     pub vault_jwt_file: PathBuf,
     /// Where Vault's Transit engine is mounted.
     pub vault_transit_mount: String,
+    /// Without a local key: the Transit key whose HMAC roots derived secrets (never rotate or
+    /// trim it).
+    pub vault_derivation_key: String,
     /// The Transit key that seals signing keys in Vault: set, the key-encryption key lives in
     /// Vault (`key_encryption_key`, if also set, still opens what it sealed before).
     pub vault_transit_key: Option<String>,
@@ -226,6 +229,7 @@ impl Default for Config {
             vault_auth_mount: "kubernetes".to_owned(),
             vault_jwt_file: PathBuf::from("/var/run/secrets/kubernetes.io/serviceaccount/token"),
             vault_transit_mount: "transit".to_owned(),
+            vault_derivation_key: "obol-derivation".to_owned(),
             vault_transit_key: None,
             vault_ca: None,
             sandbox_webhook_secret: None,
@@ -278,6 +282,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("vault_auth_mount", Kind::Text),
     ("vault_jwt_file", Kind::Text),
     ("vault_transit_mount", Kind::Text),
+    ("vault_derivation_key", Kind::Text),
     ("vault_transit_key", Kind::Text),
     ("vault_ca", Kind::Text),
     ("sandbox_webhook_secret", Kind::Text),
@@ -574,9 +579,9 @@ impl Config {
         let vault_set = self.vault_addr.is_some() || sign_ins > 0 || self.vault_ca.is_some();
         match &self.vault_transit_key {
             Some(_) if self.vault_addr.is_none() || sign_ins != 1 => bail!(
-                "OBOL_VAULT_TRANSIT_KEY needs OBOL_VAULT_ADDR and one way to sign in to Vault: \
-                 OBOL_VAULT_TOKEN (or OBOL_VAULT_TOKEN_FILE), or OBOL_VAULT_AUTH_ROLE (a JWT \
-                 login, the pod's ServiceAccount token by default)"
+                "OBOL_VAULT_TRANSIT_KEY needs OBOL_VAULT_ADDR and one way to sign in to Vault, \
+                 not both: OBOL_VAULT_TOKEN (or OBOL_VAULT_TOKEN_FILE), or OBOL_VAULT_AUTH_ROLE \
+                 (a JWT login, the pod's ServiceAccount token by default)"
             ),
             None if vault_set => bail!(
                 "OBOL_VAULT_ADDR, OBOL_VAULT_TOKEN, OBOL_VAULT_AUTH_ROLE and OBOL_VAULT_CA are \
@@ -612,6 +617,7 @@ impl Config {
             auth,
             mount: self.vault_transit_mount.clone(),
             key: key.clone(),
+            derivation_key: self.vault_derivation_key.clone(),
             ca_pem,
         }))
     }
@@ -788,6 +794,7 @@ impl std::fmt::Debug for Config {
             .field("vault_jwt_file", &self.vault_jwt_file)
             .field("vault_transit_mount", &self.vault_transit_mount)
             .field("vault_transit_key", &self.vault_transit_key)
+            .field("vault_derivation_key", &self.vault_derivation_key)
             .field("vault_ca", &self.vault_ca)
             .field(
                 "sandbox_webhook_secret",

@@ -156,7 +156,9 @@ pub trait IdempotencyStore: Send + Sync + std::fmt::Debug {
     /// [`crate::idempotency`] for why running such a request again is safe).
     async fn complete_key(&self, key: &str, response: &str) -> Result<()>;
 
-    /// Forgets an unfinished claim (the request failed in a retryable way).
+    /// Lets an unfinished claim go at once (the request failed in a retryable way): its lease
+    /// lapses, so a retry takes the key over, learning when it was first claimed and that an
+    /// earlier request held it (it may have made something, even charged a card).
     async fn release_key(&self, key: &str) -> Result<()>;
 }
 

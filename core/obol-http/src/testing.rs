@@ -20,7 +20,8 @@ pub struct DevVault {
 }
 
 impl DevVault {
-    /// Starts the server, mounts Transit at `transit` and makes the key `obol`.
+    /// Starts the server, mounts Transit at `transit` and makes the keys `obol` and
+    /// `obol-derivation`.
     pub fn start() -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -51,6 +52,7 @@ impl DevVault {
         }
         vault.run(&["secrets", "enable", "transit"]);
         vault.run(&["write", "-f", "transit/keys/obol"]);
+        vault.run(&["write", "-f", "transit/keys/obol-derivation"]);
         vault
     }
 
@@ -81,6 +83,7 @@ impl DevVault {
             auth: VaultAuth::Token(self.token.clone().into()),
             mount: "transit".into(),
             key: "obol".into(),
+            derivation_key: "obol-derivation".into(),
             ca_pem: None,
         }
     }

@@ -7,9 +7,11 @@
 //!   checked on opening. Transit's `associated_data` would bind it too, but its rewrap does
 //!   not take associated data, so such texts could never be rewrapped.
 //! - The engine's derived secrets (token keys, fingerprints) need a stable secret of their
-//!   own: Transit's HMAC of a fixed label under key version 1, which rotations leave alone.
+//!   own: Transit's HMAC of a fixed label under version 1 of a second key (`derivation_key`,
+//!   never rotated or trimmed), so the sealing key can rotate and retire old versions freely.
+//!   Whoever may HMAC with that key can compute the secret, and the engine holds it in memory.
 //! - Plain `http://` only to a loopback address (a development server); anything else is
-//!   `https://`, checked against the system roots or the given CA.
+//!   `https://`, checked against the webpki roots (Mozilla's) or the given CA.
 //! - Signing in: a token from configuration, or a JWT login (Vault's `kubernetes` or `jwt`
 //!   auth method: the pod's ServiceAccount token, read again at each login since the kubelet
 //!   rotates it); a login's token is used for three quarters of its lease, and a refusal of
@@ -88,6 +90,8 @@ pub struct TransitConfig {
     pub mount: String,
     /// The key's name (`obol`): an AEAD key, `aes256-gcm96` (Transit's default).
     pub key: String,
+    /// The key whose HMAC roots derived secrets (`obol-derivation`), never rotated or trimmed.
+    pub derivation_key: String,
     /// PEM of the CA that signed Vault's certificate, when the system roots do not hold it.
     pub ca_pem: Option<Vec<u8>>,
 }
@@ -99,6 +103,7 @@ impl fmt::Debug for TransitConfig {
             .field("auth", &self.auth)
             .field("mount", &self.mount)
             .field("key", &self.key)
+            .field("derivation_key", &self.derivation_key)
             .field("ca_pem", &self.ca_pem.as_ref().map(|_| "…"))
             .finish_non_exhaustive()
     }
@@ -119,6 +124,7 @@ pub struct VaultTransit {
     /// `{address}/v1/{mount}`.
     base: String,
     key: String,
+    derivation_key: String,
     auth: VaultAuth,
     /// The current login's token (JWT logins only).
     session: Arc<tokio::sync::Mutex<Option<Session>>>,
@@ -271,13 +277,20 @@ impl VaultTransit {
         let address = check_address(&config.address)?;
         check_name("mount", &config.mount, true)?;
         check_name("key name", &config.key, false)?;
+        check_name("derivation key name", &config.derivation_key, false)?;
         let mut builder = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none());
         if let Some(pem) = &config.ca_pem {
+            // reqwest parses lazily: a file without a certificate would pass here and fail
+            // every call later as an unreachable Vault.
+            let has_certificate = std::str::from_utf8(pem)
+                .is_ok_and(|text| text.contains("-----BEGIN CERTIFICATE-----"));
             let ca = reqwest::Certificate::from_pem(pem)
-                .map_err(|_| config_error("the Vault CA is not a PEM certificate"))?;
+                .ok()
+                .filter(|_| has_certificate)
+                .ok_or_else(|| config_error("the Vault CA is not a PEM certificate"))?;
             builder = builder.add_root_certificate(ca);
         }
         let client = builder
@@ -286,7 +299,9 @@ impl VaultTransit {
         if let VaultAuth::Jwt { mount, role, .. } = &config.auth {
             check_name("auth mount", mount, true)?;
             if role.is_empty() || role.len() > 256 || role.chars().any(char::is_control) {
-                return Err(config_error("the Vault role is 1 to 256 characters"));
+                return Err(config_error(
+                    "the Vault role is 1 to 256 characters, none of them control characters",
+                ));
             }
         }
         let transit = VaultTransit {
@@ -294,6 +309,7 @@ impl VaultTransit {
             api: format!("{address}/v1"),
             base: format!("{address}/v1/{}", config.mount),
             key: config.key,
+            derivation_key: config.derivation_key,
             auth: config.auth,
             session: Arc::default(),
         };
@@ -309,8 +325,8 @@ impl VaultTransit {
         Ok(transit)
     }
 
-    /// The engine's derivation key: Transit's HMAC (SHA-256) of a fixed label under key
-    /// version 1, the same after every rotation.
+    /// The engine's derivation key: Transit's HMAC (SHA-256) of a fixed label under version 1
+    /// of the derivation key, the same however the sealing key rotates.
     pub async fn derivation_key(&self) -> Result<KeyEncryptionKey> {
         let body = serde_json::json!({
             "input": BASE64.encode(DERIVATION_LABEL),
@@ -319,7 +335,7 @@ impl VaultTransit {
         let reply: Hmac = self
             .call(
                 reqwest::Method::POST,
-                &format!("hmac/{}/sha2-256", self.key),
+                &format!("hmac/{}/sha2-256", self.derivation_key),
                 Some(body),
             )
             .await?;
@@ -367,7 +383,9 @@ impl VaultTransit {
             .map_err(|_| Error::unavailable("Vault's login answer is not what Vault answers"))?;
         let token = SecretString::from(login.auth.client_token);
         // Three quarters of the lease, so no call goes out with a token about to end.
-        let renew_at = Instant::now() + Duration::from_secs(login.auth.lease_duration) * 3 / 4;
+        // A lease past a day (or a hostile answer) is renewed after a day.
+        let lease = Duration::from_secs(login.auth.lease_duration.min(24 * 3600));
+        let renew_at = Instant::now() + lease * 3 / 4;
         *session = Some(Session {
             token: token.clone(),
             renew_at,
@@ -443,10 +461,17 @@ impl VaultTransit {
                 "Vault has no Transit key {} at {}",
                 self.key, self.base
             ))),
-            400 => {
+            400 if path.starts_with("decrypt/") || path.starts_with("rewrap/") => {
                 // Vault's reason (never holds the secret) goes to the log, not the caller.
                 tracing::warn!(path, reason = %text.as_str(), "Vault refused a Transit request");
                 Err(Error::corrupt("Vault could not open a sealed secret"))
+            }
+            400 => {
+                tracing::warn!(path, reason = %text.as_str(), "Vault refused a Transit request");
+                Err(config_error(format!(
+                    "Vault refused {path} on the Transit key (see the log for its reason; a \
+                     retired key version, or a key of the wrong type?)"
+                )))
             }
             _ => {
                 tracing::warn!(path, status, "Vault failed");
@@ -584,6 +609,7 @@ mod tests {
             auth: VaultAuth::Token("hvs.very-secret".into()),
             mount: "transit".into(),
             key: "obol".into(),
+            derivation_key: "obol-derivation".into(),
             ca_pem: None,
         };
         assert!(!format!("{config:?}").contains("very-secret"));

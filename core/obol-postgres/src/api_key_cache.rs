@@ -1,9 +1,9 @@
 //! API keys found by hash, kept in memory while PostgreSQL tells this process of every change.
 //!
 //! Every authenticated request looks its key up, so the lookup is worth keeping; a revoked key
-//! must stop working at once, in every process. A trigger (`api_keys_changed`, migration
-//! 0008) notifies channel [`CHANNEL`] of each updated or deleted key, however it was changed;
-//! a listener task forgets those keys. Keys are kept only while that listener is connected:
+//! must stop working at once, in every process. Triggers (migration 0008) notify the schema's
+//! channel (`obol_api_keys_channel()`) of each updated or deleted key, however it was changed,
+//! and of a truncated table (`*`); a listener task forgets those keys. Keys are kept only while that listener is connected:
 //! after a lost connection (notifications may have been missed) everything kept is dropped.
 //! A lookup that raced a change is not kept (a generation counter), and nothing is kept
 //! longer than [`TTL`], a backstop for a connection that died without the process noticing.
@@ -18,8 +18,8 @@ use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::oneshot;
 
-/// The channel the `api_keys_changed` trigger notifies, with the key's hash as payload.
-pub(crate) const CHANNEL: &str = "obol_api_keys";
+/// The payload of a truncated table: forget every key.
+const EVERY_KEY: &str = "*";
 
 /// How long a kept key is trusted without a word from the database.
 const TTL: Duration = Duration::from_secs(10);
@@ -141,11 +141,13 @@ impl ApiKeyCache {
             pool: self.pool.clone(),
         };
         tokio::spawn(async move {
+            // However the task ends (stopped, cancelled with its runtime, or a panic), keys
+            // stop being trusted and the next lookup starts a listener again.
+            let _stopping = Stopping(cache.clone());
             tokio::select! {
                 _ = stopped => {}
                 () = cache.listen() => {}
             }
-            cache.reset(false);
         });
     }
 
@@ -157,6 +159,7 @@ impl ApiKeyCache {
                     self.reset(true);
                     loop {
                         match listener.try_recv().await {
+                            Ok(Some(changed)) if changed.payload() == EVERY_KEY => self.reset(true),
                             Ok(Some(changed)) => self.forget(changed.payload()),
                             // The connection was lost and made again: what was said
                             // meanwhile is lost too.
@@ -180,8 +183,22 @@ impl ApiKeyCache {
 
     async fn connect(&self) -> Result<PgListener, sqlx::Error> {
         let mut listener = PgListener::connect_with(&self.pool).await?;
-        listener.listen(CHANNEL).await?;
+        // The channel of this store's schema, named by the database as its triggers name it.
+        let channel: String = sqlx::query_scalar("SELECT obol_api_keys_channel()")
+            .fetch_one(&mut listener)
+            .await?;
+        listener.listen(&channel).await?;
         Ok(listener)
+    }
+}
+
+/// Resets the cache when the listener task ends, however it ends.
+struct Stopping(ApiKeyCache);
+
+impl Drop for Stopping {
+    fn drop(&mut self) {
+        self.0.reset(false);
+        self.0.started.store(false, Ordering::Release);
     }
 }
 

@@ -179,11 +179,13 @@ impl IdempotencyStore for PostgresStore {
     }
 
     async fn release_key(&self, key: &str) -> Result<()> {
-        sqlx::query("DELETE FROM idempotency_keys WHERE key = $1 AND response IS NULL")
-            .bind(key)
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
+        sqlx::query(
+            "UPDATE idempotency_keys SET lease_until = 0 WHERE key = $1 AND response IS NULL",
+        )
+        .bind(key)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
         Ok(())
     }
 }

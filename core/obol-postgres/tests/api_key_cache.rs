@@ -1,6 +1,7 @@
 //! API keys kept in memory stop working everywhere as soon as they change: two stores on one
 //! schema (two processes) each keep a key they looked up; a revocation through one is seen by
-//! the other without waiting out anything, and so is a change made by hand in SQL.
+//! the other without waiting out anything, and so is a change made by hand in SQL (an update,
+//! a delete, a truncated table).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -96,6 +97,16 @@ async fn a_change_to_a_kept_key_is_seen_by_every_process() {
     until(&a, &second.hash, Option::is_none).await;
 
     assert!(!b.api_key_kept(&second.hash));
+
+    // A truncated table: every kept key is forgotten.
+    let third = key("third");
+    a.insert_api_key(&third).await.unwrap();
+    kept(&b, &third.hash).await;
+    sqlx::query("TRUNCATE api_keys")
+        .execute(a.pool())
+        .await
+        .unwrap();
+    until(&b, &third.hash, Option::is_none).await;
     // A key nobody has is never kept.
     let unknown = "f".repeat(64);
     assert!(b.api_key_by_hash(&unknown).await.unwrap().is_none());

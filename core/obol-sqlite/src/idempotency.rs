@@ -98,7 +98,8 @@ impl IdempotencyStore for SqliteStore {
         self.writer
             .run(move |conn| {
                 conn.prepare_cached(
-                    "DELETE FROM idempotency_keys WHERE key = ? AND response IS NULL",
+                    "UPDATE idempotency_keys SET lease_until = 0 \
+                     WHERE key = ? AND response IS NULL",
                 )
                 .and_then(|mut s| s.execute([key]))
                 .map(drop)

@@ -47,8 +47,8 @@ impl IdempotencyStore for MemoryStore {
 
     async fn release_key(&self, key: &str) -> Result<()> {
         let mut state = self.lock()?;
-        if state.keys.get(key).is_some_and(|r| r.response.is_none()) {
-            state.keys.remove(key);
+        if let Some(record) = state.keys.get_mut(key).filter(|r| r.response.is_none()) {
+            record.lease_until = Timestamp::from_micros(0);
         }
         Ok(())
     }

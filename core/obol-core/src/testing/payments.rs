@@ -409,7 +409,8 @@ pub async fn idempotency_keys_follow_the_contract(store: Arc<dyn Store>) {
         store.claim_key("k1", "h1", later, relet).await.unwrap(),
         Claim::Completed("{\"Ok\":1}".into())
     );
-    // A released claim (retryable failure) leaves nothing behind; a completed one stays.
+    // A released claim (retryable failure) lapses at once: a retry takes it over, first
+    // claimed when it was; a completed one stays.
     let fresh = Claim::first(later);
     assert_eq!(
         store.claim_key("k2", "h", later, relet).await.unwrap(),
@@ -417,10 +418,20 @@ pub async fn idempotency_keys_follow_the_contract(store: Arc<dyn Store>) {
     );
     store.release_key("k2").await.unwrap();
     store.release_key("k1").await.unwrap();
-    let fresh = Claim::first(later);
+    let again = later.plus(Duration::from_secs(1));
     assert_eq!(
-        store.claim_key("k2", "h", later, relet).await.unwrap(),
-        fresh
+        store
+            .claim_key("k2", "h", again, again.plus(Duration::from_secs(60)))
+            .await
+            .unwrap(),
+        Claim::Started {
+            claimed_at: Some(later),
+            taken_over: true,
+        }
+    );
+    assert_eq!(
+        store.claim_key("k2", "h", again, relet).await.unwrap(),
+        Claim::InProgress
     );
     assert!(matches!(
         store.claim_key("k1", "h1", later, relet).await.unwrap(),

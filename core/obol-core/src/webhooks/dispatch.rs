@@ -14,6 +14,7 @@ use super::model::{
     AttemptOutcome, Delivery, DeliveryAttempt, DeliveryBacklog, DeliveryState, WebhookEndpoint,
 };
 use super::signature::WebhookSecret;
+use super::stored_secret::StoredSecret;
 use crate::auth::KeySealer;
 use crate::clock::Clock;
 use crate::error::Result;
@@ -104,6 +105,9 @@ impl Tally {
 /// Most opened secrets kept at once (one per endpoint sending; only bounds memory).
 const OPENED_SECRETS: usize = 1024;
 
+/// Opened secrets by (endpoint, sealed text).
+type OpenedSecrets = std::collections::HashMap<(EndpointId, String), WebhookSecret>;
+
 /// A new endpoint and its secret (shown this once).
 #[derive(Debug)]
 pub struct AddedEndpoint {
@@ -122,8 +126,10 @@ pub struct WebhookDispatcher {
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGen>,
     sealer: Arc<dyn KeySealer>,
-    /// Secrets opened for sending, by their sealed text (opening may be a call to Vault).
-    opened: Arc<std::sync::Mutex<std::collections::HashMap<String, WebhookSecret>>>,
+    /// Secrets opened for sending, by endpoint and sealed text (opening may be a call to
+    /// Vault; the endpoint is part of the key so a text copied onto another endpoint is
+    /// opened, and refused, for that endpoint).
+    opened: Arc<std::sync::Mutex<OpenedSecrets>>,
 }
 
 impl WebhookDispatcher {
@@ -188,10 +194,16 @@ impl WebhookDispatcher {
         Ok(rewrapped)
     }
 
-    /// The secret a delivery is signed with, opened once per sealed text.
+    /// The secret a delivery is signed with, opened once per endpoint and sealed text.
     async fn secret_of(&self, delivery: &Delivery) -> Result<WebhookSecret> {
-        let text = delivery.secret.to_stored();
-        if let Some(secret) = self.opened_secrets().get(&text) {
+        let StoredSecret::Sealed(text) = &delivery.secret else {
+            return delivery
+                .secret
+                .open(self.sealer.as_ref(), &delivery.endpoint_id)
+                .await;
+        };
+        let key = (delivery.endpoint_id.clone(), text.clone());
+        if let Some(secret) = self.opened_secrets().get(&key) {
             return Ok(secret.clone());
         }
         let secret = delivery
@@ -202,13 +214,11 @@ impl WebhookDispatcher {
         if opened.len() >= OPENED_SECRETS {
             opened.clear();
         }
-        opened.insert(text, secret.clone());
+        opened.insert(key, secret.clone());
         Ok(secret)
     }
 
-    fn opened_secrets(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, WebhookSecret>> {
+    fn opened_secrets(&self) -> std::sync::MutexGuard<'_, OpenedSecrets> {
         self.opened
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
