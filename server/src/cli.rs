@@ -225,8 +225,24 @@ pub async fn run() -> anyhow::Result<()> {
             let engine = Engine::open(&config).await?;
             let keys = engine.auth().rewrap_signing_keys().await?;
             let secrets = engine.webhooks.rewrap_secrets().await?;
-            println!("sealed again: {keys} signing keys, {secrets} webhook secrets");
+            println!(
+                "sealed again: {} signing keys, {} webhook secrets",
+                keys.sealed, secrets.sealed
+            );
+            let failed: Vec<String> = keys
+                .failed
+                .iter()
+                .chain(&secrets.failed)
+                .map(|(record, why)| format!("{record}: {why}"))
+                .collect();
             engine.shutdown().await;
+            if !failed.is_empty() {
+                anyhow::bail!(
+                    "{} records could not be sealed again and were left as they were:\n{}",
+                    failed.len(),
+                    failed.join("\n")
+                );
+            }
             Ok(())
         }
         Command::ApiKeys(ApiKeysCommand::Create(args)) => create_api_key(&config, args).await,

@@ -20,7 +20,7 @@ pub use jwt::{AccessClaims, AccessTokenVerifier, Algorithm, Expectations, Jwks, 
 pub use keyring::{KeyEncryptionKey, RotationPolicy};
 pub use password::{Password, PasswordHasher};
 pub use scope::{Actor, Principal, Scope, authorize};
-pub use sealer::{KeySealer, LocalSealer, MigratingSealer};
+pub use sealer::{KeySealer, LocalSealer, MigratingSealer, Rewrapped};
 pub use session::{RefreshToken, Session};
 pub use user::{Profile, User, normalise_email};
 pub use views::{ApiKeyView, CreateApiKey, CreateUser, NewApiKey, UserView};

@@ -14,6 +14,35 @@ use zeroize::Zeroizing;
 use super::keyring::KeyEncryptionKey;
 use crate::error::{Error, Result};
 
+/// What a rewrap did: how many secrets it sealed again, and the records it could not (each
+/// left as it was, for the operator to look at; the others are not held up by them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rewrapped {
+    /// Secrets sealed again.
+    pub sealed: usize,
+    /// The records (a signing key's `kid`, an endpoint's id) that could not be, with why.
+    pub failed: Vec<(String, String)>,
+}
+
+impl Rewrapped {
+    /// Counts what happened to `record`: sealed again (`true`), left alone (`false`, current
+    /// already or changed meanwhile), or not sealable (reported).
+    pub fn count(&mut self, record: &str, outcome: Result<bool>) {
+        match outcome {
+            Ok(true) => self.sealed += 1,
+            Ok(false) => {}
+            Err(error) => {
+                tracing::warn!(
+                    record,
+                    code = error.code(),
+                    "a secret could not be sealed again"
+                );
+                self.failed.push((record.to_owned(), error.to_string()));
+            }
+        }
+    }
+}
+
 /// Seals and opens secrets under a key-encryption key.
 #[async_trait]
 pub trait KeySealer: Send + Sync + fmt::Debug {

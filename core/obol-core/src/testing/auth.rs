@@ -718,8 +718,8 @@ pub async fn signing_keys_are_sealed_again_under_a_new_key(store: Arc<dyn Store>
         Arc::new(LocalSealer::new(kek.clone())),
     ))));
     assert!(login(&moving).await.is_ok());
-    assert_eq!(moving.rewrap_signing_keys().await.unwrap(), 1);
-    assert_eq!(moving.rewrap_signing_keys().await.unwrap(), 0);
+    assert_eq!(moving.rewrap_signing_keys().await.unwrap().sealed, 1);
+    assert_eq!(moving.rewrap_signing_keys().await.unwrap().sealed, 0);
     let sealed = |prefix: &'static str| {
         let store = store.clone();
         async move {
@@ -739,7 +739,7 @@ pub async fn signing_keys_are_sealed_again_under_a_new_key(store: Arc<dyn Store>
     // rewrap moves the older ones onto it.
     moved.rotate_key_encryption_key().await.unwrap();
     moved.rotate_keys_now().await.unwrap();
-    assert_eq!(moved.rewrap_signing_keys().await.unwrap(), 1);
+    assert_eq!(moved.rewrap_signing_keys().await.unwrap().sealed, 1);
     assert!(sealed("tag:v2:").await);
     assert!(
         login(&auth(tokens().with_sealer(service.clone())))
@@ -763,6 +763,17 @@ pub async fn signing_keys_are_sealed_again_under_a_new_key(store: Arc<dyn Store>
             .unwrap()
     );
     assert_eq!(store.signing_keys().await.unwrap(), keys);
+    // A record that cannot be opened is reported, and the others are sealed again anyway.
+    let mut broken = keys[0].clone();
+    broken.kid = "sig_broken".into();
+    broken.sealed = "tag:v9:nothing".into();
+    broken.retired_at = Some(broken.activates_at);
+    store.add_signing_key(&broken, None).await.unwrap();
+    moved.rotate_key_encryption_key().await.unwrap();
+    let report = moved.rewrap_signing_keys().await.unwrap();
+    assert_eq!(report.sealed, 2);
+    assert_eq!(report.failed.len(), 1);
+    assert_eq!(report.failed[0].0, "sig_broken");
     // A key from configuration cannot rotate in place.
     assert_eq!(
         local.rotate_key_encryption_key().await.unwrap_err().code(),

@@ -411,8 +411,8 @@ pub async fn endpoint_secrets_are_sealed_and_sealed_again(store: Arc<dyn Store>)
 
     // A rewrap seals the plain secret; then, after a rotation, moves both onto the new
     // version; deliveries keep verifying with the secrets the receivers were given.
-    assert_eq!(dispatcher.rewrap_secrets().await.unwrap(), 1);
-    assert_eq!(dispatcher.rewrap_secrets().await.unwrap(), 0);
+    assert_eq!(dispatcher.rewrap_secrets().await.unwrap().sealed, 1);
+    assert_eq!(dispatcher.rewrap_secrets().await.unwrap().sealed, 0);
     let secrets = stored(store.clone()).await;
     assert!(
         secrets
@@ -420,7 +420,7 @@ pub async fn endpoint_secrets_are_sealed_and_sealed_again(store: Arc<dyn Store>)
             .all(|(_, s)| s.to_stored().starts_with("tag:v1:"))
     );
     sealer.rotate().await.unwrap();
-    assert_eq!(dispatcher.rewrap_secrets().await.unwrap(), 2);
+    assert_eq!(dispatcher.rewrap_secrets().await.unwrap().sealed, 2);
     let secrets = stored(store.clone()).await;
     assert!(
         secrets

@@ -15,7 +15,7 @@ use super::model::{
 };
 use super::signature::WebhookSecret;
 use super::stored_secret::StoredSecret;
-use crate::auth::KeySealer;
+use crate::auth::{KeySealer, Rewrapped};
 use crate::clock::Clock;
 use crate::error::Result;
 use crate::id::{EndpointId, IdGen, MerchantId};
@@ -176,21 +176,28 @@ impl WebhookDispatcher {
     }
 
     /// Seals every endpoint's secret again under the newest version of the key-encryption
-    /// key, and seals those stored plain by earlier releases (`obol keys rewrap`); returns how
-    /// many were sealed again. One changed meanwhile is left to the next run.
-    pub async fn rewrap_secrets(&self) -> Result<usize> {
-        let mut rewrapped = 0;
+    /// key, and seals those stored plain by earlier releases (`obol keys rewrap`). One changed
+    /// meanwhile is left to the next run; one that cannot be sealed again is reported and the
+    /// others go on.
+    pub async fn rewrap_secrets(&self) -> Result<Rewrapped> {
+        let mut rewrapped = Rewrapped::default();
         for (endpoint, stored) in self.store.endpoint_secrets().await? {
-            if let Some(sealed) = stored.rewrap(self.sealer.as_ref(), &endpoint).await?
-                && self
-                    .store
-                    .reseal_endpoint_secret(&endpoint, &stored.to_stored(), &sealed.to_stored())
-                    .await?
-            {
-                rewrapped += 1;
-            }
+            let moved = match stored.rewrap(self.sealer.as_ref(), &endpoint).await {
+                Ok(Some(sealed)) => {
+                    self.store
+                        .reseal_endpoint_secret(&endpoint, &stored.to_stored(), &sealed.to_stored())
+                        .await
+                }
+                Ok(None) => Ok(false),
+                Err(error) => Err(error),
+            };
+            rewrapped.count(endpoint.as_str(), moved);
         }
-        tracing::info!(rewrapped, "webhook secrets sealed again");
+        tracing::info!(
+            sealed = rewrapped.sealed,
+            failed = rewrapped.failed.len(),
+            "webhook secrets sealed again"
+        );
         Ok(rewrapped)
     }
 

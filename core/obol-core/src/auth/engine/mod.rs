@@ -19,7 +19,7 @@ use super::keyring::{
 };
 use super::password::{Password, PasswordHasher};
 use super::scope::{Actor, Principal, Scope};
-use super::sealer::{KeySealer, LocalSealer};
+use super::sealer::{KeySealer, LocalSealer, Rewrapped};
 use super::session::{RefreshToken, Session};
 use super::user::{Profile, User, normalise_email};
 use crate::clock::{Clock, Timestamp};

@@ -60,22 +60,28 @@ impl Auth {
 
     /// Seals every signing key again under the newest version of the key-encryption key
     /// (`obol keys rewrap`: after a rotation of the Transit key, or a move from the local key
-    /// to Transit); returns how many were sealed again. A key rotated meanwhile is left to
-    /// the next run.
-    pub async fn rewrap_signing_keys(&self) -> Result<usize> {
+    /// to Transit). A key rotated meanwhile is left to the next run; one that cannot be
+    /// sealed again is reported and the others go on.
+    pub async fn rewrap_signing_keys(&self) -> Result<Rewrapped> {
         let sealer = &self.config.tokens.sealer;
-        let mut rewrapped = 0;
+        let mut rewrapped = Rewrapped::default();
         for record in self.store.signing_keys().await? {
-            if let Some(sealed) = sealer.rewrap(&record.kid, &record.sealed).await?
-                && self
-                    .store
-                    .reseal_signing_key(&record.kid, &record.sealed, &sealed)
-                    .await?
-            {
-                rewrapped += 1;
-            }
+            let moved = match sealer.rewrap(&record.kid, &record.sealed).await {
+                Ok(Some(sealed)) => {
+                    self.store
+                        .reseal_signing_key(&record.kid, &record.sealed, &sealed)
+                        .await
+                }
+                Ok(None) => Ok(false),
+                Err(error) => Err(error),
+            };
+            rewrapped.count(&record.kid, moved);
         }
-        tracing::info!(rewrapped, "signing keys sealed again");
+        tracing::info!(
+            sealed = rewrapped.sealed,
+            failed = rewrapped.failed.len(),
+            "signing keys sealed again"
+        );
         Ok(rewrapped)
     }
 
