@@ -187,17 +187,14 @@ pub trait WebhookStore: Send + Sync + std::fmt::Debug {
     /// fanned out and each enabled endpoint; returns how many deliveries were created.
     async fn fan_out_events(&self, limit: u32, now: Timestamp) -> Result<usize>;
 
-    /// Claims pending deliveries due at `now`, at most `limit`, taking turns between endpoints
-    /// (every endpoint's oldest before anyone's second oldest) and at most `per_endpoint` of
-    /// any one (so one endpoint's backlog cannot fill a pass): each
-    /// is pushed to `lease_until`, so another worker does not send it meanwhile (and a worker
-    /// that dies mid-send leaves it to be retried then).
+    /// Claims pending deliveries due at `now`, oldest first, at most `limit`: each is pushed to
+    /// `lease_until`, so another worker does not send it meanwhile (and a worker that dies
+    /// mid-send leaves it to be retried then).
     async fn due_deliveries(
         &self,
         now: Timestamp,
         lease_until: Timestamp,
         limit: u32,
-        per_endpoint: u32,
     ) -> Result<Vec<Delivery>>;
 
     /// Records an attempt and what it leads to, atomically.

@@ -234,27 +234,14 @@ impl WebhookStore for PostgresStore {
         now: Timestamp,
         lease_until: Timestamp,
         limit: u32,
-        per_endpoint: u32,
     ) -> Result<Vec<Delivery>> {
-        // Picked (each endpoint's first before anyone's second, at most `per_endpoint` of
-        // each, oldest first), locked, leased and
-        // read in one statement; a concurrent worker skips what is locked. Row locks cannot
-        // go with a window function, so the picked rows are locked in a second step, checked
-        // again (another worker may have leased them meanwhile).
+        // Locked, leased and read in one statement; a concurrent worker skips what is locked.
         let rows = sqlx::query(
-            "WITH ranked AS ( \
-               SELECT d.id, d.next_attempt_at, row_number() OVER (PARTITION BY d.endpoint_id \
-                 ORDER BY d.next_attempt_at, d.id) AS n \
-               FROM webhook_deliveries d \
-               JOIN webhook_endpoints w ON w.id = d.endpoint_id \
-               WHERE d.state = 'pending' AND d.next_attempt_at <= $1 AND w.enabled), \
-             picked AS ( \
-               SELECT id FROM ranked WHERE n <= $4 ORDER BY n, next_attempt_at, id LIMIT $2), \
-             due AS ( \
+            "WITH due AS ( \
                SELECT d.id, d.next_attempt_at AS was FROM webhook_deliveries d \
-               WHERE d.id IN (SELECT id FROM picked) \
-               AND d.state = 'pending' AND d.next_attempt_at <= $1 \
-               FOR UPDATE SKIP LOCKED), \
+               JOIN webhook_endpoints w ON w.id = d.endpoint_id \
+               WHERE d.state = 'pending' AND d.next_attempt_at <= $1 AND w.enabled \
+               ORDER BY d.next_attempt_at, d.id LIMIT $2 FOR UPDATE OF d SKIP LOCKED), \
              leased AS ( \
                UPDATE webhook_deliveries d SET next_attempt_at = $3 FROM due \
                WHERE d.id = due.id RETURNING d.id, d.event_seq, d.endpoint_id, d.attempts, \
@@ -268,7 +255,6 @@ impl WebhookStore for PostgresStore {
         .bind(now.as_micros())
         .bind(i64::from(limit))
         .bind(lease_until.as_micros())
-        .bind(i64::from(per_endpoint))
         .fetch_all(&self.pool)
         .await
         .map_err(db_error)?;

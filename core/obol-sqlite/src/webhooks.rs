@@ -78,28 +78,19 @@ fn claim_due(
     now: Timestamp,
     lease_until: Timestamp,
     limit: u32,
-    per_endpoint: u32,
 ) -> Result<Vec<Delivery>> {
-    // Each endpoint's due deliveries numbered oldest first; the first of every endpoint go
-    // before anyone's second, at most `per_endpoint` of each.
     let mut select = conn
         .prepare_cached(
-            "SELECT r.id AS delivery_id, e.id AS event_id, r.endpoint_id, w.url, w.secret, \
-             e.body, r.attempts FROM ( \
-               SELECT d.id, d.event_seq, d.endpoint_id, d.attempts, d.next_attempt_at, \
-               row_number() OVER (PARTITION BY d.endpoint_id \
-                 ORDER BY d.next_attempt_at, d.id) AS n \
-               FROM webhook_deliveries d \
-               JOIN webhook_endpoints w ON w.id = d.endpoint_id \
-               WHERE d.state = 'pending' AND d.next_attempt_at <= ? AND w.enabled) r \
-             JOIN payment_events e ON e.seq = r.event_seq \
-             JOIN webhook_endpoints w ON w.id = r.endpoint_id \
-             WHERE r.n <= ? \
-             ORDER BY r.n, r.next_attempt_at, r.id LIMIT ?",
+            "SELECT d.id AS delivery_id, e.id AS event_id, d.endpoint_id, w.url, w.secret, \
+             e.body, d.attempts FROM webhook_deliveries d \
+             JOIN payment_events e ON e.seq = d.event_seq \
+             JOIN webhook_endpoints w ON w.id = d.endpoint_id \
+             WHERE d.state = 'pending' AND d.next_attempt_at <= ? AND w.enabled \
+             ORDER BY d.next_attempt_at, d.id LIMIT ?",
         )
         .map_err(sql_error)?;
     let mut rows = select
-        .query([now.as_micros(), i64::from(per_endpoint), i64::from(limit)])
+        .query([now.as_micros(), i64::from(limit)])
         .map_err(sql_error)?;
     let mut due = Vec::new();
     while let Some(row) = rows.next().map_err(sql_error)? {
@@ -251,10 +242,9 @@ impl WebhookStore for SqliteStore {
         now: Timestamp,
         lease_until: Timestamp,
         limit: u32,
-        per_endpoint: u32,
     ) -> Result<Vec<Delivery>> {
         self.writer
-            .run(move |conn| claim_due(conn, now, lease_until, limit, per_endpoint))
+            .run(move |conn| claim_due(conn, now, lease_until, limit))
             .await
     }
 

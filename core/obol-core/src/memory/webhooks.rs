@@ -93,36 +93,22 @@ impl WebhookStore for MemoryStore {
         now: Timestamp,
         lease_until: Timestamp,
         limit: u32,
-        per_endpoint: u32,
     ) -> Result<Vec<Delivery>> {
         let mut guard = self.lock()?;
         let state = &mut *guard;
-        // Each endpoint's due deliveries numbered oldest first; the first of every endpoint
-        // go before anyone's second, at most `per_endpoint` of each.
-        let mut taken: HashMap<EndpointId, u32> = HashMap::new();
-        let mut picked: Vec<(u32, usize)> = Vec::new();
-        for (index, row) in state.deliveries.iter().enumerate() {
-            let enabled = state
-                .endpoints
-                .iter()
-                .any(|e| e.id == row.endpoint_id && e.enabled);
-            if row.state != DeliveryState::Pending || row.next_attempt_at > now || !enabled {
+        let mut due = Vec::new();
+        for (index, row) in state.deliveries.iter_mut().enumerate() {
+            if due.len() >= usize::try_from(limit).unwrap_or(usize::MAX) {
+                break;
+            }
+            if row.state != DeliveryState::Pending || row.next_attempt_at > now {
                 continue;
             }
-            let count = taken.entry(row.endpoint_id.clone()).or_default();
-            *count += 1;
-            if *count <= per_endpoint {
-                picked.push((*count, index));
-            }
-        }
-        picked
-            .sort_by_key(|(turn, index)| (*turn, state.deliveries[*index].next_attempt_at, *index));
-        picked.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        let mut due = Vec::new();
-        for (_, index) in picked {
-            let row = &mut state.deliveries[index];
             let (Some(endpoint), Some(event)) = (
-                state.endpoints.iter().find(|e| e.id == row.endpoint_id),
+                state
+                    .endpoints
+                    .iter()
+                    .find(|e| e.id == row.endpoint_id && e.enabled),
                 state.events.get(row.event),
             ) else {
                 continue;

@@ -130,7 +130,6 @@ macro_rules! store_conformance {
             webhooks_retry_sign_and_stop_on_gone,
             many_deliveries_in_one_pass_are_each_recorded_once,
             endpoint_secrets_are_sealed_and_sealed_again,
-            a_busy_endpoint_cannot_take_a_whole_pass,
         );
         $crate::store_conformance!(@auth $factory;
             api_keys_authenticate_until_revoked_or_expired,

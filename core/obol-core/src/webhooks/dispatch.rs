@@ -45,13 +45,6 @@ const SEND_LEASE: Duration = Duration::from_secs(60);
 /// until its timeout).
 const SENDS_AT_ONCE: usize = 16;
 
-/// The most deliveries of one endpoint a pass of `limit` claims: a quarter of it. Endpoints
-/// take turns within a pass, and a slow or hostile receiver with a long backlog takes at most
-/// this share of the pass's sends (and so of how long it runs).
-pub fn per_endpoint_per_pass(limit: u32) -> u32 {
-    limit.div_ceil(4).max(1)
-}
-
 /// Sends one HTTP POST. Implemented over a real HTTP client outside obol-core.
 #[async_trait]
 pub trait WebhookTransport: Send + Sync + std::fmt::Debug {
@@ -256,10 +249,7 @@ impl WebhookDispatcher {
             .div_ceil(u32::try_from(SENDS_AT_ONCE).unwrap_or(u32::MAX))
             .max(1);
         let lease_until = now.plus(SEND_LEASE * waves);
-        let due = self
-            .store
-            .due_deliveries(now, lease_until, limit, per_endpoint_per_pass(limit))
-            .await?;
+        let due = self.store.due_deliveries(now, lease_until, limit).await?;
         // Each attempt is recorded as soon as it is made (a store may commit several at
         // once), so a worker that stops mid-pass loses no outcome it already had.
         let outcomes: Vec<Result<DeliveryState>> = stream::iter(due)

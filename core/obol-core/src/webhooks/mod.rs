@@ -11,7 +11,7 @@ pub mod views;
 
 pub use dispatch::{
     AddedEndpoint, DeliveryTotals, DispatchReport, RETRY_SCHEDULE, WebhookDispatcher,
-    WebhookTransport, per_endpoint_per_pass,
+    WebhookTransport,
 };
 pub use model::{
     AttemptOutcome, Delivery, DeliveryAttempt, DeliveryBacklog, DeliveryState, URL_PATTERN,
