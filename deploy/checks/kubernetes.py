@@ -510,7 +510,8 @@ def check_render(r: Rendered) -> tuple[list[str], str]:
         r.objects[path.name] = [d for d in yaml.safe_load_all(result.yaml) if d]
     # A component no overlay uses (an installation opts in) is rendered on top of staging, so
     # it is checked like the rest.
-    used = "".join((p / "kustomization.yaml").read_text() for p in overlays)
+    used = {Path(c).name for p in overlays
+            for c in (yaml.safe_load((p / "kustomization.yaml").read_text()).get("components") or [])}
     for component in sorted((DEPLOY / "k8s" / "components").iterdir()):
         if component.name in used:
             continue
@@ -733,8 +734,9 @@ RESERVED_CONNECTIONS = 3
 
 
 def check_connection_budget(r: Rendered) -> tuple[list[str], str]:
-    """Every Obol process on the database at once (each role at its autoscaler's maximum,
-    plus the migration Job) must fit in the database's max_connections."""
+    """Every Obol process on the database at once (each role at its autoscaler's maximum plus
+    a rolling update's surge, and the migration Job) must fit in the database's
+    max_connections."""
     problems, details = [], []
     for overlay, objs in r.objects.items():
         clusters = find(objs, "Cluster", "obol-db")
@@ -754,6 +756,10 @@ def check_connection_budget(r: Rendered) -> tuple[list[str], str]:
                 hpas = [h for h in find(objs, "HorizontalPodAutoscaler")
                         if h["spec"]["scaleTargetRef"]["name"] == name_of(workload)]
                 copies = hpas[0]["spec"]["maxReplicas"] if hpas else workload["spec"].get("replicas", 1)
+                # A rolling update runs the surge's extra pods beside the old ones.
+                surge = (workload["spec"].get("strategy", {}).get("rollingUpdate") or {}).get("maxSurge", "25%")
+                copies += (-(-copies * int(str(surge)[:-1]) // 100) if str(surge).endswith("%")
+                           else int(surge))
             total += copies * pool
             parts.append(f"{role} {copies}x{pool}")
         if total > limit:

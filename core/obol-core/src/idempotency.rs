@@ -1,9 +1,10 @@
 //! Idempotency keys with Stripe's contract: the first result of a key is stored and replayed;
 //! the same key with different parameters is `idempotency_conflict`; a key whose request is
 //! still running is `idempotency_in_progress` (retryable). A request that failed with a
-//! retryable error stores no answer and lets its claim lapse, so retrying it runs it again,
-//! as a takeover: it names what it makes after the first claim and finds what the failed
-//! attempt made (a payment it charged, say) instead of making it again. A claim whose lease ran out
+//! retryable error stores no answer and lets its claim lapse, so retrying it (with the same
+//! parameters; others are a conflict) runs it again as a takeover: a payment is named after the
+//! first claim, so the retry finds the payment the failed attempt made (and perhaps charged)
+//! instead of making another. A claim whose lease ran out
 //! (its process died) may be taken over: every step the request takes is itself guarded by
 //! the payment state machine and the provider's idempotency, so running it again is safe.
 

@@ -454,8 +454,9 @@ impl VaultTransit {
                 .map(|reply| reply.data)
                 .map_err(|_| Error::unavailable("Vault's answer is not what Transit answers")),
             401 | 403 => Err(config_error(
-                "Vault refused the token for the Transit key (its policy must allow \
-                 encrypt, decrypt, rewrap and hmac on the key)",
+                "Vault refused the token for the Transit key (its policy must allow update \
+                 on encrypt, decrypt and rewrap of the sealing key and on hmac of the \
+                 derivation key, and read on the sealing key)",
             )),
             404 => Err(config_error(format!(
                 "Vault has no Transit key {} at {}",
@@ -469,8 +470,8 @@ impl VaultTransit {
             400 => {
                 tracing::warn!(path, reason = %text.as_str(), "Vault refused a Transit request");
                 Err(config_error(format!(
-                    "Vault refused {path} on the Transit key (see the log for its reason; a \
-                     retired key version, or a key of the wrong type?)"
+                    "Vault refused {path} (see the log for its reason: a key that does not \
+                     exist, a retired key version, or a key of the wrong type?)"
                 )))
             }
             _ => {

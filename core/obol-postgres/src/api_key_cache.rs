@@ -1,7 +1,7 @@
 //! API keys found by hash, kept in memory while PostgreSQL tells this process of every change.
 //!
 //! Every authenticated request looks its key up, so the lookup is worth keeping; a revoked key
-//! must stop working at once, in every process. Triggers (migration 0008) notify the schema's
+//! must stop working at once, in every process. Triggers (migrations 0008 and 0009) notify the schema's
 //! channel (`obol_api_keys_channel()`) of each updated or deleted key, however it was changed,
 //! and of a truncated table (`*`); a listener task forgets those keys. Keys are kept only while that listener is connected:
 //! after a lost connection (notifications may have been missed) everything kept is dropped.
