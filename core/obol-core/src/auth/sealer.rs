@@ -26,11 +26,14 @@ pub struct Rewrapped {
 
 impl Rewrapped {
     /// Counts what happened to `record`: sealed again (`true`), left alone (`false`, current
-    /// already or changed meanwhile), or not sealable (reported).
-    pub fn count(&mut self, record: &str, outcome: Result<bool>) {
+    /// already or changed meanwhile), or not sealable (reported). An error that is not the
+    /// record's (the key service or the store unavailable, or refusing the configuration)
+    /// would fail every record alike: it ends the rewrap instead.
+    pub fn count(&mut self, record: &str, outcome: Result<bool>) -> Result<()> {
         match outcome {
             Ok(true) => self.sealed += 1,
             Ok(false) => {}
+            Err(error) if error.is_retryable() || error.code() == "config" => return Err(error),
             Err(error) => {
                 tracing::warn!(
                     record,
@@ -40,6 +43,7 @@ impl Rewrapped {
                 self.failed.push((record.to_owned(), error.to_string()));
             }
         }
+        Ok(())
     }
 }
 
@@ -164,6 +168,28 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn a_record_error_is_reported_and_a_service_error_ends_the_rewrap() {
+        let mut rewrapped = Rewrapped::default();
+        rewrapped.count("a", Ok(true)).unwrap();
+        rewrapped.count("b", Ok(false)).unwrap();
+        rewrapped
+            .count("c", Err(Error::corrupt("tampered")))
+            .unwrap();
+        assert_eq!((rewrapped.sealed, rewrapped.failed.len()), (1, 1));
+        assert_eq!(rewrapped.failed[0].0, "c");
+        let down = rewrapped.count("d", Err(Error::unavailable("Vault did not answer")));
+        assert_eq!(down.unwrap_err().code(), "unavailable");
+        let refused = rewrapped.count(
+            "e",
+            Err(Error::Config {
+                reason: "token refused".into(),
+            }),
+        );
+        assert_eq!(refused.unwrap_err().code(), "config");
+        assert_eq!(rewrapped.failed.len(), 1);
+    }
 
     #[tokio::test]
     async fn local_seals_bind_their_context_and_key() {

@@ -184,7 +184,7 @@ impl WebhookDispatcher {
                 Ok(None) => Ok(false),
                 Err(error) => Err(error),
             };
-            rewrapped.count(endpoint.as_str(), moved);
+            rewrapped.count(endpoint.as_str(), moved)?;
         }
         tracing::info!(
             sealed = rewrapped.sealed,

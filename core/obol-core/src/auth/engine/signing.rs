@@ -75,7 +75,7 @@ impl Auth {
                 Ok(None) => Ok(false),
                 Err(error) => Err(error),
             };
-            rewrapped.count(&record.kid, moved);
+            rewrapped.count(&record.kid, moved)?;
         }
         tracing::info!(
             sealed = rewrapped.sealed,
