@@ -221,6 +221,12 @@ struct LoginAuth {
     lease_duration: u64,
 }
 
+/// How long a login's token is used: three quarters of its lease, so no call goes out with a
+/// token about to end; a lease past a day (or a hostile answer) counts as a day.
+fn renew_after(lease_seconds: u64) -> Duration {
+    Duration::from_secs(lease_seconds.min(24 * 3600)) * 3 / 4
+}
+
 /// The JWT in `path` (a regular file of at most 64 KiB), its whitespace trimmed.
 fn read_jwt(path: &std::path::Path) -> Result<Zeroizing<String>> {
     let unreadable = || config_error(format!("cannot read the Vault JWT file {}", path.display()));
@@ -382,10 +388,7 @@ impl VaultTransit {
         let login: Login = serde_json::from_str(&text)
             .map_err(|_| Error::unavailable("Vault's login answer is not what Vault answers"))?;
         let token = SecretString::from(login.auth.client_token);
-        // Three quarters of the lease, so no call goes out with a token about to end.
-        // A lease past a day (or a hostile answer) is renewed after a day.
-        let lease = Duration::from_secs(login.auth.lease_duration.min(24 * 3600));
-        let renew_at = Instant::now() + lease * 3 / 4;
+        let renew_at = Instant::now() + renew_after(login.auth.lease_duration);
         *session = Some(Session {
             token: token.clone(),
             renew_at,
@@ -601,6 +604,13 @@ mod tests {
         assert_eq!(version_of("vault:v12:abc"), Some(12));
         assert_eq!(version_of("vault:vx:abc"), None);
         assert_eq!(version_of("abc"), None);
+    }
+
+    #[test]
+    fn a_hostile_lease_is_renewed_after_a_day_at_most() {
+        assert_eq!(renew_after(3600), Duration::from_secs(2700));
+        assert_eq!(renew_after(0), Duration::ZERO);
+        assert_eq!(renew_after(u64::MAX), Duration::from_secs(18 * 3600));
     }
 
     #[test]
