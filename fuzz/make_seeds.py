@@ -98,3 +98,28 @@ write("request_bodies", [
     "[null, null]",
     '{"amount": "1", "amount": "2"}',
 ])
+
+# Stripe deliveries: flags byte (1 = the harness appends a correct v1 over the header's own t,
+# 2 = it flips a bit of it, 4 = read as a live endpoint), the header line, then the body.
+def stripe_event(kind: str, obj: dict, live: bool = False) -> bytes:
+    return json.dumps({"id": "evt_1", "type": kind, "livemode": live,
+                       "data": {"object": obj}}).encode()
+
+
+write("stripe_webhooks", [
+    b"\x01t=1700000000\n" + stripe_event("payment_intent.succeeded",
+                                         {"id": "pi_1", "amount_received": 1999}),
+    b"\x05t=1700000100, v0=abc\n" + stripe_event("payment_intent.amount_capturable_updated",
+                                                {"id": "pi_2", "amount_capturable": 500}, True),
+    b"\x01t=1699999800\n" + stripe_event("payment_intent.payment_failed", {
+        "id": "pi_3", "last_payment_error": {"code": "card_declined",
+                                             "decline_code": "insufficient_funds"}}),
+    b"\x01t=1700000000\n" + stripe_event("charge.dispute.created", {
+        "amount": 1250, "reason": "fraudulent", "status": "needs_response",
+        "payment_intent": "pi_1"}),
+    b"\x03t=1700000000\n" + stripe_event("payment_intent.succeeded",
+                                         {"id": "pi_5", "amount_received": 1}),
+    b"\x01t=1600000000\n{}",
+    b"\x01t=1700000000,t=1700000001\n{}",
+    b"\x00t=1700000000,v1=00\n" + stripe_event("charge.dispute.closed", {}),
+])

@@ -12,6 +12,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let descriptors = protox::compile(protos, ["proto"])?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     std::fs::write(out.join("obol_descriptor.bin"), descriptors.encode_to_vec())?;
-    tonic_prost_build::configure().compile_fds(descriptors)?;
+    // Messages that may carry a secret (a password, token, API key or webhook secret, in a
+    // JSON value or a field of its own) get a Debug that shows none of it
+    // (`src/grpc/redacted.rs`) instead of prost's, which prints every field.
+    tonic_prost_build::configure()
+        .skip_debug([
+            ".obol.v1.Value",
+            ".obol.v1.Values",
+            ".obol.v1.AuthenticateRequest",
+            ".obol.v1.RefreshTokenRequest",
+            // A provider webhook's headers are forwarded as received (a caller may send any).
+            ".obol.v1.Header",
+        ])
+        .compile_fds(descriptors)?;
     Ok(())
 }

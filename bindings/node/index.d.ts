@@ -344,7 +344,10 @@ export interface NewPaymentInput {
   metadata?: Record<string, string>
 }
 
-/** What opening an engine needs besides the store URL. */
+/**
+ * What opening an engine needs besides the store URL. Its secrets are wiped when it is
+ * dropped.
+ */
 export interface ObolOptions {
   /** The key (base64, 32 bytes) that seals signing keys at rest. */
   keyEncryptionKey: string
@@ -426,7 +429,10 @@ export interface SavedCardRecord {
   createdAt: number
 }
 
-/** How the engine reaches Stripe (its rail registered ahead of the sandbox). */
+/**
+ * How the engine reaches Stripe (its rail registered ahead of the sandbox). Its secrets are
+ * wiped when it is dropped.
+ */
 export interface StripeSettings {
   /** `sk_test_…` or `sk_live_…`. */
   secretKey: string

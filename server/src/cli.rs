@@ -305,7 +305,8 @@ fn print_started(started: &crate::serve::Started) {
         text.push_str(&format!(
             "  dev sign-in: {} / {}\n  sandbox cards: 4242 4242 4242 4242 (succeeds), \
              4000 0025 0000 3155 (3-D Secure), 4000 0000 0000 0002 (declined)\n",
-            dev.email, dev.password
+            dev.email,
+            dev.password.as_str()
         ));
     }
     let mut out = std::io::stdout().lock();

@@ -13,13 +13,13 @@ use crate::engine::Engine;
 /// The development user's email.
 pub const DEV_EMAIL: &str = "dev@obol.local";
 
-/// Credentials of the development user.
-#[derive(Clone, Serialize, Deserialize)]
+/// Credentials of the development user (the password wiped on drop).
+#[derive(Serialize, Deserialize)]
 pub struct DevCredentials {
     /// Email.
     pub email: String,
     /// Password.
-    pub password: String,
+    pub password: zeroize::Zeroizing<String>,
 }
 
 impl std::fmt::Debug for DevCredentials {
@@ -38,7 +38,7 @@ pub async fn ensure_dev_user(engine: &Engine, config: &Config) -> anyhow::Result
     }
     let credentials = DevCredentials {
         email: DEV_EMAIL.to_owned(),
-        password: crate::secrets::random_password(),
+        password: zeroize::Zeroizing::new(crate::secrets::random_password()),
     };
     let created = engine
         .auth()

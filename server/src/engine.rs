@@ -191,7 +191,8 @@ pub async fn key_sealing(
     );
     if config.key_encryption_key.is_some() || config.dev {
         let local = key_encryption_key(config)?;
-        let from = Arc::new(LocalSealer::new(local.clone()));
+        // The sealer opens what the local key sealed; it reads its own copy of the key.
+        let from = Arc::new(LocalSealer::new(key_encryption_key(config)?));
         return Ok((local, Some(Arc::new(MigratingSealer::new(vault, from)))));
     }
     let root = vault

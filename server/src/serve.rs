@@ -95,7 +95,7 @@ pub fn limits(config: &Config) -> HttpLimits {
 }
 
 /// What a started server tells its operator.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Started {
     /// The role it runs.
     pub role: Role,

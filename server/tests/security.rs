@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::extract::ConnectInfo;
-use axum::http::{Method, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode};
 use harness::{Answer, Harness, PASSWORD, SANDBOX_SECRET, card, request, test_config};
 use obol::auth::{KeyEncryptionKey, Mode, Principal, Scope};
 use obol::payments::{
@@ -133,13 +133,12 @@ async fn provider_webhooks_need_the_deployments_own_secret() {
 async fn charge_references_stay_unique_across_restarts() {
     let store = Arc::new(MemoryStore::new());
     let config = test_config();
-    let kek = KeyEncryptionKey::random();
+    let kek = KeyEncryptionKey::random().to_base64();
     let mut references = Vec::new();
     for _ in 0..2 {
-        // Each start is a new process: a new sandbox, the same database.
-        let engine = Engine::on_store(store.clone(), &config, kek.clone())
-            .await
-            .unwrap();
+        // Each start is a new process: a new sandbox, the same database and key.
+        let kek = KeyEncryptionKey::from_base64(&kek).unwrap();
+        let engine = Engine::on_store(store.clone(), &config, kek).await.unwrap();
         let shop = engine.tenant(Principal::host(
             default_merchant(),
             Scope::ALL.into(),
@@ -243,26 +242,46 @@ async fn an_authorization_header_buys_no_rate_budget() {
         ..test_config()
     };
     let h = Harness::with_config(config).await;
-    for (method, path) in [
-        (Method::POST, "/v1/auth/login"),
-        (Method::GET, "/readyz"),
-        (Method::GET, "/metrics"),
-        (Method::GET, "/.well-known/jwks.json"),
-        (Method::POST, "/webhooks/sandbox"),
-        (Method::GET, "/nowhere"),
-    ] {
+    // Each route on its own address, so one route's spending cannot limit the next.
+    for (n, (method, path, key)) in [
+        (Method::POST, "/v1/auth/login", None),
+        (Method::POST, "/v1/auth/refresh", None),
+        (Method::POST, "/v1/auth/logout", None),
+        (Method::GET, "/readyz", None),
+        (Method::GET, "/metrics", None),
+        (Method::GET, "/.well-known/jwks.json", None),
+        (Method::POST, "/webhooks/sandbox", None),
+        (Method::GET, "/nowhere", None),
+        // A route that verifies the credential: a made-up one fails and the address pays.
+        (Method::GET, "/v1/payments", None),
+        // Refused for its idempotency key before the credential is even looked at.
+        (Method::POST, "/v1/payments", Some("k".repeat(256))),
+        (Method::POST, "/v1/payments", Some(String::new())),
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let mut limited = 0;
         for _ in 0..4 {
-            let answer = h
-                .call(request(
-                    method.clone(),
-                    path,
-                    Some("made-up credential"),
-                    None,
-                    Some("{}"),
-                    "application/json",
-                ))
-                .await;
+            let mut call = request(
+                method.clone(),
+                path,
+                Some("made-up credential"),
+                None,
+                Some("{}"),
+                "application/json",
+            );
+            if let Some(key) = &key {
+                call.headers_mut().insert(
+                    "idempotency-key",
+                    HeaderValue::from_bytes(key.as_bytes()).unwrap(),
+                );
+            }
+            call.extensions_mut().insert(ConnectInfo(SocketAddr::from((
+                [10, 0, 0, u8::try_from(n).unwrap()],
+                4000,
+            ))));
+            let answer = h.call(call).await;
             if answer.status == StatusCode::TOO_MANY_REQUESTS {
                 limited += 1;
             }

@@ -302,7 +302,9 @@ impl Tenant {
             let issued = tenant
                 .issue_api_key(idempotency_key.as_deref(), request)
                 .await?;
-            Ok(ApiKeyRecord::of(issued.key, issued.secret))
+            // The host language gets its own copy; the engine's is wiped when `issued` drops.
+            let secret = issued.secret.as_ref().map(|s| s.as_str().to_owned());
+            Ok(ApiKeyRecord::of(issued.key, secret))
         })
         .await
     }

@@ -4,12 +4,14 @@ use std::sync::Arc;
 
 use obol::auth::KeyEncryptionKey;
 use obol::{Engine, EngineHandle, Error, Result};
+use zeroize::Zeroizing;
 
 use crate::error::ObolError;
 use crate::runtime::run;
 
-/// What opening an engine needs besides the store URL.
-#[derive(Debug, Clone, uniffi::Record)]
+/// What opening an engine needs besides the store URL. Its secrets are never shown by
+/// `Debug`, and [`open_obol`] wipes them once read.
+#[derive(uniffi::Record)]
 pub struct ObolOptions {
     /// The key (base64, 32 bytes) that seals signing keys at rest; keep it in the platform's
     /// key store (see [`generate_key_encryption_key`]).
@@ -23,8 +25,9 @@ pub struct ObolOptions {
     pub stripe: Option<StripeSettings>,
 }
 
-/// How the engine reaches Stripe (its rail registered ahead of the sandbox).
-#[derive(Clone, uniffi::Record)]
+/// How the engine reaches Stripe (its rail registered ahead of the sandbox). Its secrets are
+/// never shown by `Debug`, and [`open_obol`] wipes them once read.
+#[derive(uniffi::Record)]
 pub struct StripeSettings {
     /// `sk_test_…` or `sk_live_…`; keep it in the platform's key store.
     pub secret_key: String,
@@ -43,6 +46,16 @@ pub struct StripeSettings {
     pub currencies: Option<Vec<String>>,
 }
 
+impl std::fmt::Debug for ObolOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObolOptions")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("stripe", &self.stripe)
+            .finish_non_exhaustive()
+    }
+}
+
 impl std::fmt::Debug for StripeSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StripeSettings")
@@ -53,10 +66,13 @@ impl std::fmt::Debug for StripeSettings {
 }
 
 impl StripeSettings {
-    fn options(&self) -> Result<obol::StripeOptions> {
+    /// The engine's Stripe options; the keys' text is wiped once read.
+    fn options(self) -> Result<obol::StripeOptions> {
+        let secret_key = Zeroizing::new(self.secret_key);
+        let webhook_secret = Zeroizing::new(self.webhook_secret);
         obol::StripeOptions::from_settings(
-            &self.secret_key,
-            &self.webhook_secret,
+            &secret_key,
+            &webhook_secret,
             &self.return_url,
             self.api_base.as_deref(),
             self.multicapture,
@@ -79,18 +95,23 @@ pub async fn open_obol(
     options: ObolOptions,
 ) -> std::result::Result<Arc<Obol>, ObolError> {
     let handle = run(async move {
+        // UniFFI's records move their fields out, so they cannot wipe on drop: the secrets
+        // are taken into wiping wrappers here, read, and wiped.
         let ObolOptions {
             key_encryption_key,
             issuer,
             audience,
             stripe,
         } = options;
+        let key_encryption_key = Zeroizing::new(key_encryption_key);
+        // Stripe's keys first: read (and wiped) whatever happens next.
+        let stripe = stripe.map(StripeSettings::options).transpose()?;
         let mut engine = obol::EngineOptions::new(
             &issuer,
             &audience,
             KeyEncryptionKey::from_base64(&key_encryption_key)?,
         );
-        engine.stripe = stripe.as_ref().map(StripeSettings::options).transpose()?;
+        engine.stripe = stripe;
         EngineHandle::open_with(&url, engine).await
     })
     .await?;

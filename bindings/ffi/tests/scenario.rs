@@ -454,8 +454,12 @@ fn eight_threads_of_500_transfers_keep_the_totals() {
 async fn dropping_the_object_closes_the_store_and_keeps_every_write() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("app.db").display());
-    let options = options();
-    let engine = open_obol(url.clone(), options.clone()).await.unwrap();
+    let kek = generate_key_encryption_key();
+    let options = || ObolOptions {
+        key_encryption_key: kek.clone(),
+        ..self::options()
+    };
+    let engine = open_obol(url.clone(), options()).await.unwrap();
     let shop = engine.act_as(None, None, "test".into()).unwrap();
     let cash = account(&shop, Direction::Debit, false).await;
     let wallet = account(&shop, Direction::Credit, false).await;
@@ -466,7 +470,7 @@ async fn dropping_the_object_closes_the_store_and_keeps_every_write() {
     }
     drop(shop);
     drop(engine);
-    let reopened = open_obol(url, options).await.unwrap();
+    let reopened = open_obol(url, options()).await.unwrap();
     let reopened_shop = reopened.act_as(None, None, "test".into()).unwrap();
     assert_eq!(reopened_shop.balance(wallet).await.unwrap().posted, "100");
     reopened.shutdown().await;

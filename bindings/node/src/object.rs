@@ -7,11 +7,14 @@ use napi::bindgen_prelude::PromiseRaw;
 use napi_derive::napi;
 use obol::auth::KeyEncryptionKey;
 use obol::{Engine, EngineHandle};
+use zeroize::Zeroize;
 
 use crate::convert::promise;
 
-/// What opening an engine needs besides the store URL.
-#[napi(object)]
+/// What opening an engine needs besides the store URL. Its secrets are wiped when it is
+/// dropped.
+// Read from JavaScript only (never handed back), so it can wipe its secrets on drop.
+#[napi(object, object_to_js = false)]
 pub struct ObolOptions {
     /// The key (base64, 32 bytes) that seals signing keys at rest.
     pub key_encryption_key: String,
@@ -23,8 +26,10 @@ pub struct ObolOptions {
     pub stripe: Option<StripeSettings>,
 }
 
-/// How the engine reaches Stripe (its rail registered ahead of the sandbox).
-#[napi(object)]
+/// How the engine reaches Stripe (its rail registered ahead of the sandbox). Its secrets are
+/// wiped when it is dropped.
+// Read from JavaScript only (never handed back), so it can wipe its secrets on drop.
+#[napi(object, object_to_js = false)]
 pub struct StripeSettings {
     /// `sk_test_…` or `sk_live_…`.
     pub secret_key: String,
@@ -38,6 +43,19 @@ pub struct StripeSettings {
     pub multicapture: Option<bool>,
     /// The currencies routed to Stripe; Stripe's common ones when absent.
     pub currencies: Option<Vec<String>>,
+}
+
+impl Drop for ObolOptions {
+    fn drop(&mut self) {
+        self.key_encryption_key.zeroize();
+    }
+}
+
+impl Drop for StripeSettings {
+    fn drop(&mut self) {
+        self.secret_key.zeroize();
+        self.webhook_secret.zeroize();
+    }
 }
 
 impl StripeSettings {
@@ -84,18 +102,17 @@ pub fn open_obol<'env>(
     options: ObolOptions,
 ) -> napi::Result<PromiseRaw<'env, Obol>> {
     promise(env, async move {
-        let ObolOptions {
-            key_encryption_key,
-            issuer,
-            audience,
-            stripe,
-        } = options;
         let mut engine = obol::EngineOptions::new(
-            &issuer,
-            &audience,
-            KeyEncryptionKey::from_base64(&key_encryption_key)?,
+            &options.issuer,
+            &options.audience,
+            KeyEncryptionKey::from_base64(&options.key_encryption_key)?,
         );
-        engine.stripe = stripe.as_ref().map(StripeSettings::options).transpose()?;
+        engine.stripe = options
+            .stripe
+            .as_ref()
+            .map(StripeSettings::options)
+            .transpose()?;
+        drop(options);
         let handle = EngineHandle::open_with(&url, engine).await?;
         Ok(Obol {
             handle: Arc::new(handle),

@@ -85,13 +85,9 @@ async fn secrets_seal_open_rotate_and_rewrap_in_vault() {
     );
 
     // Moving from the local key: its texts open, and a rewrap seals them in Vault.
-    let local = KeyEncryptionKey::random();
-    let before = LocalSealer::new(local.clone())
-        .seal("sig_4", b"old")
-        .await
-        .unwrap();
-    let migrating =
-        MigratingSealer::new(Arc::new(transit.clone()), Arc::new(LocalSealer::new(local)));
+    let local = Arc::new(LocalSealer::new(KeyEncryptionKey::random()));
+    let before = local.seal("sig_4", b"old").await.unwrap();
+    let migrating = MigratingSealer::new(Arc::new(transit.clone()), local);
     assert_eq!(
         migrating.open("sig_4", &before).await.unwrap().as_slice(),
         b"old"

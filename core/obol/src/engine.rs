@@ -10,8 +10,8 @@ use obol_core::payments::{Payments, ProviderRegistry, Sandbox, SandboxSecrets};
 use obol_core::webhooks::WebhookSecret;
 use obol_core::{Ledger, LedgerConfig, Result, Store, Tenant, Timestamp};
 
-/// What an engine needs besides its store.
-#[derive(Debug, Clone)]
+/// What an engine needs besides its store (not `Clone`: it holds the key-encryption key).
+#[derive(Debug)]
 pub struct EngineOptions {
     /// The issuer (`iss`) of the access tokens it signs.
     pub issuer: String,

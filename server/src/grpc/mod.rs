@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod codec;
+mod redacted;
 pub mod serve;
 pub mod server;
 pub mod tls;

@@ -507,7 +507,7 @@ impl proto::auth_server::Auth for AuthRpc {
         &self,
         request: Request<AuthenticateRequest>,
     ) -> std::result::Result<Response<Value>, Status> {
-        let credential = request.into_inner().credential;
+        let credential = zeroize::Zeroizing::new(request.into_inner().credential);
         answer(async { value(&self.0.authenticate(&credential).await?) }.await)
     }
 
@@ -537,7 +537,7 @@ impl proto::auth_server::Auth for AuthRpc {
         &self,
         request: Request<RefreshTokenRequest>,
     ) -> std::result::Result<Response<Value>, Status> {
-        let token = request.into_inner().refresh_token;
+        let token = zeroize::Zeroizing::new(request.into_inner().refresh_token);
         answer(async { value(&self.0.refresh(&token).await?) }.await)
     }
 
@@ -545,7 +545,7 @@ impl proto::auth_server::Auth for AuthRpc {
         &self,
         request: Request<RefreshTokenRequest>,
     ) -> std::result::Result<Response<Empty>, Status> {
-        let token = request.into_inner().refresh_token;
+        let token = zeroize::Zeroizing::new(request.into_inner().refresh_token);
         answer(self.0.logout(&token).await.map(|()| Empty {}))
     }
 

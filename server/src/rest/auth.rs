@@ -14,6 +14,7 @@ use super::{AppState, List, parse_id};
 use crate::services::{
     ApiKeyView, CreateApiKey, CreateUser, IssuedTokens, LoginRequest, NewApiKey, UserView,
 };
+use zeroize::Zeroizing;
 
 /// Signs in with email and password.
 pub async fn login(
@@ -30,12 +31,13 @@ pub async fn login(
     Ok(Json(tokens))
 }
 
-/// A refresh token presented.
+/// A refresh token presented (wiped once the request is done).
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshBody {
     /// The refresh token.
-    pub refresh_token: String,
+    #[schemars(with = "String")]
+    pub refresh_token: Zeroizing<String>,
 }
 
 /// Exchanges a refresh token for new tokens (the old one stops working).

@@ -52,7 +52,10 @@ pub fn wrap(routes: Router, limits: &HttpLimits, limiter: RateLimiter) -> Router
     let request_id = HeaderName::from_static(REQUEST_ID);
     routes
         .layer(DefaultBodyLimit::max(limits.body_limit_bytes))
-        .layer(middleware::from_fn(check_idempotency_key))
+        .layer(middleware::from_fn_with_state(
+            limiter.clone(),
+            check_idempotency_key,
+        ))
         .layer(middleware::from_fn_with_state(limiter, rate_limit))
         // Outside the rate limit, so the limit counts the client the proxies name.
         .layer(middleware::from_fn_with_state(
@@ -254,12 +257,30 @@ pub fn address_key(parts: &axum::http::request::Parts) -> String {
 }
 
 /// Refuses a malformed `Idempotency-Key` on any route, as documented for every POST: a key
-/// the route does not use must still be a key.
-async fn check_idempotency_key(request: Request, next: Next) -> Response {
-    match super::extract::idempotency_key(request.headers()) {
-        Ok(_) => next.run(request).await,
-        Err(error) => error.into_response(),
+/// the route does not use must still be a key. A request the rate limit
+/// let through for its credential to pay for (see [`rate_limit`]) is refused before that
+/// credential is verified, so the refusal spends its address's budget instead: a junk bearer
+/// with a bad key is limited like any other anonymous request.
+async fn check_idempotency_key(
+    State(limiter): State<RateLimiter>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Err(error) = super::extract::idempotency_key(request.headers()) else {
+        return next.run(request).await;
+    };
+    let (parts, _) = request.into_parts();
+    if verified_later(&parts)
+        && let Err(wait) = limiter.take(&address_key(&parts), Instant::now())
+    {
+        return limited(wait).into_response();
     }
+    error.into_response()
+}
+
+/// Whether the request carries a credential to a route that verifies it (and charges it).
+fn verified_later(parts: &axum::http::request::Parts) -> bool {
+    bearer(parts).is_some() && super::api::authenticates(parts.method.as_str(), parts.uri.path())
 }
 
 /// Limits requests per address, except those with a credential to a route that verifies it
@@ -268,9 +289,9 @@ async fn check_idempotency_key(request: Request, next: Next) -> Response {
 /// JWKS, an unknown path) buys nothing.
 async fn rate_limit(State(limiter): State<RateLimiter>, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
-    let verified_later = bearer(&parts).is_some()
-        && super::api::authenticates(parts.method.as_str(), parts.uri.path());
-    if !verified_later && let Err(wait) = limiter.take(&address_key(&parts), Instant::now()) {
+    if !verified_later(&parts)
+        && let Err(wait) = limiter.take(&address_key(&parts), Instant::now())
+    {
         return limited(wait).into_response();
     }
     next.run(Request::from_parts(parts, body)).await

@@ -9,6 +9,7 @@ pub use obol::webhooks::{EndpointView, NewEndpoint};
 
 use obol::{MerchantId, Mode, UserId};
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 /// A sign-in request. Debug shows no password; it is wiped on drop.
 #[derive(Serialize, Deserialize, schemars::JsonSchema)]
@@ -38,17 +39,19 @@ impl std::fmt::Debug for LoginRequest {
     }
 }
 
-/// Tokens handed to a client after a login or refresh.
-#[derive(Clone, Serialize, Deserialize, schemars::JsonSchema)]
+/// Tokens handed to a client after a login or refresh (wiped when dropped).
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IssuedTokens {
     /// The JWT to send as `Authorization: Bearer …`.
-    pub access_token: String,
+    #[schemars(with = "String")]
+    pub access_token: Zeroizing<String>,
     /// Always `Bearer`.
     pub token_type: String,
     /// Seconds the access token lives.
     pub expires_in: u64,
     /// The refresh token (rotated by every refresh).
-    pub refresh_token: String,
+    #[schemars(with = "String")]
+    pub refresh_token: Zeroizing<String>,
     /// The signed-in user.
     pub user: UserId,
     /// The user's tenant.

@@ -20,8 +20,9 @@ use super::jwt::{Algorithm, Jwk, SigningKey};
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 
-/// The key-encryption key: wiped on drop, and Debug never shows it.
-#[derive(Clone, zeroize::ZeroizeOnDrop)]
+/// The key-encryption key: wiped on drop, Debug never shows it, and it is not `Clone` (one
+/// copy, shared behind an `Arc` where two parts need it).
+#[derive(zeroize::ZeroizeOnDrop)]
 pub struct KeyEncryptionKey([u8; 32]);
 
 impl fmt::Debug for KeyEncryptionKey {

@@ -72,11 +72,16 @@ pub trait KeySealer: Send + Sync + fmt::Debug {
 /// Seals with the key-encryption key from configuration (ChaCha20-Poly1305, the context as
 /// associated data): base64 of nonce ‖ ciphertext, as signing keys were always sealed.
 #[derive(Debug, Clone)]
-pub struct LocalSealer(KeyEncryptionKey);
+pub struct LocalSealer(Arc<KeyEncryptionKey>);
 
 impl LocalSealer {
     /// Seals under `key`.
     pub fn new(key: KeyEncryptionKey) -> Self {
+        LocalSealer(Arc::new(key))
+    }
+
+    /// Seals under `key`, shared with its other user (no second copy of the key).
+    pub fn shared(key: Arc<KeyEncryptionKey>) -> Self {
         LocalSealer(key)
     }
 }

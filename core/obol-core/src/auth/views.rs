@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 use super::api_key::ApiKey;
 use super::scope::Scope;
@@ -146,7 +147,7 @@ impl From<ApiKey> for ApiKeyView {
     }
 }
 
-/// A new API key with its secret. Debug shows no secret.
+/// A new API key with its secret. Debug shows no secret; the secret is wiped on drop.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct NewApiKey {
@@ -156,7 +157,8 @@ pub struct NewApiKey {
     /// `obol_sk_…`: send as `Authorization: Bearer …`. Shown once: absent when an
     /// idempotent retry replays the creation (the secret is never stored).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub secret: Option<String>,
+    #[cfg_attr(feature = "schemars", schemars(with = "Option<String>"))]
+    pub secret: Option<Zeroizing<String>>,
 }
 
 impl std::fmt::Debug for NewApiKey {

@@ -3,6 +3,8 @@
 
 use std::sync::Mutex;
 
+use zeroize::Zeroizing;
+
 use super::Tenant;
 use super::keys::Operation;
 use crate::auth::user::User;
@@ -91,7 +93,7 @@ impl Tenant {
                     )
                     .await?;
                 if let Ok(mut slot) = fresh.lock() {
-                    *slot = Some(secret.expose().to_owned());
+                    *slot = Some(Zeroizing::new(secret.expose().to_owned()));
                 }
                 Ok(ApiKeyView::from(key))
             })

@@ -2,6 +2,8 @@
 
 use std::sync::Mutex;
 
+use zeroize::Zeroizing;
+
 use super::Tenant;
 use super::keys::Operation;
 use crate::auth::Scope;
@@ -29,7 +31,7 @@ impl Tenant {
                 .await?;
                 self.store().save_endpoint(&endpoint).await?;
                 if let Ok(mut slot) = fresh.lock() {
-                    *slot = Some(secret.expose());
+                    *slot = Some(Zeroizing::new(secret.expose()));
                 }
                 Ok(EndpointView::from(&endpoint))
             })

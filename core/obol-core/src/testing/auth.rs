@@ -618,19 +618,19 @@ pub async fn rs256_keys_sealed_before_the_upgrade_sign_and_rotate(store: Arc<dyn
 /// version N's key), for cases about rotation and rewrap without a Vault.
 #[derive(Debug)]
 pub struct VersionedSealer {
-    keys: std::sync::Mutex<Vec<KeyEncryptionKey>>,
+    keys: std::sync::Mutex<Vec<Arc<KeyEncryptionKey>>>,
 }
 
 impl Default for VersionedSealer {
     fn default() -> Self {
         VersionedSealer {
-            keys: std::sync::Mutex::new(vec![KeyEncryptionKey::random()]),
+            keys: std::sync::Mutex::new(vec![Arc::new(KeyEncryptionKey::random())]),
         }
     }
 }
 
 impl VersionedSealer {
-    fn key(&self, version: usize) -> crate::error::Result<KeyEncryptionKey> {
+    fn key(&self, version: usize) -> crate::error::Result<Arc<KeyEncryptionKey>> {
         let keys = self.keys.lock().unwrap();
         version
             .checked_sub(1)
@@ -678,7 +678,10 @@ impl KeySealer for VersionedSealer {
     }
 
     async fn rotate(&self) -> crate::error::Result<()> {
-        self.keys.lock().unwrap().push(KeyEncryptionKey::random());
+        self.keys
+            .lock()
+            .unwrap()
+            .push(Arc::new(KeyEncryptionKey::random()));
         Ok(())
     }
 
@@ -689,9 +692,11 @@ impl KeySealer for VersionedSealer {
 
 pub async fn signing_keys_are_sealed_again_under_a_new_key(store: Arc<dyn Store>) {
     let (ledger, _) = test_ledger(store.clone(), 96).await;
-    let kek = KeyEncryptionKey::random();
+    // The same key twice (it is not Clone: each copy is made on purpose).
+    let kek_text = KeyEncryptionKey::random().to_base64();
+    let kek = || KeyEncryptionKey::from_base64(&kek_text).unwrap();
     let tokens = || {
-        let mut tokens = TokenConfig::new("https://obol.test", "obol-api", kek.clone());
+        let mut tokens = TokenConfig::new("https://obol.test", "obol-api", kek());
         tokens.algorithm = Algorithm::EdDSA;
         tokens
     };
@@ -715,7 +720,7 @@ pub async fn signing_keys_are_sealed_again_under_a_new_key(store: Arc<dyn Store>
     let service = Arc::new(VersionedSealer::default());
     let moving = auth(tokens().with_sealer(Arc::new(MigratingSealer::new(
         service.clone(),
-        Arc::new(LocalSealer::new(kek.clone())),
+        Arc::new(LocalSealer::new(kek())),
     ))));
     assert!(login(&moving).await.is_ok());
     assert_eq!(moving.rewrap_signing_keys().await.unwrap().sealed, 1);
@@ -806,4 +811,89 @@ fn kid_of(token: &str) -> String {
         .as_str()
         .unwrap()
         .to_owned()
+}
+
+/// The sign-in limit table stays bounded by its window: a reservation forgets every attempt
+/// older than the window under every key, not only its own, so junk keys (a stranger's many
+/// made-up emails) and a victim's failed attempts are gone once the window has passed.
+pub async fn sign_in_attempts_older_than_the_window_are_forgotten_under_every_key(
+    store: Arc<dyn Store>,
+) {
+    use crate::clock::Timestamp;
+    use crate::store::{AttemptLimit, LoginReservation};
+    let limit = |key: &str| AttemptLimit {
+        key: key.to_owned(),
+        allowed: 3,
+    };
+    let window = Duration::from_secs(15 * 60);
+    let start = Timestamp::from_micros(1_700_000_000_000_000);
+    let ever = Timestamp::from_micros(0);
+    for n in 0..3 {
+        let reserved = store
+            .reserve_login_attempt(&format!("victim-{n}"), &[limit("victim")], ever, start)
+            .await
+            .unwrap();
+        assert_eq!(reserved, LoginReservation::Reserved);
+    }
+    assert!(matches!(
+        store
+            .reserve_login_attempt("victim-3", &[limit("victim")], ever, start)
+            .await
+            .unwrap(),
+        LoginReservation::Refused { .. }
+    ));
+    for n in 0..40 {
+        store
+            .reserve_login_attempt(
+                &format!("junk-{n}"),
+                &[limit(&format!("junk-{n}"))],
+                ever,
+                start,
+            )
+            .await
+            .unwrap();
+    }
+    // One sign-in under an unrelated key once the window has passed.
+    let later = start.plus(window).plus(Duration::from_secs(1));
+    let since = start.plus(Duration::from_secs(1));
+    assert_eq!(
+        store
+            .reserve_login_attempt("late", &[limit("someone")], since, later)
+            .await
+            .unwrap(),
+        LoginReservation::Reserved
+    );
+    // Counting from the beginning of time finds none of the old attempts: they were deleted,
+    // not merely left out of the window.
+    for n in 0..3 {
+        assert_eq!(
+            store
+                .reserve_login_attempt(
+                    &format!("victim-again-{n}"),
+                    &[limit("victim")],
+                    ever,
+                    later
+                )
+                .await
+                .unwrap(),
+            LoginReservation::Reserved,
+            "the victim's old attempts are still stored"
+        );
+    }
+    let one = |key: String| AttemptLimit { key, allowed: 1 };
+    for n in 0..40 {
+        assert_eq!(
+            store
+                .reserve_login_attempt(
+                    &format!("junk-again-{n}"),
+                    &[one(format!("junk-{n}"))],
+                    ever,
+                    later
+                )
+                .await
+                .unwrap(),
+            LoginReservation::Reserved,
+            "a stranger's old attempt is still stored"
+        );
+    }
 }

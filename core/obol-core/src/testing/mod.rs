@@ -138,6 +138,7 @@ macro_rules! store_conformance {
             access_tokens_verify_rotate_and_end_with_the_session,
             rs256_keys_sealed_before_the_upgrade_sign_and_rotate,
             signing_keys_are_sealed_again_under_a_new_key,
+            sign_in_attempts_older_than_the_window_are_forgotten_under_every_key,
         );
         $crate::store_conformance!(@tenancy $factory;
             merchants_never_reach_each_others_payments_customers_or_events,
@@ -147,6 +148,7 @@ macro_rules! store_conformance {
             test_and_live_mode_stay_apart,
             keyed_requests_are_kept_per_tenant,
             a_keyed_payment_taken_over_is_found_not_made_again,
+            a_keyed_sign_up_keeps_no_guessable_password_hash,
         );
     };
     (@tenancy $factory:ident; $($name:ident),* $(,)?) => {

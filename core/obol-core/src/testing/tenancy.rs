@@ -654,3 +654,51 @@ pub async fn keyed_requests_are_kept_per_tenant(store: Arc<dyn Store>) {
     );
     assert_eq!((replay.key.id, replay.secret), (key.key.id, None));
 }
+
+/// A keyed sign-up keeps no hash a copy of the database could test password guesses against:
+/// the stored request hash is not the one an unsalted SHA-256 of the password (the old rule)
+/// or the password itself would give, and only the deployment's own key reproduces it.
+pub async fn a_keyed_sign_up_keeps_no_guessable_password_hash(store: Arc<dyn Store>) {
+    use sha2::{Digest, Sha256};
+    let parts = Parts::new(store.clone(), 77).await;
+    let (a_id, _) = merchants();
+    let password = "correct horse battery staple";
+    let request = || CreateUser {
+        email: "signup@example.com".into(),
+        password: password.into(),
+        profile: Profile::default(),
+        scopes: BTreeSet::from([Scope::PaymentsRead]),
+        live: false,
+    };
+    parts
+        .all(&a_id)
+        .create_user(Some("signup-1"), request())
+        .await
+        .unwrap();
+    let record = keys::scoped_key(&a_id, Mode::Test, Operation::CreateUser, "signup-1");
+    let r = request();
+    let hash_with =
+        |secret: String| request_hash(&(&r.email, secret, &r.profile, &r.scopes, r.live)).unwrap();
+    let now = parts.payments.ledger().now();
+    let lease = now.plus(DEFAULT_LEASE);
+    let unsalted = hash_with(hex::encode(Sha256::digest(password.as_bytes())));
+    let plain = hash_with(password.to_owned());
+    // Another deployment (another key-encryption key) computing the same fingerprint rule.
+    let (other_ledger, _) = test_ledger(store.clone(), 78).await;
+    let other = test_auth(&store, &other_ledger)
+        .secret_fingerprint(password)
+        .unwrap();
+    for guess in [unsalted, plain, hash_with(other)] {
+        assert_eq!(
+            store.claim_key(&record, &guess, now, lease).await.unwrap(),
+            Claim::Conflict,
+            "the stored request hash was reproduced without the deployment's key"
+        );
+    }
+    // The check above can tell: the deployment's own fingerprint finds the record.
+    let own = hash_with(parts.auth.secret_fingerprint(password).unwrap());
+    assert!(matches!(
+        store.claim_key(&record, &own, now, lease).await.unwrap(),
+        Claim::Completed(_)
+    ));
+}

@@ -2,6 +2,7 @@
 
 use crate::mode::Mode;
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 use super::model::WebhookEndpoint;
 use crate::clock::Timestamp;
@@ -36,7 +37,8 @@ impl From<&WebhookEndpoint> for EndpointView {
     }
 }
 
-/// A new webhook endpoint with its signing secret. Debug shows no secret.
+/// A new webhook endpoint with its signing secret. Debug shows no secret; the secret is wiped
+/// on drop.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct NewEndpoint {
@@ -46,7 +48,8 @@ pub struct NewEndpoint {
     /// `whsec_…`: verify deliveries with it. Shown once: absent when an idempotent retry
     /// replays the creation (it is never kept with the replayed answer).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub secret: Option<String>,
+    #[cfg_attr(feature = "schemars", schemars(with = "Option<String>"))]
+    pub secret: Option<Zeroizing<String>>,
 }
 
 impl std::fmt::Debug for NewEndpoint {

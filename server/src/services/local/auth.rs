@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use obol::auth::{Jwks, Principal, Profile};
 use obol::{ApiKeyId, Result, UserId};
+use zeroize::Zeroizing;
 
 use super::Local;
 use crate::services::{
@@ -95,10 +96,10 @@ impl AuthService for Local {
 impl Local {
     fn issued(&self, tokens: obol::auth::Tokens) -> IssuedTokens {
         IssuedTokens {
-            access_token: tokens.access,
+            access_token: Zeroizing::new(tokens.access),
             token_type: "Bearer".to_owned(),
             expires_in: self.engine.auth().access_lifetime().as_secs(),
-            refresh_token: tokens.refresh.expose().to_owned(),
+            refresh_token: Zeroizing::new(tokens.refresh.expose().to_owned()),
             user: tokens.session.user,
             merchant: tokens.session.merchant,
             mode: tokens.session.mode,

@@ -68,8 +68,8 @@ pub struct TokenConfig {
     /// When keys rotate.
     pub rotation: RotationPolicy,
     /// The deployment's own secret behind derived keys ([`KeyEncryptionKey::derive`]); with
-    /// the local sealer, also the key that seals.
-    pub kek: KeyEncryptionKey,
+    /// the local sealer, also the key that seals (one copy, shared).
+    pub kek: Arc<KeyEncryptionKey>,
     /// Seals signing keys at rest ([`LocalSealer`] over `kek` unless another is set).
     pub sealer: Arc<dyn KeySealer>,
     /// Clock skew tolerated when verifying, in seconds.
@@ -79,13 +79,14 @@ pub struct TokenConfig {
 impl TokenConfig {
     /// RS256, 15-minute tokens, 30-day rotation, 30 s leeway.
     pub fn new(issuer: &str, audience: &str, kek: KeyEncryptionKey) -> Self {
+        let kek = Arc::new(kek);
         TokenConfig {
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             access_lifetime: Duration::from_secs(15 * 60),
             algorithm: Algorithm::RS256,
             rotation: RotationPolicy::default(),
-            sealer: Arc::new(LocalSealer::new(kek.clone())),
+            sealer: Arc::new(LocalSealer::shared(kek.clone())),
             kek,
             leeway_seconds: 30,
         }
