@@ -13,6 +13,12 @@
 //! starts is dropped; once its batch has started, it commits (the caller was told it failed
 //! and its retry under the same key finds it). Hot accounts (a
 //! merchant's balance, clearing, fees) get one row write per batch, not one per payment.
+//!
+//! Readers page events by `seq`, so events must become visible in `seq` order whichever
+//! process wrote them: a batch takes the outbox's lock (a transaction-scoped advisory lock
+//! per schema, after the accounts in the lock order) before it inserts its events and holds
+//! it to the commit, so a reader paging by `seq` never skips an event committed late. (An
+//! account's entries already are: they are inserted while the account is locked.)
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -385,16 +391,21 @@ async fn save_children(tx: &mut PgConnection, writes: &[&PaymentWrite]) -> Resul
     Ok(())
 }
 
-/// Outbox events, in order (their `seq` is the order webhooks are fanned out in).
+/// Outbox events, in order (their `seq` is the order webhooks are fanned out in). The same
+/// statement first takes the outbox's lock, held to the commit: events are inserted (their
+/// `seq` drawn) by one transaction at a time per schema, so they become visible in `seq`
+/// order. (The sort pulls every row, and so the lock, before the first row is inserted.)
 async fn save_events(tx: &mut PgConnection, events: &[&Event]) -> Result<()> {
     if events.is_empty() {
         return Ok(());
     }
     sqlx::query(
-        "INSERT INTO payment_events (id, kind, payment_id, body, created_at, merchant, mode) \
+        "WITH outbox AS MATERIALIZED ( \
+           SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.payment_events'))) \
+         INSERT INTO payment_events (id, kind, payment_id, body, created_at, merchant, mode) \
          SELECT id, kind, payment_id, body, created_at, merchant, mode \
-         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::text[], \
-         $7::text[]) WITH ORDINALITY \
+         FROM outbox, UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], \
+         $6::text[], $7::text[]) WITH ORDINALITY \
          AS v(id, kind, payment_id, body, created_at, merchant, mode, n) ORDER BY n",
     )
     .bind(events.iter().map(|e| e.id.to_string()).collect::<Vec<_>>())

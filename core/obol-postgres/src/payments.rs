@@ -5,8 +5,8 @@ use obol_core::ledger::codec::from_json;
 use obol_core::payments::{
     Child, EventQuery, Payment, PaymentQuery, PaymentStatus, PaymentWrite, StoredEvent,
 };
-use obol_core::{Mode, PaymentId, PaymentStore, Result, Timestamp};
-use sqlx::Row;
+use obol_core::{PaymentId, PaymentStore, Result, Timestamp};
+use sqlx::{QueryBuilder, Row};
 
 use crate::{PostgresStore, db_error};
 
@@ -103,48 +103,50 @@ impl PaymentStore for PostgresStore {
     }
 
     async fn list_payments(&self, query: &PaymentQuery) -> Result<Vec<Payment>> {
-        let status = query.status.map(PaymentStatus::as_str);
-        let customer = query.customer.as_ref().map(|c| c.to_string());
-        let from = query.created_from.map(Timestamp::as_micros);
-        let before = query.created_before.map(Timestamp::as_micros);
-        let after = query.starting_after.as_ref().map(|p| p.to_string());
-        let rows = sqlx::query(
-            "SELECT body FROM payments WHERE merchant = $1 \
-             AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR customer = $3) \
-             AND ($4::bigint IS NULL OR created_at >= $4) \
-             AND ($5::bigint IS NULL OR created_at < $5) \
-             AND ($6::text IS NULL OR id < $6) AND ($8::text IS NULL OR mode = $8) \
-             ORDER BY id DESC LIMIT $7",
-        )
-        .bind(query.merchant.as_str())
-        .bind(status)
-        .bind(customer.as_deref())
-        .bind(from)
-        .bind(before)
-        .bind(after.as_deref())
-        .bind(i64::from(query.limit))
-        .bind(query.mode.map(Mode::as_str))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?;
+        // Only the filters given are in the statement: each combination gets its own plan,
+        // and the mode is an index condition rather than an `$n IS NULL OR …` the planner
+        // cannot use.
+        let mut sql = QueryBuilder::new("SELECT body FROM payments WHERE merchant = ");
+        sql.push_bind(query.merchant.as_str().to_owned());
+        if let Some(mode) = query.mode {
+            sql.push(" AND mode = ").push_bind(mode.as_str());
+        }
+        if let Some(status) = query.status {
+            sql.push(" AND status = ").push_bind(status.as_str());
+        }
+        if let Some(customer) = &query.customer {
+            sql.push(" AND customer = ").push_bind(customer.to_string());
+        }
+        if let Some(from) = query.created_from {
+            sql.push(" AND created_at >= ").push_bind(from.as_micros());
+        }
+        if let Some(before) = query.created_before {
+            sql.push(" AND created_at < ").push_bind(before.as_micros());
+        }
+        if let Some(after) = &query.starting_after {
+            sql.push(" AND id < ").push_bind(after.to_string());
+        }
+        sql.push(" ORDER BY id DESC LIMIT ")
+            .push_bind(i64::from(query.limit));
+        let rows = sql.build().fetch_all(&self.pool).await.map_err(db_error)?;
         rows.iter().map(payment_body).collect()
     }
 
     async fn merchant_events(&self, query: &EventQuery) -> Result<Vec<StoredEvent>> {
-        let payment = query.payment.as_ref().map(|p| p.to_string());
-        let rows = sqlx::query(
-            "SELECT seq, body FROM payment_events WHERE merchant = $1 AND seq > $2 \
-             AND ($3::text IS NULL OR payment_id = $3) AND ($5::text IS NULL OR mode = $5) \
-             ORDER BY seq LIMIT $4",
-        )
-        .bind(query.merchant.as_str())
-        .bind(query.after)
-        .bind(payment.as_deref())
-        .bind(i64::from(query.limit))
-        .bind(query.mode.map(Mode::as_str))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?;
+        let mut sql = QueryBuilder::new("SELECT seq, body FROM payment_events WHERE merchant = ");
+        sql.push_bind(query.merchant.as_str().to_owned());
+        if let Some(mode) = query.mode {
+            sql.push(" AND mode = ").push_bind(mode.as_str());
+        }
+        if let Some(payment) = &query.payment {
+            sql.push(" AND payment_id = ")
+                .push_bind(payment.to_string());
+        }
+        sql.push(" AND seq > ")
+            .push_bind(query.after)
+            .push(" ORDER BY seq LIMIT ")
+            .push_bind(i64::from(query.limit));
+        let rows = sql.build().fetch_all(&self.pool).await.map_err(db_error)?;
         rows.iter().map(stored_event).collect()
     }
 
