@@ -96,7 +96,8 @@ impl Committer for KeyCommitter {
                ORDER BY 1 ON CONFLICT (key) DO NOTHING RETURNING key), \
              completed AS ( \
                UPDATE idempotency_keys k SET response = c.response \
-               FROM UNNEST($5::text[], $6::text[]) AS c(key, response) WHERE k.key = c.key) \
+               FROM UNNEST($5::text[], $6::text[]) AS c(key, response) \
+               WHERE k.key = c.key AND k.key = ANY($5)) \
              SELECT key FROM claimed",
         )
         .bind(&claims.keys)

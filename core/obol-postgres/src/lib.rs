@@ -139,12 +139,10 @@ impl PostgresStore {
 pub(crate) async fn begin_batch(
     pool: &PgPool,
 ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-    let mut tx = pool.begin().await.map_err(db_error)?;
-    sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
-        .execute(&mut *tx)
+    // One round trip: the setting is sent with the BEGIN.
+    pool.begin_with("BEGIN; SET LOCAL plan_cache_mode = force_custom_plan")
         .await
-        .map_err(db_error)?;
-    Ok(tx)
+        .map_err(db_error)
 }
 
 /// The migrations this build applies on open. Migrations a newer release applied are

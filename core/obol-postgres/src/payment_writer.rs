@@ -23,8 +23,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use obol_core::ledger::batch::{self, BatchWrites};
-use obol_core::ledger::codec::to_json;
-use obol_core::payments::{Child, Event, Payment, PaymentWrite};
+use obol_core::payments::{Child, EncodedWrite, Event, PaymentWrite};
 use obol_core::{Error, Result, Timestamp};
 use sqlx::{PgConnection, PgPool, Row};
 
@@ -32,10 +31,17 @@ use crate::db_error;
 use crate::group_commit::{self, Committer, Writer};
 use crate::ledger::{load_state, persist};
 
-/// One caller's payment write and the time it was made.
+/// One caller's payment write (its rows' JSON encoded on the caller's task) and the time it
+/// was made.
 pub(crate) struct Stamped {
-    write: PaymentWrite,
+    encoded: EncodedWrite,
     now: Timestamp,
+}
+
+impl Stamped {
+    fn write(&self) -> &PaymentWrite {
+        &self.encoded.write
+    }
 }
 
 /// A queued payment write.
@@ -58,7 +64,8 @@ impl PaymentWriter {
 
     /// Writes `write` with the next batch; answers once it is committed (or refused alone).
     pub(crate) async fn write(&self, write: PaymentWrite, now: Timestamp) -> Result<()> {
-        self.writer.write(Stamped { write, now }).await
+        let encoded = EncodedWrite::of(write)?;
+        self.writer.write(Stamped { encoded, now }).await
     }
 }
 
@@ -90,7 +97,7 @@ impl Committer for PaymentCommitter {
             if job.answer.is_closed() {
                 continue;
             }
-            let write = &job.request.write;
+            let write = job.request.write();
             let fresh = !payments.contains(&write.payment.id)
                 && write
                     .children
@@ -120,22 +127,22 @@ async fn try_batch(pool: &PgPool, batch: &[Job]) -> Result<Vec<Result<()>>> {
     // The ledger: every live job's commands read (and locked) at once, then applied job by
     // job on the shared state; a job whose commands fail leaves the state as it found it.
     let commands: Vec<_> = live(batch, &answers)
-        .flat_map(|(_, job)| job.request.write.ledger.iter().cloned())
+        .flat_map(|(_, job)| job.request.write().ledger.iter().cloned())
         .collect();
     if !commands.is_empty() {
         let mut state = load_state(&mut tx, &commands).await?;
         let mut writes = BatchWrites::default();
         for (index, job) in batch.iter().enumerate() {
-            if answers[index].is_err() || job.request.write.ledger.is_empty() {
+            if answers[index].is_err() || job.request.write().ledger.is_empty() {
                 continue;
             }
-            let before = state.clone();
+            let savepoint = state.savepoint(&job.request.write().ledger);
             let (results, done) =
-                batch::apply(&mut state, &job.request.write.ledger, job.request.now);
+                batch::apply(&mut state, &job.request.write().ledger, job.request.now);
             match batch::all_committed(results) {
                 Ok(()) => writes.absorb(done),
                 Err(error) => {
-                    state = before;
+                    state.roll_back(savepoint);
                     answers[index] = Err(error);
                 }
             }
@@ -143,12 +150,20 @@ async fn try_batch(pool: &PgPool, batch: &[Job]) -> Result<Vec<Result<()>>> {
         persist(&mut tx, &writes).await?;
     }
 
-    let written: Vec<&PaymentWrite> = live(batch, &answers)
-        .map(|(_, job)| &job.request.write)
+    let written: Vec<&EncodedWrite> = live(batch, &answers)
+        .map(|(_, job)| &job.request.encoded)
         .collect();
     save_payments(&mut tx, &written).await?;
     save_children(&mut tx, &written).await?;
-    let events: Vec<&Event> = written.iter().flat_map(|w| w.events.iter()).collect();
+    let events: Vec<(&Event, &str)> = written
+        .iter()
+        .flat_map(|w| {
+            w.write
+                .events
+                .iter()
+                .zip(w.events.iter().map(String::as_str))
+        })
+        .collect();
     save_events(&mut tx, &events).await?;
     tx.commit().await.map_err(db_error)?;
     Ok(answers)
@@ -174,12 +189,12 @@ async fn check_versions(
 ) -> Result<()> {
     let ids: Vec<String> = batch
         .iter()
-        .map(|j| j.request.write.payment.id.to_string())
+        .map(|j| j.request.write().payment.id.to_string())
         .collect();
     let stored = locked_versions(tx, "payments", &ids).await?;
     for (index, job) in batch.iter().enumerate() {
-        let id = job.request.write.payment.id.to_string();
-        if stored.get(&id).copied() != job.request.write.expected_version {
+        let id = job.request.write().payment.id.to_string();
+        if stored.get(&id).copied() != job.request.write().expected_version {
             answers[index] = Err(Error::Contention {
                 reason: "the payment changed concurrently".into(),
             });
@@ -188,7 +203,7 @@ async fn check_versions(
     let children: Vec<String> = live(batch, answers)
         .flat_map(|(_, job)| {
             job.request
-                .write
+                .write()
                 .children
                 .iter()
                 .map(|c| c.child.id().to_owned())
@@ -201,7 +216,7 @@ async fn check_versions(
     for (index, job) in batch.iter().enumerate() {
         let moved = job
             .request
-            .write
+            .write()
             .children
             .iter()
             .any(|c| stored.get(c.child.id()).copied() != c.expected_version);
@@ -239,15 +254,13 @@ async fn locked_versions(
 
 /// New payments inserted (an id another writer took first is a collision, retried and then
 /// refused by the version check), changed ones updated, each kind in one statement.
-async fn save_payments(tx: &mut PgConnection, writes: &[&PaymentWrite]) -> Result<()> {
-    let (new, changed): (Vec<&PaymentWrite>, Vec<&PaymentWrite>) = writes
+async fn save_payments(tx: &mut PgConnection, writes: &[&EncodedWrite]) -> Result<()> {
+    let (new, changed): (Vec<&EncodedWrite>, Vec<&EncodedWrite>) = writes
         .iter()
         .copied()
-        .partition(|w| w.expected_version.is_none());
-    let new: Vec<&Payment> = new.iter().map(|w| &w.payment).collect();
-    let changed: Vec<&Payment> = changed.iter().map(|w| &w.payment).collect();
+        .partition(|w| w.write.expected_version.is_none());
     if !new.is_empty() {
-        let columns = PaymentColumns::of(&new)?;
+        let columns = PaymentColumns::of(&new);
         columns
             .bind(sqlx::query(
                 "INSERT INTO payments (id, status, version, updated_at, provider, reference, \
@@ -261,8 +274,9 @@ async fn save_payments(tx: &mut PgConnection, writes: &[&PaymentWrite]) -> Resul
             .map_err(db_error)?;
     }
     if !changed.is_empty() {
-        // Merchant, creation time and mode never change.
-        let columns = PaymentColumns::of(&changed)?;
+        // Merchant, creation time and mode never change. The ids are repeated as `= ANY`, an
+        // index condition, so the update never scans the table (see `ledger::update_balances`).
+        let columns = PaymentColumns::of(&changed);
         columns
             .bind(sqlx::query(
                 "UPDATE payments SET status = v.status, version = v.version, \
@@ -272,7 +286,7 @@ async fn save_payments(tx: &mut PgConnection, writes: &[&PaymentWrite]) -> Resul
                  $6::text[], $7::text[], $8::text[], $9::text[], $10::int8[], $11::text[]) \
                  AS v(id, status, version, updated_at, provider, reference, body, merchant, \
                  customer, created_at, mode) \
-                 WHERE payments.id = v.id",
+                 WHERE payments.id = v.id AND payments.id = ANY($1)",
             ))
             .execute(&mut *tx)
             .await
@@ -283,21 +297,21 @@ async fn save_payments(tx: &mut PgConnection, writes: &[&PaymentWrite]) -> Resul
 
 /// The columns of payment rows, one array per column.
 #[derive(Default)]
-struct PaymentColumns {
+struct PaymentColumns<'a> {
     id: Vec<String>,
     status: Vec<&'static str>,
     version: Vec<i64>,
     updated_at: Vec<i64>,
     provider: Vec<Option<String>>,
     reference: Vec<Option<String>>,
-    body: Vec<String>,
-    merchant: Vec<String>,
+    body: Vec<&'a str>,
+    merchant: Vec<&'a str>,
     customer: Vec<Option<String>>,
     created_at: Vec<i64>,
     mode: Vec<&'static str>,
 }
 
-impl PaymentColumns {
+impl<'a> PaymentColumns<'a> {
     /// Binds the columns as `$1`…`$11`, in table order.
     fn bind<'q>(
         &'q self,
@@ -317,41 +331,42 @@ impl PaymentColumns {
             .bind(&self.mode)
     }
 
-    fn of(payments: &[&Payment]) -> Result<Self> {
+    fn of(writes: &[&'a EncodedWrite]) -> Self {
         let mut columns = PaymentColumns::default();
-        for payment in payments {
+        for encoded in writes {
+            let payment = &encoded.write.payment;
             columns.id.push(payment.id.to_string());
             columns.status.push(payment.state.status.as_str());
             columns.version.push(payment.version);
             columns.updated_at.push(payment.updated_at.as_micros());
             columns.provider.push(payment.provider.clone());
             columns.reference.push(payment.provider_reference.clone());
-            columns.body.push(to_json(payment)?);
-            columns.merchant.push(payment.merchant.as_str().to_owned());
+            columns.body.push(&encoded.payment);
+            columns.merchant.push(payment.merchant.as_str());
             columns
                 .customer
                 .push(payment.customer.as_ref().map(ToString::to_string));
             columns.created_at.push(payment.created_at.as_micros());
             columns.mode.push(payment.mode.as_str());
         }
-        Ok(columns)
+        columns
     }
 }
 
 /// Refunds and disputes: new ones inserted in order (their `seq` orders a payment's
 /// children), changed ones updated.
-async fn save_children(tx: &mut PgConnection, writes: &[&PaymentWrite]) -> Result<()> {
-    let all: Vec<(&Child, bool)> = writes
+async fn save_children(tx: &mut PgConnection, writes: &[&EncodedWrite]) -> Result<()> {
+    let all: Vec<(&Child, &str, bool)> = writes
         .iter()
-        .flat_map(|w| w.children.iter())
-        .map(|c| (&c.child, c.expected_version.is_none()))
+        .flat_map(|w| w.write.children.iter().zip(&w.children))
+        .map(|(c, body)| (&c.child, body.as_str(), c.expected_version.is_none()))
         .collect();
     for is_new in [true, false] {
-        let rows: Vec<&Child> = all
+        let (rows, bodies): (Vec<&Child>, Vec<&str>) = all
             .iter()
-            .filter(|(_, new)| *new == is_new)
-            .map(|(c, _)| *c)
-            .collect();
+            .filter(|(_, _, new)| *new == is_new)
+            .map(|(c, body, _)| (*c, *body))
+            .unzip();
         if rows.is_empty() {
             continue;
         }
@@ -366,7 +381,7 @@ async fn save_children(tx: &mut PgConnection, writes: &[&PaymentWrite]) -> Resul
              updated_at = v.updated_at, body = v.body \
              FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], \
              $7::text[]) AS v(id, payment_id, kind, status, version, updated_at, body) \
-             WHERE payment_children.id = v.id"
+             WHERE payment_children.id = v.id AND payment_children.id = ANY($1)"
         };
         sqlx::query(statement)
             .bind(rows.iter().map(|c| c.id().to_owned()).collect::<Vec<_>>())
@@ -383,7 +398,7 @@ async fn save_children(tx: &mut PgConnection, writes: &[&PaymentWrite]) -> Resul
                     .map(|c| c.updated_at().as_micros())
                     .collect::<Vec<_>>(),
             )
-            .bind(rows.iter().map(to_json).collect::<Result<Vec<_>>>()?)
+            .bind(&bodies)
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
@@ -395,7 +410,7 @@ async fn save_children(tx: &mut PgConnection, writes: &[&PaymentWrite]) -> Resul
 /// statement first takes the outbox's lock, held to the commit: events are inserted (their
 /// `seq` drawn) by one transaction at a time per schema, so they become visible in `seq`
 /// order. (The sort pulls every row, and so the lock, before the first row is inserted.)
-async fn save_events(tx: &mut PgConnection, events: &[&Event]) -> Result<()> {
+async fn save_events(tx: &mut PgConnection, events: &[(&Event, &str)]) -> Result<()> {
     if events.is_empty() {
         return Ok(());
     }
@@ -408,31 +423,41 @@ async fn save_events(tx: &mut PgConnection, events: &[&Event]) -> Result<()> {
          $6::text[], $7::text[]) WITH ORDINALITY \
          AS v(id, kind, payment_id, body, created_at, merchant, mode, n) ORDER BY n",
     )
-    .bind(events.iter().map(|e| e.id.to_string()).collect::<Vec<_>>())
-    .bind(events.iter().map(|e| e.kind.clone()).collect::<Vec<_>>())
     .bind(
         events
             .iter()
-            .map(|e| e.payment_id.to_string())
-            .collect::<Vec<_>>(),
-    )
-    .bind(events.iter().map(to_json).collect::<Result<Vec<_>>>()?)
-    .bind(
-        events
-            .iter()
-            .map(|e| e.created_at.as_micros())
+            .map(|(e, _)| e.id.to_string())
             .collect::<Vec<_>>(),
     )
     .bind(
         events
             .iter()
-            .map(|e| e.payment.merchant.as_str().to_owned())
+            .map(|(e, _)| e.kind.as_str())
             .collect::<Vec<_>>(),
     )
     .bind(
         events
             .iter()
-            .map(|e| e.payment.mode.as_str())
+            .map(|(e, _)| e.payment_id.to_string())
+            .collect::<Vec<_>>(),
+    )
+    .bind(events.iter().map(|(_, body)| *body).collect::<Vec<_>>())
+    .bind(
+        events
+            .iter()
+            .map(|(e, _)| e.created_at.as_micros())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        events
+            .iter()
+            .map(|(e, _)| e.payment.merchant.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        events
+            .iter()
+            .map(|(e, _)| e.payment.mode.as_str())
             .collect::<Vec<_>>(),
     )
     .execute(&mut *tx)

@@ -2,9 +2,10 @@
 
 use async_trait::async_trait;
 use obol_core::ledger::batch;
-use obol_core::ledger::codec::{from_json, to_json};
+use obol_core::ledger::codec::from_json;
 use obol_core::payments::{
-    Child, Event, EventQuery, Payment, PaymentQuery, PaymentStatus, PaymentWrite, StoredEvent,
+    Child, EncodedWrite, Event, EventQuery, Payment, PaymentQuery, PaymentStatus, PaymentWrite,
+    StoredEvent,
 };
 use obol_core::{Error, Mode, PaymentId, PaymentStore, Result, Timestamp};
 use rusqlite::{Connection, OptionalExtension};
@@ -96,32 +97,8 @@ fn save_child(conn: &Connection, child: &Child, body: &str) -> Result<()> {
     Ok(())
 }
 
-/// A payment write with its rows' JSON already encoded: encoding runs on the caller's
-/// thread, not on the writer's, which is the serial part.
-struct Encoded {
-    write: PaymentWrite,
-    payment: String,
-    children: Vec<String>,
-    events: Vec<String>,
-}
-
-impl Encoded {
-    fn of(write: PaymentWrite) -> Result<Self> {
-        Ok(Encoded {
-            payment: to_json(&write.payment)?,
-            children: write
-                .children
-                .iter()
-                .map(|c| to_json(&c.child))
-                .collect::<Result<_>>()?,
-            events: write.events.iter().map(to_json).collect::<Result<_>>()?,
-            write,
-        })
-    }
-}
-
 /// One payment change, all or nothing, on the writer's connection.
-fn write_payment(conn: &Connection, encoded: &Encoded, now: Timestamp) -> Result<()> {
+fn write_payment(conn: &Connection, encoded: &EncodedWrite, now: Timestamp) -> Result<()> {
     let write = &encoded.write;
     if stored_version(conn, PAYMENT_VERSION, write.payment.id.as_str())? != write.expected_version {
         return Err(Error::Contention {
@@ -161,7 +138,7 @@ fn payment_body(row: &sqlx::sqlite::SqliteRow) -> Result<Payment> {
 #[async_trait]
 impl PaymentStore for SqliteStore {
     async fn write_payment(&self, write: PaymentWrite, now: Timestamp) -> Result<()> {
-        let encoded = Encoded::of(write)?;
+        let encoded = EncodedWrite::of(write)?;
         self.writer
             .run(move |conn| write_payment(conn, &encoded, now))
             .await

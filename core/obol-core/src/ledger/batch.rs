@@ -131,7 +131,7 @@ impl BatchKeys {
 }
 
 /// The stored state a batch reads, loaded by the store (accounts locked for update).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchState {
     /// Accounts and their balances.
     pub accounts: HashMap<AccountId, (Account, Balance)>,
@@ -139,6 +139,69 @@ pub struct BatchState {
     pub records: HashMap<TransactionId, Record>,
     /// Holds the batch refers to.
     pub holds: HashMap<TransactionId, Hold>,
+}
+
+/// What applying some submissions to a [`BatchState`] may change, kept beforehand so the
+/// change can be undone: only the rows they touch, so a batch of many writes each of which
+/// must fail alone does not copy the whole state once per write.
+#[derive(Debug)]
+pub struct Savepoint {
+    accounts: Vec<(AccountId, Option<(Account, Balance)>)>,
+    records: Vec<(TransactionId, Option<Record>)>,
+    holds: Vec<(TransactionId, Option<Hold>)>,
+}
+
+impl BatchState {
+    /// Keeps what applying `batch` may change: its accounts, the records of its ids and
+    /// reversal targets, and its holds (a new hold is stored under its command's id).
+    pub fn savepoint(&self, batch: &[Submission]) -> Savepoint {
+        let keys = BatchKeys::of(batch);
+        let accounts = BatchKeys::accounts(batch, &self.records, &self.holds)
+            .into_iter()
+            .map(|id| {
+                let kept = self.accounts.get(&id).cloned();
+                (id, kept)
+            })
+            .collect();
+        let holds = keys
+            .holds
+            .iter()
+            .chain(&keys.records)
+            .map(|id| (id.clone(), self.holds.get(id).cloned()))
+            .collect();
+        let records = keys
+            .records
+            .into_iter()
+            .map(|id| {
+                let kept = self.records.get(&id).cloned();
+                (id, kept)
+            })
+            .collect();
+        Savepoint {
+            accounts,
+            records,
+            holds,
+        }
+    }
+
+    /// Puts back what `savepoint` kept, undoing whatever was applied since.
+    pub fn roll_back(&mut self, savepoint: Savepoint) {
+        fn restore<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>, kept: Vec<(K, Option<V>)>) {
+            for (key, value) in kept {
+                match value {
+                    Some(value) => {
+                        map.insert(key, value);
+                    }
+                    None => {
+                        map.remove(&key);
+                    }
+                }
+            }
+        }
+        restore(&mut self.accounts, savepoint.accounts);
+        restore(&mut self.records, savepoint.records);
+        restore(&mut self.holds, savepoint.holds);
+    }
 }
 
 /// One posted entry to append to the entry log.
@@ -731,4 +794,127 @@ pub fn add_to_side(
     };
     *field = field.checked_add(amount).ok_or(Error::Overflow)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::model::{Metadata, NewAccount};
+    use crate::money::AssetCode;
+
+    fn usd() -> AssetCode {
+        AssetCode::new("USD").unwrap()
+    }
+
+    fn account(name: &str, no_overdraft: bool) -> (Account, Balance) {
+        let mut new = NewAccount::new(AccountId::derived(name), usd(), Direction::Debit);
+        if no_overdraft {
+            new = new.no_overdraft();
+        }
+        let account = Account {
+            id: new.id,
+            asset: new.asset,
+            normal_balance: new.normal_balance,
+            flags: new.flags,
+            limit: new.limit,
+            metadata: new.metadata,
+            closed: false,
+            created_at: Timestamp::EPOCH,
+            owner: new.owner,
+        };
+        (account, Balance::default())
+    }
+
+    fn id(name: &str) -> TransactionId {
+        TransactionId::derived(name)
+    }
+
+    fn submit(command: LedgerCommand) -> Submission {
+        Submission::new(command).unwrap()
+    }
+
+    fn transfer(name: &str, from: &str, to: &str, amount: i128) -> Submission {
+        let entries = Entry::transfer(
+            &AccountId::derived(from),
+            &AccountId::derived(to),
+            amount,
+            &usd(),
+        );
+        submit(LedgerCommand::Transfer(NewTransaction::new(
+            id(name),
+            entries.to_vec(),
+        )))
+    }
+
+    fn state() -> BatchState {
+        let mut state = BatchState::default();
+        for (name, no_overdraft) in [("wallet", true), ("funding", false), ("shop", false)] {
+            let (account, balance) = account(name, no_overdraft);
+            state
+                .accounts
+                .insert(account.id.clone(), (account, balance));
+        }
+        state
+    }
+
+    #[test]
+    fn a_rolled_back_group_leaves_the_state_as_it_was_and_a_kept_one_stays() {
+        let now = Timestamp::from_micros(1);
+        let mut state = state();
+        let kept = [
+            transfer("top-up", "funding", "wallet", 100),
+            transfer("earlier", "wallet", "shop", 30),
+        ];
+        let savepoint = state.savepoint(&kept);
+        let (results, _) = apply(&mut state, &kept, now);
+        assert!(all_committed(results).is_ok());
+        drop(savepoint);
+        let before = state.clone();
+
+        // A hold made and posted, a reversal of an earlier transfer, then a transfer the
+        // wallet cannot pay: the group fails and every change it made is undone.
+        let hold = NewHold {
+            id: id("hold"),
+            entries: Entry::transfer(
+                &AccountId::derived("wallet"),
+                &AccountId::derived("shop"),
+                20,
+                &usd(),
+            )
+            .to_vec(),
+            expires_at: None,
+            metadata: Metadata::new(),
+        };
+        let failing = [
+            submit(LedgerCommand::Hold(hold)),
+            submit(LedgerCommand::PostHold(PostHold {
+                id: id("post"),
+                hold_id: id("hold"),
+                amount: PostAmount::Remaining,
+                release_remainder: false,
+                effective_at: None,
+                metadata: Metadata::new(),
+            })),
+            submit(LedgerCommand::Reverse(Reverse {
+                id: id("undo-earlier"),
+                transaction_id: id("earlier"),
+                effective_at: None,
+                metadata: Metadata::new(),
+            })),
+            transfer("too-much", "wallet", "shop", 1_000),
+        ];
+        let savepoint = state.savepoint(&failing);
+        let (results, _) = apply(&mut state, &failing, now);
+        assert!(results[..3].iter().all(Result::is_ok), "{results:?}");
+        assert!(all_committed(results).is_err());
+        assert_ne!(state, before);
+        state.roll_back(savepoint);
+        assert_eq!(state, before);
+
+        // The kept group is still there: its record replays, the wallet still holds 70.
+        let (replayed, _) = apply(&mut state, &kept[1..], now);
+        assert!(replayed[0].is_ok());
+        let wallet = &state.accounts[&AccountId::derived("wallet")].1;
+        assert_eq!(wallet.credits_posted - wallet.debits_posted, 70);
+    }
 }

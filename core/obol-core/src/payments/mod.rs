@@ -29,8 +29,8 @@ pub use engine::{IdOrigin, Payments};
 pub use input::{CardInput, CreatePayment, CreateRefund, MethodInput};
 pub use maintenance::{Maintenance, MaintenancePolicy};
 pub use model::{
-    ChildWrite, Event, EventQuery, NewPayment, Payment, PaymentQuery, PaymentWrite, StoredEvent,
-    default_merchant, largest_amount, merchant_named,
+    ChildWrite, EncodedWrite, Event, EventQuery, NewPayment, Payment, PaymentQuery, PaymentWrite,
+    StoredEvent, default_merchant, largest_amount, merchant_named,
 };
 pub use postings::{PaymentAccounts, ledger_commands};
 pub use provider::{

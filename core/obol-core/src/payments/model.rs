@@ -188,6 +188,41 @@ pub struct PaymentWrite {
     pub events: Vec<Event>,
 }
 
+/// A [`PaymentWrite`] with the JSON of its rows encoded beforehand: a store encodes on the
+/// caller's task, not on its writer's, which is the serial part.
+#[derive(Debug)]
+pub struct EncodedWrite {
+    /// The write.
+    pub write: PaymentWrite,
+    /// The payment's JSON.
+    pub payment: String,
+    /// Each child's JSON, in the write's order.
+    pub children: Vec<String>,
+    /// Each event's JSON, in the write's order.
+    pub events: Vec<String>,
+}
+
+impl EncodedWrite {
+    /// Encodes the rows of `write`.
+    pub fn of(write: PaymentWrite) -> crate::error::Result<Self> {
+        use crate::ledger::codec::to_json;
+        Ok(EncodedWrite {
+            payment: to_json(&write.payment)?,
+            children: write
+                .children
+                .iter()
+                .map(|c| to_json(&c.child))
+                .collect::<crate::error::Result<_>>()?,
+            events: write
+                .events
+                .iter()
+                .map(to_json)
+                .collect::<crate::error::Result<_>>()?,
+            write,
+        })
+    }
+}
+
 /// A refund or dispute to store with a payment change.
 #[derive(Debug, Clone)]
 pub struct ChildWrite {
