@@ -865,10 +865,8 @@ mod tests {
             transfer("top-up", "funding", "wallet", 100),
             transfer("earlier", "wallet", "shop", 30),
         ];
-        let savepoint = state.savepoint(&kept);
         let (results, _) = apply(&mut state, &kept, now);
         assert!(all_committed(results).is_ok());
-        drop(savepoint);
         let before = state.clone();
 
         // A hold made and posted, a reversal of an earlier transfer, then a transfer the
