@@ -120,7 +120,7 @@ impl Committer for PaymentCommitter {
 
 /// The batch in one transaction: each job's own answer, or an error for the whole batch.
 async fn try_batch(pool: &PgPool, batch: &[Job]) -> Result<Vec<Result<()>>> {
-    let mut tx = crate::begin_batch(pool).await?;
+    let mut tx = crate::begin_batch(pool, batch.len()).await?;
     let mut answers: Vec<Result<()>> = batch.iter().map(|_| Ok(())).collect();
     check_versions(&mut tx, batch, &mut answers).await?;
 

@@ -40,7 +40,7 @@ impl Committer for AttemptCommitter {
         let attempts: Vec<&DeliveryAttempt> = outcomes.iter().map(|o| &o.attempt).collect();
         let delivery_ids: Vec<i64> = attempts.iter().map(|a| a.delivery_id).collect();
         let numbers: Vec<i64> = attempts.iter().map(|a| i64::from(a.attempt)).collect();
-        let mut tx = crate::begin_batch(&self.pool).await?;
+        let mut tx = crate::begin_batch(&self.pool, batch.len()).await?;
         sqlx::query(
             "INSERT INTO webhook_attempts (delivery_id, event_id, endpoint_id, attempt, at, \
              status, error) SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], \
@@ -194,7 +194,8 @@ impl WebhookStore for PostgresStore {
     }
 
     async fn fan_out_events(&self, limit: u32, now: Timestamp) -> Result<usize> {
-        let mut tx = crate::begin_batch(&self.pool).await?;
+        let mut tx =
+            crate::begin_batch(&self.pool, usize::try_from(limit).unwrap_or(usize::MAX)).await?;
         // Lock the next events not yet fanned out; a concurrent worker skips them.
         let batch: Vec<i64> = sqlx::query_scalar(
             "SELECT seq FROM payment_events WHERE fanned_out = FALSE ORDER BY seq LIMIT $1 \

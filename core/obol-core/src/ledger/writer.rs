@@ -123,6 +123,10 @@ async fn run(
         let Some(first) = receiver.recv().await else {
             break;
         };
+        // Callers answered by the batch that just freed this slot are ready to send their
+        // next request; letting them run first makes this batch take those requests too,
+        // instead of starting with one and leaving the rest to queue behind it.
+        tokio::task::yield_now().await;
         let mut batch = Batch::default();
         batch.take(first);
         while batch.submissions.len() < max_batch {

@@ -589,6 +589,95 @@ pub async fn failures_in_a_batch_fail_alone(store: Arc<dyn Store>) {
     assert_balanced(store.as_ref()).await;
 }
 
+/// A request far larger than the usual batch (a store may plan or write it differently):
+/// funding transfers, a hold made and posted, a reversal of a transfer the same request made,
+/// and one overspend that fails alone, all written whole.
+pub async fn a_large_request_is_written_whole(store: Arc<dyn Store>) {
+    let (ledger, _) = test_ledger(store.clone(), 15).await;
+    let world = open(&ledger, &usd(), Direction::Debit, false).await;
+    let shop = open(&ledger, &usd(), Direction::Credit, false).await;
+    let mut customers = Vec::new();
+    for _ in 0..40 {
+        customers.push(open(&ledger, &usd(), Direction::Credit, true).await);
+    }
+    let transfer = |from: &AccountId, to: &AccountId, amount: i128| {
+        NewTransaction::new(
+            ledger.new_transaction_id(),
+            Entry::transfer(from, to, amount, &usd()).to_vec(),
+        )
+    };
+    // 200 transfers of 5: every customer is credited 25.
+    let funding: Vec<NewTransaction> = (0..200)
+        .map(|i| transfer(&world, &customers[i % 40], 5))
+        .collect();
+    let hold_id = ledger.new_transaction_id();
+    let mut commands: Vec<LedgerCommand> = funding
+        .iter()
+        .cloned()
+        .map(LedgerCommand::Transfer)
+        .collect();
+    commands.push(LedgerCommand::Hold(NewHold {
+        id: hold_id.clone(),
+        entries: Entry::transfer(&customers[1], &shop, 10, &usd()).to_vec(),
+        expires_at: None,
+        metadata: Metadata::new(),
+    }));
+    commands.push(LedgerCommand::PostHold(PostHold {
+        id: ledger.new_transaction_id(),
+        hold_id: hold_id.clone(),
+        amount: PostAmount::Remaining,
+        release_remainder: false,
+        effective_at: None,
+        metadata: Metadata::new(),
+    }));
+    let reversal_id = ledger.new_transaction_id();
+    commands.push(LedgerCommand::Reverse(Reverse {
+        id: reversal_id.clone(),
+        transaction_id: funding[0].id.clone(),
+        effective_at: None,
+        metadata: Metadata::new(),
+    }));
+    commands.push(LedgerCommand::Transfer(transfer(
+        &customers[2],
+        &shop,
+        1_000,
+    )));
+    let results = ledger.submit_many(commands).await.unwrap();
+    assert_eq!(results.len(), 204);
+    assert!(results[..203].iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(
+        results[203].as_ref().unwrap_err().code(),
+        "insufficient_funds"
+    );
+
+    let credit = |id: AccountId| {
+        let ledger = &ledger;
+        async move { ledger.balance(&id).await.unwrap().posted(Direction::Credit) }
+    };
+    assert_eq!(credit(customers[0].clone()).await, 20);
+    assert_eq!(credit(customers[1].clone()).await, 15);
+    for customer in &customers[2..] {
+        assert_eq!(credit(customer.clone()).await, 25);
+    }
+    assert_eq!(credit(shop.clone()).await, 10);
+    assert_eq!(
+        ledger.get_hold(&hold_id).await.unwrap().status,
+        HoldStatus::Posted
+    );
+    let reversed = ledger.transaction(&funding[0].id).await.unwrap();
+    assert_eq!(reversed.reversed_by, Some(reversal_id));
+    assert_eq!(
+        ledger
+            .history(&customers[3], None, 100)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        5
+    );
+    assert_balanced(store.as_ref()).await;
+}
+
 pub async fn many_commands_in_one_request_answer_in_order(store: Arc<dyn Store>) {
     let (ledger, _) = test_ledger(store.clone(), 14).await;
     let world = open(&ledger, &usd(), Direction::Debit, false).await;

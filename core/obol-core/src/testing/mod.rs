@@ -97,6 +97,7 @@ macro_rules! store_conformance {
             bad_input_is_refused_and_changes_nothing,
             failures_in_a_batch_fail_alone,
             many_commands_in_one_request_answer_in_order,
+            a_large_request_is_written_whole,
             concurrent_transfers_keep_totals,
             balance_at_a_point_in_time,
             huge_amounts_are_stored_exactly,
