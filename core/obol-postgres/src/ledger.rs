@@ -15,7 +15,7 @@ use sqlx::{AssertSqlSafe, PgConnection, Row};
 use crate::{PostgresStore, db_error, rows};
 
 // Every batch statement has one fixed text (arrays bound with `ANY`/`UNNEST`), so each is
-// parsed and planned once per connection whatever the batch size.
+// parsed once per connection whatever the batch size (how it is planned: `begin_batch`).
 
 /// Rows of `table` whose id is in `$1`, locked in id order (the fixed lock order).
 fn select_locked(columns: &str, table: &str) -> String {
@@ -32,6 +32,10 @@ pub(crate) async fn load_state(
 ) -> Result<BatchState> {
     let keys = BatchKeys::of(batch);
     let mut state = BatchState::default();
+    // Few writes may name many ids (a transfer has up to 256 entries): the plan follows the
+    // arrays, not the number of writes.
+    let mut planned = false;
+    crate::plan_for_arrays_of(conn, &mut planned, keys.records.len().max(keys.holds.len())).await?;
     if !keys.records.is_empty() {
         let rows = sqlx::query(AssertSqlSafe(select_locked(
             rows::RECORD_COLUMNS,
@@ -58,6 +62,7 @@ pub(crate) async fn load_state(
         }
     }
     let accounts = BatchKeys::accounts(batch, &state.records, &state.holds);
+    crate::plan_for_arrays_of(conn, &mut planned, accounts.len()).await?;
     if !accounts.is_empty() {
         let rows = sqlx::query(AssertSqlSafe(select_locked(
             rows::ACCOUNT_COLUMNS,
@@ -79,8 +84,8 @@ pub(crate) async fn load_state(
 
 /// A batch's rows in one statement (one round trip): new records, posted entries, new and
 /// changed holds, and the changed accounts' balances, each a data-modifying `WITH` over
-/// `UNNEST`ed arrays (an empty array writes nothing). Reversal links follow in their own
-/// statement: a reversed transaction may be one this statement inserts, which its own
+/// `UNNEST`ed arrays (an empty array writes nothing). Reversal links follow, one statement
+/// each: a reversed transaction may be one this statement inserts, which its own
 /// sub-statements cannot see.
 const PERSIST: &str = "WITH \
     new_records AS (INSERT INTO transactions (id, body_hash, kind, error, entries, related, \

@@ -132,26 +132,50 @@ impl PostgresStore {
     }
 }
 
-/// Batches of up to this many writes run on PostgreSQL's cached plans.
-const CACHED_PLANS_UP_TO: usize = 64;
+/// Batches of up to this many writes, binding arrays of up to this many ids, may run on
+/// the plans PostgreSQL caches per connection.
+pub(crate) const CACHED_PLANS_UP_TO: usize = 64;
 
-/// A transaction for a batch of `writes` writes. A small batch's statements use the plans
-/// cached on the connection: planning each statement anew cost more than running it, and
-/// halved the ledger's throughput at one transfer per request. A larger batch has its
-/// statements planned for the arrays actually bound: a cached plan cannot know a batch's
-/// size, and measured twenty times slower (two seconds to lock 16,000 accounts).
+/// Makes the rest of the transaction plan each statement for the arrays it binds.
+const PLAN_FOR_BOUND_ARRAYS: &str = "SET LOCAL plan_cache_mode = force_custom_plan";
+/// `BEGIN` with [`PLAN_FOR_BOUND_ARRAYS`], in one round trip.
+const BEGIN_PLANNING_FOR_BOUND_ARRAYS: &str =
+    "BEGIN; SET LOCAL plan_cache_mode = force_custom_plan";
+
+/// A transaction for a batch of `writes` writes. A small batch's statements may use plans
+/// PostgreSQL cached on the connection (after five executions it switches to one when that
+/// plan is no costlier): planning each statement anew cost more than running it, and halved
+/// the ledger's throughput at one transfer per request. A larger batch has its statements
+/// planned for the arrays actually bound: a cached plan cannot know a batch's size, and
+/// measured twenty times slower (two seconds to lock 16,000 accounts).
 pub(crate) async fn begin_batch(
     pool: &PgPool,
     writes: usize,
 ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
     let began = if writes > CACHED_PLANS_UP_TO {
-        // One round trip: the setting is sent with the BEGIN.
-        pool.begin_with("BEGIN; SET LOCAL plan_cache_mode = force_custom_plan")
-            .await
+        pool.begin_with(BEGIN_PLANNING_FOR_BOUND_ARRAYS).await
     } else {
         pool.begin().await
     };
     began.map_err(db_error)
+}
+
+/// Within a batch's transaction: once an array about to be bound holds more than
+/// [`CACHED_PLANS_UP_TO`] ids (a few writes may name thousands of accounts), the statements
+/// from here on are planned for their arrays.
+pub(crate) async fn plan_for_arrays_of(
+    conn: &mut sqlx::PgConnection,
+    planned: &mut bool,
+    ids: usize,
+) -> Result<()> {
+    if ids > CACHED_PLANS_UP_TO && !*planned {
+        sqlx::query(PLAN_FOR_BOUND_ARRAYS)
+            .execute(conn)
+            .await
+            .map_err(db_error)?;
+        *planned = true;
+    }
+    Ok(())
 }
 
 /// The migrations this build applies on open. Migrations a newer release applied are
