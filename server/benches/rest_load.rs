@@ -4,7 +4,8 @@
 //! auth services over gRPC with mutual TLS), and on PostgreSQL two all-in-one replicas on one
 //! database with the load spread over both. Prints payments/s, p50/p99 latency, the latency
 //! the gateway hop adds and, where PostgreSQL has `pg_stat_statements` loaded, the statements
-//! (each one round trip) per payment and the busiest ones.
+//! (each one round trip) per payment and the busiest ones. Each deployment starts on an empty
+//! store, so none runs on the rows (and the vacuuming) an earlier one left.
 //!
 //! `cargo bench -p obol-server --bench rest_load -- [--seconds 60] [--clients 64]
 //! [--only sqlite|postgres]`
@@ -384,7 +385,9 @@ fn run(
     options: &Options,
     runtime: &tokio::runtime::Runtime,
     statements: Option<&Statements>,
+    empty_store: &dyn Fn(),
 ) {
+    empty_store();
     let key = api_key(&env);
     let server = Server::start(&env, "all");
     let counted = statements.and_then(Statements::start);
@@ -397,6 +400,8 @@ fn run(
     server.stop();
     if let Some(statements) = statements {
         // Two replicas on one database, as a Kubernetes deployment runs them.
+        empty_store();
+        let key = api_key(&env);
         let replicas = [Server::start(&env, "all"), Server::start(&env, "all")];
         let bases: Vec<String> = replicas.iter().map(|r| r.base.clone()).collect();
         let counted = statements.start();
@@ -423,6 +428,8 @@ fn run(
         ("ledger", "OBOL_LEDGER_URL"),
         ("auth", "OBOL_AUTH_URL"),
     ];
+    empty_store();
+    let key = api_key(&env);
     let mut gateway_env = tls("gateway");
     let mut services = Vec::new();
     for (role, url) in roles {
@@ -464,7 +471,11 @@ fn main() {
             ("OBOL_DATA_DIR".to_owned(), dir.path().display().to_string()),
             ("OBOL_KEY_ENCRYPTION_KEY".to_owned(), kek.clone()),
         ];
-        run("sqlite", env, &options, &runtime, None);
+        let empty_store = || {
+            let _ = std::fs::remove_dir_all(dir.path());
+            std::fs::create_dir_all(dir.path()).unwrap();
+        };
+        run("sqlite", env, &options, &runtime, None, &empty_store);
     }
     if options.only.as_deref().is_none_or(|o| o == "postgres") {
         let database = format!("obol_load_{}", std::process::id());
@@ -477,7 +488,6 @@ fn main() {
                 .unwrap();
             assert!(status.success(), "psql {sql}");
         };
-        psql(&format!("CREATE DATABASE {database}"));
         let dir = tempfile::tempdir().unwrap();
         let url = admin.rsplit_once('/').unwrap().0.to_owned() + "/" + &database;
         let statements = Statements {
@@ -489,7 +499,18 @@ fn main() {
             ("OBOL_KEY_ENCRYPTION_KEY".to_owned(), kek.clone()),
             ("OBOL_DATABASE_URL".to_owned(), url),
         ];
-        run("postgres", env, &options, &runtime, Some(&statements));
+        let empty_store = || {
+            psql(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"));
+            psql(&format!("CREATE DATABASE {database}"));
+        };
+        run(
+            "postgres",
+            env,
+            &options,
+            &runtime,
+            Some(&statements),
+            &empty_store,
+        );
         psql(&format!("DROP DATABASE {database}"));
     }
 }
