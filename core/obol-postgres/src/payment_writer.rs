@@ -275,7 +275,7 @@ async fn save_payments(tx: &mut PgConnection, writes: &[&EncodedWrite]) -> Resul
     }
     if !changed.is_empty() {
         // Merchant, creation time and mode never change. The ids are repeated as `= ANY`, an
-        // index condition, so the update never scans the table (see `ledger::update_balances`).
+        // index condition, so the update never scans the table (as in `ledger::PERSIST`).
         let columns = PaymentColumns::of(&changed);
         columns
             .bind(sqlx::query(
