@@ -232,7 +232,17 @@ async fn three_d_secure_declines_and_cancel() {
         .await;
     assert_eq!(declined.body["state"]["status"], "requires_payment_method");
     assert_eq!(declined.body["last_decline"], "generic_decline");
+    // One call, one try of the card: a decline is the answer, not a reason to try again.
+    assert_eq!(declined.body["attempt"], 1, "{}", declined.body);
     let id = declined.str("id");
+    let events = h.get(&format!("/v1/payments/{id}/events")).await;
+    let failed = events.body["data"].as_array().map(|events| {
+        events
+            .iter()
+            .filter(|event| event["kind"] == "payment.payment_failed")
+            .count()
+    });
+    assert_eq!(failed, Some(1), "{}", events.body);
     let canceled = h
         .post(
             &format!("/v1/payments/{id}/cancel"),

@@ -128,9 +128,11 @@ impl Tenant {
             }
         };
         // A payment the id already named without a method (a plain create under the same
-        // id) takes it now.
+        // id) takes it now. One that has a method and waits for another was declined: that
+        // is the answer, and the card is not tried a second time.
         if let Some(token) = token
             && payment.state.status == PaymentStatus::RequiresPaymentMethod
+            && payment.method.is_none()
         {
             payment = payments.attach_method(&payment.id, token).await?;
         }
