@@ -97,8 +97,10 @@ impl PostgresStore {
         // deployment's tables grow faster than autovacuum analyzes them: 27 ms for one key,
         // 190 ms for 60, at 200k rows. Every statement here reads by a key or through an index
         // made for it, so the store's connections plan index scans from the first row (a
-        // sequential scan stays where no index serves).
-        options = options.options([("enable_seqscan", "off")]);
+        // sequential scan stays where no index serves). Such a scan then costs more than
+        // PostgreSQL's JIT threshold, and compiling a statement took 150 ms where running it
+        // took one: the store's short statements run without JIT.
+        options = options.options([("enable_seqscan", "off"), ("jit", "off")]);
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .connect_with(options)

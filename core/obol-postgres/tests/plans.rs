@@ -74,3 +74,22 @@ async fn a_lookup_planned_on_a_tiny_table_still_uses_the_index_after_it_grows() 
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_statement_that_must_scan_a_table_is_not_compiled() {
+    let store = common::store_in(&common::fresh_schema()).await;
+    // The webhook fan-out joins events with endpoints by merchant, which no index serves: a
+    // sequential scan the planner is told to avoid, so its cost passes the JIT threshold.
+    let plan: Vec<String> = sqlx::query_scalar(
+        "EXPLAIN (ANALYZE, TIMING OFF) \
+         SELECT e.seq, w.id FROM payment_events e \
+         JOIN webhook_endpoints w ON w.merchant = e.merchant AND w.mode = e.mode \
+         WHERE e.seq = ANY('{1,2,3}') AND w.enabled",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    let plan = plan.join("\n");
+    assert!(plan.contains("Seq Scan"), "{plan}");
+    assert!(!plan.contains("JIT"), "compiled:\n{plan}");
+}
