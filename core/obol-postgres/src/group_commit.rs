@@ -112,6 +112,9 @@ async fn run<C: Committer>(committer: C, mut queue: mpsc::Receiver<Job<C::Write,
                 None => return,
             }
         }
+        // Callers the last batch answered may be about to write again: letting them run
+        // first puts their writes in this batch rather than the next.
+        tokio::task::yield_now().await;
         while waiting.len() < C::MAX_BATCH {
             match queue.try_recv() {
                 Ok(job) => waiting.push_back(job),
