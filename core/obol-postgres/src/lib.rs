@@ -146,11 +146,15 @@ impl PostgresStore {
 /// the plans PostgreSQL caches per connection.
 pub(crate) const CACHED_PLANS_UP_TO: usize = 64;
 
-/// Makes the rest of the transaction plan each statement for the arrays it binds.
-const PLAN_FOR_BOUND_ARRAYS: &str = "SET LOCAL plan_cache_mode = force_custom_plan";
+/// Makes the rest of the transaction plan each statement for the arrays it binds. Such a
+/// plan is made for the table's size at the time, so it may scan a table whole when the
+/// arrays name much of it (the connections' `enable_seqscan = off` guards cached plans only:
+/// locking 5,000 of 10,000 accounts through the index took 1.4 s a batch, not 0.15 s).
+const PLAN_FOR_BOUND_ARRAYS: &str =
+    "SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_seqscan = on";
 /// `BEGIN` with [`PLAN_FOR_BOUND_ARRAYS`], in one round trip.
 const BEGIN_PLANNING_FOR_BOUND_ARRAYS: &str =
-    "BEGIN; SET LOCAL plan_cache_mode = force_custom_plan";
+    "BEGIN; SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_seqscan = on";
 
 /// A transaction for a batch of `writes` writes. A small batch's statements may use plans
 /// PostgreSQL cached on the connection (after five executions it switches to one when that
@@ -179,7 +183,7 @@ pub(crate) async fn plan_for_arrays_of(
     ids: usize,
 ) -> Result<()> {
     if ids > CACHED_PLANS_UP_TO && !*planned {
-        sqlx::query(PLAN_FOR_BOUND_ARRAYS)
+        sqlx::raw_sql(PLAN_FOR_BOUND_ARRAYS)
             .execute(conn)
             .await
             .map_err(db_error)?;
