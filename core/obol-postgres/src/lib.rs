@@ -91,18 +91,16 @@ impl PostgresStore {
             admin.close().await;
             options = options.options([("search_path", schema)]);
         }
-        // PostgreSQL keeps a statement's generic plan until the table is next analyzed. A
-        // lookup by key planned while a table held a few rows (where a sequential scan is
-        // cheapest) would go on scanning the whole table as it grows, for as long as a new
-        // deployment's tables grow faster than autovacuum analyzes them: 27 ms for one key,
-        // 190 ms for 60, at 200k rows. Every statement here reads by a key or through an index
-        // made for it, so the store's connections plan index scans from the first row (a
-        // sequential scan stays where no index serves). Such a scan then costs more than
-        // PostgreSQL's JIT threshold, and compiling a statement took 150 ms where running it
-        // took one: the store's short statements run without JIT.
-        options = options.options([("enable_seqscan", "off"), ("jit", "off")]);
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::raw_sql(SESSION_SETTINGS)
+                        .execute(conn)
+                        .await
+                        .map(drop)
+                })
+            })
             .connect_with(options)
             .await
             .map_err(db_error)?;
@@ -141,6 +139,20 @@ impl PostgresStore {
         self.pool.close().await;
     }
 }
+
+/// Settings of every store connection, sent once it connects (not as startup options,
+/// which a connection pooler such as PgBouncer refuses unless told to pass them on).
+///
+/// PostgreSQL keeps a statement's generic plan until the table is next analyzed. A lookup by
+/// key planned while a table held a few rows (where a sequential scan is cheapest) would go
+/// on scanning the whole table as it grows, for as long as a new deployment's tables grow
+/// faster than autovacuum analyzes them: 27 ms for one key, 190 ms for 60, at 200k rows. The
+/// hot statements read by a key, so cached plans are made as index scans from the first row;
+/// a statement no index serves (readiness, listing endpoints, asset totals) still scans.
+/// Such a scan is then priced past PostgreSQL's JIT threshold, and compiling one took 150 ms
+/// where running it took one: the store's statements run without JIT. Batches planned for
+/// their arrays allow sequential scans again ([`PLAN_FOR_BOUND_ARRAYS`]).
+const SESSION_SETTINGS: &str = "SET enable_seqscan = off; SET jit = off";
 
 /// Batches of up to this many writes, binding arrays of up to this many ids, may run on
 /// the plans PostgreSQL caches per connection.

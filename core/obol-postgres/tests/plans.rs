@@ -78,8 +78,8 @@ async fn a_lookup_planned_on_a_tiny_table_still_uses_the_index_after_it_grows() 
 #[tokio::test]
 async fn a_statement_that_must_scan_a_table_is_not_compiled() {
     let store = common::store_in(&common::fresh_schema()).await;
-    // The webhook fan-out joins events with endpoints by merchant, which no index serves: a
-    // sequential scan the planner is told to avoid, so its cost passes the JIT threshold.
+    // Events joined with endpoints by merchant, which no index serves: a sequential scan the
+    // planner is told to avoid, so its cost passes the JIT threshold.
     let plan: Vec<String> = sqlx::query_scalar(
         "EXPLAIN (ANALYZE, TIMING OFF) \
          SELECT e.seq, w.id FROM payment_events e \
