@@ -8,10 +8,11 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 here="$root/server/schemathesis"
 target=${CARGO_TARGET_DIR:-$root/target}
-# OBOL_BIN names a server binary built already (CI passes the one its tests built: building
+# SERVER_BIN names a server binary built already. CI passes the one its tests built: building
 # obol-server alone resolves its dependencies' features apart from the workspace's, and so
-# builds a hundred crates again).
-bin=${OBOL_BIN:-}
+# builds a hundred crates again. (Not an OBOL_ name: the server inherits this environment and
+# refuses OBOL_ settings it does not know.)
+bin=${SERVER_BIN:-}
 if [ -z "$bin" ]; then
   (cd "$root" && cargo build --quiet -p obol-server)
   bin="$target/debug/obol"
