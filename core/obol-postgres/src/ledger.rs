@@ -84,8 +84,8 @@ pub(crate) async fn load_state(
 
 /// A batch's rows in one statement (one round trip): new records, posted entries, new and
 /// changed holds, and the changed accounts' balances, each a data-modifying `WITH` over
-/// `UNNEST`ed arrays (an empty array writes nothing). Reversal links follow, one statement
-/// each: a reversed transaction may be one this statement inserts, which its own
+/// `UNNEST`ed arrays (an empty array writes nothing). Reversal links follow in a second
+/// statement: a reversed transaction may be one this statement inserts, which its own
 /// sub-statements cannot see.
 const PERSIST: &str = "WITH \
     new_records AS (INSERT INTO transactions (id, body_hash, kind, error, entries, related, \
@@ -116,13 +116,21 @@ pub(crate) async fn persist(conn: &mut PgConnection, writes: &BatchWrites) -> Re
     if !nothing_new {
         persist_rows(conn, writes).await?;
     }
-    for (target, reversal) in &writes.reversals {
-        sqlx::query("UPDATE transactions SET reversed_by = $1 WHERE id = $2")
-            .bind(reversal.to_string())
-            .bind(target.to_string())
-            .execute(&mut *conn)
-            .await
-            .map_err(db_error)?;
+    if !writes.reversals.is_empty() {
+        sqlx::query(
+            "UPDATE transactions SET reversed_by = v.reversal \
+             FROM UNNEST($1::text[], $2::text[]) AS v(id, reversal) \
+             WHERE transactions.id = v.id AND transactions.id = ANY($1)",
+        )
+        .bind(id_strings(
+            writes.reversals.iter().map(|(target, _)| target),
+        ))
+        .bind(id_strings(
+            writes.reversals.iter().map(|(_, reversal)| reversal),
+        ))
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
     }
     Ok(())
 }
