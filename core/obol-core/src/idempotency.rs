@@ -7,8 +7,17 @@
 //! instead of making another. A claim whose lease ran out
 //! (its process died) may be taken over: every step the request takes is itself guarded by
 //! the payment state machine and the provider's idempotency, so running it again is safe.
+//!
+//! A request that answers with the payment its last write stores (create and pay, confirm,
+//! complete an action, capture, cancel, expire: the write that records the provider's answer)
+//! stores its answer with that write, in the same transaction ([`KeyAnswer`]), and does not
+//! write it again when it ends with the same result. A request waits for one commit fewer, and a crash after that
+//! write leaves the answer stored, not a lease to run out. (Should a request still fail after
+//! such a write with a retryable error, the stored answer stands: the payment it describes
+//! is written.)
 
 use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -99,6 +108,57 @@ impl Claimed {
     };
 }
 
+/// A key's answer, stored by the payment write that gives it, in that write's transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyAnswer {
+    /// The key, as [`run_once`] was given it.
+    pub key: String,
+    /// The stored response: JSON of the request's `Result<T, Error>`.
+    pub response: String,
+}
+
+/// The key of the request running on a task, and the answer a write stored for it.
+#[derive(Debug)]
+struct AnswerSlot {
+    key: String,
+    stored: Mutex<Option<String>>,
+}
+
+impl AnswerSlot {
+    fn stored(&self) -> Option<String> {
+        self.stored
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+tokio::task_local! {
+    /// Set by [`run_once`] while its request runs: a payment write that gives the request's
+    /// answer stores it too (a write on another task knows no key and stores none).
+    static RUNNING_KEY: Arc<AnswerSlot>;
+}
+
+/// The answer `value` gives the keyed request running on this task, for the write that
+/// makes it to store (`None` outside a keyed request).
+pub(crate) fn answer_of(value: &impl Serialize) -> Result<Option<KeyAnswer>> {
+    let Ok(key) = RUNNING_KEY.try_with(|slot| slot.key.clone()) else {
+        return Ok(None);
+    };
+    let response = to_json(&Ok::<_, Error>(value))?;
+    Ok(Some(KeyAnswer { key, response }))
+}
+
+/// Notes that `answer`'s write committed, so [`run_once`] need not store it again.
+pub(crate) fn answer_stored(answer: KeyAnswer) {
+    // Outside the request (another task) there is nothing to tell.
+    let _ = RUNNING_KEY.try_with(|slot| {
+        if slot.key == answer.key {
+            *slot.stored.lock().unwrap_or_else(PoisonError::into_inner) = Some(answer.response);
+        }
+    });
+}
+
 /// Hex SHA-256 of a request's canonical JSON.
 pub fn request_hash(request: &impl Serialize) -> Result<String> {
     Ok(hex::encode(Sha256::digest(to_json(request)?.as_bytes())))
@@ -143,14 +203,24 @@ where
             claimed_at,
             taken_over,
         } => {
-            let result = work(Claimed {
+            let slot = Arc::new(AnswerSlot {
+                key: key.to_owned(),
+                stored: Mutex::new(None),
+            });
+            let running = work(Claimed {
                 at: claimed_at,
                 taken_over,
-            })
-            .await;
+            });
+            let result = RUNNING_KEY.scope(slot.clone(), running).await;
             match &result {
                 Err(error) if error.is_retryable() => store.release_key(key).await?,
-                _ => store.complete_key(key, &to_json(&result)?).await?,
+                _ => {
+                    let response = to_json(&result)?;
+                    // Stored already by the write that gave it; another answer replaces it.
+                    if slot.stored().as_ref() != Some(&response) {
+                        store.complete_key(key, &response).await?;
+                    }
+                }
             }
             result
         }

@@ -96,7 +96,8 @@ pub trait PaymentStore: Send + Sync + std::fmt::Debug {
     /// Applies a payment change atomically. The stored version of the payment and of each
     /// child must equal its expected version (a new one's id must be free), else
     /// [`crate::Error::Contention`] and nothing is written. Every ledger command must succeed;
-    /// if one fails, its error is returned and nothing is written.
+    /// if one fails, its error is returned and nothing is written. The write's `answer`, if
+    /// any, is stored as its key's response in the same transaction.
     async fn write_payment(&self, write: PaymentWrite, now: Timestamp) -> Result<()>;
 
     /// A payment.

@@ -6,7 +6,8 @@
 //! it locked, and its ledger commands are applied on a copy of the batch's state, so a write
 //! that fails (a version that moved, insufficient funds) fails by itself and its neighbours
 //! commit. Rows are locked in one fixed order (payments, children, then the ledger's
-//! transactions, holds and accounts, each sorted by id), so several processes on one database
+//! transactions, holds and accounts, each sorted by id, then the idempotency keys the writes
+//! answer), so several processes on one database
 //! wait for each other; a serialization failure, a deadlock (possible only between inserts of
 //! the same new ids, which keep the callers' order) or a new id taken by another process
 //! retries the batch, unseen by the callers. A write whose caller has gone before its batch
@@ -155,6 +156,7 @@ async fn try_batch(pool: &PgPool, batch: &[Job]) -> Result<Vec<Result<()>>> {
         .collect();
     save_payments(&mut tx, &written).await?;
     save_children(&mut tx, &written).await?;
+    save_answers(&mut tx, &written).await?;
     let events: Vec<(&Event, &str)> = written
         .iter()
         .flat_map(|w| {
@@ -403,6 +405,30 @@ async fn save_children(tx: &mut PgConnection, writes: &[&EncodedWrite]) -> Resul
             .await
             .map_err(db_error)?;
     }
+    Ok(())
+}
+
+/// The idempotency answers the writes give their requests, in one statement. (Each key is
+/// one request's, which runs on one process at a time: no other batch locks its row.)
+async fn save_answers(tx: &mut PgConnection, writes: &[&EncodedWrite]) -> Result<()> {
+    let (keys, responses): (Vec<&str>, Vec<&str>) = writes
+        .iter()
+        .filter_map(|w| w.write.answer.as_ref())
+        .map(|a| (a.key.as_str(), a.response.as_str()))
+        .unzip();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE idempotency_keys k SET response = a.response \
+         FROM UNNEST($1::text[], $2::text[]) AS a(key, response) \
+         WHERE k.key = a.key AND k.key = ANY($1)",
+    )
+    .bind(&keys)
+    .bind(&responses)
+    .execute(&mut *tx)
+    .await
+    .map_err(db_error)?;
     Ok(())
 }
 

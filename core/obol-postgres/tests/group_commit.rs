@@ -162,6 +162,7 @@ async fn a_limited_account_keeps_its_limit_under_payment_batches_of_two_processe
             ledger: vec![Submission::new(move_money(&wallet, &sink, 10)).unwrap()],
             children: Vec::new(),
             events: Vec::new(),
+            answer: None,
         };
         writes.push((n, write));
     }

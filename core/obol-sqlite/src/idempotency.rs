@@ -65,6 +65,14 @@ fn claim(
     Ok(claim)
 }
 
+/// Stores `response` as the answer of `key` (a completion, or a payment write's answer).
+pub(crate) fn store_response(conn: &Connection, key: &str, response: &str) -> Result<()> {
+    conn.prepare_cached("UPDATE idempotency_keys SET response = ? WHERE key = ?")
+        .and_then(|mut s| s.execute([response, key]))
+        .map(drop)
+        .map_err(sql_error)
+}
+
 #[async_trait]
 impl IdempotencyStore for SqliteStore {
     async fn claim_key(
@@ -86,10 +94,7 @@ impl IdempotencyStore for SqliteStore {
     async fn complete_key(&self, key: &str, response: &str) -> Result<()> {
         let (key, response) = (key.to_owned(), response.to_owned());
         self.writer.submit("idempotency completion", move |conn| {
-            conn.prepare_cached("UPDATE idempotency_keys SET response = ? WHERE key = ?")
-                .and_then(|mut s| s.execute([response, key]))
-                .map(drop)
-                .map_err(sql_error)
+            store_response(conn, &key, &response)
         })
     }
 

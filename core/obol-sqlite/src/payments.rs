@@ -11,6 +11,7 @@ use obol_core::{Error, Mode, PaymentId, PaymentStore, Result, Timestamp};
 use rusqlite::{Connection, OptionalExtension};
 use sqlx::Row;
 
+use crate::idempotency::store_response;
 use crate::ledger::{load_state, persist};
 use crate::writer::sql_error;
 use crate::{SqliteStore, db_error};
@@ -123,6 +124,9 @@ fn write_payment(conn: &Connection, encoded: &EncodedWrite, now: Timestamp) -> R
     }
     for (event, body) in write.events.iter().zip(&encoded.events) {
         save_event(conn, event, body)?;
+    }
+    if let Some(answer) = &write.answer {
+        store_response(conn, &answer.key, &answer.response)?;
     }
     Ok(())
 }

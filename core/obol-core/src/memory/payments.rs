@@ -33,6 +33,11 @@ impl PaymentStore for MemoryStore {
             }
         }
         state.events.extend(write.events.iter().cloned());
+        if let Some(answer) = &write.answer
+            && let Some(record) = state.keys.get_mut(&answer.key)
+        {
+            record.response = Some(answer.response.clone());
+        }
         Ok(())
     }
 

@@ -8,6 +8,7 @@ use super::provider::MethodToken;
 use super::state::{CaptureMethod, PaymentState, PaymentStatus};
 use crate::clock::Timestamp;
 use crate::id::{CustomerId, EventId, MerchantId, PaymentId, TransactionId};
+use crate::idempotency::KeyAnswer;
 use crate::ledger::batch::Submission;
 use crate::ledger::model::Metadata;
 use crate::mode::Mode;
@@ -186,6 +187,9 @@ pub struct PaymentWrite {
     pub children: Vec<ChildWrite>,
     /// Events for the outbox.
     pub events: Vec<Event>,
+    /// The idempotency answer this write gives its request, stored in the same transaction
+    /// (as [`crate::store::IdempotencyStore::complete_key`] would).
+    pub answer: Option<KeyAnswer>,
 }
 
 /// A [`PaymentWrite`] with the JSON of its rows encoded beforehand: a store encodes on the

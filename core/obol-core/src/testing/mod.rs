@@ -126,6 +126,7 @@ macro_rules! store_conformance {
             payments_and_events_list_per_merchant_with_filters_and_pages,
             create_with_a_method_is_one_write,
             create_and_confirm_writes_the_creation_with_the_first_attempt,
+            the_write_of_a_providers_answer_stores_the_requests_answer,
         );
         $crate::store_conformance!(@webhooks $factory;
             webhooks_retry_sign_and_stop_on_gone,

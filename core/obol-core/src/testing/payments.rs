@@ -1295,3 +1295,150 @@ pub async fn create_and_confirm_writes_the_creation_with_the_first_attempt(store
     assert_eq!(refused.code(), "provider_not_found");
     super::conformance::assert_balanced(store.as_ref()).await;
 }
+
+pub async fn the_write_of_a_providers_answer_stores_the_requests_answer(store: Arc<dyn Store>) {
+    use crate::idempotency::{KeyAnswer, request_hash, run_once};
+    use crate::ledger::codec::to_json;
+    use crate::payments::PaymentWrite;
+
+    let (payments, _clock) = engine(store.clone(), Arc::new(Sandbox::ephemeral()), 53).await;
+    let card =
+        |number: &str| CardDetails::new(number, 12, 2030, "123", payments.ledger().now()).unwrap();
+    let tokenize = |number: &'static str| {
+        let payments = &payments;
+        let card = card(number);
+        async move {
+            payments
+                .tokenize_card("sandbox", &default_merchant(), &card)
+                .await
+                .unwrap()
+        }
+    };
+    let now = payments.ledger().now();
+    let lease = now.plus(Duration::from_secs(60));
+    // What a retry of `key` sees while its request runs: its stored answer, or `None` while
+    // it has none.
+    let answered = |claim: Claim| match claim {
+        Claim::Completed(answer) => Some(answer),
+        Claim::InProgress => None,
+        other => panic!("{other:?}"),
+    };
+    // What a retry of `key` sees.
+    let seen = |key: &'static str| {
+        let store = store.clone();
+        async move {
+            let hash = request_hash(&key).unwrap();
+            store.claim_key(key, &hash, now, lease).await.unwrap()
+        }
+    };
+
+    // Paid (and declined) in one call: by the time the provider's answer is written, the
+    // request's answer is stored with it, before the request itself returns.
+    for (key, number, status) in [
+        ("pays", "4242424242424242", PaymentStatus::Succeeded),
+        (
+            "declines",
+            "4000000000009995",
+            PaymentStatus::RequiresPaymentMethod,
+        ),
+    ] {
+        let token = tokenize(number).await;
+        let id = PaymentId::generate(payments.ledger().ids().as_ref());
+        let (paid, inside) = run_once(store.as_ref(), key, &key, now, |_| async {
+            let paid = payments
+                .create_and_confirm(NewPayment::new(id.clone(), 900, usd()), token)
+                .await?;
+            Ok((paid, answered(seen(key).await)))
+        })
+        .await
+        .unwrap();
+        assert_eq!(paid.state.status, status);
+        let answer = to_json(&Ok::<_, Error>(&paid)).unwrap();
+        assert_eq!(inside, Some(answer), "{key}");
+        // The request's own answer is a pair, so it replaced the payment's when it ended.
+        let replayed = to_json(&Ok::<_, Error>((&paid, &inside))).unwrap();
+        assert_eq!(seen(key).await, Claim::Completed(replayed), "{key}");
+    }
+
+    // So does a capture (and a cancellation, and an expiry: one write after the provider).
+    let authorized = with_card(&payments, "4242424242424242", 800, true).await;
+    let authorized = payments.confirm(&authorized.id).await.unwrap();
+    let (captured, inside) = run_once(store.as_ref(), "captures", &"captures", now, |_| async {
+        let captured = payments.capture(&authorized.id, Some(500), true).await?;
+        Ok((captured, answered(seen("captures").await)))
+    })
+    .await
+    .unwrap();
+    assert_eq!(captured.state.captured, 500);
+    assert_eq!(inside, Some(to_json(&Ok::<_, Error>(&captured)).unwrap()));
+
+    // A request that answers with what the write stored leaves it as it is; one that
+    // answers otherwise (here an error after the write) replaces it.
+    let token = tokenize("4242424242424242").await;
+    let id = PaymentId::generate(payments.ledger().ids().as_ref());
+    let paid = run_once(store.as_ref(), "same", &"same", now, |_| {
+        payments.create_and_confirm(NewPayment::new(id.clone(), 300, usd()), token)
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        seen("same").await,
+        Claim::Completed(to_json(&Ok::<_, Error>(&paid)).unwrap())
+    );
+    let token = tokenize("4242424242424242").await;
+    let id = PaymentId::generate(payments.ledger().ids().as_ref());
+    let failed = run_once(store.as_ref(), "fails", &"fails", now, |_| async {
+        payments
+            .create_and_confirm(NewPayment::new(id.clone(), 300, usd()), token)
+            .await?;
+        Err::<Payment, _>(Error::InvalidRequest {
+            reason: "refused after paying".into(),
+        })
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(
+        seen("fails").await,
+        Claim::Completed(to_json(&Err::<Payment, _>(&failed)).unwrap())
+    );
+
+    // Writes before the provider's answer store none: a retry meanwhile finds the request
+    // still running.
+    let id = PaymentId::generate(payments.ledger().ids().as_ref());
+    let (created, inside) = run_once(store.as_ref(), "creates", &"creates", now, |_| async {
+        let created = payments
+            .create(NewPayment::new(id.clone(), 100, usd()))
+            .await?;
+        Ok((created, answered(seen("creates").await)))
+    })
+    .await
+    .unwrap();
+    assert_eq!(inside, None);
+    assert_eq!(created.state.status, PaymentStatus::RequiresPaymentMethod);
+
+    // A write refused (its version moved) stores no answer either, and nothing else.
+    assert_eq!(seen("refused").await, Claim::first(now));
+    let mut next = created.clone();
+    next.version += 1;
+    next.last_decline = Some("changed".into());
+    let refused = store
+        .write_payment(
+            PaymentWrite {
+                payment: next,
+                expected_version: Some(created.version + 7),
+                ledger: Vec::new(),
+                children: Vec::new(),
+                events: Vec::new(),
+                answer: Some(KeyAnswer {
+                    key: "refused".into(),
+                    response: "{\"Ok\":1}".into(),
+                }),
+            },
+            now,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "contention");
+    assert_eq!(seen("refused").await, Claim::InProgress);
+    assert_eq!(payments.payment(&id).await.unwrap(), created);
+}

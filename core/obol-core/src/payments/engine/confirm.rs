@@ -144,7 +144,8 @@ impl Payments {
         }
     }
 
-    /// Records a provider's answer for a payment in `processing`.
+    /// Records a provider's answer for a payment in `processing`: the last write of every
+    /// request that calls the provider to pay (so it stores the request's answer with it).
     pub(super) async fn settle(
         &self,
         payment: &Payment,
@@ -152,7 +153,7 @@ impl Payments {
     ) -> Result<Payment> {
         match outcome {
             ChargeOutcome::Authorized { reference, amount } => {
-                self.apply(payment, PaymentAction::Authorize { amount }, |next| {
+                self.apply_last(payment, PaymentAction::Authorize { amount }, |next| {
                     next.provider_reference = Some(reference);
                 })
                 .await
@@ -161,7 +162,7 @@ impl Payments {
                 reference,
                 redirect_url,
             } => {
-                self.apply(payment, PaymentAction::RequireAction, |next| {
+                self.apply_last(payment, PaymentAction::RequireAction, |next| {
                     next.provider_reference = Some(reference);
                     next.next_action_url = Some(redirect_url);
                 })
@@ -173,14 +174,13 @@ impl Payments {
                 }
                 let mut next = payment.clone();
                 next.provider_reference = Some(reference);
-                self.commit(payment, next, Vec::new(), Vec::new(), Vec::new())
-                    .await
+                self.commit_last(payment, next).await
             }
             ChargeOutcome::Declined {
                 reference,
                 decline_code,
             } => {
-                self.apply(payment, PaymentAction::Decline, |next| {
+                self.apply_last(payment, PaymentAction::Decline, |next| {
                     next.provider_reference = reference;
                     next.last_decline = Some(decline_code);
                 })

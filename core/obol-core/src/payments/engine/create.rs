@@ -39,6 +39,7 @@ impl Payments {
             expected_version: None,
             ledger: Vec::new(),
             children: Vec::new(),
+            answer: None,
         };
         match self.ledger.store().write_payment(write, now).await {
             Ok(()) => Ok(payment),

@@ -22,6 +22,30 @@ impl Payments {
         change: impl FnOnce(&mut Payment),
         unsaved: Option<Vec<Event>>,
     ) -> Result<Payment> {
+        self.apply_change(payment, action, change, unsaved, Last::NotLast)
+            .await
+    }
+
+    /// [`Self::apply`] as the last write of the request running it, whose answer is the
+    /// payment written: the write stores the request's idempotency answer with it.
+    pub(super) async fn apply_last(
+        &self,
+        payment: &Payment,
+        action: PaymentAction,
+        change: impl FnOnce(&mut Payment),
+    ) -> Result<Payment> {
+        self.apply_change(payment, action, change, None, Last::AnswersRequest)
+            .await
+    }
+
+    async fn apply_change(
+        &self,
+        payment: &Payment,
+        action: PaymentAction,
+        change: impl FnOnce(&mut Payment),
+        unsaved: Option<Vec<Event>>,
+        last: Last,
+    ) -> Result<Payment> {
         let step = transition(&payment.state, action)?;
         let mut next = payment.clone();
         next.state = step.next;
@@ -55,6 +79,7 @@ impl Payments {
             children: Vec::new(),
             events: vec![(kind, None)],
             unsaved,
+            last,
         };
         self.write_change(payment, next, write).await
     }
@@ -104,6 +129,20 @@ impl Payments {
             children,
             events,
             unsaved: None,
+            last: Last::NotLast,
+        };
+        self.write_change(before, next, change).await
+    }
+
+    /// Writes `next`, with nothing else, as the last write of the request running it (see
+    /// [`Self::apply_last`]).
+    pub(super) async fn commit_last(&self, before: &Payment, next: Payment) -> Result<Payment> {
+        let change = Change {
+            commands: Vec::new(),
+            children: Vec::new(),
+            events: Vec::new(),
+            unsaved: None,
+            last: Last::AnswersRequest,
         };
         self.write_change(before, next, change).await
     }
@@ -141,14 +180,22 @@ impl Payments {
                     .map(|(kind, child)| self.event(kind, &next, child)),
             )
             .collect();
+        let answer = match change.last {
+            Last::AnswersRequest => crate::idempotency::answer_of(&next)?,
+            Last::NotLast => None,
+        };
         let write = PaymentWrite {
             payment: next.clone(),
             expected_version,
             ledger,
             children: change.children,
             events,
+            answer: answer.clone(),
         };
         self.ledger.store().write_payment(write, now).await?;
+        if let Some(answer) = answer {
+            crate::idempotency::answer_stored(answer);
+        }
         tracing::debug!(payment = %next.id, status = %next.state.status, "payment written");
         Ok(next)
     }
@@ -172,6 +219,16 @@ pub(super) struct Change {
     children: Vec<ChildWrite>,
     events: Vec<(&'static str, Option<Child>)>,
     unsaved: Option<Vec<Event>>,
+    last: Last,
+}
+
+/// Whether a write is the last of the request running it, whose answer is the written payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Last {
+    /// More writes may follow, or the request answers something else.
+    NotLast,
+    /// The request answers with the payment this write stores.
+    AnswersRequest,
 }
 
 /// The event a change emits: named after the new status, or after the action when the status
