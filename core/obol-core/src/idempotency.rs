@@ -8,13 +8,15 @@
 //! (its process died) may be taken over: every step the request takes is itself guarded by
 //! the payment state machine and the provider's idempotency, so running it again is safe.
 //!
-//! A request that answers with the payment its last write stores (create and pay, confirm,
-//! complete an action, capture, cancel, expire: the write that records the provider's answer)
-//! stores its answer with that write, in the same transaction ([`KeyAnswer`]), and does not
-//! write it again when it ends with the same result. A request waits for one commit fewer, and a crash after that
-//! write leaves the answer stored, not a lease to run out. (Should a request still fail after
-//! such a write with a retryable error, the stored answer stands: the payment it describes
-//! is written.)
+//! A request that answers with a payment ([`run_payment_once`]: create and pay, confirm,
+//! complete an action, capture, cancel, expire) stores its answer with the payment write that
+//! records the provider's answer, its last write, in that write's transaction
+//! ([`KeyAnswer`]); it writes the answer again only if it ends with another one. On
+//! PostgreSQL a request so waits for one commit fewer (SQLite's completion never made a
+//! request wait: it saves a job of the writer thread), and on every store a crash after that
+//! write leaves the answer stored, not a lease to run out and a request to run again. Should
+//! a request still fail after such a write with a retryable error, the stored answer stands:
+//! the payment it describes is written.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -27,6 +29,7 @@ use sha2::{Digest, Sha256};
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::ledger::codec::{from_json, to_json};
+use crate::payments::Payment;
 use crate::store::Store;
 
 /// How long a claim holds before another process may take it over.
@@ -111,7 +114,7 @@ impl Claimed {
 /// A key's answer, stored by the payment write that gives it, in that write's transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyAnswer {
-    /// The key, as [`run_once`] was given it.
+    /// The key, as [`run_payment_once`] was given it (a tenant's keys come scoped to it).
     pub key: String,
     /// The stored response: JSON of the request's `Result<T, Error>`.
     pub response: String,
@@ -134,22 +137,22 @@ impl AnswerSlot {
 }
 
 tokio::task_local! {
-    /// Set by [`run_once`] while its request runs: a payment write that gives the request's
-    /// answer stores it too (a write on another task knows no key and stores none).
+    /// Set by [`run_payment_once`] while its request runs: the payment write that gives the
+    /// request's answer stores it too (a write on another task knows no key and stores none).
     static RUNNING_KEY: Arc<AnswerSlot>;
 }
 
-/// The answer `value` gives the keyed request running on this task, for the write that
-/// makes it to store (`None` outside a keyed request).
-pub(crate) fn answer_of(value: &impl Serialize) -> Result<Option<KeyAnswer>> {
+/// The answer `payment` gives the keyed request running on this task, for the write that
+/// stores the payment to store with it (`None` outside [`run_payment_once`]).
+pub(crate) fn answer_of(payment: &Payment) -> Result<Option<KeyAnswer>> {
     let Ok(key) = RUNNING_KEY.try_with(|slot| slot.key.clone()) else {
         return Ok(None);
     };
-    let response = to_json(&Ok::<_, Error>(value))?;
+    let response = to_json(&Ok::<_, Error>(payment))?;
     Ok(Some(KeyAnswer { key, response }))
 }
 
-/// Notes that `answer`'s write committed, so [`run_once`] need not store it again.
+/// Notes that `answer`'s write committed, so [`run_payment_once`] need not store it again.
 pub(crate) fn answer_stored(answer: KeyAnswer) {
     // Outside the request (another task) there is nothing to tell.
     let _ = RUNNING_KEY.try_with(|slot| {
@@ -188,6 +191,44 @@ where
     F: FnOnce(Claimed) -> Fut,
     Fut: Future<Output = Result<T>>,
 {
+    run_keyed(store, key, request, now, work, None).await
+}
+
+/// [`run_once`] for a request that answers with a payment: the payment write that records a
+/// provider's answer (its last write) stores the answer with it, so the request does not
+/// commit it again (see the module docs).
+pub async fn run_payment_once<F, Fut>(
+    store: &dyn Store,
+    key: &str,
+    request: &impl Serialize,
+    now: Timestamp,
+    work: F,
+) -> Result<Payment>
+where
+    F: FnOnce(Claimed) -> Fut,
+    Fut: Future<Output = Result<Payment>>,
+{
+    let slot = Arc::new(AnswerSlot {
+        key: key.to_owned(),
+        stored: Mutex::new(None),
+    });
+    run_keyed(store, key, request, now, work, Some(slot)).await
+}
+
+/// [`run_once`], with `slot` set while `work` runs when its writes may store its answer.
+async fn run_keyed<T, F, Fut>(
+    store: &dyn Store,
+    key: &str,
+    request: &impl Serialize,
+    now: Timestamp,
+    work: F,
+    slot: Option<Arc<AnswerSlot>>,
+) -> Result<T>
+where
+    T: Serialize + DeserializeOwned,
+    F: FnOnce(Claimed) -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
     check_key(key)?;
     let hash = request_hash(request)?;
     match store
@@ -203,21 +244,21 @@ where
             claimed_at,
             taken_over,
         } => {
-            let slot = Arc::new(AnswerSlot {
-                key: key.to_owned(),
-                stored: Mutex::new(None),
-            });
             let running = work(Claimed {
                 at: claimed_at,
                 taken_over,
             });
-            let result = RUNNING_KEY.scope(slot.clone(), running).await;
+            let result = match &slot {
+                Some(slot) => RUNNING_KEY.scope(slot.clone(), running).await,
+                None => running.await,
+            };
             match &result {
                 Err(error) if error.is_retryable() => store.release_key(key).await?,
                 _ => {
                     let response = to_json(&result)?;
                     // Stored already by the write that gave it; another answer replaces it.
-                    if slot.stored().as_ref() != Some(&response) {
+                    let stored = slot.as_ref().and_then(|slot| slot.stored());
+                    if stored.as_ref() != Some(&response) {
                         store.complete_key(key, &response).await?;
                     }
                 }

@@ -97,7 +97,8 @@ pub trait PaymentStore: Send + Sync + std::fmt::Debug {
     /// child must equal its expected version (a new one's id must be free), else
     /// [`crate::Error::Contention`] and nothing is written. Every ledger command must succeed;
     /// if one fails, its error is returned and nothing is written. The write's `answer`, if
-    /// any, is stored as its key's response in the same transaction.
+    /// any, is stored as its key's response in the same transaction, unless the key has one
+    /// already (the first answer stands).
     async fn write_payment(&self, write: PaymentWrite, now: Timestamp) -> Result<()>;
 
     /// A payment.

@@ -7,7 +7,7 @@
 //! that fails (a version that moved, insufficient funds) fails by itself and its neighbours
 //! commit. Rows are locked in one fixed order (payments, children, then the ledger's
 //! transactions, holds and accounts, each sorted by id, then the idempotency keys the writes
-//! answer), so several processes on one database
+//! answer, each one request's), so several processes on one database
 //! wait for each other; a serialization failure, a deadlock (possible only between inserts of
 //! the same new ids, which keep the callers' order) or a new id taken by another process
 //! retries the batch, unseen by the callers. A write whose caller has gone before its batch
@@ -408,8 +408,10 @@ async fn save_children(tx: &mut PgConnection, writes: &[&EncodedWrite]) -> Resul
     Ok(())
 }
 
-/// The idempotency answers the writes give their requests, in one statement. (Each key is
-/// one request's, which runs on one process at a time: no other batch locks its row.)
+/// The idempotency answers the writes give their requests, in one statement; a key answered
+/// already keeps its answer (the first stands). A key is one request's, so no other batch
+/// locks its row, except after a takeover (the first holder's lease ran out while it still
+/// ran): then a deadlock between two such pairs is possible, and retried like any other.
 async fn save_answers(tx: &mut PgConnection, writes: &[&EncodedWrite]) -> Result<()> {
     let (keys, responses): (Vec<&str>, Vec<&str>) = writes
         .iter()
@@ -422,7 +424,7 @@ async fn save_answers(tx: &mut PgConnection, writes: &[&EncodedWrite]) -> Result
     sqlx::query(
         "UPDATE idempotency_keys k SET response = a.response \
          FROM UNNEST($1::text[], $2::text[]) AS a(key, response) \
-         WHERE k.key = a.key AND k.key = ANY($1)",
+         WHERE k.key = a.key AND k.key = ANY($1) AND k.response IS NULL",
     )
     .bind(&keys)
     .bind(&responses)

@@ -65,12 +65,22 @@ fn claim(
     Ok(claim)
 }
 
-/// Stores `response` as the answer of `key` (a completion, or a payment write's answer).
-pub(crate) fn store_response(conn: &Connection, key: &str, response: &str) -> Result<()> {
+/// Stores `response` as the answer of `key`, replacing any (a request's completion).
+fn store_response(conn: &Connection, key: &str, response: &str) -> Result<()> {
     conn.prepare_cached("UPDATE idempotency_keys SET response = ? WHERE key = ?")
         .and_then(|mut s| s.execute([response, key]))
         .map(drop)
         .map_err(sql_error)
+}
+
+/// Stores `response` as the answer of `key` unless it has one (a payment write's answer).
+pub(crate) fn store_first_response(conn: &Connection, key: &str, response: &str) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE idempotency_keys SET response = ? WHERE key = ? AND response IS NULL",
+    )
+    .and_then(|mut s| s.execute([response, key]))
+    .map(drop)
+    .map_err(sql_error)
 }
 
 #[async_trait]

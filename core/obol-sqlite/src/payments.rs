@@ -11,7 +11,7 @@ use obol_core::{Error, Mode, PaymentId, PaymentStore, Result, Timestamp};
 use rusqlite::{Connection, OptionalExtension};
 use sqlx::Row;
 
-use crate::idempotency::store_response;
+use crate::idempotency::store_first_response;
 use crate::ledger::{load_state, persist};
 use crate::writer::sql_error;
 use crate::{SqliteStore, db_error};
@@ -126,7 +126,7 @@ fn write_payment(conn: &Connection, encoded: &EncodedWrite, now: Timestamp) -> R
         save_event(conn, event, body)?;
     }
     if let Some(answer) = &write.answer {
-        store_response(conn, &answer.key, &answer.response)?;
+        store_first_response(conn, &answer.key, &answer.response)?;
     }
     Ok(())
 }

@@ -35,6 +35,7 @@ impl PaymentStore for MemoryStore {
         state.events.extend(write.events.iter().cloned());
         if let Some(answer) = &write.answer
             && let Some(record) = state.keys.get_mut(&answer.key)
+            && record.response.is_none()
         {
             record.response = Some(answer.response.clone());
         }

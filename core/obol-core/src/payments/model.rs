@@ -188,7 +188,7 @@ pub struct PaymentWrite {
     /// Events for the outbox.
     pub events: Vec<Event>,
     /// The idempotency answer this write gives its request, stored in the same transaction
-    /// (as [`crate::store::IdempotencyStore::complete_key`] would).
+    /// unless its key has an answer already.
     pub answer: Option<KeyAnswer>,
 }
 

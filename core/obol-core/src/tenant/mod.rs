@@ -29,10 +29,10 @@ pub use payments::MerchantBalance;
 use crate::auth::{Auth, Principal, Scope};
 use crate::error::Result;
 use crate::id::{IdGen, MerchantId};
-use crate::idempotency::{Claimed, run_once};
+use crate::idempotency::{Claimed, run_once, run_payment_once};
 use crate::ledger::Ledger;
 use crate::mode::Mode;
-use crate::payments::Payments;
+use crate::payments::{Payment, Payments};
 use crate::store::Store;
 
 /// The engine as one principal sees it (see the module documentation).
@@ -102,9 +102,36 @@ impl Tenant {
         match key {
             None => work(Claimed::UNKEYED).await,
             Some(key) => {
-                let scoped = keys::scoped_key(self.merchant(), self.mode(), operation, key);
+                let scoped = self.scoped_key(operation, key);
                 run_once(self.store(), &scoped, request, self.ledger().now(), work).await
             }
         }
+    }
+
+    /// [`Self::once`] for a request that answers with a payment: its last payment write
+    /// stores the answer (see [`run_payment_once`]).
+    async fn once_paying<F, Fut>(
+        &self,
+        operation: keys::Operation,
+        key: Option<&str>,
+        request: &(impl Serialize + Sync),
+        work: F,
+    ) -> Result<Payment>
+    where
+        F: FnOnce(Claimed) -> Fut + Send,
+        Fut: std::future::Future<Output = Result<Payment>> + Send,
+    {
+        match key {
+            None => work(Claimed::UNKEYED).await,
+            Some(key) => {
+                let scoped = self.scoped_key(operation, key);
+                run_payment_once(self.store(), &scoped, request, self.ledger().now(), work).await
+            }
+        }
+    }
+
+    /// `key` as stored: scoped to the principal's merchant, its mode and `operation`.
+    fn scoped_key(&self, operation: keys::Operation, key: &str) -> String {
+        keys::scoped_key(self.merchant(), self.mode(), operation, key)
     }
 }

@@ -61,7 +61,7 @@ impl Tenant {
         request: CreatePayment,
     ) -> Result<Payment> {
         self.require(Scope::PaymentsWrite)?;
-        self.once(
+        self.once_paying(
             Operation::CreatePayment,
             key,
             &request.fingerprint(),
@@ -175,7 +175,7 @@ impl Tenant {
         self.require(Scope::PaymentsWrite)?;
         let payment = self.own_payment(id).await?;
         let fingerprint = (id, method.as_ref().map(MethodInput::fingerprint));
-        self.once(Operation::ConfirmPayment, key, &fingerprint, |_| async {
+        self.once_paying(Operation::ConfirmPayment, key, &fingerprint, |_| async {
             let mut current = payment;
             if let Some(method) = method.clone() {
                 let token = self
@@ -208,9 +208,7 @@ impl Tenant {
         if let Some(id) = target_of(&request) {
             self.own_payment(id).await?;
         }
-        let scoped = key.map(|key| {
-            keys::scoped_key(self.merchant(), self.mode(), Operation::PaymentAction, key)
-        });
+        let scoped = key.map(|key| self.scoped_key(Operation::PaymentAction, key));
         self.payments.execute(scoped.as_deref(), request).await
     }
 

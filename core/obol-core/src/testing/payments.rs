@@ -1297,16 +1297,16 @@ pub async fn create_and_confirm_writes_the_creation_with_the_first_attempt(store
 }
 
 pub async fn the_write_of_a_providers_answer_stores_the_requests_answer(store: Arc<dyn Store>) {
-    use crate::idempotency::{KeyAnswer, request_hash, run_once};
+    use std::sync::Mutex;
+
+    use crate::idempotency::{KeyAnswer, request_hash, run_once, run_payment_once};
     use crate::ledger::codec::to_json;
     use crate::payments::PaymentWrite;
 
     let (payments, _clock) = engine(store.clone(), Arc::new(Sandbox::ephemeral()), 53).await;
-    let card =
-        |number: &str| CardDetails::new(number, 12, 2030, "123", payments.ledger().now()).unwrap();
     let tokenize = |number: &'static str| {
         let payments = &payments;
-        let card = card(number);
+        let card = CardDetails::new(number, 12, 2030, "123", payments.ledger().now()).unwrap();
         async move {
             payments
                 .tokenize_card("sandbox", &default_merchant(), &card)
@@ -1316,13 +1316,6 @@ pub async fn the_write_of_a_providers_answer_stores_the_requests_answer(store: A
     };
     let now = payments.ledger().now();
     let lease = now.plus(Duration::from_secs(60));
-    // What a retry of `key` sees while its request runs: its stored answer, or `None` while
-    // it has none.
-    let answered = |claim: Claim| match claim {
-        Claim::Completed(answer) => Some(answer),
-        Claim::InProgress => None,
-        other => panic!("{other:?}"),
-    };
     // What a retry of `key` sees.
     let seen = |key: &'static str| {
         let store = store.clone();
@@ -1331,9 +1324,26 @@ pub async fn the_write_of_a_providers_answer_stores_the_requests_answer(store: A
             store.claim_key(key, &hash, now, lease).await.unwrap()
         }
     };
+    // What a retry saw while the request ran: its stored answer, or `None` while it had none.
+    let inside: Mutex<Option<Option<String>>> = Mutex::new(None);
+    let look = |key: &'static str| {
+        let inside = &inside;
+        let seen = &seen;
+        async move {
+            let answer = match seen(key).await {
+                Claim::Completed(answer) => Some(answer),
+                Claim::InProgress => None,
+                other => panic!("{key}: {other:?}"),
+            };
+            *inside.lock().unwrap() = Some(answer);
+        }
+    };
+    let seen_inside = || inside.lock().unwrap().take().expect("looked inside");
+    let answer = |payment: &Payment| to_json(&Ok::<_, Error>(payment)).unwrap();
 
-    // Paid (and declined) in one call: by the time the provider's answer is written, the
-    // request's answer is stored with it, before the request itself returns.
+    // Paid (and declined) in one call: once the provider's answer is written, the request's
+    // answer is stored with it, before the request itself returns; the request, ending with
+    // the same answer, leaves it.
     for (key, number, status) in [
         ("pays", "4242424242424242", PaymentStatus::Succeeded),
         (
@@ -1344,54 +1354,54 @@ pub async fn the_write_of_a_providers_answer_stores_the_requests_answer(store: A
     ] {
         let token = tokenize(number).await;
         let id = PaymentId::generate(payments.ledger().ids().as_ref());
-        let (paid, inside) = run_once(store.as_ref(), key, &key, now, |_| async {
+        let paid = run_payment_once(store.as_ref(), key, &key, now, |_| async {
             let paid = payments
                 .create_and_confirm(NewPayment::new(id.clone(), 900, usd()), token)
                 .await?;
-            Ok((paid, answered(seen(key).await)))
+            look(key).await;
+            Ok(paid)
         })
         .await
         .unwrap();
         assert_eq!(paid.state.status, status);
-        let answer = to_json(&Ok::<_, Error>(&paid)).unwrap();
-        assert_eq!(inside, Some(answer), "{key}");
-        // The request's own answer is a pair, so it replaced the payment's when it ended.
-        let replayed = to_json(&Ok::<_, Error>((&paid, &inside))).unwrap();
-        assert_eq!(seen(key).await, Claim::Completed(replayed), "{key}");
+        assert_eq!(seen_inside(), Some(answer(&paid)), "{key}");
+        assert_eq!(seen(key).await, Claim::Completed(answer(&paid)), "{key}");
     }
 
-    // So does a capture (and a cancellation, and an expiry: one write after the provider).
+    // So does a capture, and a cancellation (one write after the provider's answer each).
     let authorized = with_card(&payments, "4242424242424242", 800, true).await;
     let authorized = payments.confirm(&authorized.id).await.unwrap();
-    let (captured, inside) = run_once(store.as_ref(), "captures", &"captures", now, |_| async {
+    let captured = run_payment_once(store.as_ref(), "captures", &"captures", now, |_| async {
         let captured = payments.capture(&authorized.id, Some(500), true).await?;
-        Ok((captured, answered(seen("captures").await)))
+        look("captures").await;
+        Ok(captured)
     })
     .await
     .unwrap();
     assert_eq!(captured.state.captured, 500);
-    assert_eq!(inside, Some(to_json(&Ok::<_, Error>(&captured)).unwrap()));
-
-    // A request that answers with what the write stored leaves it as it is; one that
-    // answers otherwise (here an error after the write) replaces it.
-    let token = tokenize("4242424242424242").await;
-    let id = PaymentId::generate(payments.ledger().ids().as_ref());
-    let paid = run_once(store.as_ref(), "same", &"same", now, |_| {
-        payments.create_and_confirm(NewPayment::new(id.clone(), 300, usd()), token)
+    assert_eq!(seen_inside(), Some(answer(&captured)));
+    let authorized = with_card(&payments, "4242424242424242", 800, true).await;
+    let authorized = payments.confirm(&authorized.id).await.unwrap();
+    let canceled = run_payment_once(store.as_ref(), "cancels", &"cancels", now, |_| async {
+        let canceled = payments
+            .cancel(&authorized.id, CancellationReason::RequestedByCustomer)
+            .await?;
+        look("cancels").await;
+        Ok(canceled)
     })
     .await
     .unwrap();
-    assert_eq!(
-        seen("same").await,
-        Claim::Completed(to_json(&Ok::<_, Error>(&paid)).unwrap())
-    );
+    assert_eq!(canceled.state.status, PaymentStatus::Canceled);
+    assert_eq!(seen_inside(), Some(answer(&canceled)));
+
+    // A request that ends with another answer (here an error after the write) replaces it.
     let token = tokenize("4242424242424242").await;
     let id = PaymentId::generate(payments.ledger().ids().as_ref());
-    let failed = run_once(store.as_ref(), "fails", &"fails", now, |_| async {
+    let failed = run_payment_once(store.as_ref(), "fails", &"fails", now, |_| async {
         payments
             .create_and_confirm(NewPayment::new(id.clone(), 300, usd()), token)
             .await?;
-        Err::<Payment, _>(Error::InvalidRequest {
+        Err(Error::InvalidRequest {
             reason: "refused after paying".into(),
         })
     })
@@ -1402,43 +1412,69 @@ pub async fn the_write_of_a_providers_answer_stores_the_requests_answer(store: A
         Claim::Completed(to_json(&Err::<Payment, _>(&failed)).unwrap())
     );
 
-    // Writes before the provider's answer store none: a retry meanwhile finds the request
-    // still running.
+    // A request that answers with something else than a payment stores nothing early, even
+    // when it pays: its answer is stored when it ends.
+    let token = tokenize("4242424242424242").await;
     let id = PaymentId::generate(payments.ledger().ids().as_ref());
-    let (created, inside) = run_once(store.as_ref(), "creates", &"creates", now, |_| async {
-        let created = payments
-            .create(NewPayment::new(id.clone(), 100, usd()))
+    let status = run_once(store.as_ref(), "other", &"other", now, |_| async {
+        let paid = payments
+            .create_and_confirm(NewPayment::new(id.clone(), 300, usd()), token)
             .await?;
-        Ok((created, answered(seen("creates").await)))
+        look("other").await;
+        Ok(paid.state.status)
     })
     .await
     .unwrap();
-    assert_eq!(inside, None);
+    assert_eq!(seen_inside(), None);
+    assert_eq!(
+        seen("other").await,
+        Claim::Completed(to_json(&Ok::<_, Error>(status)).unwrap())
+    );
+
+    // Writes before the provider's answer store none: a retry meanwhile finds the request
+    // still running.
+    let id = PaymentId::generate(payments.ledger().ids().as_ref());
+    let created = run_payment_once(store.as_ref(), "creates", &"creates", now, |_| async {
+        let created = payments
+            .create(NewPayment::new(id.clone(), 100, usd()))
+            .await?;
+        look("creates").await;
+        Ok(created)
+    })
+    .await
+    .unwrap();
+    assert_eq!(seen_inside(), None);
     assert_eq!(created.state.status, PaymentStatus::RequiresPaymentMethod);
 
-    // A write refused (its version moved) stores no answer either, and nothing else.
+    // A write refused (its version moved) stores no answer either, and nothing else; a write
+    // to a key answered already leaves that answer.
+    let write = |version: i64, key: &str| {
+        let mut next = created.clone();
+        next.version += 1;
+        next.last_decline = Some("changed".into());
+        PaymentWrite {
+            payment: next,
+            expected_version: Some(version),
+            ledger: Vec::new(),
+            children: Vec::new(),
+            events: Vec::new(),
+            answer: Some(KeyAnswer {
+                key: key.into(),
+                response: "{\"Ok\":1}".into(),
+            }),
+        }
+    };
     assert_eq!(seen("refused").await, Claim::first(now));
-    let mut next = created.clone();
-    next.version += 1;
-    next.last_decline = Some("changed".into());
     let refused = store
-        .write_payment(
-            PaymentWrite {
-                payment: next,
-                expected_version: Some(created.version + 7),
-                ledger: Vec::new(),
-                children: Vec::new(),
-                events: Vec::new(),
-                answer: Some(KeyAnswer {
-                    key: "refused".into(),
-                    response: "{\"Ok\":1}".into(),
-                }),
-            },
-            now,
-        )
+        .write_payment(write(created.version + 7, "refused"), now)
         .await
         .unwrap_err();
     assert_eq!(refused.code(), "contention");
     assert_eq!(seen("refused").await, Claim::InProgress);
     assert_eq!(payments.payment(&id).await.unwrap(), created);
+    store
+        .write_payment(write(created.version, "creates"), now)
+        .await
+        .unwrap();
+    assert_eq!(seen("creates").await, Claim::Completed(answer(&created)));
 }

@@ -33,7 +33,7 @@ impl Payments {
             .ok_or_else(|| unsupported(provider.as_ref(), "capture"))?
             .capture(&reference, &key, amount, final_capture)
             .await?;
-        self.apply_last(&payment, action, |_| {}).await
+        self.apply_answering(&payment, action, |_| {}).await
     }
 
     /// Cancels a payment that has not been captured (an authorization is released).
@@ -42,7 +42,7 @@ impl Payments {
         let action = PaymentAction::Cancel { reason };
         transition(&payment.state, action)?;
         self.release_at_provider(&payment).await?;
-        self.apply_last(&payment, action, |_| {}).await
+        self.apply_answering(&payment, action, |_| {}).await
     }
 
     /// Expires a payment whose window ran out: an uncaptured authorization is released and the
@@ -53,7 +53,7 @@ impl Payments {
         if payment.state.captured == 0 {
             self.release_at_provider(&payment).await?;
         }
-        self.apply_last(&payment, PaymentAction::Expire, |_| {})
+        self.apply_answering(&payment, PaymentAction::Expire, |_| {})
             .await
     }
 

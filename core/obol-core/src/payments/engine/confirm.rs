@@ -144,8 +144,9 @@ impl Payments {
         }
     }
 
-    /// Records a provider's answer for a payment in `processing`: the last write of every
-    /// request that calls the provider to pay (so it stores the request's answer with it).
+    /// Records a provider's answer for a payment in `processing` (after a confirmation, a
+    /// customer's action, a provider's webhook or a status sync): the last write of a keyed
+    /// request that calls it, so it stores that request's answer.
     pub(super) async fn settle(
         &self,
         payment: &Payment,
@@ -153,7 +154,7 @@ impl Payments {
     ) -> Result<Payment> {
         match outcome {
             ChargeOutcome::Authorized { reference, amount } => {
-                self.apply_last(payment, PaymentAction::Authorize { amount }, |next| {
+                self.apply_answering(payment, PaymentAction::Authorize { amount }, |next| {
                     next.provider_reference = Some(reference);
                 })
                 .await
@@ -162,7 +163,7 @@ impl Payments {
                 reference,
                 redirect_url,
             } => {
-                self.apply_last(payment, PaymentAction::RequireAction, |next| {
+                self.apply_answering(payment, PaymentAction::RequireAction, |next| {
                     next.provider_reference = Some(reference);
                     next.next_action_url = Some(redirect_url);
                 })
@@ -174,13 +175,13 @@ impl Payments {
                 }
                 let mut next = payment.clone();
                 next.provider_reference = Some(reference);
-                self.commit_last(payment, next).await
+                self.commit_answering(payment, next).await
             }
             ChargeOutcome::Declined {
                 reference,
                 decline_code,
             } => {
-                self.apply_last(payment, PaymentAction::Decline, |next| {
+                self.apply_answering(payment, PaymentAction::Decline, |next| {
                     next.provider_reference = reference;
                     next.last_decline = Some(decline_code);
                 })

@@ -50,7 +50,7 @@ use crate::id::{
     AccountId, CustomerId, DisputeId, EventId, MerchantId, PaymentId, PaymentMethodId, RefundId,
     TransactionId,
 };
-use crate::idempotency::run_once;
+use crate::idempotency::{run_once, run_payment_once};
 use crate::ledger::batch::Submission;
 use crate::ledger::model::{Direction, LedgerCommand, NewAccount};
 use crate::ledger::validate;

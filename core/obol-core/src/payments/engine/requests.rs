@@ -11,7 +11,7 @@ impl Payments {
             Some(key) => {
                 let store = self.ledger.store().as_ref();
                 let now = self.ledger.now();
-                run_once(store, key, &request, now, |_| {
+                run_payment_once(store, key, &request, now, |_| {
                     self.dispatch(request.clone())
                 })
                 .await

@@ -22,20 +22,22 @@ impl Payments {
         change: impl FnOnce(&mut Payment),
         unsaved: Option<Vec<Event>>,
     ) -> Result<Payment> {
-        self.apply_change(payment, action, change, unsaved, Last::NotLast)
+        self.apply_change(payment, action, change, unsaved, false)
             .await
     }
 
-    /// [`Self::apply`] as the last write of the request running it, whose answer is the
-    /// payment written: the write stores the request's idempotency answer with it.
-    pub(super) async fn apply_last(
+    /// [`Self::apply`] for a write that records a provider's answer: the last write of any
+    /// keyed request that reaches it, whose answer is the payment written, so the write
+    /// stores the answer of the keyed request running on this task (if any; see
+    /// [`crate::idempotency::run_payment_once`]). A write followed by others in some request
+    /// must not use it.
+    pub(super) async fn apply_answering(
         &self,
         payment: &Payment,
         action: PaymentAction,
         change: impl FnOnce(&mut Payment),
     ) -> Result<Payment> {
-        self.apply_change(payment, action, change, None, Last::AnswersRequest)
-            .await
+        self.apply_change(payment, action, change, None, true).await
     }
 
     async fn apply_change(
@@ -44,7 +46,7 @@ impl Payments {
         action: PaymentAction,
         change: impl FnOnce(&mut Payment),
         unsaved: Option<Vec<Event>>,
-        last: Last,
+        answers_request: bool,
     ) -> Result<Payment> {
         let step = transition(&payment.state, action)?;
         let mut next = payment.clone();
@@ -79,7 +81,7 @@ impl Payments {
             children: Vec::new(),
             events: vec![(kind, None)],
             unsaved,
-            last,
+            answers_request,
         };
         self.write_change(payment, next, write).await
     }
@@ -129,20 +131,24 @@ impl Payments {
             children,
             events,
             unsaved: None,
-            last: Last::NotLast,
+            answers_request: false,
         };
         self.write_change(before, next, change).await
     }
 
-    /// Writes `next`, with nothing else, as the last write of the request running it (see
-    /// [`Self::apply_last`]).
-    pub(super) async fn commit_last(&self, before: &Payment, next: Payment) -> Result<Payment> {
+    /// Writes `next`, with nothing else, as a write that records a provider's answer (see
+    /// [`Self::apply_answering`]).
+    pub(super) async fn commit_answering(
+        &self,
+        before: &Payment,
+        next: Payment,
+    ) -> Result<Payment> {
         let change = Change {
             commands: Vec::new(),
             children: Vec::new(),
             events: Vec::new(),
             unsaved: None,
-            last: Last::AnswersRequest,
+            answers_request: true,
         };
         self.write_change(before, next, change).await
     }
@@ -180,9 +186,10 @@ impl Payments {
                     .map(|(kind, child)| self.event(kind, &next, child)),
             )
             .collect();
-        let answer = match change.last {
-            Last::AnswersRequest => crate::idempotency::answer_of(&next)?,
-            Last::NotLast => None,
+        let answer = if change.answers_request {
+            crate::idempotency::answer_of(&next)?
+        } else {
+            None
         };
         let write = PaymentWrite {
             payment: next.clone(),
@@ -219,16 +226,9 @@ pub(super) struct Change {
     children: Vec<ChildWrite>,
     events: Vec<(&'static str, Option<Child>)>,
     unsaved: Option<Vec<Event>>,
-    last: Last,
-}
-
-/// Whether a write is the last of the request running it, whose answer is the written payment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Last {
-    /// More writes may follow, or the request answers something else.
-    NotLast,
-    /// The request answers with the payment this write stores.
-    AnswersRequest,
+    /// The write stores the answer of the keyed request running it (see
+    /// [`Payments::apply_answering`]).
+    answers_request: bool,
 }
 
 /// The event a change emits: named after the new status, or after the action when the status
